@@ -1,0 +1,21 @@
+"""The Celery app: configured from Django settings (CELERY_*), tasks discovered in each app."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("paperboy")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # HF Daily Papers change all day as people upvote: refresh today's list hourly.
+    "fetch-hf-hourly": {"task": "papers.tasks.fetch_hf_today", "schedule": crontab(minute=5)},
+    # arXiv announces once a day (around 00:00 UTC on weekdays).
+    "fetch-arxiv-daily": {"task": "papers.tasks.fetch_arxiv_today", "schedule": crontab(minute=30, hour=1)},
+}

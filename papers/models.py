@@ -1,0 +1,107 @@
+"""Papers, their metric history, and the log of every fetch."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Source(models.TextChoices):
+    HF = "hf", "Hugging Face API"
+    HF_HTML = "hf-html", "Hugging Face HTML"
+    ARXIV = "arxiv", "arXiv API"
+    ARXIV_RSS = "arxiv-rss", "arXiv RSS"
+    FILE = "file", "File"
+
+
+class Paper(models.Model):
+    """One paper, keyed by its arXiv id without version; every source merges into this row."""
+
+    arxiv_id = models.CharField(max_length=40, unique=True)
+    title = models.TextField()
+    abstract = models.TextField(blank=True, default="")
+    authors = models.JSONField(default=list, blank=True)  # names, in order
+    published_at = models.DateTimeField(null=True, blank=True)
+    hf_date = models.DateField(null=True, blank=True, db_index=True)
+    upvotes = models.IntegerField(default=0)
+    num_comments = models.IntegerField(default=0)
+    github_repo = models.URLField(max_length=500, blank=True, default="")
+    github_stars = models.IntegerField(null=True, blank=True)
+    project_page = models.URLField(max_length=500, blank=True, default="")
+    thumbnail = models.URLField(max_length=500, blank=True, default="")
+    ai_summary = models.TextField(blank=True, default="")
+    ai_keywords = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)  # primary first
+    sources = models.JSONField(default=list, blank=True)  # sorted Source values that saw it
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+    featured = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["published_at"]),
+            models.Index(fields=["hf_date", "upvotes"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(upvotes__gte=0), name="paper_upvotes_non_negative"),
+            models.CheckConstraint(condition=~models.Q(arxiv_id=""), name="paper_arxiv_id_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id} {self.title[:60]}"
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def hf_url(self) -> str:
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
+
+
+class PaperMetric(models.Model):
+    """A snapshot of a paper's counters at one fetch, for trending growth."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="metrics")
+    fetch_run = models.ForeignKey("FetchRun", on_delete=models.SET_NULL, null=True, blank=True)
+    captured_at = models.DateTimeField()
+    upvotes = models.IntegerField(default=0)
+    num_comments = models.IntegerField(default=0)
+    github_stars = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["paper", "captured_at"])]
+
+
+class FetchRun(models.Model):
+    """One fetch from one source: what was asked, what came of it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["source", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
