@@ -2,32 +2,51 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# Installing again only when a requirements file changes keeps `make test` fast.
 STAMP := $(VENV)/.installed
+# Development defaults, for `make run` and its helpers only; the environment (or .env) can override DEBUG.
+DEV := export DEBUG=$${DEBUG:-true};
+SITE := http://127.0.0.1:8000
+ARGS ?=
 
-.PHONY: run test bench lint install migrate sample clean
+.PHONY: run test lint bench install migrate sample admin clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
 
 install: $(STAMP)
 
 migrate: install
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 sample: migrate
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py load_sample
+	$(DEV) $(BIN)/python manage.py load_sample
 
+# The site, a Celery worker and beat on the embedded filesystem broker (no Redis needed).
 run: sample
-	DEBUG=$${DEBUG:-true} $(BIN)/honcho -f Procfile.dev start
+	@# One live fetch, queued for the worker: with no network it only logs a failure and start-up goes on.
+	-@$(DEV) timeout 60 $(BIN)/python manage.py shell -c \
+		"from papers.tasks import fetch_hf_today; fetch_hf_today.delay()" \
+		|| echo "Could not queue the live fetch; the bundled sample is loaded."
+	@echo ""
+	@echo "Paperboy is starting (Ctrl-C stops everything):"
+	@echo "  site    $(SITE)/"
+	@echo "  admin   $(SITE)/admin/   (create a user first: make admin)"
+	@echo "  outbox  var/outbox/   (in development every email is written there as a file)"
+	@echo "  logs    below, prefixed web / worker / beat"
+	@echo ""
+	@$(DEV) export PATH="$(CURDIR)/$(BIN):$$PATH"; exec honcho -f Procfile.dev start
+
+admin: migrate
+	$(DEV) $(BIN)/python manage.py createsuperuser
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -35,7 +54,10 @@ lint: install
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
-	$(BIN)/python bench/ingest.py
+	@set -e; found=0; for script in bench/*.py; do \
+		[ -f "$$script" ] || continue; found=1; \
+		echo "== $$script"; $(BIN)/python "$$script"; \
+	done; [ $$found = 1 ] || { echo "No scripts under bench/"; exit 1; }
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -10,19 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("PAPERBOY_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Real environment variables win over the file; PAPERBOY_ENV_FILE lets tests and operators point elsewhere.
+environ.Env.read_env(env.str("PAPERBOY_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
+# Local state (SQLite, the embedded broker, the outbox, beat's schedule) lives here.
+VAR_DIR = Path(env.str("PAPERBOY_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 # A secret never has a production default: only DEBUG gets a throwaway one.
 if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env.str("SECRET_KEY")
+elif not (SECRET_KEY := env.str("SECRET_KEY", default="")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off: export SECRET_KEY=<50+ random characters> "
+        "(or DEBUG=true for local development)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -81,6 +87,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if not env.str("DATABASE_URL", default=""):
+    # SQLite creates the file but not its folder.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -101,7 +110,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -126,10 +135,19 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# --- Email ----------------------------------------------------------------------------------
+# In development, every email is written as a file under var/outbox instead of being sent.
+_email_default = "filebased" if DEBUG else "smtp"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=f"django.core.mail.backends.{_email_default}.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "outbox"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Paperboy <paperboy@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- Celery ---------------------------------------------------------------------------------
 # Without REDIS_URL, an embedded broker on the filesystem lets a separate worker and beat
 # run on one machine with nothing else installed.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" only keeps kombu from warning that no host was given; the filesystem transport ignores it.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -137,12 +155,18 @@ if not REDIS_URL:
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # kombu's default is "control" relative to the working directory.
+        "control_folder": str(_queue_dir / "control"),
     }
+    # kombu never creates the message folder: make it before any worker, beat or producer needs it.
+    (_queue_dir / "control").mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Processes per worker; unset means one per CPU (the worker's --concurrency wins over both).
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=0) or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"papers.tasks.*": {"queue": "fetch"}}

@@ -1,8 +1,172 @@
+"""The public papers pages: a day, week or month ranked by trending; a paper; search."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from papers.models import Paper
+from papers.selectors import (
+    SEARCH_MAX_CHARS,
+    paper_days_around,
+    paper_get_visible,
+    paper_latest_day,
+    paper_list_trending,
+    paper_metric_history,
+    paper_search,
+    search_query_clean,
+)
+
+PAGE_SIZE = 50
+_MAX_PAGE = 200
+# Short enough that an editor's hide shows up quickly, long enough to absorb a burst.
+_public = cache_control(public=True, max_age=60)
 
 
+@dataclass(frozen=True)
+class Period:
+    """A day, an ISO week or a month, with what the page needs to name and link it."""
+
+    kind: str  # "day", "week", "month"
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def containing(cls, kind: str, day: dt.date) -> Period:
+        if kind == "week":
+            monday = day - dt.timedelta(days=day.weekday())
+            return cls("week", monday, monday + dt.timedelta(days=6))
+        if kind == "month":
+            last = calendar.monthrange(day.year, day.month)[1]
+            return cls("month", day.replace(day=1), day.replace(day=last))
+        return cls("day", day, day)
+
+    @property
+    def url(self) -> str:
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return reverse("papers:week", kwargs={"week": f"{year}-W{week:02d}"})
+        if self.kind == "month":
+            return reverse("papers:month", kwargs={"month": f"{self.start:%Y-%m}"})
+        return reverse("papers:day", kwargs={"day": self.start.isoformat()})
+
+    @property
+    def label(self) -> str:
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"Week {week}, {year} ({self.start:%b} {self.start.day} – {self.end:%b} {self.end.day})"
+        if self.kind == "month":
+            return f"{self.start:%B %Y}"
+        return f"{self.start:%A}, {self.start:%B} {self.start.day}, {self.start.year}"
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(number, 1), _MAX_PAGE)
+
+
+def _day_of(paper: Paper) -> dt.date:
+    """The day a listed paper belongs to, as the selectors define it."""
+    if paper.hf_date:
+        return paper.hf_date
+    return paper.published_at.astimezone(dt.UTC).date() if paper.published_at else dt.date.min
+
+
+def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> HttpResponse:
+    page = _page_number(request)
+    offset = (page - 1) * PAGE_SIZE
+    # One row more than the page tells whether there is a next page without a COUNT query.
+    rows = list(paper_list_trending(start=period.start, end=period.end)[offset : offset + PAGE_SIZE + 1])
+    papers, has_more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    previous_day, next_day = paper_days_around(start=period.start, end=period.end)
+    anchor = max((_day_of(paper) for paper in papers), default=period.start)
+    context = {
+        "period": period,
+        "papers": papers,
+        "rank_offset": offset,
+        "page": page,
+        "has_more": has_more,
+        "previous": Period.containing(period.kind, previous_day) if previous_day else None,
+        "next": Period.containing(period.kind, next_day) if next_day else None,
+        "tabs": [Period.containing(kind, anchor) for kind in ("day", "week", "month")],
+        "is_home": is_home,
+    }
+    return render(request, "papers/list.html", context)
+
+
+@require_safe
+@_public
 def home(request: HttpRequest) -> HttpResponse:
-    """Placeholder until the papers pages land."""
-    return HttpResponse("Paperboy")
+    """The latest day that has papers (the sample data is from 2025, not today)."""
+    latest = paper_latest_day()
+    if latest is None:
+        return render(request, "papers/list.html", {"papers": [], "is_home": True, "period": None})
+    return _listing(request, Period.containing("day", latest), is_home=True)
+
+
+@require_safe
+@_public
+def day(request: HttpRequest, day: dt.date) -> HttpResponse:
+    """One day's papers, ranked by trending."""
+    return _listing(request, Period.containing("day", day))
+
+
+@require_safe
+@_public
+def week(request: HttpRequest, week: dt.date) -> HttpResponse:
+    """One ISO week's papers (Monday to Sunday), ranked by trending."""
+    return _listing(request, Period.containing("week", week))
+
+
+@require_safe
+@_public
+def month(request: HttpRequest, month: dt.date) -> HttpResponse:
+    """One month's papers, ranked by trending."""
+    return _listing(request, Period.containing("month", month))
+
+
+@require_safe
+@_public
+def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> HttpResponse:
+    """One paper: abstract, authors, keywords, links and its upvote history."""
+    if version is not None:
+        # /papers/2104.12255v1/ names the same paper: one canonical page per arXiv id.
+        return redirect("papers:detail", arxiv_id=arxiv_id, permanent=True)
+    paper: Paper | None = paper_get_visible(arxiv_id=arxiv_id)
+    if paper is None:
+        raise Http404("No such paper")
+    metrics = paper_metric_history(paper=paper)
+    context = {
+        "paper": paper,
+        "metrics": metrics,
+        "recent_metrics": metrics[::-1][:10],
+        "day": Period.containing("day", paper.hf_date) if paper.hf_date else None,
+    }
+    return render(request, "papers/detail.html", context)
+
+
+@require_safe
+@_public
+def search(request: HttpRequest) -> HttpResponse:
+    """Search over titles, abstracts and authors; an empty query shows the prompt."""
+    raw = request.GET.get("q", "")
+    query = search_query_clean(raw)
+    papers = list(paper_search(query=query)) if query else []
+    context = {
+        "query": query,
+        "papers": papers,
+        "rank_offset": 0,
+        "truncated": len(" ".join(raw.split())) > SEARCH_MAX_CHARS,
+        "max_chars": SEARCH_MAX_CHARS,
+    }
+    return render(request, "papers/search.html", context)

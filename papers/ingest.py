@@ -1,0 +1,331 @@
+"""Bulk upsert of parsed records into Paper rows, with a metric snapshot per fetch.
+
+Every source maps to the arXiv id, so the same paper from Hugging Face and from arXiv is one
+row. Per chunk of ~1,000 records the database sees a constant number of queries: one SELECT
+of the rows that exist (locked on PostgreSQL), one INSERT of the new rows, one
+INSERT … ON CONFLICT DO UPDATE of the changed rows, one UPDATE of last_seen_at for the
+unchanged rows, and one INSERT of the metric snapshots. The merge itself happens in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from papers.models import FetchRun, Paper, PaperMetric, Source
+from papers.sources.records import PaperRecord
+from papers.sources.text import arxiv_id_normalize
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000
+# Any constant will do: it only has to be the same for every ingest (see _lock_ingest).
+ADVISORY_LOCK_KEY = 0x5A9E_B0E1
+
+ARXIV_SOURCES = frozenset({Source.ARXIV, Source.ARXIV_RSS})
+HF_SOURCES = frozenset({Source.HF, Source.HF_HTML})
+RECORD_SOURCES = ARXIV_SOURCES | HF_SOURCES
+
+# Fields arXiv is the authority on once it has seen the paper (see _merge_text).
+TEXT_FIELDS = ("title", "abstract", "authors", "published_at")
+# Fields only Hugging Face knows: the newest known value wins.
+HF_FIELDS = (
+    "hf_date",
+    "upvotes",
+    "num_comments",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
+    "ai_summary",
+    "ai_keywords",
+)
+MERGED_FIELDS = (*TEXT_FIELDS, *HF_FIELDS, "categories", "withdrawn_at", "sources")
+
+# Limits that separate a real paper from garbage: generous, but a value past them is a bug
+# upstream (or hostile input), and it must not reach the table or break the batch.
+MAX_TITLE = 2_000
+MAX_TEXT = 50_000  # arXiv caps abstracts at 1,920 characters; HF summaries are shorter still
+MAX_AUTHORS = 10_000  # the record is in the thousands (ATLAS, CMS)
+MAX_NAME = 500
+MAX_LIST_ITEM = 200
+MAX_COUNT = 10_000_000
+MAX_URL = 500  # Paper's URLField max_length
+MIN_YEAR = 1991  # arXiv opened in August 1991
+
+
+@dataclass
+class IngestCounts:
+    """What one ingest did to the Paper table."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: IngestCounts) -> IngestCounts:
+        return IngestCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+
+def papers_ingest(
+    *, records: Iterable[PaperRecord], fetch_run: FetchRun | None, now: dt.datetime | None = None
+) -> IngestCounts:
+    """Upsert records by arXiv id, merging sources, and snapshot their metrics; invalid records are skipped."""
+    now = now or timezone.now()
+    counts = IngestCounts()
+    grouped: dict[str, list[PaperRecord]] = {}
+    for record in records:
+        reason = record_invalid_reason(record, now=now)
+        if reason:
+            counts.skipped += 1
+            logger.warning(
+                "record skipped (run #%s): %s",
+                _run_id(fetch_run),
+                reason,
+                extra={"arxiv_id": str(record.arxiv_id)[:60], "reason": reason, "fetch_run": _run_id(fetch_run)},
+            )
+            continue
+        # The same paper twice in one batch (or one response) becomes one row: later records win, merged.
+        grouped.setdefault(record.arxiv_id, []).append(record)
+    if not grouped:
+        return counts
+    # savepoint=False: inside the caller's transaction this adds no queries; alone it is its own.
+    with transaction.atomic(savepoint=False):
+        _lock_ingest()
+        for chunk in _chunks(grouped, CHUNK_SIZE):
+            counts += _ingest_chunk(chunk, fetch_run=fetch_run, now=now)
+    return counts
+
+
+def record_invalid_reason(record: PaperRecord, *, now: dt.datetime) -> str:
+    """Why a record cannot be stored ("" when it can): checked before anything is written."""
+    if not isinstance(record.arxiv_id, str) or len(record.arxiv_id) > Paper._meta.get_field("arxiv_id").max_length:
+        return f"arXiv id is not a string of at most 40 characters: {record.arxiv_id!r:.60}"
+    if arxiv_id_normalize(record.arxiv_id) != record.arxiv_id:
+        return f"not a bare arXiv id: {record.arxiv_id!r}"
+    if record.source not in RECORD_SOURCES:
+        return f"unknown source {record.source!r}"
+    return (
+        _text_reason(record)
+        or _list_reason(record)
+        or _count_reason(record)
+        or _url_reason(record)
+        or _date_reason(record, now=now)
+        or _nul_reason(record)
+    )
+
+
+def _text_reason(record: PaperRecord) -> str:
+    if not isinstance(record.title, str) or not record.title.strip():
+        return "no title"
+    if len(record.title) > MAX_TITLE:
+        return f"title longer than {MAX_TITLE} characters"
+    for name in ("abstract", "ai_summary"):
+        value = getattr(record, name)
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            return f"{name} is not a string of at most {MAX_TEXT} characters"
+    return ""
+
+
+def _nul_reason(record: PaperRecord) -> str:
+    # PostgreSQL refuses NUL in text; one such record must not fail the whole batch.
+    return "NUL character in text" if "\x00" in "".join(_strings(record)) else ""
+
+
+def _list_reason(record: PaperRecord) -> str:
+    for name, limit, item_limit in (
+        ("authors", MAX_AUTHORS, MAX_NAME),
+        ("ai_keywords", 100, MAX_LIST_ITEM),
+        ("categories", 100, MAX_LIST_ITEM),
+    ):
+        value = getattr(record, name)
+        if not isinstance(value, tuple | list) or len(value) > limit:
+            return f"{name} is not a list of at most {limit} items"
+        if not all(isinstance(item, str) and 0 < len(item) <= item_limit for item in value):
+            return f"{name} holds an empty, over-long or non-string item"
+    return ""
+
+
+def _count_reason(record: PaperRecord) -> str:
+    for name in ("upvotes", "num_comments", "github_stars"):
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            return f"{name} is not a count between 0 and {MAX_COUNT}: {value!r:.40}"
+    return ""
+
+
+def _url_reason(record: PaperRecord) -> str:
+    for name in ("github_repo", "project_page", "thumbnail"):
+        value = getattr(record, name)
+        if not isinstance(value, str):
+            return f"{name} is not a string"
+        if value and (len(value) > MAX_URL or not value.lower().startswith(("https://", "http://"))):
+            return f"{name} is not an http(s) URL of at most {MAX_URL} characters"
+    return ""
+
+
+def _date_reason(record: PaperRecord, *, now: dt.datetime) -> str:
+    latest = now.year + 1
+    for name in ("published_at", "withdrawn_at"):
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if not isinstance(value, dt.datetime) or timezone.is_naive(value):
+            return f"{name} is not an aware datetime"
+        if not MIN_YEAR <= value.year <= latest:
+            return f"{name} is out of range: {value.isoformat()}"
+    if record.hf_date is not None and (
+        not isinstance(record.hf_date, dt.date) or not MIN_YEAR <= record.hf_date.year <= latest
+    ):
+        return f"hf_date is not a plausible date: {record.hf_date!r}"
+    return ""
+
+
+def _strings(record: PaperRecord) -> Iterator[str]:
+    # Types were checked before this runs: these are all strings.
+    yield from (record.arxiv_id, record.title, record.abstract, record.ai_summary)
+    yield from (record.github_repo, record.project_page, record.thumbnail)
+    yield from record.authors
+    yield from record.ai_keywords
+    yield from record.categories
+
+
+def _lock_ingest() -> None:
+    """On PostgreSQL, let one ingest at a time write papers (held until the transaction ends).
+
+    SELECT … FOR UPDATE makes concurrent HF and arXiv fetches merge into rows that exist, but it
+    cannot lock a row that does not exist yet: two fetches inserting the same new paper would
+    collide on the unique arXiv id. A transaction-scoped advisory lock serializes the (short)
+    write phase of concurrent ingests, so the second one sees the first one's rows and merges.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+
+
+def _chunks(grouped: dict[str, list[PaperRecord]], size: int) -> Iterator[dict[str, list[PaperRecord]]]:
+    items = list(grouped.items())
+    for start in range(0, len(items), size):
+        yield dict(items[start : start + size])
+
+
+def _ingest_chunk(chunk: dict[str, list[PaperRecord]], *, fetch_run: FetchRun | None, now: dt.datetime) -> IngestCounts:
+    existing_qs = Paper.objects.filter(arxiv_id__in=list(chunk))
+    if connection.features.has_select_for_update:
+        existing_qs = existing_qs.select_for_update()
+    existing = {paper.arxiv_id: paper for paper in existing_qs}
+
+    new: list[Paper] = []
+    changed: list[Paper] = []
+    unchanged: list[Paper] = []
+    for arxiv_id, records in chunk.items():
+        paper = existing.get(arxiv_id)
+        if paper is None:
+            paper = Paper(arxiv_id=arxiv_id, first_seen_at=now, last_seen_at=now)
+            _apply(paper, records)
+            new.append(paper)
+        elif _apply(paper, records):
+            paper.last_seen_at = now
+            changed.append(paper)
+        else:
+            unchanged.append(paper)
+
+    if new:
+        Paper.objects.bulk_create(new)
+    if changed:
+        # INSERT … ON CONFLICT DO UPDATE: one statement, where bulk_update would build a CASE per field.
+        Paper.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["arxiv_id"],
+            update_fields=[*MERGED_FIELDS, "last_seen_at", "updated_at"],
+        )
+    if unchanged:
+        # A queryset update, not save(): updated_at (auto_now) must stay as it was. On PostgreSQL
+        # this is a HOT update that touches no index, thanks to the table's fillfactor (0003).
+        Paper.objects.filter(pk__in=[paper.pk for paper in unchanged]).update(last_seen_at=now)
+    _snapshot_metrics(chunk, papers=[*new, *changed, *unchanged], fetch_run=fetch_run, now=now)
+    return IngestCounts(created=len(new), updated=len(changed), unchanged=len(unchanged))
+
+
+def _apply(paper: Paper, records: list[PaperRecord]) -> bool:
+    """Merge records, in order, into the paper; True if any stored field changed."""
+    before = {name: getattr(paper, name) for name in MERGED_FIELDS}
+    for record in records:
+        _merge(paper, record)
+    return any(getattr(paper, name) != value for name, value in before.items())
+
+
+def _merge(paper: Paper, record: PaperRecord) -> None:
+    """Merge one record into the paper: a value the source does not know never erases a known one."""
+    _merge_text(paper, record)
+    # Only Hugging Face knows these, and its newest answer is the truth (upvotes go down too).
+    for name in HF_FIELDS:
+        value = _stored(getattr(record, name))
+        if _known(value):
+            setattr(paper, name, value)
+    categories = list(record.categories)
+    # arXiv is the authority on categories; another source only fills them in when none are known.
+    if categories and (record.source in ARXIV_SOURCES or not paper.categories):
+        paper.categories = categories
+    if record.withdrawn_at is not None:
+        paper.withdrawn_at = record.withdrawn_at
+    paper.sources = sorted({*(paper.sources or []), record.source})
+
+
+def _merge_text(paper: Paper, record: PaperRecord) -> None:
+    """Title, abstract, authors and publication date: arXiv's version, once arXiv has seen the paper.
+
+    arXiv holds the paper itself: its title and abstract follow each new version, and its
+    author list is complete and ordered. Hugging Face copies them when a paper is submitted
+    and may lag behind a revision, so once an arXiv source has seen the paper an HF record only
+    fills in what is still empty. Until then (an HF-only paper) the newest HF record wins, so
+    HF's own corrections come through.
+    """
+    authoritative = record.source in ARXIV_SOURCES or not ARXIV_SOURCES.intersection(paper.sources or [])
+    for name in TEXT_FIELDS:
+        value = _stored(getattr(record, name))
+        if _known(value) and (authoritative or not _known(getattr(paper, name))):
+            setattr(paper, name, value)
+
+
+def _stored(value: Any) -> Any:
+    # JSONField reads back lists, so compare and store lists, not the record's tuples.
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _known(value: Any) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def _snapshot_metrics(
+    chunk: dict[str, list[PaperRecord]], *, papers: list[Paper], fetch_run: FetchRun | None, now: dt.datetime
+) -> None:
+    """One PaperMetric per paper of this fetch whose records carried counters (HF ones do)."""
+    with_metrics = {arxiv_id for arxiv_id, records in chunk.items() if any(r.upvotes is not None for r in records)}
+    metrics = [
+        PaperMetric(
+            paper_id=paper.pk,
+            fetch_run=fetch_run,
+            captured_at=now,
+            upvotes=paper.upvotes,
+            num_comments=paper.num_comments,
+            github_stars=paper.github_stars,
+        )
+        for paper in papers
+        if paper.arxiv_id in with_metrics
+    ]
+    if metrics:
+        PaperMetric.objects.bulk_create(metrics)
+
+
+def _run_id(fetch_run: FetchRun | None) -> int | None:
+    return fetch_run.pk if fetch_run is not None else None

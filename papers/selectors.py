@@ -1,0 +1,247 @@
+"""Reads over papers: the trending ranking, search, and day-to-day navigation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import (
+    Case,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Power
+from django.utils import timezone
+
+from papers.models import Paper, PaperMetric
+
+SEARCH_MAX_CHARS = 200
+_SEARCH_MAX_WORDS = 8
+_SEARCH_CONFIG = "english"
+_WORD = re.compile(r"\w[\w.+-]*", re.UNICODE)
+
+# Trending: HN-style gravity. Votes count, votes gained in the last day count double again,
+# and everything decays polynomially with age so yesterday's hit gives way to today's.
+_GROWTH_WINDOW = dt.timedelta(hours=24)
+_GROWTH_WEIGHT = 2.0
+_AGE_OFFSET_HOURS = 2.0
+_GRAVITY = 1.5
+
+
+class _Epoch(Func):
+    """Seconds since 1970-01-01 UTC of a date or datetime column, on PostgreSQL and SQLite alike.
+
+    Django has no portable "epoch" extract (SQLite's strftime cannot take one), and
+    subtracting datetimes gives an interval on PostgreSQL but microseconds on SQLite, so the
+    age arithmetic is done on plain seconds instead. A date counts as its midnight UTC.
+    """
+
+    arity = 1
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::double precision")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # julianday() reads Django's 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' text; 2440587.5 is 1970-01-01.
+        return self.as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)")
+
+
+def _visible() -> QuerySet[Paper]:
+    return Paper.objects.filter(hidden=False)
+
+
+def _listed() -> QuerySet[Paper]:
+    """Papers that belong on the public lists: not hidden by an editor, not withdrawn."""
+    return _visible().filter(withdrawn_at__isnull=True)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _day_after(day: dt.date) -> dt.datetime:
+    """Midnight UTC after `day`; the end of time for the last representable day."""
+    if day >= dt.date.max:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    return _midnight(day + dt.timedelta(days=1))
+
+
+def _in_days(start: dt.date, end: dt.date) -> Q:
+    """A paper's day is its HF Daily Papers date, else the (UTC) date it was published.
+
+    Bounds on published_at itself rather than on its __date keep the index usable.
+    """
+    published = Q(published_at__gte=_midnight(start), published_at__lt=_day_after(end))
+    return Q(hf_date__range=(start, end)) | (Q(hf_date__isnull=True) & published)
+
+
+def paper_list_trending(
+    *, start: dt.date, end: dt.date, now: dt.datetime | None = None, limit: int | None = None
+) -> QuerySet[Paper]:
+    """Listed papers of the days [start, end], best first by `trending_score`, in one query.
+
+    score = (upvotes + 1 + 2 * growth_24h) / (age_hours + 2) ** 1.5
+
+    - upvotes: the count as of the last fetch; +1 so a paper with no votes yet still ranks
+      by freshness instead of all scoring zero.
+    - growth_24h: votes gained since the latest snapshot taken at least 24 hours before `now`.
+      A paper with no snapshot that old has been with us less than a day, so all its votes
+      are recent (the baseline falls back to 0). Never negative (votes can be withdrawn).
+    - age_hours: hours since the paper's day (HF date at midnight UTC, else published_at),
+      never negative. The +2 keeps brand-new papers from dividing by ~0; the 1.5 power is
+      Hacker News' gravity. At 08:00 UTC a paper from yesterday needs (34/10)^1.5 ~ 6x the
+      votes of one from today to rank above it. Within one day every paper has the same age,
+      so the day view ranks by votes and momentum; week and month views favour the newest.
+    Ties go to more upvotes, then the arXiv id, so the order is stable.
+    """
+    now = now or timezone.now()
+    baseline = Subquery(
+        PaperMetric.objects.filter(paper=OuterRef("pk"), captured_at__lte=now - _GROWTH_WINDOW)
+        .order_by("-captured_at", "-pk")
+        .values("upvotes")[:1],
+        output_field=IntegerField(),
+    )
+    growth = Greatest(F("upvotes") - Coalesce(baseline, Value(0)), Value(0), output_field=IntegerField())
+    now_epoch = now.timestamp()
+    paper_epoch = Coalesce(_Epoch("hf_date"), _Epoch("published_at"), Value(now_epoch), output_field=FloatField())
+    age_hours = Greatest((Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField())
+    votes = Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * Cast(F("growth_24h"), FloatField())
+    decay = Power(F("age_hours") + Value(_AGE_OFFSET_HOURS), Value(_GRAVITY), output_field=FloatField())
+    papers = (
+        _listed()
+        .filter(_in_days(start, end))
+        .annotate(growth_24h=growth, age_hours=age_hours)
+        .annotate(trending_score=votes / decay)
+        .order_by("-trending_score", "-upvotes", "arxiv_id")
+    )
+    return papers[:limit] if limit is not None else papers
+
+
+def paper_latest_day(*, now: dt.datetime | None = None) -> dt.date | None:
+    """The most recent day (not after today) that has listed papers; None when there are none."""
+    today = (now or timezone.now()).date()
+    found = _listed().aggregate(
+        hf=Max("hf_date", filter=Q(hf_date__lte=today)),
+        published=Max(
+            "published_at",
+            filter=Q(hf_date__isnull=True, published_at__lt=_day_after(today)),
+        ),
+    )
+    return _latest(found["hf"], found["published"])
+
+
+def paper_days_around(*, start: dt.date, end: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The nearest day before `start` and after `end` that have listed papers, in one query."""
+    found = _listed().aggregate(
+        hf_prev=Max("hf_date", filter=Q(hf_date__lt=start)),
+        hf_next=Min("hf_date", filter=Q(hf_date__gt=end)),
+        pub_prev=Max("published_at", filter=Q(hf_date__isnull=True, published_at__lt=_midnight(start))),
+        pub_next=Min(
+            "published_at",
+            filter=Q(hf_date__isnull=True, published_at__gte=_day_after(end)),
+        ),
+    )
+    previous = _latest(found["hf_prev"], found["pub_prev"])
+    following = _earliest(found["hf_next"], found["pub_next"])
+    return previous, following
+
+
+def _as_day(value: dt.date | dt.datetime | None) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).date()
+    return value
+
+
+def _latest(*values: dt.date | dt.datetime | None) -> dt.date | None:
+    days = [day for value in values if (day := _as_day(value)) is not None]
+    return max(days) if days else None
+
+
+def _earliest(*values: dt.date | dt.datetime | None) -> dt.date | None:
+    days = [day for value in values if (day := _as_day(value)) is not None]
+    return min(days) if days else None
+
+
+def paper_get_visible(*, arxiv_id: str) -> Paper | None:
+    """The paper with this id unless an editor hid it (withdrawn ones still have a page)."""
+    return _visible().filter(arxiv_id=arxiv_id).first()
+
+
+def paper_metric_history(*, paper: Paper, limit: int = 60) -> list[PaperMetric]:
+    """The paper's latest `limit` snapshots, oldest first."""
+    latest = list(paper.metrics.order_by("-captured_at", "-pk")[:limit])
+    return latest[::-1]
+
+
+def search_query_clean(query: str | None) -> str:
+    """The query as searched: one line, at most SEARCH_MAX_CHARS characters."""
+    return " ".join((query or "").split())[:SEARCH_MAX_CHARS].strip()
+
+
+def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
+    """Visible papers matching `query` over title, authors and abstract, best first.
+
+    PostgreSQL: weighted full-text search (title A, authors B, abstract C), websearch syntax
+    ("quoted phrases", -exclusions, OR), ranked by ts_rank. SQLite: any of the words as a
+    case-insensitive substring, most upvoted first, so the site still works with no server.
+    """
+    query = search_query_clean(query)
+    if not query:
+        return Paper.objects.none()
+    papers = _search_postgres(query) if connection.vendor == "postgresql" else _search_fallback(query)
+    return papers[:limit]
+
+
+def paper_search_vector() -> SearchVector:
+    """The weighted search vector; migration 0002_paper_search_index indexes this exact expression."""
+    return (
+        SearchVector("title", weight="A", config=_SEARCH_CONFIG)
+        + SearchVector(Cast("authors", output_field=TextField()), weight="B", config=_SEARCH_CONFIG)
+        + SearchVector("abstract", weight="C", config=_SEARCH_CONFIG)
+    )
+
+
+def _search_postgres(query: str) -> QuerySet[Paper]:
+    vector = paper_search_vector()
+    search = SearchQuery(query, search_type="websearch", config=_SEARCH_CONFIG)
+    return (
+        _visible()
+        .annotate(search=vector)
+        .filter(search=search)
+        .annotate(rank=SearchRank(vector, search))
+        .order_by("-rank", "-upvotes", "arxiv_id")
+    )
+
+
+def _search_fallback(query: str) -> QuerySet[Paper]:
+    words = _WORD.findall(query)[:_SEARCH_MAX_WORDS]
+    if not words:
+        return Paper.objects.none()
+    match = Q()
+    for word in words:
+        match |= Q(title__icontains=word) | Q(abstract__icontains=word) | Q(authors__icontains=word)
+    # Title hits first, as the weights do on PostgreSQL.
+    in_title = Q()
+    for word in words:
+        in_title |= Q(title__icontains=word)
+    return (
+        _visible()
+        .filter(match)
+        .annotate(rank=Case(When(in_title, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
+        .order_by("-rank", "-upvotes", "arxiv_id")
+    )

@@ -1,0 +1,40 @@
+"""Scheduled fetches: thin Celery tasks over papers.services (beat schedule in config/celery.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.conf import settings
+
+from papers.services import papers_fetch_arxiv, papers_fetch_hf
+from papers.sources.http import TransientFetchError
+
+# Only transient trouble (network, timeouts, 429, 5xx) is worth another try; a malformed
+# response is recorded as a failed FetchRun and retrying would only fail the same way.
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (TransientFetchError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**RETRY)
+def fetch_hf_today() -> int:
+    """Refresh today's (UTC) HF Daily Papers: upvotes change all day. Returns the FetchRun id."""
+    return papers_fetch_hf(date=dt.datetime.now(dt.UTC).date()).pk
+
+
+@shared_task(**RETRY)
+def fetch_arxiv_today() -> int:
+    """Today's arXiv announcements for the configured categories. Returns the FetchRun id."""
+    return papers_fetch_arxiv(categories=list(settings.PAPERBOY_ARXIV_CATEGORIES)).pk
+
+
+@shared_task(**RETRY)
+def fetch_papers_by_id(arxiv_ids: list[str]) -> int:
+    """Fetch these papers again from the arXiv API (the admin's "fetch again"). Returns the FetchRun id."""
+    return papers_fetch_arxiv(categories=[], ids=list(arxiv_ids)).pk

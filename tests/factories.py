@@ -1,0 +1,87 @@
+"""factory_boy factories for the papers app, and a loader for real HF fixture items."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import factory
+from django.utils import timezone
+
+from papers.models import FetchRun, Paper, PaperMetric, Source
+
+
+class PaperFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Paper
+
+    arxiv_id = factory.Sequence(lambda n: f"2511.{10000 + n:05d}")
+    title = factory.Sequence(lambda n: f"A study of sparse attention, part {n}")
+    abstract = "We study sparse attention in large language models and find it works."
+    authors = factory.LazyFunction(lambda: ["Ada Lovelace", "Alan Turing"])
+    published_at = factory.LazyFunction(lambda: dt.datetime(2025, 11, 19, 12, 0, tzinfo=dt.UTC))
+    hf_date = dt.date(2025, 11, 20)
+    upvotes = 10
+    num_comments = 1
+    categories = factory.LazyFunction(lambda: ["cs.CL"])
+    sources = factory.LazyFunction(lambda: [Source.HF.value])
+    first_seen_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class FetchRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FetchRun
+
+    source = Source.HF.value
+    params = factory.LazyFunction(lambda: {"date": "2025-11-20"})
+    status = FetchRun.Status.SUCCEEDED
+    finished_at = factory.LazyFunction(timezone.now)
+    created = 12
+
+
+class PaperMetricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PaperMetric
+
+    paper = factory.SubFactory(PaperFactory)
+    captured_at = factory.LazyFunction(timezone.now)
+    upvotes = factory.LazyAttribute(lambda metric: metric.paper.upvotes)
+    num_comments = 0
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Paper fields from one item of a captured HF daily_papers response (test data only).
+
+    A deliberately small reading of the format so page tests can use real titles, authors
+    and links before (or without) the real parser and ingest; it is not the project's parser.
+    """
+    paper = item["paper"]
+    submitted = _when(paper.get("submittedOnDailyAt"))
+    return {
+        "arxiv_id": paper["id"],
+        "title": " ".join(paper["title"].split()),
+        "abstract": " ".join(paper.get("summary", "").split()),
+        "authors": [author["name"] for author in paper.get("authors", []) if not author.get("hidden")],
+        "published_at": _when(paper.get("publishedAt")),
+        "hf_date": submitted.date() if submitted else None,
+        "upvotes": paper.get("upvotes", 0),
+        "num_comments": item.get("numComments", 0),
+        "github_repo": paper.get("githubRepo") or "",
+        "github_stars": paper.get("githubStars"),
+        "project_page": paper.get("projectPage") or "",
+        "thumbnail": item.get("thumbnail") or "",
+        "ai_summary": paper.get("ai_summary", ""),
+        "ai_keywords": paper.get("ai_keywords", []),
+        "withdrawn_at": _when(paper.get("withdrawnAt")),
+    }
+
+
+def papers_from_hf_fixture(raw: bytes) -> list[Paper]:
+    """Paper rows, one per item of a captured HF daily_papers response, through PaperFactory."""
+    return [PaperFactory(**paper_fields_from_hf_item(item)) for item in json.loads(raw)]

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+
+from papers.selectors import (
+    paper_days_around,
+    paper_latest_day,
+    paper_list_trending,
+    paper_search,
+)
+from tests.conftest import fixture_bytes
+from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2025, 11, 20)
+NOW = dt.datetime(2025, 11, 20, 8, 0, tzinfo=dt.UTC)  # 8 hours into DAY
+DERIVED_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
+
+
+def expected_score(*, upvotes: int, growth: int, age_hours: float) -> float:
+    """The documented formula, written out independently of the SQL."""
+    return (upvotes + 1 + 2 * growth) / (age_hours + 2) ** 1.5
+
+
+def ids(papers) -> list[str]:  # noqa: ANN001
+    return [paper.arxiv_id for paper in papers]
+
+
+def test_it_scores_papers_with_the_documented_formula() -> None:
+    paper = PaperFactory(upvotes=50, hf_date=DAY)
+    PaperMetricFactory(paper=paper, upvotes=45, captured_at=NOW - dt.timedelta(hours=30))
+
+    [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
+
+    assert scored.growth_24h == 5
+    assert scored.age_hours == pytest.approx(8.0)
+    assert scored.trending_score == pytest.approx(expected_score(upvotes=50, growth=5, age_hours=8.0))
+
+
+def test_it_ranks_a_paper_gaining_votes_now_above_a_bigger_one_that_stalled() -> None:
+    stalled = PaperFactory(upvotes=50, hf_date=DAY)
+    PaperMetricFactory(paper=stalled, upvotes=48, captured_at=NOW - dt.timedelta(hours=26))
+    rising = PaperFactory(upvotes=40, hf_date=DAY)
+    PaperMetricFactory(paper=rising, upvotes=5, captured_at=NOW - dt.timedelta(hours=26))
+
+    assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [rising.arxiv_id, stalled.arxiv_id]
+
+
+def test_it_measures_growth_from_the_latest_snapshot_at_least_a_day_old() -> None:
+    paper = PaperFactory(upvotes=30, hf_date=DAY)
+    PaperMetricFactory(paper=paper, upvotes=2, captured_at=NOW - dt.timedelta(hours=72))
+    PaperMetricFactory(paper=paper, upvotes=10, captured_at=NOW - dt.timedelta(hours=24))  # the baseline
+    PaperMetricFactory(paper=paper, upvotes=29, captured_at=NOW - dt.timedelta(hours=1))  # too recent
+
+    [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
+
+    assert scored.growth_24h == 20
+
+
+def test_it_counts_all_votes_as_growth_without_an_old_snapshot_and_never_negative_growth() -> None:
+    new = PaperFactory(upvotes=12, hf_date=DAY)
+    shrinking = PaperFactory(upvotes=3, hf_date=DAY)
+    PaperMetricFactory(paper=shrinking, upvotes=9, captured_at=NOW - dt.timedelta(days=2))
+
+    scored = {paper.arxiv_id: paper for paper in paper_list_trending(start=DAY, end=DAY, now=NOW)}
+
+    assert scored[new.arxiv_id].growth_24h == 12
+    assert scored[shrinking.arxiv_id].growth_24h == 0
+
+
+def test_it_decays_older_papers_across_a_week() -> None:
+    yesterday = DAY - dt.timedelta(days=1)
+    old_hit = PaperFactory(upvotes=20, hf_date=yesterday)
+    fresh = PaperFactory(upvotes=10, hf_date=DAY)
+
+    papers = list(paper_list_trending(start=yesterday, end=DAY, now=NOW))
+
+    assert ids(papers) == [fresh.arxiv_id, old_hit.arxiv_id]
+    assert papers[1].age_hours == pytest.approx(32.0)
+    assert papers[1].trending_score == pytest.approx(expected_score(upvotes=20, growth=20, age_hours=32.0))
+
+
+def test_it_ages_a_paper_without_hf_date_from_its_publication_time() -> None:
+    paper = PaperFactory(hf_date=None, published_at=NOW - dt.timedelta(hours=5, minutes=30), upvotes=0)
+
+    [scored] = paper_list_trending(start=DAY - dt.timedelta(days=1), end=DAY, now=NOW)
+
+    assert scored.arxiv_id == paper.arxiv_id
+    assert scored.age_hours == pytest.approx(5.5)
+
+
+def test_it_never_gives_a_negative_age_to_a_paper_dated_after_now() -> None:
+    PaperFactory(hf_date=DAY + dt.timedelta(days=1), upvotes=4)
+
+    [scored] = paper_list_trending(start=DAY, end=DAY + dt.timedelta(days=1), now=NOW)
+
+    assert scored.age_hours == 0
+    assert scored.trending_score == pytest.approx(expected_score(upvotes=4, growth=4, age_hours=0))
+
+
+def test_it_breaks_ties_by_upvotes_then_arxiv_id() -> None:
+    PaperFactory(arxiv_id="2511.00002", upvotes=7, hf_date=DAY)
+    PaperFactory(arxiv_id="2511.00001", upvotes=7, hf_date=DAY)
+
+    assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == ["2511.00001", "2511.00002"]
+
+
+def test_it_lists_only_the_window_by_hf_date_else_publication_date() -> None:
+    on_day = PaperFactory(hf_date=DAY)
+    arxiv_only = PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 20, 23, 59, tzinfo=dt.UTC))
+    PaperFactory(hf_date=DAY + dt.timedelta(days=1), published_at=dt.datetime(2025, 11, 20, 1, tzinfo=dt.UTC))
+    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 21, 0, 0, tzinfo=dt.UTC))
+    PaperFactory(hf_date=DAY - dt.timedelta(days=1))
+
+    assert set(ids(paper_list_trending(start=DAY, end=DAY, now=NOW))) == {on_day.arxiv_id, arxiv_only.arxiv_id}
+
+
+def test_it_never_lists_hidden_or_withdrawn_papers() -> None:
+    shown = PaperFactory(hf_date=DAY)
+    PaperFactory(hf_date=DAY, hidden=True, upvotes=500)
+    PaperFactory(hf_date=DAY, withdrawn_at=NOW, upvotes=500)
+
+    assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [shown.arxiv_id]
+
+
+def test_it_ranks_a_real_day_in_one_query(django_assert_num_queries) -> None:  # noqa: ANN001
+    items = json.loads(fixture_bytes(DERIVED_DAY))
+    papers_from_hf_fixture(fixture_bytes(DERIVED_DAY))
+    # Same day, no history: the ranking is by upvotes, as HF's own list (the fixture's order).
+    by_upvotes = sorted(items, key=lambda item: (-item["paper"]["upvotes"], item["paper"]["id"]))
+
+    with django_assert_num_queries(1):
+        ranked = list(paper_list_trending(start=DAY, end=DAY, limit=5))
+
+    assert ids(ranked) == [item["paper"]["id"] for item in by_upvotes[:5]]
+    assert ranked[0].arxiv_id == "2511.14993"  # Kandinsky 5.0, 234 upvotes
+
+
+def test_it_finds_the_latest_day_with_papers_and_its_neighbours() -> None:
+    PaperFactory(hf_date=dt.date(2025, 11, 14))
+    PaperFactory(hf_date=dt.date(2025, 11, 20))
+    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 17, 18, tzinfo=dt.UTC))
+    PaperFactory(hf_date=dt.date(2025, 11, 18), hidden=True)
+    PaperFactory(hf_date=dt.date(2025, 11, 25))  # after "now": not the latest day
+
+    assert paper_latest_day(now=NOW) == DAY
+    assert paper_days_around(start=DAY, end=DAY) == (dt.date(2025, 11, 17), dt.date(2025, 11, 25))
+    assert paper_days_around(start=dt.date(2025, 11, 17), end=dt.date(2025, 11, 17)) == (
+        dt.date(2025, 11, 14),
+        DAY,
+    )
+    assert paper_days_around(start=dt.date(2025, 11, 1), end=dt.date(2025, 11, 30)) == (None, None)
+
+
+def test_it_takes_the_extreme_dates() -> None:
+    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 20, tzinfo=dt.UTC))
+
+    assert list(paper_list_trending(start=dt.date(9999, 12, 31), end=dt.date.max, now=NOW)) == []
+    assert paper_days_around(start=dt.date.min, end=dt.date.max) == (None, None)
+
+
+def test_it_has_no_latest_day_without_papers() -> None:
+    assert paper_latest_day(now=NOW) is None
+
+
+# --- Search ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def real_day() -> None:
+    papers_from_hf_fixture(fixture_bytes(DERIVED_DAY))
+
+
+@pytest.mark.usefixtures("real_day")
+def test_it_finds_papers_by_title_author_and_abstract_words() -> None:
+    assert ids(paper_search(query="Kandinsky"))[0] == "2511.14993"
+    assert "2511.14993" in ids(paper_search(query="Arkhipkin"))  # an author
+    assert "2511.14993" in ids(paper_search(query="clustering"))  # only in the abstract
+
+
+@pytest.mark.usefixtures("real_day")
+def test_it_never_finds_hidden_papers() -> None:
+    PaperFactory(title="Kandinsky secrets", hidden=True)
+
+    assert "Kandinsky secrets" not in [paper.title for paper in paper_search(query="Kandinsky")]
+
+
+@pytest.mark.parametrize("query", ["", "   \n\t ", "x" * 5000, "'\"&|!():*<>\\", "-", "OR", '"unclosed'])
+@pytest.mark.usefixtures("real_day")
+def test_it_takes_odd_queries_without_errors(query: str) -> None:
+    list(paper_search(query=query))
+
+
+def test_it_returns_nothing_for_an_empty_query() -> None:
+    PaperFactory()
+    assert list(paper_search(query="  ")) == []
+
+
+@pytest.mark.usefixtures("real_day")
+def test_it_limits_the_results() -> None:
+    assert len(paper_search(query="model", limit=3)) == 3
+
+
+@pytest.mark.postgres
+def test_it_ranks_title_matches_above_abstract_matches_on_postgres() -> None:
+    in_abstract = PaperFactory(title="A survey", abstract="We discuss tokenizers at length.", upvotes=900)
+    in_title = PaperFactory(title="Tokenizers considered harmful", abstract="Nothing else.", upvotes=1)
+
+    assert ids(paper_search(query="tokenizer")) == [in_title.arxiv_id, in_abstract.arxiv_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("real_day")
+def test_it_understands_web_search_syntax_on_postgres() -> None:
+    phrase = ids(paper_search(query='"video generation"'))
+    excluded = ids(paper_search(query='"video generation" -Kandinsky'))
+
+    assert "2511.14993" in phrase
+    assert "2511.14993" not in excluded
+
+
+@pytest.mark.postgres
+def test_the_search_uses_the_gin_index_on_postgres() -> None:
+    queryset = paper_search(query="diffusion transformers")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "paper_search_vector_gin" in plan
