@@ -2,20 +2,30 @@
 
 Every source maps to the arXiv id, so the same paper from Hugging Face and from arXiv is one
 row. Per chunk of ~1,000 records the database sees a constant number of queries: one SELECT
-of the rows that exist (locked on PostgreSQL), one INSERT of the new rows, one
-INSERT … ON CONFLICT DO UPDATE of the changed rows, one UPDATE of last_seen_at for the
-unchanged rows, and one INSERT of the metric snapshots. The merge itself happens in Python.
+of the rows that exist (locked on PostgreSQL), one INSERT of the new rows (COPY on
+PostgreSQL), one INSERT … ON CONFLICT DO UPDATE of the changed rows, one UPDATE of
+last_seen_at for the unchanged rows, and one INSERT of the metric snapshots. The merge
+itself happens in Python.
+
+The full-text vector is not computed inside the ingest: to_tsvector over 10,000 abstracts
+and the GIN index inserts cost about 5 s on two cores, several times the whole upsert, and
+would hold the ingest lock all that time. New and re-worded papers are stored with a NULL
+search_vector and `papers_search_index` fills it in one UPDATE once the ingest has committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.db import connection, transaction
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from papers.models import FetchRun, Paper, PaperMetric, Source
@@ -47,6 +57,9 @@ HF_FIELDS = (
     "ai_keywords",
 )
 MERGED_FIELDS = (*TEXT_FIELDS, *HF_FIELDS, "categories", "withdrawn_at", "sources")
+# The text the search vector is made of: when one of these changes, the vector is redone.
+SEARCH_TEXT_FIELDS = ("title", "authors", "abstract")
+SEARCH_CONFIG = "english"
 
 # Limits that separate a real paper from garbage: generous, but a value past them is a bug
 # upstream (or hostile input), and it must not reach the table or break the batch.
@@ -239,14 +252,14 @@ def _ingest_chunk(chunk: dict[str, list[PaperRecord]], *, fetch_run: FetchRun | 
             unchanged.append(paper)
 
     if new:
-        Paper.objects.bulk_create(new)
+        _insert(new, now=now)
     if changed:
         # INSERT … ON CONFLICT DO UPDATE: one statement, where bulk_update would build a CASE per field.
         Paper.objects.bulk_create(
             changed,
             update_conflicts=True,
             unique_fields=["arxiv_id"],
-            update_fields=[*MERGED_FIELDS, "last_seen_at", "updated_at"],
+            update_fields=[*MERGED_FIELDS, "search_vector", "last_seen_at", "updated_at"],
         )
     if unchanged:
         # A queryset update, not save(): updated_at (auto_now) must stay as it was. On PostgreSQL
@@ -261,6 +274,8 @@ def _apply(paper: Paper, records: list[PaperRecord]) -> bool:
     before = {name: getattr(paper, name) for name in MERGED_FIELDS}
     for record in records:
         _merge(paper, record)
+    if any(getattr(paper, name) != before[name] for name in SEARCH_TEXT_FIELDS):
+        paper.search_vector = None  # redone by papers_search_index after commit
     return any(getattr(paper, name) != value for name, value in before.items())
 
 
@@ -306,6 +321,63 @@ def _known(value: Any) -> bool:
     return value is not None and value != "" and value != []
 
 
+def _insert(papers: list[Paper], *, now: dt.datetime) -> None:
+    """Insert new papers in one statement."""
+    for paper in papers:
+        paper.created_at = paper.updated_at = now  # what auto_now(_add) would set; COPY skips pre_save
+    _bulk_insert(Paper, papers)
+
+
+def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: bool = True) -> None:
+    """COPY on PostgreSQL (several times faster than Django's bulk INSERT for 1,000 rows), else bulk_create.
+
+    with_pks: the objects learn their primary keys (one more query, to the table's sequence).
+    """
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects)
+        return
+    table = model._meta.db_table
+    fields = [field for field in model._meta.concrete_fields if with_pks or not field.primary_key]
+    json_fields = {field.attname for field in fields if isinstance(field, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    statement = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor:
+        if with_pks:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(objects)]
+            )
+            for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        with _logged(cursor, statement), cursor.cursor.copy(statement) as copy:
+            for obj in objects:
+                row = [getattr(obj, field.attname) for field in fields]
+                copy.write_row(
+                    [json.dumps(v) if f.attname in json_fields else v for f, v in zip(fields, row, strict=True)]
+                )
+
+
+def _logged(cursor: Any, statement: str) -> Any:
+    """Count a COPY as one query where Django records queries (DEBUG, tests, benchmarks)."""
+    debug_sql = getattr(cursor, "debug_sql", None)
+    return debug_sql(statement) if debug_sql is not None else contextlib.nullcontext()
+
+
+def paper_search_vector() -> SearchVector:
+    """The weighted full-text vector of a paper: title (A), authors (B), abstract (C)."""
+    return (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector(Cast("authors", output_field=models.TextField()), weight="B", config=SEARCH_CONFIG)
+        + SearchVector("abstract", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def papers_search_index() -> int:
+    """Fill search_vector of every paper that lacks it (PostgreSQL; 0 elsewhere); returns how many."""
+    if connection.vendor != "postgresql":
+        return 0
+    return Paper.objects.filter(search_vector__isnull=True).update(search_vector=paper_search_vector())
+
+
 def _snapshot_metrics(
     chunk: dict[str, list[PaperRecord]], *, papers: list[Paper], fetch_run: FetchRun | None, now: dt.datetime
 ) -> None:
@@ -324,7 +396,7 @@ def _snapshot_metrics(
         if paper.arxiv_id in with_metrics
     ]
     if metrics:
-        PaperMetric.objects.bulk_create(metrics)
+        _bulk_insert(PaperMetric, metrics, with_pks=False)
 
 
 def _run_id(fetch_run: FetchRun | None) -> int | None:

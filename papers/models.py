@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 
@@ -39,6 +40,9 @@ class Paper(models.Model):
     last_seen_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # PostgreSQL full-text vector (title A, authors B, abstract C), filled after each ingest
+    # commits (papers.ingest.papers_search_index); NULL until then. Unused on SQLite.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [

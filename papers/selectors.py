@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import (
     Case,
@@ -20,18 +20,17 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    TextField,
     Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Power
 from django.utils import timezone
 
+from papers.ingest import SEARCH_CONFIG
 from papers.models import Paper, PaperMetric
 
 SEARCH_MAX_CHARS = 200
 _SEARCH_MAX_WORDS = 8
-_SEARCH_CONFIG = "english"
 _WORD = re.compile(r"\w[\w.+-]*", re.UNICODE)
 
 # Trending: HN-style gravity. Votes count, votes gained in the last day count double again,
@@ -207,23 +206,13 @@ def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
     return papers[:limit]
 
 
-def paper_search_vector() -> SearchVector:
-    """The weighted search vector; migration 0002_paper_search_index indexes this exact expression."""
-    return (
-        SearchVector("title", weight="A", config=_SEARCH_CONFIG)
-        + SearchVector(Cast("authors", output_field=TextField()), weight="B", config=_SEARCH_CONFIG)
-        + SearchVector("abstract", weight="C", config=_SEARCH_CONFIG)
-    )
-
-
 def _search_postgres(query: str) -> QuerySet[Paper]:
-    vector = paper_search_vector()
-    search = SearchQuery(query, search_type="websearch", config=_SEARCH_CONFIG)
+    # search_vector is filled by papers.ingest.papers_search_index right after each ingest commits.
+    search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     return (
         _visible()
-        .annotate(search=vector)
-        .filter(search=search)
-        .annotate(rank=SearchRank(vector, search))
+        .filter(search_vector=search)
+        .annotate(rank=SearchRank(F("search_vector"), search))
         .order_by("-rank", "-upvotes", "arxiv_id")
     )
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from papers.ingest import IngestCounts, papers_ingest
+from papers.ingest import IngestCounts, papers_ingest, papers_search_index
 from papers.models import FetchRun, Source
 from papers.sources import arxiv_api, arxiv_rss, hf_api, hf_html
 from papers.sources.detect import PARSERS, detect_format
@@ -61,6 +61,7 @@ def fetch_run_execute(
         _fail(run, exc)
         logger.exception("fetch run #%s (%s) crashed", run.pk, source, extra={"fetch_run": run.pk, "source": source})
         raise
+    _search_index()
     for reason in reasons:
         logger.warning(
             "record skipped (run #%s): %s",
@@ -78,6 +79,14 @@ def fetch_run_execute(
         extra={"fetch_run": run.pk, "source": source, **counted},
     )
     return run
+
+
+def _search_index() -> None:
+    """Make the papers just committed searchable; a failure only delays that to the next fetch."""
+    try:
+        papers_search_index()
+    except DatabaseError:
+        logger.exception("search indexing failed; the next fetch will index these papers")
 
 
 def _fetch_and_parse(*, fetch: Fetch, parse: Parse) -> tuple[list[PaperRecord], list[str]]:

@@ -9,12 +9,14 @@ from typing import Any
 import factory
 from django.utils import timezone
 
+from papers.ingest import papers_search_index
 from papers.models import FetchRun, Paper, PaperMetric, Source
 
 
 class PaperFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Paper
+        skip_postgeneration_save = True
 
     arxiv_id = factory.Sequence(lambda n: f"2511.{10000 + n:05d}")
     title = factory.Sequence(lambda n: f"A study of sparse attention, part {n}")
@@ -28,6 +30,13 @@ class PaperFactory(factory.django.DjangoModelFactory):
     sources = factory.LazyFunction(lambda: [Source.HF.value])
     first_seen_at = factory.LazyFunction(timezone.now)
     last_seen_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def searchable(obj: Paper, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+        """Searchable, as a paper is once its fetch is done (the search vector, on PostgreSQL)."""
+        if create:
+            papers_search_index()
+            obj.refresh_from_db(fields=["search_vector"])
 
 
 class FetchRunFactory(factory.django.DjangoModelFactory):

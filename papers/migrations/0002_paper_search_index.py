@@ -1,27 +1,17 @@
-"""A GIN index on the weighted full-text search vector, on PostgreSQL only.
+"""A GIN index on Paper.search_vector, on PostgreSQL only.
 
-The expression must stay identical to `papers.selectors.paper_search_vector()` for the
-planner to use the index (tests/papers/test_selectors.py checks it with EXPLAIN). SQLite has
-no such index and searches with a plain substring fallback, so there this does nothing. The
-index is not part of the model state: `makemigrations` neither sees nor recreates it.
+SQLite has no such index (the column is there, always NULL, and search falls back to a
+substring match), so there this does nothing.
 """
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector
 from django.db import migrations
-from django.db.models import TextField
-from django.db.models.functions import Cast
 
 INDEX_NAME = "paper_search_vector_gin"
 
 
 def _index():
-    vector = (
-        SearchVector("title", weight="A", config="english")
-        + SearchVector(Cast("authors", output_field=TextField()), weight="B", config="english")
-        + SearchVector("abstract", weight="C", config="english")
-    )
-    return GinIndex(vector, name=INDEX_NAME)
+    return GinIndex(fields=["search_vector"], name=INDEX_NAME)
 
 
 def create_index(apps, schema_editor):

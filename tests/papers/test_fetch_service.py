@@ -13,6 +13,7 @@ from django.core.cache import cache
 from responses import matchers
 from urllib3.util.retry import Retry
 
+from papers import ingest
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.services import (
     papers_fetch_arxiv,
@@ -221,11 +222,11 @@ def test_a_failure_in_the_middle_of_the_ingest_rolls_back_every_paper(monkeypatc
     good_hf_fetch()
     before = stored_state()
 
-    def broken_bulk_create(*args: object, **kwargs: object) -> None:
+    def broken_snapshot(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
     # Papers are written before their metrics: this fails after the paper rows went in.
-    monkeypatch.setattr(PaperMetric.objects, "bulk_create", broken_bulk_create)
+    monkeypatch.setattr(ingest, "_snapshot_metrics", broken_snapshot)
     items = json.loads(fixture_bytes(HF_MONTH))
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, json=items[:50])
@@ -418,3 +419,14 @@ def test_an_unrecognized_or_missing_file_fails_the_run(tmp_path) -> None:
 def test_arxiv_rss_source_constant_matches_the_model() -> None:
     assert arxiv_rss.SOURCE == Source.ARXIV_RSS
     assert arxiv_api.SOURCE == Source.ARXIV
+
+
+@pytest.mark.postgres
+def test_papers_are_searchable_as_soon_as_their_fetch_returns() -> None:
+    from papers.selectors import paper_search
+
+    good_hf_fetch()
+
+    assert Paper.objects.filter(search_vector__isnull=True).count() == 0
+    title = json.loads(fixture_bytes(HF_DAY))[0]["paper"]["title"]
+    assert paper_search(query=" ".join(title.split()[:4])).exists()

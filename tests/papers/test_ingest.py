@@ -312,3 +312,37 @@ def test_concurrent_hf_and_arxiv_fetches_of_a_new_paper_merge_into_one_row() -> 
     assert paper.sources == ["arxiv", "hf"]
     assert paper.upvotes == hf.upvotes
     assert paper.categories == ["cs.CV", "cs.AI"]
+
+
+# --- Search vectors --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_new_papers_become_searchable_once_indexed_and_rewording_reindexes_them() -> None:
+    from papers.ingest import papers_search_index
+    from papers.selectors import paper_search
+
+    hf = hf_record("2511.04570")
+    papers_ingest(records=[hf], fetch_run=None, now=T0)
+    assert Paper.objects.get(arxiv_id=hf.arxiv_id).search_vector is None
+
+    assert papers_search_index() == 1
+    assert [p.arxiv_id for p in paper_search(query=hf.title)] == [hf.arxiv_id]
+    assert papers_search_index() == 0  # nothing left to do
+
+    papers_ingest(records=[arxiv_version_of(hf, title="Zygomorphic flowers")], fetch_run=None, now=T0)
+    assert papers_search_index() == 1
+    assert [p.arxiv_id for p in paper_search(query="zygomorphic")] == [hf.arxiv_id]
+
+
+@pytest.mark.postgres
+def test_a_counter_change_keeps_the_search_vector() -> None:
+    from papers.ingest import papers_search_index
+
+    hf = hf_record("2511.04570")
+    papers_ingest(records=[hf], fetch_run=None, now=T0)
+    papers_search_index()
+
+    papers_ingest(records=[replace(hf, upvotes=hf.upvotes + 5)], fetch_run=None, now=T0)
+
+    assert Paper.objects.get(arxiv_id=hf.arxiv_id).search_vector is not None

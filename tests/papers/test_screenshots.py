@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from papers.ingest import papers_ingest, papers_search_index
+from papers.sources.hf_api import parse
 from tests.conftest import IN_CI, fixture_bytes
-from tests.factories import PaperMetricFactory, papers_from_hf_fixture
+from tests.factories import PaperMetricFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -55,15 +57,9 @@ def browser() -> Iterator[Any]:
 
 
 def _load_papers() -> None:
-    """Real papers from a captured HF response, through the real ingest when it is there."""
-    raw = fixture_bytes(MONTH_PAGE)
-    try:
-        from papers.ingest import papers_ingest
-        from papers.sources.hf_api import parse
-    except ImportError:
-        papers_from_hf_fixture(raw)
-    else:
-        papers_ingest(records=parse(raw).records, fetch_run=None)
+    """Real papers from a captured HF response, through the real ingest and search indexing."""
+    papers_ingest(records=parse(fixture_bytes(MONTH_PAGE)).records, fetch_run=None)
+    papers_search_index()
 
 
 def _latest_day_items() -> tuple[str, list[dict[str, Any]]]:
