@@ -14,6 +14,7 @@ from xml.etree.ElementTree import ParseError as XMLSyntaxError
 import defusedxml
 import defusedxml.ElementTree
 
+from papers.sources.http import FetchError
 from papers.sources.records import PaperRecord, ParseError, ParseResult
 from papers.sources.text import arxiv_id_normalize, clean_text, parse_datetime
 
@@ -179,7 +180,7 @@ def fetch(
     start = 0
     while start < max_results:
         size = min(page_size, max_results - start)
-        fetched = client.get(API_URL, params={**params, "start": start, "max_results": size})
+        fetched = _get(client, {**params, "start": start, "max_results": size})
         if fetched is None:  # 304: this page is unchanged since it was last ingested
             break
         pages.append(fetched)
@@ -189,6 +190,20 @@ def fetch(
         if start >= total or entries == 0:
             break
     return pages
+
+
+def _get(client: HttpClient, params: dict[str, str | int]) -> Fetched | None:
+    """One page; an HTTP error whose body is arXiv's error feed fails with arXiv's own words."""
+    try:
+        return client.get(API_URL, params=params)
+    except FetchError as exc:
+        if not exc.content:
+            raise
+        try:
+            parse(exc.content)
+        except ParseError as explained:
+            raise FetchError(f"{API_URL}: HTTP {exc.status}: {explained}", status=exc.status) from exc
+        raise
 
 
 def _page_counts(raw: bytes) -> tuple[int, int]:

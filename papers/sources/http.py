@@ -27,6 +27,11 @@ VALIDATOR_TTL = 7 * 24 * 3600
 class FetchError(Exception):
     """The source refused or answered something unusable; retrying will not help."""
 
+    def __init__(self, message: str, *, status: int | None = None, content: bytes = b"") -> None:
+        super().__init__(message)
+        self.status = status
+        self.content = content  # the error response's body, for a source that explains itself there
+
 
 class TransientFetchError(FetchError):
     """Network trouble, a timeout, 429 or 5xx that outlasted the retries; worth retrying later."""
@@ -103,7 +108,11 @@ class HttpClient:
             last_modified=response.headers.get("Last-Modified", ""),
         )
         if response.status_code >= 400:
-            raise FetchError(f"{url}: HTTP {response.status_code}: {content[:200].decode('utf-8', 'replace')!r}")
+            raise FetchError(
+                f"{url}: HTTP {response.status_code}: {content[:200].decode('utf-8', 'replace')!r}",
+                status=response.status_code,
+                content=content,
+            )
         self._pending.append(fetched)
         return fetched
 

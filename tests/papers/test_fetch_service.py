@@ -213,7 +213,7 @@ def test_an_arxiv_api_error_feed_fails_the_run() -> None:
         with_200 = papers_fetch_arxiv(categories=[], ids=["abc"])
 
     assert run.status == with_200.status == FetchRun.Status.FAILED
-    assert "HTTP 400" in run.error
+    assert "HTTP 400: arXiv API error: incorrect id format for abc" in run.error
     assert "arXiv API error: incorrect id format for abc" in with_200.error
     assert stored_state() == before
 

@@ -551,8 +551,16 @@ def test_it_fetches_by_id_list() -> None:
 def test_a_rejected_query_fails_the_fetch() -> None:
     responses.get(arxiv_api.API_URL, body=fixture_bytes(API_ERROR), status=400)
 
-    with pytest.raises(FetchError, match="HTTP 400"):
+    with pytest.raises(FetchError, match="HTTP 400: arXiv API error: incorrect id format for abc"):
         arxiv_api.fetch(HttpClient(retries=0), ids=["abc"])
+
+
+@responses.activate
+def test_an_http_error_without_an_error_feed_keeps_the_status() -> None:
+    responses.get(arxiv_api.API_URL, body=b"<html>Forbidden</html>", status=403)
+
+    with pytest.raises(FetchError, match="HTTP 403"):
+        arxiv_api.fetch(HttpClient(retries=0), ids=["2104.12255"])
 
 
 def test_it_needs_something_to_search_for() -> None:
