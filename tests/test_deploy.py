@@ -117,6 +117,7 @@ def test_compose_health_checks_and_start_order(compose: dict) -> None:
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
     assert services["web"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
+    assert "celery -A config inspect ping -d celery@$$HOSTNAME" in services["worker"]["healthcheck"]["test"][1]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["migrate"]["restart"] == "no"
     for name in ("web", "worker", "beat"):
