@@ -1,8 +1,11 @@
 """The one HTTP client every source fetches with: timeouts, retries with backoff, conditional GET.
 
-Retries (urllib3's Retry) cover connection errors and 429/5xx, honour Retry-After, and back
-off exponentially with jitter. Validators (ETag, Last-Modified) are kept in the Django cache,
-and only once the caller says the body was ingested, so a failed ingest is fetched again.
+Retries (urllib3's Retry) cover 429/5xx and read errors, honour Retry-After, and back off
+exponentially with jitter, never sooner than the client's min_interval. A connection error is
+retried once and a failed DNS lookup not at all: without network that is the answer for the
+next minutes, and the task retries later with its own backoff. Validators (ETag, Last-Modified)
+are kept in the Django cache, and only once the caller says the body was ingested, so a failed
+ingest is fetched again.
 """
 
 from __future__ import annotations
@@ -11,17 +14,27 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
 from django.core.cache import cache
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 VALIDATOR_TTL = 7 * 24 * 3600
+CONNECT_RETRIES = 1  # a refused or reset connection gets one more try; a DNS failure gets none
+MAX_WAIT = 60  # seconds: the longest backoff or Retry-After a worker sits through before the task retries
 
 
 class FetchError(Exception):
@@ -48,6 +61,44 @@ class Fetched:
     last_modified: str = ""
 
 
+class PoliteRetry(Retry):
+    """urllib3's Retry that never retries sooner than `min_backoff` and never retries a DNS failure.
+
+    urllib3 sleeps inside `session.get`, out of HttpClient's sight, and makes its first retry at
+    once: without the floor, a client told to wait 3 s between requests would not.
+    """
+
+    def __init__(self, *args: Any, min_backoff: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.min_backoff = min_backoff
+
+    def new(self, **kw: Any) -> Self:
+        # urllib3 builds a new Retry per attempt from a fixed list of parameters: carry ours along.
+        kw.setdefault("min_backoff", self.min_backoff)
+        return super().new(**kw)
+
+    def get_backoff_time(self) -> float:
+        return max(super().get_backoff_time(), self.min_backoff)
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else max(seconds, self.min_backoff)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if isinstance(error, NameResolutionError):
+            # urllib3 counts it as a connect error, but a name that did not resolve will not resolve in a second.
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def _cache_key(url: str) -> str:
     return "paperboy:http-validators:" + hashlib.sha256(url.encode()).hexdigest()
 
@@ -66,14 +117,17 @@ class HttpClient:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        retry = Retry(
+        retry = PoliteRetry(
             total=self.retries,
-            connect=self.retries,
+            connect=min(self.retries, CONNECT_RETRIES),
             read=self.retries,
             status=self.retries,
             backoff_factor=self.backoff_factor,
             backoff_jitter=self.backoff_factor,
-            backoff_max=60,
+            backoff_max=MAX_WAIT,
+            retry_after_max=MAX_WAIT,
+            # urllib3 makes its first retry at once; a 429 or 503 deserves a pause, arXiv at least 3 s.
+            min_backoff=max(self.min_interval, self.backoff_factor),
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}),
             respect_retry_after_header=True,
@@ -92,14 +146,19 @@ class HttpClient:
         try:
             response = self.session.get(full_url, headers=headers, timeout=self.timeout, stream=True)
             content = self._read(response)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientFetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransientFetchError(f"{url}: {_network_failure(exc, self.timeout)}") from exc
         except requests.RequestException as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            # Retries happened inside session.get: the next request keeps its distance from the last of them.
+            self._last_request = time.monotonic()
         if response.status_code == 304:
             return None
         if response.status_code in RETRY_STATUSES:
-            raise TransientFetchError(f"{url}: HTTP {response.status_code} after {self.retries} retries")
+            raise TransientFetchError(
+                f"{url}: HTTP {response.status_code} after {self.retries} retries", status=response.status_code
+            )
         fetched = Fetched(
             url=full_url,
             content=content,
@@ -150,3 +209,34 @@ class HttpClient:
                 raise FetchError(f"{response.url}: body larger than {MAX_BODY_BYTES} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _network_failure(exc: requests.RequestException, timeout: float) -> str:
+    """A few words for what failed below HTTP: urllib3's own message nests three reprs and the URL twice."""
+    reason = _urllib3_reason(exc)
+    if isinstance(reason, NameResolutionError):
+        return "cannot connect (DNS lookup failed)"
+    if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
+        kind = "ConnectTimeout" if isinstance(exc, requests.ConnectTimeout) else "ReadTimeout"
+        return f"timed out after {timeout:g} s ({kind})"
+    if isinstance(reason, NewConnectionError):
+        cause = reason.__cause__
+        detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else "connection failed"
+        return f"cannot connect ({detail.lower()})"
+    inner = _first_exception_arg(reason) or reason
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"cannot connect (TLS error: {getattr(inner, 'reason', None) or type(inner).__name__})"
+    return f"connection broken ({type(inner).__name__})"
+
+
+def _urllib3_reason(exc: BaseException) -> BaseException:
+    """The urllib3 error that requests wrapped, unpacked from MaxRetryError (or exc itself)."""
+    reason = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    if isinstance(reason, MaxRetryError) and reason.reason is not None:
+        return reason.reason
+    return reason
+
+
+def _first_exception_arg(exc: BaseException) -> BaseException | None:
+    """The exception an error wraps in its args, as ProtocolError("Connection aborted.", RemoteDisconnected(...))."""
+    return next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
