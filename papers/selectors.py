@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import unicodedata
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -39,6 +41,9 @@ _GROWTH_WINDOW = dt.timedelta(hours=24)
 _GROWTH_WEIGHT = 2.0
 _AGE_OFFSET_HOURS = 2.0
 _GRAVITY = 1.5
+# Weeks and months: no decay; a vote from the last day counts twice, a mild nudge to what is
+# rising now that cannot outweigh days of votes the way the day view's decay would.
+_WINDOW_GROWTH_WEIGHT = 1.0
 
 
 class _Epoch(Func):
@@ -94,41 +99,62 @@ def paper_list_trending(
 ) -> QuerySet[Paper]:
     """Listed papers of the days [start, end], best first by `trending_score`, in one query.
 
-    score = (upvotes + 1 + 2 * growth_24h) / (age_hours + 2) ** 1.5
+    One day (start == end), the day view: the decayed trending score,
+
+        score = (upvotes + 1 + 2 * growth_24h) / (age_hours + 2) ** 1.5
 
     - upvotes: the count as of the last fetch; +1 so a paper with no votes yet still ranks
       by freshness instead of all scoring zero.
     - growth_24h: votes gained since the latest snapshot taken at least 24 hours before `now`.
       A paper with no snapshot that old has been with us less than a day, so all its votes
       are recent (the baseline falls back to 0). Never negative (votes can be withdrawn).
-    - age_hours: hours since the paper's day (HF date at midnight UTC, else published_at),
-      never negative. The +2 keeps brand-new papers from dividing by ~0; the 1.5 power is
-      Hacker News' gravity. At 08:00 UTC a paper from yesterday needs (34/10)^1.5 ~ 6x the
-      votes of one from today to rank above it. Within one day every paper has the same age,
-      so the day view ranks by votes and momentum; week and month views favour the newest.
+    - age_hours: hours from the paper's day (HF date at midnight UTC, else published_at) to
+      `now`, never negative. The +2 keeps brand-new papers from dividing by ~0; the 1.5
+      power is Hacker News' gravity. Within a day HF papers share one age, so this ranks by
+      votes and momentum, while an arXiv-only paper ages from its publication time.
+
+    Several days (week, month): score = upvotes + growth_24h, with no age decay.
+    Decay from `now` turns a window into a near-chronological list: at 08:00 UTC on a week's
+    last day, a paper from its first day needs (154/10)^1.5 ~ 60x the votes of today's.
+    Measuring age from each paper's own day to the end of the window is the same bias,
+    frozen: the first day's papers still pay six days of decay for the six days they had to
+    collect their votes. So, like huggingface.co/papers' week and month views, a window
+    ranks by votes; votes of the last day count twice, a nudge for what is rising now that
+    can never outweigh days of votes.
     Ties go to more upvotes, then the arXiv id, so the order is stable.
     """
     now = now or timezone.now()
+    papers = _listed().filter(_in_days(start, end)).annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
+    growth = Cast(F("growth_24h"), FloatField())
+    if start == end:
+        papers = papers.annotate(age_hours=_age_hours(now)).annotate(
+            trending_score=(Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * growth)
+            / Power(F("age_hours") + Value(_AGE_OFFSET_HOURS), Value(_GRAVITY), output_field=FloatField())
+        )
+    else:
+        papers = papers.annotate(
+            trending_score=Cast(F("upvotes"), FloatField()) + Value(_WINDOW_GROWTH_WEIGHT) * growth
+        )
+    papers = papers.order_by("-trending_score", "-upvotes", "arxiv_id")
+    return papers[:limit] if limit is not None else papers
+
+
+def _growth_since(since: dt.datetime) -> Greatest:
+    """Votes gained since the paper's latest snapshot taken at or before `since`, never negative."""
     baseline = Subquery(
-        PaperMetric.objects.filter(paper=OuterRef("pk"), captured_at__lte=now - _GROWTH_WINDOW)
+        PaperMetric.objects.filter(paper=OuterRef("pk"), captured_at__lte=since)
         .order_by("-captured_at", "-pk")
         .values("upvotes")[:1],
         output_field=IntegerField(),
     )
-    growth = Greatest(F("upvotes") - Coalesce(baseline, Value(0)), Value(0), output_field=IntegerField())
+    return Greatest(F("upvotes") - Coalesce(baseline, Value(0)), Value(0), output_field=IntegerField())
+
+
+def _age_hours(now: dt.datetime) -> Greatest:
+    """Hours from the paper's day (HF date at midnight UTC, else published_at) to `now`, never negative."""
     now_epoch = now.timestamp()
     paper_epoch = Coalesce(_Epoch("hf_date"), _Epoch("published_at"), Value(now_epoch), output_field=FloatField())
-    age_hours = Greatest((Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField())
-    votes = Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * Cast(F("growth_24h"), FloatField())
-    decay = Power(F("age_hours") + Value(_AGE_OFFSET_HOURS), Value(_GRAVITY), output_field=FloatField())
-    papers = (
-        _listed()
-        .filter(_in_days(start, end))
-        .annotate(growth_24h=growth, age_hours=age_hours)
-        .annotate(trending_score=votes / decay)
-        .order_by("-trending_score", "-upvotes", "arxiv_id")
-    )
-    return papers[:limit] if limit is not None else papers
+    return Greatest((Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField())
 
 
 def paper_latest_day(*, now: dt.datetime | None = None) -> dt.date | None:
@@ -188,8 +214,11 @@ def paper_metric_history(*, paper: Paper, limit: int = 60) -> list[PaperMetric]:
 
 
 def search_query_clean(query: str | None) -> str:
-    """The query as searched: one line, at most SEARCH_MAX_CHARS characters."""
-    return " ".join((query or "").split())[:SEARCH_MAX_CHARS].strip()
+    """The query as searched: NFC, one line, at most SEARCH_MAX_CHARS characters."""
+    # Stored text is NFC (papers.sources.text); a decomposed "ö" typed on some systems
+    # would otherwise match nothing, on either backend.
+    text = unicodedata.normalize("NFC", query or "")
+    return " ".join(text.split())[:SEARCH_MAX_CHARS].strip()
 
 
 def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
@@ -197,7 +226,8 @@ def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
 
     PostgreSQL: weighted full-text search (title A, authors B, abstract C), websearch syntax
     ("quoted phrases", -exclusions, OR), ranked by ts_rank. SQLite: any of the words as a
-    case-insensitive substring, most upvoted first, so the site still works with no server.
+    case-insensitive substring (accented names too), title hits then most upvoted first, so the
+    site still works with no server.
     """
     query = search_query_clean(query)
     if not query:
@@ -221,16 +251,25 @@ def _search_fallback(query: str) -> QuerySet[Paper]:
     words = _WORD.findall(query)[:_SEARCH_MAX_WORDS]
     if not words:
         return Paper.objects.none()
-    match = Q()
+    match, in_title = Q(), Q()
     for word in words:
-        match |= Q(title__icontains=word) | Q(abstract__icontains=word) | Q(authors__icontains=word)
+        for form in _casings(word):
+            in_title |= Q(title__icontains=form)
+            # authors is stored as JSON text with non-ASCII letters escaped ("G\u00f6tz"), so
+            # a name is looked for in that form; json.dumps escapes exactly as it was stored.
+            escaped = json.dumps(form)[1:-1]
+            match |= Q(title__icontains=form) | Q(abstract__icontains=form) | Q(authors__icontains=escaped)
     # Title hits first, as the weights do on PostgreSQL.
-    in_title = Q()
-    for word in words:
-        in_title |= Q(title__icontains=word)
     return (
         _visible()
         .filter(match)
         .annotate(rank=Case(When(in_title, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
         .order_by("-rank", "-upvotes", "arxiv_id")
     )
+
+
+def _casings(word: str) -> list[str]:
+    """The word as typed, lower, Title and UPPER: SQLite's LIKE ignores case for ASCII letters only."""
+    if word.isascii():
+        return [word]
+    return list(dict.fromkeys([word, word.lower(), word.title(), word.upper()]))

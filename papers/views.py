@@ -1,4 +1,4 @@
-"""The public papers pages: a day, week or month ranked by trending; a paper; search."""
+"""The public papers pages: a day ranked by trending, a week or month by votes; a paper; search."""
 
 from __future__ import annotations
 
@@ -124,14 +124,14 @@ def day(request: HttpRequest, day: dt.date) -> HttpResponse:
 @require_safe
 @_public
 def week(request: HttpRequest, week: dt.date) -> HttpResponse:
-    """One ISO week's papers (Monday to Sunday), ranked by trending."""
+    """One ISO week's papers (Monday to Sunday), ranked by upvotes and recent growth."""
     return _listing(request, Period.containing("week", week))
 
 
 @require_safe
 @_public
 def month(request: HttpRequest, month: dt.date) -> HttpResponse:
-    """One month's papers, ranked by trending."""
+    """One month's papers, ranked by upvotes and recent growth."""
     return _listing(request, Period.containing("month", month))
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 
 import pytest
 from django.db import connection
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 DAY = dt.date(2025, 11, 20)
 NOW = dt.datetime(2025, 11, 20, 8, 0, tzinfo=dt.UTC)  # 8 hours into DAY
 DERIVED_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
+AUGUST_2023 = "hf_daily_papers/api_daily_papers_month-2023-08_sort-publishedAt_all-pages.json"
 
 
 def expected_score(*, upvotes: int, growth: int, age_hours: float) -> float:
@@ -73,34 +75,85 @@ def test_it_counts_all_votes_as_growth_without_an_old_snapshot_and_never_negativ
     assert scored[shrinking.arxiv_id].growth_24h == 0
 
 
-def test_it_decays_older_papers_across_a_week() -> None:
+def test_the_day_view_still_decays_a_paper_by_its_age_from_now() -> None:
     yesterday = DAY - dt.timedelta(days=1)
-    old_hit = PaperFactory(upvotes=20, hf_date=yesterday)
-    fresh = PaperFactory(upvotes=10, hf_date=DAY)
+    paper = PaperFactory(upvotes=20, hf_date=yesterday)
 
-    papers = list(paper_list_trending(start=yesterday, end=DAY, now=NOW))
+    [scored] = paper_list_trending(start=yesterday, end=yesterday, now=NOW)
 
-    assert ids(papers) == [fresh.arxiv_id, old_hit.arxiv_id]
-    assert papers[1].age_hours == pytest.approx(32.0)
-    assert papers[1].trending_score == pytest.approx(expected_score(upvotes=20, growth=20, age_hours=32.0))
+    assert scored.arxiv_id == paper.arxiv_id
+    assert scored.age_hours == pytest.approx(32.0)
+    assert scored.trending_score == pytest.approx(expected_score(upvotes=20, growth=20, age_hours=32.0))
 
 
 def test_it_ages_a_paper_without_hf_date_from_its_publication_time() -> None:
     paper = PaperFactory(hf_date=None, published_at=NOW - dt.timedelta(hours=5, minutes=30), upvotes=0)
 
-    [scored] = paper_list_trending(start=DAY - dt.timedelta(days=1), end=DAY, now=NOW)
+    [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
 
     assert scored.arxiv_id == paper.arxiv_id
     assert scored.age_hours == pytest.approx(5.5)
 
 
 def test_it_never_gives_a_negative_age_to_a_paper_dated_after_now() -> None:
-    PaperFactory(hf_date=DAY + dt.timedelta(days=1), upvotes=4)
+    tomorrow = DAY + dt.timedelta(days=1)
+    PaperFactory(hf_date=tomorrow, upvotes=4)
 
-    [scored] = paper_list_trending(start=DAY, end=DAY + dt.timedelta(days=1), now=NOW)
+    [scored] = paper_list_trending(start=tomorrow, end=tomorrow, now=NOW)
 
     assert scored.age_hours == 0
     assert scored.trending_score == pytest.approx(expected_score(upvotes=4, growth=4, age_hours=0))
+
+
+# The ISO week 2025-W47, Monday 17 to Sunday 23 November, seen on its last morning.
+WEEK_START, WEEK_END = dt.date(2025, 11, 17), dt.date(2025, 11, 23)
+WEEK_NOW = dt.datetime(2025, 11, 23, 8, 0, tzinfo=dt.UTC)
+
+
+def test_a_week_ranks_an_old_well_liked_paper_above_a_new_lightly_liked_one() -> None:
+    old_hit = PaperFactory(upvotes=100, hf_date=WEEK_START)
+    PaperMetricFactory(paper=old_hit, upvotes=95, captured_at=WEEK_NOW - dt.timedelta(days=5))
+    new = PaperFactory(upvotes=30, hf_date=WEEK_END)  # no snapshot a day old: all 30 votes are recent
+
+    week = list(paper_list_trending(start=WEEK_START, end=WEEK_END, now=WEEK_NOW))
+
+    assert ids(week) == [old_hit.arxiv_id, new.arxiv_id]
+    assert [paper.trending_score for paper in week] == pytest.approx([100 + 5, 30 + 30])
+    # The day view keeps the decayed score, under which the new paper would have won the week.
+    [old_day] = paper_list_trending(start=WEEK_START, end=WEEK_START, now=WEEK_NOW)
+    [new_day] = paper_list_trending(start=WEEK_END, end=WEEK_END, now=WEEK_NOW)
+    assert old_day.trending_score == pytest.approx(expected_score(upvotes=100, growth=5, age_hours=152.0))
+    assert new_day.trending_score == pytest.approx(expected_score(upvotes=30, growth=30, age_hours=8.0))
+    assert new_day.trending_score > 40 * old_day.trending_score
+
+
+def test_a_week_counts_the_last_days_votes_twice() -> None:
+    stalled = PaperFactory(upvotes=50, hf_date=WEEK_START)
+    PaperMetricFactory(paper=stalled, upvotes=48, captured_at=WEEK_NOW - dt.timedelta(days=2))
+    rising = PaperFactory(upvotes=40, hf_date=WEEK_START + dt.timedelta(days=2))
+    PaperMetricFactory(paper=rising, upvotes=20, captured_at=WEEK_NOW - dt.timedelta(days=2))
+
+    week = list(paper_list_trending(start=WEEK_START, end=WEEK_END, now=WEEK_NOW))
+
+    assert ids(week) == [rising.arxiv_id, stalled.arxiv_id]
+    assert [paper.trending_score for paper in week] == pytest.approx([40 + 20, 50 + 2])
+
+
+def test_a_month_ranks_by_votes_in_one_query_without_hidden_or_withdrawn_papers(
+    django_assert_num_queries,  # noqa: ANN001
+) -> None:
+    first = dt.date(2025, 11, 1)
+    early = PaperFactory(upvotes=80, hf_date=first)
+    late = PaperFactory(upvotes=20, hf_date=WEEK_END)
+    arxiv_only = PaperFactory(upvotes=50, hf_date=None, published_at=dt.datetime(2025, 11, 10, 9, tzinfo=dt.UTC))
+    PaperFactory(upvotes=900, hf_date=first, hidden=True)
+    PaperFactory(upvotes=900, hf_date=first, withdrawn_at=WEEK_NOW)
+    PaperFactory(upvotes=900, hf_date=dt.date(2025, 12, 1))
+
+    with django_assert_num_queries(1):
+        month = list(paper_list_trending(start=first, end=dt.date(2025, 11, 30), now=WEEK_NOW))
+
+    assert ids(month) == [early.arxiv_id, arxiv_only.arxiv_id, late.arxiv_id]
 
 
 def test_it_breaks_ties_by_upvotes_then_arxiv_id() -> None:
@@ -181,6 +234,47 @@ def test_it_finds_papers_by_title_author_and_abstract_words() -> None:
     assert ids(paper_search(query="Kandinsky"))[0] == "2511.14993"
     assert "2511.14993" in ids(paper_search(query="Arkhipkin"))  # an author
     assert "2511.14993" in ids(paper_search(query="clustering"))  # only in the abstract
+
+
+def authored_by(raw: bytes, name: str) -> set[str]:
+    """Ids of the fixture's papers with an author named `name`, where only the authors say so."""
+    found = set()
+    for item in json.loads(raw):
+        paper = item["paper"]
+        if any(name in author["name"] for author in paper["authors"]):
+            assert name.casefold() not in (paper["title"] + paper["summary"]).casefold()
+            found.add(paper["id"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("Bökman", "Bökman"),
+        ("Wadenbäck", "Wadenbäck"),
+        ("jürgen", "Jürgen"),
+        ("Pérez", "Pérez"),
+        ("PRÉVOST", "Prévost"),
+        ("Estapé", "Estapé"),
+        (unicodedata.normalize("NFD", "Bökman"), "Bökman"),  # "o" + combining diaeresis
+    ],
+)
+@pytest.mark.usefixtures("real_day")
+def test_it_finds_authors_with_accented_names(query: str, name: str) -> None:
+    expected = authored_by(fixture_bytes(DERIVED_DAY), name)
+
+    assert expected  # the fixture has such an author
+    assert set(ids(paper_search(query=query))) == expected
+
+
+@pytest.mark.parametrize(("query", "name"), [("żołna", "Żołna"), ("Défossez", "Défossez"), ("LUKOŠIŪTĖ", "Lukošiūtė")])
+def test_it_finds_accented_names_in_any_case(query: str, name: str) -> None:
+    raw = fixture_bytes(AUGUST_2023)
+    papers_from_hf_fixture(raw)
+    expected = authored_by(raw, name)
+
+    assert expected
+    assert set(ids(paper_search(query=query))) == expected
 
 
 @pytest.mark.usefixtures("real_day")
