@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
-    # HF Daily Papers change all day as people upvote: refresh today's list hourly.
+    # HF Daily Papers change all day as people upvote: refresh today's and yesterday's lists hourly.
     "fetch-hf-hourly": {"task": "papers.tasks.fetch_hf_today", "schedule": crontab(minute=5)},
     # arXiv announces once a day (around 00:00 UTC on weekdays).
     "fetch-arxiv-daily": {"task": "papers.tasks.fetch_arxiv_today", "schedule": crontab(minute=30, hour=1)},

@@ -3,7 +3,8 @@
 A run is logged (committed on its own, so the log survives a failed fetch), every page is
 fetched and parsed before anything is written, and the papers are ingested in one
 transaction together with the run's success. Any error leaves the Paper table as it was and
-the run marked failed with a one-line reason.
+the run marked failed with a one-line reason. A run that succeeded with less than the source
+holds (an arXiv day past its cap) says so in its error field: "truncated: fetched N of M ...".
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from papers.sources.records import PaperRecord, ParseError, ParseResult
 logger = logging.getLogger(__name__)
 
 MAX_ERROR = 1_000
+# Entries per category per day of an arXiv backfill. A busy day of cs.LG passes 1,000 and the
+# API serves at most 30,000 per query; 5,000 covers every category we know of with room to
+# spare, and is 25 pages (75 s at arXiv's pace). Anything cut off is recorded on the run.
+ARXIV_DAY_MAX_RESULTS = 5_000
 
 Body = bytes | Fetched | None  # None: the server said "not modified" (304)
 Fetch = Callable[[], Sequence[Body]]
@@ -34,21 +39,30 @@ Parse = Callable[[bytes], ParseResult]
 
 
 def fetch_run_execute(
-    *, source: str, params: dict, fetch: Fetch, parse: Parse, client: HttpClient | None = None
+    *,
+    source: str,
+    params: dict,
+    fetch: Fetch,
+    parse: Parse,
+    client: HttpClient | None = None,
+    notes: list[str] | None = None,
 ) -> FetchRun:
     """Fetch, parse every body, ingest them in one transaction, and log it all in a FetchRun.
 
     Returns the run, succeeded or failed (a FetchError or ParseError is the source's fault and
     is recorded, not raised). A TransientFetchError is recorded and re-raised so a task can
-    retry; any other exception is a bug: recorded and re-raised too.
+    retry; any other exception is a bug: recorded and re-raised too. `notes` may be filled by
+    `fetch` or `parse` with caveats of a good fetch (a truncated result): a succeeded run keeps
+    them in its error field, where the admin and the command show them.
     """
+    notes = notes if notes is not None else []
     run = FetchRun.objects.create(source=source, params=params, status=FetchRun.Status.RUNNING)
     try:
         records, reasons = _fetch_and_parse(fetch=fetch, parse=parse)
         with transaction.atomic():
             counts = papers_ingest(records=records, fetch_run=run, now=timezone.now())
             counts.skipped += len(reasons)
-            _finish(run, status=FetchRun.Status.SUCCEEDED, counts=counts)
+            _finish(run, status=FetchRun.Status.SUCCEEDED, counts=counts, error=_note_line(notes))
             if client is not None:
                 # Only a committed ingest may mark the bodies as seen, or a 304 would hide them forever.
                 transaction.on_commit(client.remember)
@@ -69,6 +83,8 @@ def fetch_run_execute(
             reason,
             extra={"fetch_run": run.pk, "source": source, "reason": reason},
         )
+    for note in notes:
+        logger.warning("fetch run #%s (%s): %s", run.pk, source, note, extra={"fetch_run": run.pk, "source": source})
     # "created" is a LogRecord attribute of its own, hence the prefix.
     counted = {f"papers_{name}": value for name, value in _counts_dict(counts).items()}
     logger.info(
@@ -120,6 +136,10 @@ def _fail(run: FetchRun, exc: BaseException) -> None:
     )
 
 
+def _note_line(notes: list[str]) -> str:
+    return " ".join("; ".join(notes).split())[:MAX_ERROR]
+
+
 def error_line(exc: BaseException) -> str:
     """A one-line, bounded description of an exception for logs, the FetchRun and the command."""
     message = " ".join(str(exc).split())
@@ -166,36 +186,62 @@ def papers_fetch_hf_html(*, date: dt.date | None = None) -> FetchRun:
     )
 
 
-def papers_fetch_arxiv(
-    *,
-    categories: list[str],
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    ids: list[str] | None = None,
-) -> FetchRun:
-    """arXiv papers: by id, by submission dates per category (Atom API), or today's announcements (RSS)."""
+def papers_fetch_hf_day(*, date: dt.date) -> FetchRun:
+    """One day of HF Daily Papers from the API, or from the day's HTML page when the API fails.
+
+    Each attempt is its own FetchRun. Returns the run that succeeded, or the HTML run when both
+    failed for good. If neither succeeded and either failed transiently, a TransientFetchError
+    is raised, so a task retries: the next try may well succeed.
+    """
+    transient: TransientFetchError | None = None
+    try:
+        api_run = papers_fetch_hf(date=date)
+    except TransientFetchError as exc:
+        transient = exc
+        api_error = error_line(exc)
+    else:
+        if api_run.status == FetchRun.Status.SUCCEEDED:
+            return api_run
+        api_error = api_run.error
+    logger.warning(
+        "HF API failed for %s (%s): trying the HTML page",
+        date,
+        api_error,
+        extra={"source": Source.HF, "date": date.isoformat()},
+    )
+    # A transient failure of the fallback propagates as is: the task retries both.
+    html_run = papers_fetch_hf_html(date=date)
+    if html_run.status == FetchRun.Status.FAILED and transient is not None:
+        raise transient
+    return html_run
+
+
+def papers_fetch_hf_days(*, dates: Sequence[dt.date]) -> list[FetchRun]:
+    """`papers_fetch_hf_day` for each day; one day's failure does not keep the others from being fetched.
+
+    Returns one run per day (the last attempt of each). If any day failed transiently, its
+    TransientFetchError is raised once every day was tried, so a task retries.
+    """
+    runs: list[FetchRun] = []
+    transient: TransientFetchError | None = None
+    for date in dates:
+        try:
+            runs.append(papers_fetch_hf_day(date=date))
+        except TransientFetchError as exc:
+            transient = transient or exc
+    if transient is not None:
+        raise transient
+    return runs
+
+
+def papers_fetch_arxiv(*, categories: list[str], ids: list[str] | None = None) -> FetchRun:
+    """arXiv papers by id (Atom API), or else today's announcements for the categories (RSS)."""
     client = HttpClient(min_interval=settings.PAPERBOY_ARXIV_MIN_INTERVAL)
     if ids:
         return fetch_run_execute(
             source=Source.ARXIV,
             params={"ids": list(ids)},
             fetch=lambda: arxiv_api.fetch(client, ids=list(ids), max_results=max(len(ids), 1)),
-            parse=arxiv_api.parse,
-            client=client,
-        )
-    if since or until:
-
-        def fetch() -> list[Fetched]:
-            return [
-                page
-                for category in categories
-                for page in arxiv_api.fetch(client, category=category, since=since, until=until)
-            ]
-
-        return fetch_run_execute(
-            source=Source.ARXIV,
-            params={"categories": list(categories), "since": _iso(since), "until": _iso(until)},
-            fetch=fetch,
             parse=arxiv_api.parse,
             client=client,
         )
@@ -206,6 +252,47 @@ def papers_fetch_arxiv(
         parse=arxiv_rss.parse,
         client=client,
     )
+
+
+def papers_fetch_arxiv_day(*, categories: list[str], date: dt.date, max_results: int | None = None) -> FetchRun:
+    """The papers submitted on one day in these categories (Atom API), all in one run.
+
+    Each category is one query of up to `max_results` entries (default ARXIV_DAY_MAX_RESULTS).
+    When arXiv holds more than it gave, the run still succeeds with what it got, and its error
+    field says "truncated: fetched N of M for <category>".
+    """
+    client = HttpClient(min_interval=settings.PAPERBOY_ARXIV_MIN_INTERVAL)
+    limit = max_results or ARXIV_DAY_MAX_RESULTS
+    notes: list[str] = []
+
+    def fetch() -> list[Fetched]:
+        pages: list[Fetched] = []
+        for category in categories:
+            fetched = arxiv_api.fetch(client, category=category, since=date, until=date, max_results=limit)
+            shortfall = _arxiv_shortfall(fetched)
+            if shortfall is not None:
+                notes.append(f"truncated: fetched {shortfall[0]} of {shortfall[1]} for {category}")
+            pages.extend(fetched)
+        return pages
+
+    return fetch_run_execute(
+        source=Source.ARXIV,
+        params={"categories": list(categories), "date": date.isoformat()},
+        fetch=fetch,
+        parse=arxiv_api.parse,
+        client=client,
+        notes=notes,
+    )
+
+
+def _arxiv_shortfall(pages: list[Fetched]) -> tuple[int, int] | None:
+    """(entries fetched, entries the query has) when the pages hold fewer than arXiv's totalResults."""
+    if not pages:  # 304: unchanged since it was last ingested in full
+        return None
+    total = arxiv_api.total_results(pages[0].content)
+    # Counting <entry> elements, not records: a skipped entry was fetched, just unusable.
+    fetched = sum(len(arxiv_api.parse_xml(page.content).findall(f"{arxiv_api.ATOM}entry")) for page in pages)
+    return (fetched, total) if fetched < total else None
 
 
 def papers_load_file(*, path: str | Path) -> FetchRun:

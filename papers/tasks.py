@@ -7,7 +7,7 @@ import datetime as dt
 from celery import shared_task
 from django.conf import settings
 
-from papers.services import papers_fetch_arxiv, papers_fetch_hf
+from papers.services import papers_fetch_arxiv, papers_fetch_hf_days
 from papers.sources.http import TransientFetchError
 
 # Only transient trouble (network, timeouts, 429, 5xx) is worth another try; a malformed
@@ -23,9 +23,15 @@ RETRY = {
 
 
 @shared_task(**RETRY)
-def fetch_hf_today() -> int:
-    """Refresh today's (UTC) HF Daily Papers: upvotes change all day. Returns the FetchRun id."""
-    return papers_fetch_hf(date=dt.datetime.now(dt.UTC).date()).pk
+def fetch_hf_today() -> list[int]:
+    """Refresh today's and yesterday's (UTC) HF Daily Papers, the API or else the HTML pages.
+
+    Upvotes keep coming after midnight, and just after it today's list is still empty: without
+    yesterday, its last hours of upvotes would be lost. A transient failure of either day retries
+    both (fetching a good day again only refreshes it). Returns the FetchRun ids, today's first.
+    """
+    today = dt.datetime.now(dt.UTC).date()
+    return [run.pk for run in papers_fetch_hf_days(dates=[today, today - dt.timedelta(days=1)])]
 
 
 @shared_task(**RETRY)

@@ -25,6 +25,9 @@ pytestmark = pytest.mark.django_db
 
 HF_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 RSS_ATOM = "arxiv_rss/2025-08-20_atom-feed_cs.AI_TRUNCATED-86-entries_closed.xml"
+ARXIV_ONE = "arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.xml"
+ARXIV_EMPTY = "arxiv_atom/2026-04-12_api_query_idlist-0000.0000_empty-zero-results.xml"
+ARXIV_SHORT = "arxiv_atom/2016-10-09_api_query_search-au-del_maestro_max10_OLD-FORMAT.xml"
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "papers" / "sample"
 FORMAT_OF_FOLDER = {
     "hf_daily_papers": "hf",
@@ -215,6 +218,118 @@ def test_arxiv_with_a_date_queries_the_api_for_each_category() -> None:
         "cat:cs.LG AND submittedDate:[202604120000 TO 202604122359]",
     ]
     assert out.startswith("arxiv 2026-04-12: 1 created, 0 updated, 0 unchanged, 0 skipped")
+
+
+def on_arxiv_day(category: str, day: str) -> list:
+    query = f"cat:{category} AND submittedDate:[{day}0000 TO {day}2359]"
+    return [matchers.query_param_matcher({"search_query": query}, strict_match=False)]
+
+
+def test_an_arxiv_backfill_runs_one_fetch_per_day_with_a_progress_bar_and_warns_of_truncation() -> None:
+    short = fixture_bytes(ARXIV_SHORT)  # 10 entries of a query arXiv says has 31
+    days = (("20250101", ARXIV_ONE), ("20250102", ARXIV_EMPTY), ("20250103", ARXIV_SHORT))
+    with responses.RequestsMock() as mock:
+        for day, fixture in days:
+            mock.get(arxiv_api.API_URL, body=fixture_bytes(fixture), match=on_arxiv_day("cs.LG", day))
+        out, err = run_command(
+            "--source", "arxiv", "--since", "2025-01-01", "--until", "2025-01-03", "--category", "cs.LG"
+        )
+        assert len(mock.calls) == 3
+
+    runs = list(FetchRun.objects.order_by("pk").values_list("source", "params", "status", "created", "error"))
+    assert [run[:4] for run in runs] == [
+        (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-01"}, "succeeded", 1),
+        (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-02"}, "succeeded", 0),
+        (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-03"}, "succeeded", short.count(b"<entry>")),
+    ]
+    note = f"truncated: fetched {short.count(b'<entry>')} of 31 for cs.LG"
+    assert [run[4] for run in runs] == ["", "", note]
+    assert "arxiv backfill" in err and "3/3" in err
+    assert out == "arxiv 2025-01-01..2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    last = FetchRun.objects.latest("pk")
+    assert err.splitlines()[-1] == f"warning: arxiv 2025-01-03: {note} (run #{last.pk})"
+
+
+def test_an_arxiv_day_asks_for_every_category_in_one_run_and_warns_when_truncated() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_ONE), match=on_arxiv_day("cs.CV", "20250103"))
+        mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_SHORT), match=on_arxiv_day("hep-th", "20250103"))
+        out, err = run_command(
+            "--source", "arxiv", "--date", "2025-01-03", "--category", "cs.CV", "--category", "hep-th"
+        )
+
+    run = FetchRun.objects.get()
+    assert out == f"arxiv 2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    assert err == f"warning: arxiv 2025-01-03: truncated: fetched 10 of 31 for hep-th (run #{run.pk})\n"
+
+
+NOW = dt.datetime(2025, 11, 20, 23, 30, tzinfo=dt.UTC)  # tomorrow, in UTC, is 2025-11-21
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--source", "hf", "--date", "1991-07-31"],
+            "--date 1991-07-31 is out of range: give a day from 1991-08-01 to 2025-11-21",
+        ),
+        (["--source", "hf", "--date", "2025-11-22"], "--date 2025-11-22 is out of range"),
+        (["--source", "hf", "--date", "0001-01-01"], "--date 0001-01-01 is out of range"),
+        (
+            ["--source", "hf-html", "--since", "1991-07-31", "--until", "1991-08-02"],
+            "--since 1991-07-31 is out of range",
+        ),
+        (["--source", "arxiv", "--since", "2025-11-01", "--until", "2025-11-22"], "--until 2025-11-22 is out of range"),
+        (["--source", "arxiv", "--date", ""], "--date '' is not a date"),
+        (["--source", "arxiv", "--category", "cs.CV; DROP"], "--category 'cs.CV; DROP' is not an arXiv category"),
+        (["--source", "arxiv", "--category", ""], "--category '' is not an arXiv category"),
+        (
+            ["--source", "arxiv", "--category", "cs." + "X" * 200],
+            f"--category 'cs.{'X' * 29}' is not an arXiv category",
+        ),
+        (["--source", "arxiv", "--category", "cs.CV", "--category", "cs.CV/../x"], "--category 'cs.CV/../x' is not"),
+        (["--source", "arxiv", "--category", "cs.cv.lg"], "--category 'cs.cv.lg' is not an arXiv category"),
+        (["--source", "arxiv", "--category", "CS.CV"], "--category 'CS.CV' is not an arXiv category"),
+        (["--source", "arxiv", "--category", "cs.CVX"], "--category 'cs.CVX' is not an arXiv category"),
+        (["--source", "arxiv", "--category", "cs.CV\n"], "--category 'cs.CV\\n' is not an arXiv category"),
+        (["--source", "arxiv", "--category", "cs+cs.LG"], "--category 'cs+cs.LG' is not an arXiv category"),
+    ],
+)
+def test_out_of_range_dates_and_bad_categories_are_refused_before_any_request(
+    args: list[str], message: str, time_machine
+) -> None:
+    time_machine.move_to(NOW)
+    with responses.RequestsMock() as mock, pytest.raises(CommandError) as excinfo:
+        run_command(*args)
+
+    assert str(excinfo.value).startswith(message)
+    assert "\n" not in str(excinfo.value)
+    assert len(mock.calls) == 0
+    assert FetchRun.objects.count() == 0
+    assert Paper.objects.count() == 0
+
+
+@pytest.mark.parametrize("day", ["1991-08-01", "2025-11-21"])
+def test_the_first_day_of_arxiv_and_tomorrow_are_accepted(day: str, time_machine) -> None:
+    time_machine.move_to(NOW)
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, json=[])
+        out, _ = run_command("--source", "hf", "--date", day)
+        assert mock.calls[0].request.params["date"] == day
+
+    assert out.startswith(f"hf {day}: 0 created")
+
+
+@pytest.mark.parametrize(
+    "category", ["cs.CV", "astro-ph.GA", "hep-th", "math.AP", "stat.ML", "q-bio.NC", "cond-mat.mes-hall", "cs"]
+)
+def test_real_arxiv_categories_are_accepted(category: str) -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(f"https://rss.arxiv.org/rss/{category}", body=fixture_bytes(RSS_ATOM))
+        out, _ = run_command("--source", "arxiv", "--category", category)
+
+    assert out.startswith("arxiv today: 86 created")
+    assert FetchRun.objects.get().params == {"categories": [category]}
 
 
 @pytest.mark.parametrize("relative", GOOD_FIXTURES)

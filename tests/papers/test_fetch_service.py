@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 
 import pytest
 import requests
@@ -16,8 +17,11 @@ from urllib3.util.retry import Retry
 from papers import ingest
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.services import (
+    ARXIV_DAY_MAX_RESULTS,
     papers_fetch_arxiv,
+    papers_fetch_arxiv_day,
     papers_fetch_hf,
+    papers_fetch_hf_day,
     papers_fetch_hf_html,
     papers_load_file,
 )
@@ -34,6 +38,7 @@ HF_HTML = "hf_papers_html/papers_index_2024-08-01_raw.html"
 ARXIV_TWO_IDS = "arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.xml"
 ARXIV_ERROR_400 = "arxiv_atom/2026-04-12_api_query_idlist-abc_error-http400.xml"
 ARXIV_MAX15 = "arxiv_atom/2026-04-12_api_query_search-testing_start0_max15.xml"
+ARXIV_SHORT = "arxiv_atom/2016-10-09_api_query_search-au-del_maestro_max10_OLD-FORMAT.xml"
 RSS_ATOM = "arxiv_rss/2025-08-20_atom-feed_cs.AI_TRUNCATED-86-entries_closed.xml"
 RSS_ERROR = "arxiv_rss/2024-11-28_rss_astroph_ERROR-bad-archive.xml"
 ENTITY_BOMB = b"""<?xml version="1.0"?>
@@ -313,10 +318,10 @@ def test_arxiv_without_dates_reads_todays_feed_for_the_categories() -> None:
     assert paper.sources == ["arxiv-rss"]
 
 
-def test_arxiv_with_dates_queries_the_api_per_category() -> None:
+def test_an_arxiv_day_is_one_run_with_one_query_per_category() -> None:
     with responses.RequestsMock() as mock:
         mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_TWO_IDS))
-        run = papers_fetch_arxiv(categories=["cs.CV", "cs.CL"], since=DAY, until=DAY)
+        run = papers_fetch_arxiv_day(categories=["cs.CV", "cs.CL"], date=DAY)
         queries = [call.request.params["search_query"] for call in mock.calls]
 
     assert queries == [
@@ -324,9 +329,66 @@ def test_arxiv_with_dates_queries_the_api_per_category() -> None:
         "cat:cs.CL AND submittedDate:[202511200000 TO 202511202359]",
     ]
     assert run.source == Source.ARXIV
+    assert run.params == {"categories": ["cs.CV", "cs.CL"], "date": "2025-11-20"}
     # The same one paper twice (both categories' pages): one row, counted once.
     assert (run.created, run.updated, run.unchanged) == (1, 0, 0)
     assert Paper.objects.count() == 1
+    # totalResults 1, one entry: all of it was fetched, nothing to note.
+    assert run.status == FetchRun.Status.SUCCEEDED and run.error == ""
+
+
+def total_results_of(raw: bytes) -> int:
+    """opensearch:totalResults read straight from the capture, not through the parser."""
+    match = re.search(rb"<opensearch:totalResults[^>]*>\s*(\d+)\s*<", raw)
+    assert match is not None
+    return int(match[1])
+
+
+def test_an_arxiv_day_past_the_cap_keeps_what_it_got_and_says_it_was_truncated() -> None:
+    feed = fixture_bytes(ARXIV_MAX15)
+    with responses.RequestsMock() as mock:
+        # Every page answers with the same 15 entries of a 214,881-entry query: only the cap stops it.
+        mock.get(arxiv_api.API_URL, body=feed)
+        run = papers_fetch_arxiv_day(categories=["cs.LG"], date=DAY)
+        starts = [int(call.request.params["start"]) for call in mock.calls]
+
+    page = 200
+    assert starts == list(range(0, ARXIV_DAY_MAX_RESULTS, page)) and ARXIV_DAY_MAX_RESULTS == 5_000
+    fetched = len(starts) * feed.count(b"<entry>")
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.error == f"truncated: fetched {fetched} of {total_results_of(feed)} for cs.LG"
+    assert run.error == "truncated: fetched 375 of 214881 for cs.LG"
+    assert run.created == Paper.objects.count() == feed.count(b"<entry>")
+
+
+def test_an_arxiv_answer_short_of_its_total_is_noted_for_that_category_only() -> None:
+    short = fixture_bytes(ARXIV_SHORT)  # 10 entries, totalResults 31
+    day = {"submittedDate": "[202511200000 TO 202511202359]"}
+    with responses.RequestsMock() as mock:
+        for category, body in (("cs.CV", fixture_bytes(ARXIV_TWO_IDS)), ("cond-mat.str-el", short)):
+            query = f"cat:{category} AND submittedDate:{day['submittedDate']}"
+            mock.get(
+                arxiv_api.API_URL,
+                body=body,
+                match=[matchers.query_param_matcher({"search_query": query}, strict_match=False)],
+            )
+        run = papers_fetch_arxiv_day(categories=["cs.CV", "cond-mat.str-el"], date=DAY)
+        assert len(mock.calls) == 2  # one page each: arXiv said it had no more for this query
+
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.error == f"truncated: fetched {short.count(b'<entry>')} of {total_results_of(short)} for cond-mat.str-el"
+    assert run.error == "truncated: fetched 10 of 31 for cond-mat.str-el"
+    assert run.created == Paper.objects.count() == 11
+
+
+def test_an_arxiv_day_with_a_bad_page_fails_the_run_and_stores_nothing() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(arxiv_api.API_URL, body=truncated(ARXIV_MAX15))
+        run = papers_fetch_arxiv_day(categories=["cs.LG"], date=DAY)
+
+    assert run.status == FetchRun.Status.FAILED
+    assert "malformed XML" in run.error
+    assert Paper.objects.count() == 0
 
 
 def test_arxiv_by_ids_asks_for_exactly_those_ids() -> None:
@@ -430,3 +492,101 @@ def test_papers_are_searchable_as_soon_as_their_fetch_returns() -> None:
     assert Paper.objects.filter(search_vector__isnull=True).count() == 0
     title = json.loads(fixture_bytes(HF_DAY))[0]["paper"]["title"]
     assert paper_search(query=" ".join(title.split()[:4])).exists()
+
+
+# --- The HF day with its HTML fallback ---------------------------------------------------
+
+HTML_DAY = dt.date(2024, 8, 1)
+HTML_URL = f"{hf_html.PAPERS_URL}/date/2024-08-01"
+CUT_SHORT_HTML = b"<html><body>cut sh"
+
+
+def runs_made() -> list[tuple[str, str]]:
+    return list(FetchRun.objects.order_by("pk").values_list("source", "status"))
+
+
+def test_when_the_hf_api_keeps_failing_the_days_html_page_is_used() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, status=500, body=b"Internal Server Error")
+        mock.get(HTML_URL, body=fixture_bytes(HF_HTML))
+        run = papers_fetch_hf_day(date=HTML_DAY)
+        urls = [call.request.url.split("?")[0] for call in mock.calls]
+
+    # The client's own retries first (settings_test: 2), then the page.
+    assert urls == [hf_api.API_URL] * 3 + [HTML_URL]
+    assert runs_made() == [(Source.HF, "failed"), (Source.HF_HTML, "succeeded")]
+    failed = FetchRun.objects.get(source=Source.HF)
+    assert "HTTP 500" in failed.error
+    assert failed.params == run.params == {"date": "2024-08-01"}
+    assert run.source == Source.HF_HTML and run.error == ""
+    assert run.created == Paper.objects.count() == fixture_bytes(HF_HTML).count(b"<article") == 13
+
+
+def test_a_malformed_hf_api_answer_falls_back_to_the_html_page_without_retrying_the_api() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, body=truncated(HF_DAY))
+        mock.get(HTML_URL, body=fixture_bytes(HF_HTML))
+        run = papers_fetch_hf_day(date=HTML_DAY)
+        assert len(mock.calls) == 2
+
+    assert runs_made() == [(Source.HF, "failed"), (Source.HF_HTML, "succeeded")]
+    assert "invalid JSON" in FetchRun.objects.get(source=Source.HF).error
+    assert run.created == 13
+
+
+def test_when_the_hf_api_works_the_html_page_is_never_asked_for() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, body=fixture_bytes(HF_DAY))
+        run = papers_fetch_hf_day(date=DAY)
+        assert all(call.request.url.startswith(hf_api.API_URL + "?") for call in mock.calls)
+
+    assert runs_made() == [(Source.HF, "succeeded")]
+    assert run.created == hf_day_count()
+
+
+def test_an_empty_day_from_the_api_is_a_success_not_a_reason_to_fall_back() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, json=[])
+        run = papers_fetch_hf_day(date=DAY)
+
+    assert runs_made() == [(Source.HF, "succeeded")]
+    assert run.created == 0
+
+
+def test_when_both_are_down_it_raises_a_transient_error_and_changes_nothing() -> None:
+    good_hf_fetch()
+    before = stored_state()
+
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, status=503)
+        mock.get(HTML_URL, status=502)
+        with pytest.raises(TransientFetchError, match="HTTP 502"):
+            papers_fetch_hf_day(date=HTML_DAY)
+        assert len(mock.calls) == 6
+
+    assert runs_made()[1:] == [(Source.HF, "failed"), (Source.HF_HTML, "failed")]
+    assert stored_state() == before
+
+
+def test_a_transient_api_failure_is_still_raised_when_the_page_fails_for_good() -> None:
+    # The page will not get better by waiting; the API may: the task should retry.
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, status=503)
+        mock.get(HTML_URL, body=CUT_SHORT_HTML)
+        with pytest.raises(TransientFetchError, match="daily_papers: HTTP 503"):
+            papers_fetch_hf_day(date=HTML_DAY)
+
+    assert runs_made() == [(Source.HF, "failed"), (Source.HF_HTML, "failed")]
+    assert "no papers found in HTML" in FetchRun.objects.get(source=Source.HF_HTML).error
+
+
+def test_when_both_fail_for_good_the_failed_run_is_returned_not_raised() -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(hf_api.API_URL, body=b'{"error": "Invalid date"}')
+        mock.get(HTML_URL, body=CUT_SHORT_HTML)
+        run = papers_fetch_hf_day(date=HTML_DAY)
+
+    assert runs_made() == [(Source.HF, "failed"), (Source.HF_HTML, "failed")]
+    assert run.source == Source.HF_HTML and run.status == FetchRun.Status.FAILED
+    assert "no papers found in HTML" in run.error
+    assert Paper.objects.count() == 0
