@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--from-file", dest="from_file", help="load a saved response; its format is detected")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The summary line says it all; the service's own log lines come with -v 2.
+        with _logs_quiet(unless=options["verbosity"] >= 2):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         if options["from_file"]:
             self._from_file(options)
             return
@@ -192,3 +199,16 @@ def _label(
 
 def _summary(run: FetchRun) -> str:
     return f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, {run.skipped} skipped"
+
+
+@contextmanager
+def _logs_quiet(*, unless: bool) -> Iterator[None]:
+    """Only errors from the papers loggers while the command runs (they repeat its own output)."""
+    logger = logging.getLogger("papers")
+    level = logger.level
+    if not unless:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
