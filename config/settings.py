@@ -7,6 +7,9 @@ With DATABASE_URL, REDIS_URL and an email provider's keys it is the production s
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
 from pathlib import Path
 
 import environ
@@ -136,9 +139,34 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # --- Email ----------------------------------------------------------------------------------
-# In development, every email is written as a file under var/outbox instead of being sent.
-_email_default = "filebased" if DEBUG else "smtp"
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=f"django.core.mail.backends.{_email_default}.EmailBackend")
+# EMAIL_PROVIDER picks any Anymail ESP by its module name (postmark, sendgrid, mailgun, brevo,
+# resend, sparkpost, mailjet, mailersend, amazon_ses, ...). Its settings come from variables
+# named after it, e.g. POSTMARK_SERVER_TOKEN, SENDGRID_API_KEY, MAILGUN_API_KEY and
+# MAILGUN_SENDER_DOMAIN, or from ANYMAIL_<NAME> (ANYMAIL_WEBHOOK_SECRET for the webhooks).
+# Without a provider, development writes every email as a file under var/outbox (listed at
+# /outbox/), and production falls back to EMAIL_BACKEND (SMTP unless set).
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="").strip().lower()
+if EMAIL_PROVIDER:
+    # base and base_requests are Anymail's abstract backends, not providers.
+    if (
+        not re.fullmatch(r"[a-z][a-z0-9_]*", EMAIL_PROVIDER)
+        or EMAIL_PROVIDER in {"base", "base_requests"}
+        or not importlib.util.find_spec(f"anymail.backends.{EMAIL_PROVIDER}")
+    ):
+        raise ImproperlyConfigured(
+            f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is not an Anymail email provider; use the name of one of "
+            "anymail.backends' modules, e.g. postmark, sendgrid, mailgun, amazon_ses, brevo, resend."
+        )
+    EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+else:
+    _email_default = "filebased" if DEBUG else "smtp"
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=f"django.core.mail.backends.{_email_default}.EmailBackend")
+_provider_prefix = f"{EMAIL_PROVIDER.upper()}_" if EMAIL_PROVIDER else "ANYMAIL_"
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith(("ANYMAIL_", _provider_prefix))
+}
 EMAIL_FILE_PATH = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Paperboy <paperboy@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -190,5 +218,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # urllib3 warns "Retrying (Retry(...))" on every retry; the fetch run logs the outcome once.
+        "urllib3": {"level": "ERROR"},
+    },
 }
+
+# --- Subscriptions --------------------------------------------------------------------------
+# An address that takes "unsubscribe" emails, offered in List-Unsubscribe next to the https link.
+PAPERBOY_UNSUBSCRIBE_MAILTO = env.str("PAPERBOY_UNSUBSCRIBE_MAILTO", default="")
+# Sign-up attempts allowed per hour from one IP address, and for one email address.
+PAPERBOY_SIGNUP_LIMIT_PER_IP = env.int("PAPERBOY_SIGNUP_LIMIT_PER_IP", default=20)
+PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS = env.int("PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS", default=5)
+# How many proxies in front of the site append to X-Forwarded-For (0: use the connection's address).
+PAPERBOY_TRUSTED_PROXIES = env.int("PAPERBOY_TRUSTED_PROXIES", default=0)

@@ -1,1 +1,115 @@
-"""Models arrive with their issue."""
+"""Subscribers and their preferences, and the anonymous counts left behind by "delete me"."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import LessThanOrEqual
+
+INTERESTS_MAX_CHARS = 500
+DIGEST_SIZE_MIN, DIGEST_SIZE_MAX, DIGEST_SIZE_DEFAULT = 3, 20, 5
+DELIVERY_HOUR_DEFAULT = 8
+
+# The arXiv categories a reader can pick, with the names arXiv gives them.
+ARXIV_CATEGORIES: dict[str, str] = {
+    "cs.AI": "Artificial Intelligence",
+    "cs.CL": "Computation and Language",
+    "cs.CV": "Computer Vision and Pattern Recognition",
+    "cs.LG": "Machine Learning",
+    "stat.ML": "Machine Learning (Statistics)",
+    "cs.IR": "Information Retrieval",
+    "cs.NE": "Neural and Evolutionary Computing",
+    "cs.RO": "Robotics",
+    "cs.SD": "Sound",
+    "eess.AS": "Audio and Speech Processing",
+    "eess.IV": "Image and Video Processing",
+    "cs.GR": "Graphics",
+    "cs.HC": "Human-Computer Interaction",
+    "cs.CR": "Cryptography and Security",
+    "cs.MA": "Multiagent Systems",
+}
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class SubscriberFrequency(models.TextChoices):
+    WEEKDAYS = "weekdays", "Every weekday"
+    DAILY = "daily", "Every day"
+    WEEKLY = "weekly", "Weekly, on Monday"
+
+
+class Subscriber(models.Model):
+    """One reader: an address, what they want to read, when, and where they stand."""
+
+    Status = SubscriberStatus
+    Frequency = SubscriberFrequency
+
+    # The domain is stored lower-case; uniqueness ignores case altogether (see Meta).
+    email = models.EmailField(max_length=254)
+    interests = models.TextField(blank=True, default="", max_length=INTERESTS_MAX_CHARS)
+    categories = models.JSONField(default=list, blank=True)  # arXiv category codes, e.g. ["cs.CV"]
+    frequency = models.CharField(max_length=16, choices=SubscriberFrequency.choices, default=SubscriberFrequency.DAILY)
+    digest_size = models.PositiveSmallIntegerField(default=DIGEST_SIZE_DEFAULT)
+    delivery_hour = models.PositiveSmallIntegerField(default=DELIVERY_HOUR_DEFAULT)  # local time, 0-23
+    timezone = models.CharField(max_length=64, default="UTC")  # an IANA name, checked with zoneinfo
+    status = models.CharField(max_length=16, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # When the last confirmation (or "already subscribed") email went out: at most one an hour.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # A new address waiting for its owner to confirm it; the old one stays in use until then.
+    pending_email = models.EmailField(max_length=254, blank=True, default="")
+    soft_bounces = models.PositiveSmallIntegerField(default=0)  # in a row; reset by a delivery
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "delivery_hour"])]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
+            models.CheckConstraint(condition=~models.Q(email=""), name="subscriber_email_not_empty"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("interests"), INTERESTS_MAX_CHARS), name="subscriber_interests_length"
+            ),
+            models.CheckConstraint(condition=~models.Q(timezone=""), name="subscriber_timezone_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(digest_size__gte=DIGEST_SIZE_MIN, digest_size__lte=DIGEST_SIZE_MAX),
+                name="subscriber_digest_size_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivery_hour__gte=0, delivery_hour__lte=23), name="subscriber_delivery_hour_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SubscriberStatus.values), name="subscriber_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(frequency__in=SubscriberFrequency.values), name="subscriber_frequency_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+class SubscriptionStat(models.Model):
+    """An anonymous daily count of one kind of event (e.g. "deleted"): what is left of a deleted reader."""
+
+    class Kind(models.TextChoices):
+        DELETED = "deleted", "Deleted by the reader"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "kind"], name="subscription_stat_day_kind_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.count}"

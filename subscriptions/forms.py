@@ -1,0 +1,159 @@
+"""Sign-up and manage forms: strict validation, clear messages, cleaned values ready for the services."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from zoneinfo import available_timezones
+
+from django import forms
+from django.core.validators import EmailValidator
+
+from subscriptions.models import (
+    ARXIV_CATEGORIES,
+    DELIVERY_HOUR_DEFAULT,
+    DIGEST_SIZE_DEFAULT,
+    DIGEST_SIZE_MAX,
+    DIGEST_SIZE_MIN,
+    INTERESTS_MAX_CHARS,
+    Subscriber,
+)
+from subscriptions.services import Preferences
+
+EMAIL_MAX_CHARS = 254  # RFC 5321's limit on a forward path
+# Django's validator, minus its default allowance for bare "user@localhost".
+_email_validator = EmailValidator(message="Enter a complete email address, like name@example.org.", allowlist=[])
+_SPACES = re.compile(r"\s+")
+
+
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (zoneinfo's list, without the legacy aliases)."""
+    return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
+
+
+def interests_clean(text: str) -> str:
+    """Free text made safe to store and show: no control or format characters, single spaces, trimmed."""
+    kept = "".join(
+        " " if char.isspace() else char
+        for char in unicodedata.normalize("NFC", text)
+        if char.isspace() or not unicodedata.category(char).startswith("C")
+    )
+    return _SPACES.sub(" ", kept).strip()
+
+
+class StrictEmailField(forms.EmailField):
+    """An address on one line, at most 254 characters, that Django's validator accepts."""
+
+    default_validators = [_email_validator]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=EMAIL_MAX_CHARS, **kwargs)  # type: ignore[arg-type]
+        self.error_messages["max_length"] = f"An email address has at most {EMAIL_MAX_CHARS} characters."
+
+    def to_python(self, value: object) -> str:
+        # Checked before stripping: a CR or LF anywhere is a header-injection attempt, not a typo.
+        if isinstance(value, str) and ("\r" in value or "\n" in value):
+            raise forms.ValidationError("An email address fits on one line.", code="invalid")
+        return super().to_python(value)
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        # Django accepts IP literals (user@[192.0.2.1]); no reader's mailbox lives at one.
+        if "@[" in value:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class PreferencesForm(forms.Form):
+    """What a reader wants: shared by the sign-up form and the manage page."""
+
+    interests = forms.CharField(
+        required=False,
+        max_length=INTERESTS_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "3D human pose estimation, efficient LLM inference"}),
+        help_text="A few words or topics, separated by commas. Optional.",
+        error_messages={"max_length": f"Please keep your interests under {INTERESTS_MAX_CHARS} characters."},
+    )
+    categories = forms.MultipleChoiceField(
+        required=False,
+        choices=[(code, f"{code} — {name}") for code, name in ARXIV_CATEGORIES.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Optional: only papers in these arXiv categories.",
+        error_messages={"invalid_choice": "Pick arXiv categories from the list."},
+    )
+    frequency = forms.ChoiceField(
+        choices=Subscriber.Frequency.choices,
+        initial=Subscriber.Frequency.DAILY,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Pick how often you want the digest.", "required": "Pick how often."},
+    )
+    digest_size = forms.IntegerField(
+        min_value=DIGEST_SIZE_MIN,
+        max_value=DIGEST_SIZE_MAX,
+        initial=DIGEST_SIZE_DEFAULT,
+        label="Papers per digest",
+        error_messages={
+            "min_value": f"A digest has at least {DIGEST_SIZE_MIN} papers.",
+            "max_value": f"A digest has at most {DIGEST_SIZE_MAX} papers.",
+            "invalid": f"Enter a number of papers from {DIGEST_SIZE_MIN} to {DIGEST_SIZE_MAX}.",
+            "required": f"Enter a number of papers from {DIGEST_SIZE_MIN} to {DIGEST_SIZE_MAX}.",
+        },
+    )
+    delivery_hour = forms.TypedChoiceField(
+        choices=[(hour, f"{hour:02d}:00") for hour in range(24)],
+        coerce=int,
+        initial=DELIVERY_HOUR_DEFAULT,
+        label="Delivery time",
+        error_messages={"invalid_choice": "Pick an hour of the day.", "required": "Pick an hour of the day."},
+    )
+    timezone = forms.ChoiceField(
+        choices=(),
+        initial="UTC",
+        label="Time zone",
+        error_messages={"invalid_choice": "Pick a time zone from the list.", "required": "Pick a time zone."},
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["timezone"].choices = [(name, name) for name in timezone_names()]  # type: ignore[attr-defined]
+
+    def clean_interests(self) -> str:
+        return interests_clean(self.cleaned_data["interests"])
+
+    def clean_categories(self) -> list[str]:
+        # Catalogue order, no duplicates, whatever order the browser sent them in.
+        picked = set(self.cleaned_data["categories"])
+        return [code for code in ARXIV_CATEGORIES if code in picked]
+
+    def preferences(self) -> Preferences:
+        """The cleaned values, for the services."""
+        data = self.cleaned_data
+        return Preferences(
+            interests=data["interests"],
+            categories=data["categories"],
+            frequency=data["frequency"],
+            digest_size=data["digest_size"],
+            delivery_hour=data["delivery_hour"],
+            timezone=data["timezone"],
+        )
+
+    @classmethod
+    def initial_from(cls, subscriber: Subscriber) -> dict[str, object]:
+        """The form's initial values from a subscriber's current preferences."""
+        return {name: getattr(subscriber, name) for name in cls.base_fields}
+
+
+class SubscribeForm(PreferencesForm):
+    email = StrictEmailField(
+        label="Email address",
+        error_messages={"required": "Enter your email address.", "invalid": "Enter a complete email address."},
+    )
+    field_order = ["email", "interests", "categories", "frequency", "digest_size", "delivery_hour", "timezone"]
+
+
+class EmailChangeForm(forms.Form):
+    new_email = StrictEmailField(
+        label="New email address",
+        error_messages={"required": "Enter the new address.", "invalid": "Enter a complete email address."},
+    )

@@ -1,0 +1,39 @@
+"""Rate limits on the shared cache (Redis in production): fixed windows, counted with atomic increments."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> bool:
+    """Count one attempt for (scope, key); True when this attempt is over the limit for the current window."""
+    window = int(time.time() // window_seconds)
+    # Hashed: the key may be an address or an IP, and cache keys end up in tools and logs.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    cache_key = f"paperboy:ratelimit:{scope}:{digest}:{window}"
+    # add() then incr() is atomic on Redis and on locmem; the entry outlives its window only briefly.
+    if cache.add(cache_key, 1, timeout=window_seconds + 60):
+        return limit < 1
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # evicted between add() and incr()
+        cache.set(cache_key, 1, timeout=window_seconds + 60)
+        count = 1
+    return count > limit
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or, behind PAPERBOY_TRUSTED_PROXIES proxies, the one they saw."""
+    proxies = settings.PAPERBOY_TRUSTED_PROXIES
+    if proxies > 0:
+        # Each trusted proxy appends the address it received the request from; entries further
+        # left were written by the client and cannot be trusted.
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "")

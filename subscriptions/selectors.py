@@ -1,0 +1,61 @@
+"""Reads: who gets a digest, the subscriber behind a link, a subscriber's data for export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+
+from subscriptions.models import Subscriber
+from subscriptions.tokens import Purpose, TokenError, fingerprint_matches, token_read
+
+DELIVERABLE = (Subscriber.Status.ACTIVE,)
+
+
+def subscriber_list_deliverable() -> QuerySet[Subscriber]:
+    """Subscribers who get digests: confirmed and active (never pending, paused or suppressed)."""
+    return Subscriber.objects.filter(status__in=DELIVERABLE, confirmed_at__isnull=False)
+
+
+def subscriber_find_by_email(*, email: str) -> Subscriber | None:
+    """The subscriber with this address, whatever its case (uses the unique index on lower(email))."""
+    return Subscriber.objects.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower()).first()
+
+
+def subscriber_from_token(*, token: str, purpose: Purpose) -> Subscriber:
+    """The subscriber a link was made for, or TokenError (bad, expired, or the address has changed since)."""
+    claim = token_read(token=token, purpose=purpose)
+    subscriber = Subscriber.objects.filter(pk=claim.subscriber_id).first()
+    if subscriber is None:
+        raise TokenError("This link is no longer valid: there is no subscription behind it.", expired=True)
+    # A change-email link is bound to the new address, every other link to the current one.
+    address = subscriber.pending_email if purpose is Purpose.CHANGE_EMAIL else subscriber.email
+    if not address or not fingerprint_matches(address, claim.fingerprint):
+        raise TokenError("This link is no longer valid: it was sent to another address.", expired=True)
+    return subscriber
+
+
+def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything stored about a subscriber, as JSON-ready data ("download my data")."""
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "email": subscriber.email,
+        "pending_email": subscriber.pending_email or None,
+        "status": subscriber.status,
+        "interests": subscriber.interests,
+        "categories": list(subscriber.categories),
+        "frequency": subscriber.frequency,
+        "digest_size": subscriber.digest_size,
+        "delivery_hour": subscriber.delivery_hour,
+        "timezone": subscriber.timezone,
+        "soft_bounces": subscriber.soft_bounces,
+        "created_at": when(subscriber.created_at),
+        "updated_at": when(subscriber.updated_at),
+        "confirmed_at": when(subscriber.confirmed_at),
+        "unsubscribed_at": when(subscriber.unsubscribed_at),
+        "confirmation_sent_at": when(subscriber.confirmation_sent_at),
+    }

@@ -1,0 +1,35 @@
+"""The email tasks retry what the provider or the network may fix, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from anymail.exceptions import AnymailRequestsAPIError
+
+from subscriptions import services, tasks
+from tests.subscriptions.conftest import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("status_code", "transient"), [(None, True), (429, True), (503, True), (400, False), (401, False)]
+)
+def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, transient) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory()
+
+    def failing(*, subscriber_id: int) -> None:
+        assert subscriber_id == subscriber.pk
+        raise AnymailRequestsAPIError("the provider said no", status_code=status_code)
+
+    monkeypatch.setattr(services, "subscriber_signup_email_send", failing)
+    expected = tasks.TransientSendError if transient else AnymailRequestsAPIError
+    with pytest.raises(expected):
+        tasks._send(services.subscriber_signup_email_send, subscriber.pk)
+
+
+def test_nothing_is_mailed_to_a_subscriber_who_left_before_the_task_ran(mailoutbox) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory(status="unsubscribed")
+
+    assert tasks.subscriber_signup_email_send.delay(subscriber.pk).get() is None
+    assert tasks.subscriber_signup_email_send.delay(subscriber.pk + 1000).get() is None
+    assert mailoutbox == []
