@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "anymail",
     "papers",
     "subscriptions",
     "digest",
@@ -167,6 +168,11 @@ ANYMAIL = {
     for name, value in os.environ.items()
     if name.startswith(("ANYMAIL_", _provider_prefix))
 }
+# The "user:password" every provider's webhook must present (HTTP basic auth in the URL given to
+# the provider). No default: without it Anymail would accept anyone's events, so subscriptions.webhooks
+# refuses them all instead.
+if _webhook_secret := env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
+    ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret
 EMAIL_FILE_PATH = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Paperboy <paperboy@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -119,7 +119,11 @@ class PreferencesForm(forms.Form):
         self.fields["timezone"].choices = [(name, name) for name in timezone_names()]  # type: ignore[attr-defined]
 
     def clean_interests(self) -> str:
-        return interests_clean(self.cleaned_data["interests"])
+        interests = interests_clean(self.cleaned_data["interests"])
+        # Checked again after cleaning: NFC makes some characters longer (U+FB2C becomes three).
+        if len(interests) > INTERESTS_MAX_CHARS:
+            raise forms.ValidationError(self.fields["interests"].error_messages["max_length"], code="max_length")
+        return interests
 
     def clean_categories(self) -> list[str]:
         # Catalogue order, no duplicates, whatever order the browser sent them in.

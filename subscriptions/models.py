@@ -113,3 +113,50 @@ class SubscriptionStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind}: {self.count}"
+
+
+class WebhookEventAction(models.TextChoices):
+    """What an email provider's event means for the subscription (see subscriptions.webhooks)."""
+
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribed at the provider"
+    DELIVERY = "delivery", "Delivered"
+    NONE = "none", "Nothing to do"
+
+
+class WebhookEvent(models.Model):
+    """One tracking event from an email provider, kept so that a redelivered event acts only once.
+
+    The address is not stored (a deleted reader leaves no trace here): only the subscriber it
+    matched, if any, which is cleared when the subscriber is deleted.
+    """
+
+    Action = WebhookEventAction
+
+    esp_name = models.CharField(max_length=32)  # Anymail's name for the provider, e.g. "Postmark"
+    # The provider's event id, or "sha256:<hex>" of the raw event for providers that send none.
+    event_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=32)  # Anymail's normalized type, e.g. "bounced"
+    action = models.CharField(max_length=16, choices=WebhookEventAction.choices)
+    # Several "deferred" events for one message (one per retry) count as one soft bounce.
+    message_id = models.CharField(max_length=255, blank=True, default="")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    occurred_at = models.DateTimeField(null=True, blank=True)  # when the provider says it happened
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["esp_name", "message_id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["esp_name", "event_id"], name="webhook_event_esp_event_id_unique"),
+            models.CheckConstraint(condition=~models.Q(event_id=""), name="webhook_event_id_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(action__in=WebhookEventAction.values), name="webhook_event_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp_name} {self.event_type} {self.event_id}"

@@ -19,14 +19,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from subscriptions.emails import email_build, site_url
-from subscriptions.models import DELIVERY_HOUR_DEFAULT, DIGEST_SIZE_DEFAULT, Subscriber, SubscriptionStat
+from subscriptions.models import DELIVERY_HOUR_DEFAULT, DIGEST_SIZE_DEFAULT, Subscriber, SubscriptionStat, WebhookEvent
 from subscriptions.tokens import Purpose, token_make
 
 logger = logging.getLogger(__name__)
 
 RESEND_INTERVAL = dt.timedelta(hours=1)
 Status = Subscriber.Status
-# Signing up again re-opens these: the reader goes back through confirmation.
+# Signing up again re-opens these: the reader goes back through confirmation. That includes
+# addresses suppressed by the provider's webhooks (bounced, complained): a sign-up is the reader
+# asking for mail again, so they get that one confirmation (at most one an hour), and nothing
+# else until they confirm (tests/subscriptions/test_webhooks.py).
 _REOPENED = (Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED)
 
 
@@ -80,6 +83,14 @@ def _enqueue(task_name: str, subscriber_id: int) -> None:
     task = getattr(tasks, task_name)
     # robust: a broker that is down is logged, not turned into an error page after the sign-up committed.
     transaction.on_commit(lambda: task.delay(subscriber_id), robust=True)
+
+
+def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> bool:
+    """Send a pending subscriber the confirmation again (after commit); False within the hour's limit."""
+    if not _send_claim(subscriber_id=subscriber_id, now=now):
+        return False
+    _enqueue("subscriber_signup_email_send", subscriber_id)
+    return True
 
 
 def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
@@ -231,3 +242,107 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
         stat, _ = SubscriptionStat.objects.get_or_create(day=timezone.now().date(), kind=SubscriptionStat.Kind.DELETED)
         SubscriptionStat.objects.filter(pk=stat.pk).update(count=F("count") + 1)
     logger.info("subscriber deleted")
+
+
+# --- Suppression, from the email provider's tracking webhooks (see subscriptions.webhooks) ----------
+
+SOFT_BOUNCE_LIMIT = 3  # soft bounces in a row (no delivery in between) that suppress an address
+# Statuses a hard bounce or a complaint may replace: a complaint also overrides an earlier bounce.
+_BOUNCEABLE = (Status.PENDING, Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED)
+_COMPLAINABLE = (*_BOUNCEABLE, Status.BOUNCED)
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """The parts of an email provider's tracking event that matter here (built by subscriptions.webhooks)."""
+
+    esp_name: str
+    event_id: str
+    event_type: str
+    action: str  # a WebhookEvent.Action
+    recipient: str
+    message_id: str = ""
+    occurred_at: dt.datetime | None = None
+
+
+def subscriber_suppress(*, subscriber: Subscriber, status: str) -> bool:
+    """Stop all mail to an address the provider reports bounced or complained; False if nothing changed."""
+    from_ = _COMPLAINABLE if status == Status.COMPLAINED else _BOUNCEABLE
+    changed = _transition(subscriber, from_=from_, to=status)
+    if changed:
+        logger.info("subscriber suppressed", extra={"subscriber_id": subscriber.pk, "status": status})
+    return changed
+
+
+def subscriber_soft_bounce(*, subscriber: Subscriber) -> bool:
+    """Count a soft bounce; the SOFT_BOUNCE_LIMIT-th in a row suppresses the address (True then)."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=F("soft_bounces") + 1, updated_at=timezone.now())
+    subscriber.refresh_from_db()
+    if subscriber.soft_bounces < SOFT_BOUNCE_LIMIT:
+        return False
+    return subscriber_suppress(subscriber=subscriber, status=Status.BOUNCED)
+
+
+def subscriber_delivered(*, subscriber: Subscriber) -> None:
+    """A delivery ends a run of soft bounces."""
+    Subscriber.objects.filter(pk=subscriber.pk, soft_bounces__gt=0).update(soft_bounces=0, updated_at=timezone.now())
+
+
+def _soft_bounce_counted(event: TrackingEvent, subscriber: Subscriber) -> bool:
+    # A provider reports a "deferred" event for every retry of one message: count the message once.
+    return bool(event.message_id) and (
+        WebhookEvent.objects.filter(
+            esp_name=event.esp_name,
+            message_id=event.message_id,
+            subscriber=subscriber,
+            action=WebhookEvent.Action.SOFT_BOUNCE,
+        ).exists()
+    )
+
+
+def _apply(event: TrackingEvent, subscriber: Subscriber) -> None:
+    Action = WebhookEvent.Action
+    if event.action == Action.HARD_BOUNCE:
+        subscriber_suppress(subscriber=subscriber, status=Status.BOUNCED)
+    elif event.action == Action.COMPLAINT:
+        subscriber_suppress(subscriber=subscriber, status=Status.COMPLAINED)
+    elif event.action == Action.UNSUBSCRIBE:
+        subscriber_unsubscribe(subscriber=subscriber)
+    elif event.action == Action.SOFT_BOUNCE:
+        if not _soft_bounce_counted(event, subscriber):
+            subscriber_soft_bounce(subscriber=subscriber)
+    elif event.action == Action.DELIVERY:
+        subscriber_delivered(subscriber=subscriber)
+
+
+def tracking_event_record(*, event: TrackingEvent) -> bool:
+    """Act on a provider's tracking event once: False if this event (provider + id) was seen before.
+
+    The event's row is claimed in the same transaction as the change it makes, so a
+    redelivery, even a concurrent one, finds the row and does nothing. Events for addresses
+    we do not know are recorded (so they are not looked at twice) and otherwise ignored.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(
+                    esp_name=event.esp_name,
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    action=event.action,
+                    message_id=event.message_id,
+                    occurred_at=event.occurred_at,
+                )
+        except IntegrityError:
+            logger.info("webhook event already seen", extra={"esp": event.esp_name, "event_id": event.event_id})
+            return False
+        subscriber = _locked_by_email(event.recipient) if event.recipient else None
+        if subscriber is not None and event.action != WebhookEvent.Action.NONE:
+            _apply(event, subscriber)
+            record.subscriber = subscriber
+            record.save(update_fields=["subscriber"])
+    logger.info(
+        "webhook event",
+        extra={"esp": event.esp_name, "event_type": event.event_type, "subscriber_id": record.subscriber_id},
+    )
+    return True

@@ -1,0 +1,152 @@
+"""The reader's whole journey once in headless Chromium, at desktop and phone widths; PNGs go to test-artifacts/.
+
+Home page box, sign-up form (time zone prefilled by the browser), the confirmation email, a link
+that shows a button, confirm, change preferences, unsubscribe. The email is sent by the Celery
+task queued with on_commit: with a live server and real transactions it fires at the sign-up's
+commit, inside the request, and Celery runs eagerly in tests, so it is in mail.outbox by the
+time the "check your inbox" page has loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from subscriptions.models import Subscriber
+from tests.conftest import IN_CI
+from tests.subscriptions.conftest import link_path
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+# Not the server's zone nor UTC: the prefilled value can only have come from the browser.
+BROWSER_ZONE = "Asia/Tokyo"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason}, and CI=true requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _missing(f"needs headless Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("needs the playwright package")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls around it stay synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+def _shot(page: Any, name: str, device: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"subscribe-{name}-{device}.png"), full_page=True)
+
+
+def _fits_width(page: Any) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def _subscriber() -> Subscriber:
+    return Subscriber.objects.get(email="ada@example.org")
+
+
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(browser, live_server, device: str) -> None:  # noqa: ANN001
+    width, height = WIDTHS[device]
+    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE)
+    # No network in tests: only the live server answers.
+    context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())
+    page = context.new_page()
+    try:
+        # The home page box takes the address to the full form.
+        page.goto(live_server.url + "/")
+        box = page.locator("section.subscribe")
+        box.get_by_label("Email address").fill("ada@example.org")
+        box.get_by_role("button", name="Subscribe").click()
+        page.wait_for_url("**/subscribe/?email=ada%40example.org")
+
+        # The form: the address carried over, the time zone prefilled from the browser by subscribe.js.
+        assert page.get_by_role("heading", name="Get trending papers in your inbox", level=1).is_visible()
+        assert page.get_by_label("Email address").input_value() == "ada@example.org"
+        assert page.get_by_label("Time zone").input_value() == BROWSER_ZONE
+        page.get_by_label("Interests").fill("3D human pose estimation, efficient LLM inference")
+        page.get_by_label("cs.CV — Computer Vision and Pattern Recognition").check()
+        page.get_by_label("Weekly, on Monday").check()
+        page.get_by_label("Papers per digest").fill("7")
+        page.get_by_label("Delivery time").select_option("07:00")
+        assert _fits_width(page)
+        _shot(page, "1-form", device)
+        page.get_by_role("button", name="Subscribe").click()
+
+        page.wait_for_url("**/subscribe/check-your-inbox/")
+        assert page.get_by_role("heading", name="Check your inbox", level=1).is_visible()
+        _shot(page, "2-check-inbox", device)
+        subscriber = _subscriber()
+        assert subscriber.status == Subscriber.Status.PENDING
+        assert (subscriber.timezone, subscriber.delivery_hour, subscriber.digest_size) == (BROWSER_ZONE, 7, 7)
+        assert (subscriber.frequency, subscriber.categories) == ("weekly", ["cs.CV"])
+
+        # The on-commit task ran during the request (a real commit, an eager Celery): the email is there.
+        [email] = mail.outbox
+        assert email.to == ["ada@example.org"] and email.subject == "Confirm your Paperboy subscription"
+        confirm_path = link_path(email, "confirm")
+
+        # Opening the link shows a button and changes nothing.
+        page.goto(live_server.url + confirm_path)
+        button = page.get_by_role("button", name="Confirm my subscription")
+        assert button.is_visible()
+        assert _subscriber().status == Subscriber.Status.PENDING
+        _shot(page, "3-confirm", device)
+        button.click()
+        assert page.get_by_role("heading", name="You're subscribed", level=1).is_visible()
+        assert _subscriber().status == Subscriber.Status.ACTIVE
+        _shot(page, "4-confirmed", device)
+
+        # The manage page: new interests, another category, a bigger digest.
+        page.get_by_role("link", name="Your preferences").click()
+        assert page.get_by_role("heading", name="Your preferences", level=1).is_visible()
+        assert page.get_by_label("Interests").input_value() == "3D human pose estimation, efficient LLM inference"
+        page.get_by_label("Interests").fill("  diffusion   models,\nrobot learning ")
+        page.get_by_label("cs.RO — Robotics").check()
+        page.get_by_label("Papers per digest").fill("12")
+        page.get_by_role("button", name="Save preferences").click()
+        assert page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
+        assert page.get_by_label("Papers per digest").input_value() == "12"
+        subscriber = _subscriber()
+        assert subscriber.interests == "diffusion models, robot learning"
+        assert (subscriber.categories, subscriber.digest_size) == (["cs.CV", "cs.RO"], 12)
+        assert _fits_width(page)
+        _shot(page, "5-manage-saved", device)
+
+        # Unsubscribe from the manage page's button: done at once, no confirmation step.
+        page.get_by_role("button", name="Unsubscribe").click()
+        assert page.get_by_role("heading", name="You're unsubscribed", level=1).is_visible()
+        assert _subscriber().status == Subscriber.Status.UNSUBSCRIBED
+        _shot(page, "6-unsubscribed", device)
+        assert len(mail.outbox) == 1  # confirming, saving and leaving send nothing
+    finally:
+        context.close()
