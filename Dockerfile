@@ -10,9 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin paperboy
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them. PyTorch (for the ranking's
+# sentence embeddings) comes from its CPU-only index: the default wheel pulls in CUDA, gigabytes
+# that a CPU worker never uses.
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --index-url https://download.pytorch.org/whl/cpu "$(grep '^torch==' requirements.txt)" \
+    && pip install -r requirements.txt
 
 COPY . .
 
