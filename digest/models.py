@@ -1,1 +1,146 @@
-"""Models arrive with their issue."""
+"""The issue of the day, the editors' pins and hides, the send ledger, and cached text embeddings."""
+
+from __future__ import annotations
+
+from django.db import models
+
+NOTE_MAX_CHARS = 1_000
+
+
+class IssueKind(models.TextChoices):
+    DAILY = "daily", "Daily"  # for "every day" and "every weekday" readers
+    WEEKLY = "weekly", "Weekly"  # for "weekly" readers, on their Monday
+
+
+class IssueStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"  # held by an editor: nothing goes out
+    SCHEDULED = "scheduled", "Scheduled"  # goes out at each reader's hour
+    SENDING = "sending", "Sending"  # the first digests have gone out
+    SENT = "sent", "Sent"  # its day is over: no new deliveries
+
+
+class Issue(models.Model):
+    """One edition: the candidate papers of a window, curated by editors, sent at each reader's hour."""
+
+    Kind = IssueKind
+    Status = IssueStatus
+
+    date = models.DateField()
+    kind = models.CharField(max_length=8, choices=IssueKind.choices, default=IssueKind.DAILY)
+    status = models.CharField(max_length=12, choices=IssueStatus.choices, default=IssueStatus.SCHEDULED)
+    note = models.TextField(blank=True, default="", max_length=NOTE_MAX_CHARS, help_text="The editor's note, on top.")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    # The candidates, frozen when the issue is built (arXiv ids, most trending first), so every
+    # reader of this issue is ranked over the same papers whatever the votes do later that day.
+    candidate_ids = models.JSONField(default=list, blank=True)
+    # Fewer new papers than a digest holds: the email says so instead of padding in silence.
+    quiet = models.BooleanField(default=False)
+    # Set by an editor or by the error-rate guard; no delivery is claimed while it is set.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True, default="")
+    built_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "kind"], name="issue_date_kind_unique"),
+            models.CheckConstraint(condition=models.Q(status__in=IssueStatus.values), name="issue_status_valid"),
+            models.CheckConstraint(condition=models.Q(kind__in=IssueKind.values), name="issue_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(window_start__lt=models.F("window_end")), name="issue_window_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} issue of {self.date:%Y-%m-%d}"
+
+
+class IssuePin(models.Model):
+    """A paper an editor puts first in every reader's digest of this issue, in `position` order."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="pins")
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["issue", "paper"], name="issue_pin_unique")]
+
+    def __str__(self) -> str:
+        return f"pin {self.paper_id} in {self.issue_id}"
+
+
+class IssueHide(models.Model):
+    """A candidate an editor keeps out of this issue."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="hides")
+    paper = models.ForeignKey("papers.Paper", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issue", "paper"], name="issue_hide_unique")]
+
+    def __str__(self) -> str:
+        return f"hide {self.paper_id} in {self.issue_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # due, waiting for a batch to claim it
+    SENDING = "sending", "Sending"  # claimed by a batch (claimed_at says when)
+    SENT = "sent", "Sent"  # accepted by the provider (message_id)
+    FAILED = "failed", "Failed"  # refused, or out of retries (error says why)
+    SKIPPED = "skipped", "Skipped"  # the reader left (or was suppressed) before the batch was claimed
+
+
+class Delivery(models.Model):
+    """The ledger: one row per (issue, reader), claimed before sending, so that nobody gets an issue twice."""
+
+    Status = DeliveryStatus
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey("subscriptions.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True)  # the batch that holds it
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, default="")
+    papers = models.JSONField(default=list, blank=True)  # the arXiv ids sent, in order
+    error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["issue", "status"]),
+            models.Index(fields=["subscriber", "created_at"]),
+            models.Index(fields=["status", "claimed_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "subscriber"], name="delivery_issue_subscriber_unique"),
+            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"issue {self.issue_id} to subscriber {self.subscriber_id}: {self.status}"
+
+
+class TextEmbedding(models.Model):
+    """A text's MiniLM embedding, keyed by a hash of the model and the text (papers and interests alike)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    vector = models.BinaryField()  # float32, little-endian, unit length
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
