@@ -18,4 +18,6 @@ app.conf.beat_schedule = {
     "fetch-hf-hourly": {"task": "papers.tasks.fetch_hf_today", "schedule": crontab(minute=5)},
     # arXiv announces once a day (around 00:00 UTC on weekdays).
     "fetch-arxiv-daily": {"task": "papers.tasks.fetch_arxiv_today", "schedule": crontab(minute=30, hour=1)},
+    # Digests: build the day's issue, make due the readers whose local hour has come, send.
+    "digest-tick-hourly": {"task": "digest.tasks.tick", "schedule": crontab(minute=0)},
 }

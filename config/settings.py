@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,8 +137,31 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+# No script of ours reads the CSRF cookie (forms carry the token), so scripts need not see it at all.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Content Security Policy (django-csp; Django's own arrives with 6.0, which needs Python 3.12).
+# Scripts and style sheets only from our own static files: no inline script, no <style> element,
+# no eval. Style attributes stay allowed because the emails the site shows (the outbox, a digest
+# "in the browser") carry inlined CSS; they cannot run code. Thumbnails come from the sources' CDNs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Email ----------------------------------------------------------------------------------
 # EMAIL_PROVIDER picks any Anymail ESP by its module name (postmark, sendgrid, mailgun, brevo,
@@ -194,6 +218,11 @@ if not REDIS_URL:
     }
     # kombu never creates the message folder: make it before any worker, beat or producer needs it.
     (_queue_dir / "control").mkdir(parents=True, exist_ok=True)
+else:
+    # A task a worker took but never acknowledged (it died) goes back to the queue after this
+    # long. It must outlast the longest task and retry delay; stuck digest claims are recovered
+    # on their own after PAPERBOY_CLAIM_TIMEOUT_MINUTES anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -203,7 +232,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=0) or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"papers.tasks.*": {"queue": "fetch"}}
+# Fetching, sending and the rest each have a queue, so a slow source never holds up the mail.
+PAPERBOY_SEND_QUEUE = env.str("PAPERBOY_SEND_QUEUE", default="send")
+CELERY_TASK_ROUTES = {"papers.tasks.*": {"queue": "fetch"}, "digest.tasks.send_batch": {"queue": PAPERBOY_SEND_QUEUE}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
@@ -239,3 +270,27 @@ PAPERBOY_SIGNUP_LIMIT_PER_IP = env.int("PAPERBOY_SIGNUP_LIMIT_PER_IP", default=2
 PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS = env.int("PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS", default=5)
 # How many proxies in front of the site append to X-Forwarded-For (0: use the connection's address).
 PAPERBOY_TRUSTED_PROXIES = env.int("PAPERBOY_TRUSTED_PROXIES", default=0)
+
+# --- Digest ---------------------------------------------------------------------------------
+# The sender's postal address, printed in every digest's footer (anti-spam laws ask for one).
+PAPERBOY_POSTAL_ADDRESS = env.str("PAPERBOY_POSTAL_ADDRESS", default="")
+# The issue of the day: built at this UTC hour from the trending papers of the last N hours.
+PAPERBOY_ISSUE_BUILD_HOUR = env.int("PAPERBOY_ISSUE_BUILD_HOUR", default=0)
+PAPERBOY_ISSUE_WINDOW_HOURS = env.int("PAPERBOY_ISSUE_WINDOW_HOURS", default=24)
+PAPERBOY_ISSUE_CANDIDATES = env.int("PAPERBOY_ISSUE_CANDIDATES", default=100)
+# New papers in the window below which the day is "quiet" and the email says so.
+PAPERBOY_QUIET_MIN_PAPERS = env.int("PAPERBOY_QUIET_MIN_PAPERS", default=10)
+# Built issues wait for an editor (draft) instead of going out on their own (scheduled).
+PAPERBOY_ISSUE_REQUIRE_APPROVAL = env.bool("PAPERBOY_ISSUE_REQUIRE_APPROVAL", default=False)
+# Digests per batch: by default the provider's batch API limit (see digest.sending.PROVIDER_BATCH).
+PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
+# A claim older than this is taken to be a crashed batch's, and its deliveries go back to the queue.
+PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)
+# An issue pauses itself when at least this share of its last sends failed (over 50 or more).
+PAPERBOY_PAUSE_ERROR_RATE = env.float("PAPERBOY_PAUSE_ERROR_RATE", default=0.2)
+# A stored template (id or alias) holding {{{html}}}, {{text}} and {{subject}}, for providers whose
+# batch API takes per-recipient content only through templates (Postmark, Amazon SES, Brevo).
+PAPERBOY_DIGEST_TEMPLATE_ID = env.str("PAPERBOY_DIGEST_TEMPLATE_ID", default="")
+# Embed new papers and new interests texts in the worker as they arrive (the tests switch it off
+# and turn it on where they test it: the model takes seconds to load).
+PAPERBOY_EMBED_ON_CHANGE = env.bool("PAPERBOY_EMBED_ON_CHANGE", default=True)

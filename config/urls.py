@@ -8,5 +8,6 @@ urlpatterns = [
     # The email providers' tracking webhooks: Anymail's views, made strict (see subscriptions.webhooks).
     path("anymail/", include("subscriptions.webhooks")),
     path("", include("subscriptions.urls")),
+    path("digest/", include("digest.urls")),
     path("", include("papers.urls")),
 ]

@@ -34,7 +34,9 @@ class Issue(models.Model):
     # The candidates, frozen when the issue is built (arXiv ids, most trending first), so every
     # reader of this issue is ranked over the same papers whatever the votes do later that day.
     candidate_ids = models.JSONField(default=list, blank=True)
-    # Fewer new papers than a digest holds: the email says so instead of padding in silence.
+    # How many candidates are new in the window; under PAPERBOY_QUIET_MIN_PAPERS the day is
+    # "quiet", the rest are topped up from the week before, and the email says so.
+    new_papers = models.PositiveIntegerField(default=0)
     quiet = models.BooleanField(default=False)
     # Set by an editor or by the error-rate guard; no delivery is claimed while it is set.
     paused_at = models.DateTimeField(null=True, blank=True)

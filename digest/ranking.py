@@ -33,6 +33,7 @@ WEIGHT_TRENDING = 0.10
 # against a short interests text. Below this, no candidate is about the reader's interests.
 MATCH_MIN_SIMILARITY = 0.30
 MAX_FACETS = 8
+_SCORES_KEPT = 20_000  # interests texts whose scores a pool keeps (about 2 KB each for 100 candidates)
 _REASON_MAX_CHARS = 60
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -75,7 +76,7 @@ class Signals:
     semantic: np.ndarray  # max cosine over facets
     best_facet: np.ndarray  # index into facets of that max
     lexical: np.ndarray  # BM25 score, 0 where no interests word occurs
-    matched_words: list[list[str]]
+    matched_words: dict[int, list[str]]  # by candidate: the interests' words it contains
     trending: np.ndarray  # log1p(upvotes)
 
 
@@ -113,56 +114,194 @@ def _paper_words(paper: PaperLike) -> list[str]:
     return _tokens(" ".join((paper.title, paper.title, paper.ai_summary, paper.abstract, keywords)))
 
 
+class Corpus:
+    """Tokenized documents with an inverted index, built once so that each query only visits its words' postings."""
+
+    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
+        self.n = len(documents)
+        lengths = np.array([len(doc) for doc in documents], dtype=np.float64)
+        average = float(lengths.mean()) if self.n else 0.0
+        # BM25's length normalization per document, which does not depend on the query.
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths / (average or 1.0))
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for i, doc in enumerate(documents):
+            for term, tf in Counter(doc).items():
+                postings.setdefault(term, []).append((i, tf))
+        # Per term: the documents that hold it, and each one's tf part of BM25, ready to scale by idf.
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray, list[int]]] = {}
+        for term, hits in postings.items():
+            index = np.array([i for i, _ in hits], dtype=np.int64)
+            tf = np.array([tf for _, tf in hits], dtype=np.float64)
+            self.postings[term] = (index, tf * (BM25_K1 + 1.0) / (tf + norm[index]), index.tolist())
+
+    def bm25(self, query: str) -> tuple[np.ndarray, dict[int, list[str]]]:
+        """BM25 of the query's words over the documents, and the query words each contains (see bm25_scores)."""
+        # Each folded term, and the reader's own word for it (a reason says "robots", not "robot").
+        spelled: dict[str, str] = {}
+        for word in _WORD.findall(query.lower()):
+            if word not in _STOPWORDS:
+                spelled.setdefault(_fold(word), word)
+        scores = np.zeros(self.n, dtype=np.float64)
+        matched: dict[int, list[str]] = {}
+        for term, word in spelled.items():
+            posting = self.postings.get(term)
+            if posting is None:
+                continue
+            index, weight, documents = posting
+            df = len(documents)
+            scores[index] += math.log(1.0 + (self.n - df + 0.5) / (df + 0.5)) * weight
+            for i in documents:
+                matched.setdefault(i, []).append(word)
+        return scores, matched
+
+
 def bm25_scores(query: str, documents: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[list[str]]]:
     """Okapi BM25 of the query's words over tokenized documents (see _tokens), and the query words each contains.
 
     IDF is Lucene's log(1 + (N - df + 0.5) / (df + 0.5)), never negative, so a word in every
     candidate adds a little instead of subtracting.
     """
-    # Each folded term, and the reader's own word for it (a reason says "robots", not "robot").
-    spelled: dict[str, str] = {}
-    for word in _WORD.findall(query.lower()):
-        if word not in _STOPWORDS:
-            spelled.setdefault(_fold(word), word)
-    terms = list(spelled)
-    n = len(documents)
-    scores = np.zeros(n, dtype=np.float64)
-    matched: list[list[str]] = [[] for _ in range(n)]
-    if not terms or not n:
-        return scores, matched
-    counts = [Counter(doc) for doc in documents]
-    lengths = np.array([len(doc) for doc in documents], dtype=np.float64)
-    average = float(lengths.mean()) or 1.0
-    for term in terms:
-        df = sum(1 for c in counts if term in c)
-        if not df:
-            continue
-        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        for i, c in enumerate(counts):
-            tf = c.get(term, 0)
-            if tf:
-                norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[i] / average)
-                scores[i] += idf * tf * (BM25_K1 + 1.0) / (tf + norm)
-                matched[i].append(spelled[term])
-    return scores, matched
+    scores, matched = Corpus(documents).bm25(query)
+    return scores, [matched.get(i, []) for i in range(len(documents))]
+
+
+class CandidatePool:
+    """One issue's candidates, prepared once (embeddings, index, votes) and ranked for many readers."""
+
+    def __init__(self, papers: Sequence[PaperLike], vectors: np.ndarray | None = None) -> None:
+        if vectors is not None and len(vectors) != len(papers):
+            raise ValueError(f"{len(vectors)} vectors for {len(papers)} papers")
+        self.papers = list(papers)
+        self.ids = [p.arxiv_id for p in self.papers]
+        self.upvotes = [max(p.upvotes or 0, 0) for p in self.papers]
+        self._vectors = vectors
+        self.corpus = Corpus([_paper_words(p) for p in self.papers])
+        self.votes = np.array(self.upvotes, dtype=np.float64)
+        self.trending = np.log1p(self.votes)
+        self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=object)))
+        self.index = {arxiv_id: i for i, arxiv_id in enumerate(self.ids)}
+        self._scores: dict[str, _Scored] = {}
+        self._outside: dict[tuple[str, ...], frozenset[str]] = {}
+        # Fallback order: most upvoted first, ties by id, so two runs agree.
+        self.by_votes = sorted(range(len(self.papers)), key=lambda i: (-self.upvotes[i], self.ids[i]))
+
+    @property
+    def vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            self._vectors = papers_embed(self.papers)
+        return self._vectors
+
+    def signals(self, *, interests: str, facet_vectors: np.ndarray | None = None) -> Signals:
+        """The three raw signals for every candidate; `facet_vectors` are the embeddings of interests_facets()."""
+        facets = interests_facets(interests)
+        n = len(self.papers)
+        if facets and n:
+            if facet_vectors is None:
+                facet_vectors = text_embed(facets)
+            if len(facet_vectors) != len(facets):
+                raise ValueError(f"{len(facet_vectors)} vectors for {len(facets)} facets")
+            similarity = self.vectors @ facet_vectors.T  # (papers, facets); unit vectors, so cosine
+            semantic = similarity.max(axis=1).astype(np.float64)
+            best_facet = similarity.argmax(axis=1)
+        else:
+            semantic = np.zeros(n)
+            best_facet = np.zeros(n, dtype=np.int64)
+        lexical, matched = self.corpus.bm25(interests)
+        return Signals(facets, semantic, best_facet, lexical, matched, self.trending)
+
+    def outside_categories(self, categories: Sequence[str]) -> frozenset[str]:
+        """Candidates in none of these arXiv categories; one whose categories are unknown (HF only) stays in."""
+        key = tuple(sorted(categories))
+        outside = self._outside.get(key)
+        if outside is None:
+            wanted = set(key)
+            outside = frozenset(
+                p.arxiv_id for p in self.papers if getattr(p, "categories", None) and not wanted & set(p.categories)
+            )
+            self._outside[key] = outside
+        return outside
+
+    def trending_top(self, *, limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()) -> list[Ranked]:
+        """The most upvoted candidates, flagged as a fallback (nothing was matched to the reader)."""
+        top = self.upvotes[self.by_votes[0]] if self.by_votes else 0
+        picked: list[Ranked] = []
+        for i in self.by_votes:
+            if len(picked) >= limit:
+                break
+            if self.ids[i] in exclude_ids:
+                continue
+            votes = self.upvotes[i]
+            score = round(math.log1p(votes) / math.log1p(top), 4) if top else 0.0
+            picked.append(Ranked(self.ids[i], self.papers[i].title, score, _trending_reason(votes), votes, True))
+        return picked
+
+    def rank(
+        self,
+        *,
+        interests: str,
+        limit: int,
+        exclude_ids: set[str] | frozenset[str] = frozenset(),
+        facet_vectors: np.ndarray | None = None,
+    ) -> list[Ranked]:
+        """The `limit` best candidates for these interests, never one in `exclude_ids` (see candidates_rank)."""
+        if limit <= 0:
+            return []
+        excluded = {self.index[a] for a in exclude_ids if a in self.index}
+        if len(excluded) == len(self.ids):
+            return []
+        if not interests.strip():
+            return self.trending_top(limit=limit, exclude_ids=exclude_ids)
+        # Signals are normalized over the whole pool, excluded papers included, so that what was
+        # already sent does not shift the others' scores: the order is the full ranking minus them.
+        scored = self._scored(interests, facet_vectors)
+        signals = scored.signals
+        if excluded:
+            keep = np.ones(len(self.ids), dtype=bool)
+            keep[list(excluded)] = False
+            best_semantic, best_lexical = signals.semantic[keep].max(), signals.lexical[keep].max()
+        else:
+            best_semantic, best_lexical = scored.best_semantic, scored.best_lexical
+        if float(best_semantic) < MATCH_MIN_SIMILARITY and not float(best_lexical) > 0:
+            return self.trending_top(limit=limit, exclude_ids=exclude_ids)
+        order = [i for i in scored.order if i not in excluded][:limit] if excluded else scored.order[:limit]
+        return [
+            Ranked(
+                arxiv_id=self.ids[i],
+                title=self.papers[i].title,
+                score=round(float(scored.scores[i]), 4),
+                reason=_reason(signals, i, self.upvotes[i]),
+                upvotes=self.upvotes[i],
+            )
+            for i in order
+        ]
+
+    def _scored(self, interests: str, facet_vectors: np.ndarray | None) -> _Scored:
+        """The pool scored for an interests text, kept: readers who wrote the same words share the work."""
+        scored = self._scores.get(interests)
+        if scored is None:
+            signals = self.signals(interests=interests, facet_vectors=facet_vectors)
+            scores = signals_blend(signals)
+            # Best score first; ties by votes, then by id, so that two runs agree.
+            order = np.lexsort((self.id_rank, -self.votes, -scores)).tolist()
+            scored = _Scored(signals, scores, order, signals.semantic.max(), signals.lexical.max())
+            if len(self._scores) >= _SCORES_KEPT:
+                self._scores.pop(next(iter(self._scores)))
+            self._scores[interests] = scored
+        return scored
+
+
+@dataclass(frozen=True)
+class _Scored:
+    signals: Signals
+    scores: np.ndarray
+    order: list[int]  # every candidate, best first
+    best_semantic: float
+    best_lexical: float
 
 
 def signals_compute(*, interests: str, papers: Sequence[PaperLike], vectors: np.ndarray | None = None) -> Signals:
     """The three raw signals for every paper; `vectors` are the papers' precomputed embeddings."""
-    facets = interests_facets(interests)
-    n = len(papers)
-    if facets and n:
-        if vectors is None:
-            vectors = papers_embed(papers)
-        similarity = vectors @ text_embed(facets).T  # (papers, facets); unit vectors, so cosine
-        semantic = similarity.max(axis=1).astype(np.float64)
-        best_facet = similarity.argmax(axis=1)
-    else:
-        semantic = np.zeros(n)
-        best_facet = np.zeros(n, dtype=np.int64)
-    lexical, matched = bm25_scores(interests, [_paper_words(p) for p in papers])
-    trending = np.log1p(np.array([max(p.upvotes or 0, 0) for p in papers], dtype=np.float64))
-    return Signals(facets, semantic, best_facet, lexical, matched, trending)
+    return CandidatePool(papers, vectors).signals(interests=interests)
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -202,8 +341,8 @@ def _trending_reason(upvotes: int) -> str:
 def _reason(signals: Signals, i: int, upvotes: int) -> str:
     if signals.semantic[i] >= MATCH_MIN_SIMILARITY:
         return f"matches: {_shorten(signals.facets[int(signals.best_facet[i])])}"
-    if signals.matched_words[i]:
-        return f"matches: {_shorten(', '.join(signals.matched_words[i]))}"
+    if words := signals.matched_words.get(i):
+        return f"matches: {_shorten(', '.join(words))}"
     return _trending_reason(upvotes)
 
 
@@ -211,20 +350,7 @@ def candidates_trending(
     *, papers: Sequence[PaperLike], limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()
 ) -> list[Ranked]:
     """The most upvoted candidates, flagged as a fallback (nothing was matched to the reader)."""
-    kept = [p for p in papers if p.arxiv_id not in exclude_ids]
-    kept.sort(key=lambda p: (-(p.upvotes or 0), p.arxiv_id))
-    top = max((p.upvotes or 0 for p in kept), default=0)
-    return [
-        Ranked(
-            arxiv_id=p.arxiv_id,
-            title=p.title,
-            score=round(math.log1p(p.upvotes or 0) / math.log1p(top), 4) if top else 0.0,
-            reason=_trending_reason(p.upvotes or 0),
-            upvotes=p.upvotes or 0,
-            fallback=True,
-        )
-        for p in kept[:limit]
-    ]
+    return CandidatePool(papers, np.zeros((len(papers), 0))).trending_top(limit=limit, exclude_ids=exclude_ids)
 
 
 def candidates_rank(
@@ -240,30 +366,7 @@ def candidates_rank(
     `vectors`, if given, are the papers' embeddings in the same order (computed at ingest), so
     ranking costs one embedding of the interests. With no interests, or when no candidate is
     near them (best similarity under MATCH_MIN_SIMILARITY and none has one of their words),
-    the result is the top trending papers with `fallback` set.
+    the result is the top trending papers with `fallback` set. A digest ranks many readers over
+    one day's papers: build a CandidatePool once and call its rank() instead.
     """
-    if vectors is not None and len(vectors) != len(papers):
-        raise ValueError(f"{len(vectors)} vectors for {len(papers)} papers")
-    keep = [i for i, p in enumerate(papers) if p.arxiv_id not in exclude_ids]
-    if limit <= 0 or not keep:
-        return []
-    if not interests.strip():
-        return candidates_trending(papers=papers, limit=limit, exclude_ids=exclude_ids)
-    # Signals are normalized over the whole day, excluded papers included, so that what was
-    # already sent does not shift the others' scores: the order is the full ranking minus them.
-    signals = signals_compute(interests=interests, papers=papers, vectors=vectors)
-    if float(signals.semantic[keep].max()) < MATCH_MIN_SIMILARITY and not float(signals.lexical[keep].max()) > 0:
-        return candidates_trending(papers=papers, limit=limit, exclude_ids=exclude_ids)
-    scores = signals_blend(signals)
-    upvotes = [p.upvotes or 0 for p in papers]
-    order = sorted(keep, key=lambda i: (-scores[i], -upvotes[i], papers[i].arxiv_id))
-    return [
-        Ranked(
-            arxiv_id=papers[i].arxiv_id,
-            title=papers[i].title,
-            score=round(float(scores[i]), 4),
-            reason=_reason(signals, i, upvotes[i]),
-            upvotes=upvotes[i],
-        )
-        for i in order[:limit]
-    ]
+    return CandidatePool(papers, vectors).rank(interests=interests, limit=limit, exclude_ids=exclude_ids)

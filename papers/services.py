@@ -76,6 +76,8 @@ def fetch_run_execute(
         logger.exception("fetch run #%s (%s) crashed", run.pk, source, extra={"fetch_run": run.pk, "source": source})
         raise
     _search_index()
+    if counts.created or counts.updated:
+        _embed_enqueue(since=run.started_at)
     for reason in reasons:
         logger.warning(
             "record skipped (run #%s): %s",
@@ -95,6 +97,15 @@ def fetch_run_execute(
         extra={"fetch_run": run.pk, "source": source, **counted},
     )
     return run
+
+
+def _embed_enqueue(*, since: dt.datetime) -> None:
+    """Have the worker embed the papers this run created or changed (the digest ranks with them)."""
+    if not settings.PAPERBOY_EMBED_ON_CHANGE:
+        return
+    from digest.tasks import papers_embed_since  # digest builds on papers, not the other way round
+
+    papers_embed_since.delay(since.isoformat())
 
 
 def _search_index() -> None:

@@ -79,7 +79,10 @@ class PreferencesForm(forms.Form):
         required=False,
         choices=[(code, f"{code} — {name}") for code, name in ARXIV_CATEGORIES.items()],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Optional: only papers in these arXiv categories.",
+        help_text=(
+            "Optional: only papers in these arXiv categories (and editors' picks). "
+            "Papers whose category is not known yet still come."
+        ),
         error_messages={"invalid_choice": "Pick arXiv categories from the list."},
     )
     frequency = forms.ChoiceField(

@@ -32,12 +32,12 @@ def _parse(key: str, raw: bytes) -> OutboxMessage:
     html_part = message.get_body(preferencelist=("html",))
     return OutboxMessage(
         key=key,
-        subject=str(message.get("Subject", "")),
+        subject=str(message.get("Subject", "")).strip(),  # a folded header keeps its leading space
         to=str(message.get("To", "")),
         date=str(message.get("Date", "")),
         text=text_part.get_content() if text_part else "",
         html=html_part.get_content() if html_part else "",
-        headers=[(name, str(value)) for name, value in message.items()],
+        headers=[(name, str(value).strip()) for name, value in message.items()],
     )
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -119,6 +120,7 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
             subscriber.save()
         if _send_claim(subscriber_id=subscriber.pk, now=now):
             _enqueue("subscriber_signup_email_send", subscriber.pk)
+        _interests_embed(subscriber.interests)
     logger.info("sign-up", extra={"subscriber_id": subscriber.pk, "status": subscriber.status})
 
 
@@ -160,7 +162,17 @@ def subscriber_update(*, subscriber: Subscriber, preferences: Preferences) -> Su
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
     subscriber.save(update_fields=[*asdict(preferences), "updated_at"])
+    _interests_embed(subscriber.interests)
     return subscriber
+
+
+def _interests_embed(interests: str) -> None:
+    """Have the worker embed a reader's interests after commit (never here: the web process has no model)."""
+    if not interests.strip() or not settings.PAPERBOY_EMBED_ON_CHANGE:
+        return
+    from digest.tasks import interests_embed  # digest builds on subscriptions, not the other way round
+
+    transaction.on_commit(lambda: interests_embed.delay(interests), robust=True)
 
 
 def _transition(subscriber: Subscriber, *, from_: tuple[str, ...], to: str, **fields: object) -> bool:

@@ -50,8 +50,11 @@ def retrying_eagerly() -> Iterator[None]:
 
 
 def test_the_beat_schedule_names_these_tasks() -> None:
+    from digest.tasks import tick
+
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert scheduled == {tasks.fetch_hf_today.name, tasks.fetch_arxiv_today.name}
+    assert scheduled == {tasks.fetch_hf_today.name, tasks.fetch_arxiv_today.name, tick.name}
+    assert all(name in app.tasks for name in scheduled)
 
 
 def test_the_tasks_retry_only_transient_failures_with_backoff() -> None:

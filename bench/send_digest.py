@@ -1,0 +1,287 @@
+"""Send benchmark: one issue to N active readers with varied interests, end to end, on PostgreSQL.
+
+    python bench/send_digest.py                          (make bench: 10,000 then 100,000)
+    python bench/send_digest.py --subscribers 10000 [--batch-size 500] [--workers 2]
+
+End to end means what a worker does for every batch: claim the rows (one UPDATE … SKIP
+LOCKED), re-read the readers, read what they were sent before, rank the issue's candidates for
+each reader (stored MiniLM vectors + BM25 + votes), assemble their email from the issue's
+pre-rendered frame, sign their links, hand the batch to Anymail's test backend in one batch
+call (merge_data, merge_headers, merge_metadata), and record the outcome (one UPDATE). The
+test backend keeps every message it is given in django.core.mail.outbox; the benchmark empties
+it after each batch, as a real provider's client would not keep them either.
+
+`--workers` processes (default: the CPU count) share the issue the way Celery workers would.
+Prints the figures, then one JSON line: digests_per_s, queries_per_batch, peak_rss_mb (the
+largest worker's peak), per size. Also how long a new interests text takes to rank one day's
+candidates (model already loaded: embed the text, then rank).
+Targets on a 2-core machine: >= 2,000 digests/s, <= 5 queries per batch, memory flat in N.
+
+Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/paperboy_bench_send; the
+database is created if missing and migrated; its readers and deliveries are replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paperboy_bench_send")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["EMAIL_BACKEND"] = "anymail.backends.test.EmailBackend"
+os.environ.pop("EMAIL_PROVIDER", None)
+os.environ["PAPERBOY_EMBED_ON_CHANGE"] = "false"
+
+TARGET_DIGESTS_PER_S = 2_000
+TARGET_QUERIES_PER_BATCH = 5
+CANDIDATES = 100
+TOPICS = [
+    "pose estimation", "3D human pose", "speech recognition", "text to speech", "robot manipulation",
+    "robot learning", "video generation", "image generation", "diffusion models", "large language models",
+    "LLM agents", "tool use", "reinforcement learning from human feedback", "reasoning", "math reasoning",
+    "code generation", "retrieval augmented generation", "information retrieval", "recommendation",
+    "efficient inference", "quantization", "model compression", "mixture of experts", "long context",
+    "multimodal models", "vision language models", "object detection", "segmentation", "medical imaging",
+    "protein structure", "drug discovery", "weather forecasting", "time series", "graph neural networks",
+    "federated learning", "privacy", "AI safety", "alignment", "interpretability", "hallucination",
+    "benchmarks", "datasets", "evaluation", "machine translation", "low-resource languages", "audio generation",
+    "music generation", "3D reconstruction", "gaussian splatting", "NeRF", "autonomous driving", "world models",
+    "embodied AI", "web agents", "GUI agents", "scientific discovery", "theorem proving", "optimization",
+    "scaling laws", "pretraining data",
+]  # fmt: skip
+
+
+def database_ensure(url: str) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit("this benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def interests_pool(count: int, rng: random.Random) -> list[str]:
+    """`count` distinct interests texts: one to three topics, written the ways readers write lists."""
+    texts: set[str] = set()
+    joins = [", ", " and ", "; ", "\n"]
+    while len(texts) < count:
+        topics = rng.sample(TOPICS, rng.choice([1, 1, 2, 2, 3]))
+        texts.add(rng.choice(joins).join(topics) if len(topics) > 1 else topics[0])
+    return sorted(texts)
+
+
+def setup(*, subscribers: int, distinct: int) -> int:
+    """Papers, the issue with its candidates, stored vectors, and `subscribers` active readers; the issue id."""
+    import datetime as dt
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from digest import vectors
+    from digest.models import Delivery, Issue
+    from papers.models import Paper
+    from subscriptions.models import Subscriber
+
+    call_command("migrate", verbosity=0)
+    if Paper.objects.count() < CANDIDATES:
+        call_command("load_sample", verbosity=0)
+    # One day's candidates: the sample's 100 most upvoted papers (a busy HF day has 50-100).
+    candidates = list(Paper.objects.order_by("-upvotes", "arxiv_id")[:CANDIDATES])
+    day = dt.date(2026, 11, 24)
+    Issue.objects.filter(date=day).delete()  # cascades to its deliveries
+    issue = Issue.objects.create(
+        date=day,
+        window_start=dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
+        window_end=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+        candidate_ids=[p.arxiv_id for p in candidates],
+        new_papers=len(candidates),
+    )
+    rng = random.Random(7)
+    pool = interests_pool(distinct, rng)
+    started = time.perf_counter()
+    vectors.papers_vectors(papers=candidates)
+    vectors.interests_texts_store(interests=pool)
+    print(f"  vectors ready ({len(pool)} distinct interests texts) in {time.perf_counter() - started:.1f} s")
+    if Subscriber.objects.count() != subscribers:
+        started = time.perf_counter()
+        Delivery.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {Subscriber._meta.db_table} CASCADE")
+        now = timezone.now()
+        rows = (
+            Subscriber(
+                email=f"reader{i}@bench.example",
+                interests=pool[i % len(pool)] if i % 10 else "",  # one in ten left it empty
+                digest_size=rng.choice([3, 5, 5, 5, 10]),
+                status=Subscriber.Status.ACTIVE,
+                confirmed_at=now,
+            )
+            for i in range(subscribers)
+        )
+        while chunk := list(itertools.islice(rows, 5_000)):
+            Subscriber.objects.bulk_create(chunk)
+        print(f"  {subscribers:,} readers inserted in {time.perf_counter() - started:.1f} s")
+    return issue.pk
+
+
+def worker(issue_id: int, batch_size: int, ready: Any, start: Any, results: multiprocessing.Queue) -> None:
+    """One sending process: batches until none is left; its batch sizes, query counts and peak memory."""
+    import django
+
+    django.setup()
+    from django.core import mail
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from digest.sending import deliveries_send_batch
+
+    # Started like a worker that was already up: imports done, then the clock starts for everyone.
+    ready.release()
+    start.wait()
+
+    batches: list[tuple[int, int]] = []
+    while True:
+        with CaptureQueriesContext(connection) as queries:
+            result = deliveries_send_batch(issue_id=issue_id, batch_size=batch_size)
+        mail.outbox = []
+        if not result.claimed:
+            break
+        batches.append((result.claimed, len(queries)))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put({"batches": batches, "peak_rss_mb": peak_mb})
+
+
+def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
+    from django.db import connections
+
+    from digest import ledger
+    from digest.models import Delivery, Issue
+
+    issue = Issue.objects.get(pk=issue_id)
+    started = time.perf_counter()
+    due = ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+    fan_out_s = time.perf_counter() - started
+    connections.close_all()  # each process opens its own
+    # Fresh processes, as Celery workers would be: none inherits the model the set-up loaded.
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()
+    ready, start = context.Semaphore(0), context.Event()
+    processes = [
+        context.Process(target=worker, args=(issue_id, batch_size, ready, start, results)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.acquire()
+    started = time.perf_counter()
+    start.set()
+    reports = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    sent = Delivery.objects.filter(issue_id=issue_id, status="sent").count()
+    batches = [b for r in reports for b in r["batches"]]
+    # A process's first batch also loads the issue (candidates, vectors, frame): shown apart.
+    firsts = [r["batches"][0][1] for r in reports if r["batches"]]
+    steady = [q for r in reports for _, q in r["batches"][1:]]
+    return {
+        "due": due,
+        "sent": sent,
+        "fan_out_s": round(fan_out_s, 2),
+        "send_s": round(elapsed, 2),
+        "digests_per_s": round(sent / elapsed, 1),
+        "batches": len(batches),
+        "queries_per_batch": max(steady) if steady else max(firsts, default=0),
+        "queries_first_batch": max(firsts, default=0),
+        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1),
+    }
+
+
+def rank_new_interests(*, issue_id: int) -> float:
+    """Median ms to rank the issue's candidates for interests texts never seen before (model loaded)."""
+    from digest import vectors
+    from digest.sending import issue_context
+
+    context = issue_context(issue_id=issue_id, fresh=True)
+    vectors.facets_vectors(interests="warm-up text for the model")
+    times = []
+    for i in range(20):
+        text = f"{random.choice(TOPICS)} for {random.choice(TOPICS)}, variant {i} {time.time_ns()}"
+        started = time.perf_counter()
+        facet_vectors = vectors.facets_vectors(interests=text)
+        context.pool.rank(interests=text, limit=5, facet_vectors=facet_vectors)
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batch-size", type=int, default=500, help="readers per batch (Postmark's batch size)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--distinct-interests", type=int, default=3_000)
+    args = parser.parse_args()
+    database_ensure(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    figures: dict[str, object] = {}
+    issue_id = 0
+    for n in args.subscribers:
+        print(f"== {n:,} readers, batches of {args.batch_size}, {args.workers} worker processes")
+        issue_id = setup(subscribers=n, distinct=args.distinct_interests)
+        result = send(issue_id=issue_id, batch_size=args.batch_size, workers=args.workers)
+        print(
+            f"  sent {result['sent']:,} of {result['due']:,} due in {result['send_s']} s: "
+            f"{result['digests_per_s']:,} digests/s (target >= {TARGET_DIGESTS_PER_S:,}); "
+            f"making them due took {result['fan_out_s']} s"
+        )
+        print(
+            f"  queries per batch: {result['queries_per_batch']} (target <= {TARGET_QUERIES_PER_BATCH}; "
+            f"a process's first batch, which also loads the issue: {result['queries_first_batch']}); "
+            f"peak worker RSS {result['peak_rss_mb']} MB"
+        )
+        figures[str(n)] = result
+    import django.db
+
+    django.db.connections.close_all()
+    rank_ms = rank_new_interests(issue_id=issue_id)
+    print(f"rank one day's {CANDIDATES} candidates for a new interests text (embed + rank): median {rank_ms} ms")
+    last = figures[str(args.subscribers[-1])]
+    assert isinstance(last, dict)
+    print(
+        json.dumps(
+            {
+                "digests_per_s": last["digests_per_s"],
+                "queries_per_batch": last["queries_per_batch"],
+                "peak_rss_mb": last["peak_rss_mb"],
+                "rank_new_interests_ms": rank_ms,
+                "by_subscribers": figures,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

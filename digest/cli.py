@@ -1,0 +1,65 @@
+"""Argument parsing shared by the digest's management commands: one clear line for every bad value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.management.base import CommandError
+from tqdm import tqdm
+
+from digest.models import Issue, IssueKind
+
+EARLIEST = dt.date(2020, 1, 1)
+
+
+def date_parse(raw: str, *, option: str = "--date") -> dt.date:
+    """A YYYY-MM-DD date between 2020 and next year, or CommandError."""
+    try:
+        day = dt.date.fromisoformat(raw.strip())
+    except (ValueError, AttributeError):
+        raise CommandError(f"{option} must be YYYY-MM-DD, got {raw!r}") from None
+    latest = dt.date.today() + dt.timedelta(days=366)
+    if not EARLIEST <= day <= latest:
+        raise CommandError(f"{option} must be between {EARLIEST} and {latest}, got {day}")
+    return day
+
+
+def datetime_parse(raw: str, *, option: str = "--now") -> dt.datetime:
+    """An ISO 8601 date-time (UTC unless it says otherwise), or CommandError."""
+    try:
+        when = dt.datetime.fromisoformat(raw.strip())
+    except (ValueError, AttributeError):
+        raise CommandError(f"{option} must be an ISO 8601 date-time like 2026-11-25T08:00, got {raw!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def kind_parse(raw: str) -> str:
+    if raw not in IssueKind.values:
+        raise CommandError(f"--kind must be one of {', '.join(IssueKind.values)}, got {raw!r}")
+    return raw
+
+
+def issue_find(*, issue_id: str | None, date: str | None, kind: str) -> Issue:
+    """The issue named by --issue ID, or by --date and --kind; CommandError if there is none."""
+    if bool(issue_id) == bool(date):
+        raise CommandError("give either --issue ID or --date YYYY-MM-DD")
+    if issue_id:
+        if not issue_id.isdigit() or len(issue_id) > 18:
+            raise CommandError(f"--issue must be an issue's number, got {issue_id!r}")
+        issue = Issue.objects.filter(pk=int(issue_id)).first()
+        if issue is None:
+            raise CommandError(f"there is no issue #{issue_id}")
+        return issue
+    day = date_parse(date or "")
+    issue = Issue.objects.filter(date=day, kind=kind_parse(kind)).first()
+    if issue is None:
+        raise CommandError(f"there is no {kind} issue of {day}: build it first (manage.py build_issue --date {day})")
+    return issue
+
+
+def progress(total: int, *, desc: str, **kwargs: Any) -> Iterator[Any]:
+    """A progress bar on stderr (tqdm redraws with "\\r", so it needs the raw stream)."""
+    return tqdm(total=total, desc=desc, unit="digest", file=sys.stderr, dynamic_ncols=True, **kwargs)

@@ -1,0 +1,268 @@
+"""The send ledger (decision 3): who is due, claiming a batch, recording what happened, recovering stuck claims.
+
+Delivery(issue, subscriber) is unique, so a reader can be made due for an issue once. A batch
+claims its rows with one conditional UPDATE (on PostgreSQL over `FOR UPDATE SKIP LOCKED`, so
+concurrent workers take disjoint rows without waiting) and records the outcome with one more,
+guarded by its claim: a batch whose claim was recovered as stuck cannot overwrite the rows
+another batch now holds.
+
+The SQL here is written by hand (Django has no UPDATE … RETURNING): only table names from the
+models are formatted into it, every value is a parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from subscriptions.models import Subscriber
+from subscriptions.selectors import subscriber_list_deliverable
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+Frequency = Subscriber.Frequency
+# Issues readers may be made due for: a draft waits for an editor, a sent one is over.
+OPEN_STATUSES = (IssueStatus.SCHEDULED, IssueStatus.SENDING)
+
+
+@dataclass(frozen=True, order=True)
+class Claimed:
+    delivery_id: int
+    subscriber_id: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    status: str  # a DeliveryStatus
+    message_id: str = ""
+    papers: tuple[str, ...] = ()
+    error: str = ""
+
+
+# --- Who is due ---------------------------------------------------------------------------------
+
+
+def _local_groups(*, now: dt.datetime, timezones: Sequence[str]) -> dict[tuple[dt.date, int], list[str]]:
+    """Time zones grouped by their local (date, hour) at `now`; unknown names are left out (and logged)."""
+    groups: dict[tuple[dt.date, int], list[str]] = defaultdict(list)
+    for name in timezones:
+        try:
+            local = now.astimezone(zoneinfo.ZoneInfo(name))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.error("subscriber time zone unknown", extra={"timezone": name})
+            continue
+        groups[(local.date(), local.hour)].append(name)
+    return groups
+
+
+def _frequencies(kind: str, local_date: dt.date) -> list[str]:
+    if kind == IssueKind.WEEKLY:
+        return [Frequency.WEEKLY] if local_date.weekday() == 0 else []
+    if local_date.weekday() >= 5:
+        return [Frequency.DAILY]
+    return [Frequency.DAILY, Frequency.WEEKDAYS]
+
+
+def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
+    """Make the readers due whose local delivery hour has come today, for their local day's issue; {issue id: new rows}.
+
+    A reader is due on local date L once their hour has come (not only at it: a tick missed
+    because the beat was down is made up at the next one) for the issue of date L, if it is
+    scheduled or sending. Readers east of UTC whose hour comes before the issue is built get
+    it at the first tick after. The unique ledger row makes every tick idempotent.
+    """
+    timezones = list(subscriber_list_deliverable().values_list("timezone", flat=True).distinct())
+    issues = {
+        (issue.date, issue.kind): issue
+        for issue in Issue.objects.filter(
+            status__in=OPEN_STATUSES,
+            date__gte=(now - dt.timedelta(days=1)).date(),
+            date__lte=(now + dt.timedelta(days=1)).date(),
+        )
+    }
+    created: dict[int, int] = {}
+    for (local_date, hour), names in sorted(_local_groups(now=now, timezones=timezones).items()):
+        for kind in IssueKind.values:
+            issue = issues.get((local_date, kind))
+            frequencies = _frequencies(kind, local_date)
+            if issue is None or not frequencies:
+                continue
+            readers = subscriber_list_deliverable().filter(
+                timezone__in=names, delivery_hour__lte=hour, frequency__in=frequencies
+            )
+            count = _insert_deliveries(issue=issue, readers=readers, now=now)
+            if count:
+                created[issue.pk] = created.get(issue.pk, 0) + count
+    for issue_id, count in created.items():
+        Issue.objects.filter(pk=issue_id, status=IssueStatus.SCHEDULED).update(
+            status=IssueStatus.SENDING, sending_at=now, updated_at=now
+        )
+        logger.info("deliveries due", extra={"issue": issue_id, "count": count})
+    return created
+
+
+def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
+    """Make every deliverable reader of this issue's kind due now ("send now"), whatever their hour."""
+    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
+    count = _insert_deliveries(
+        issue=issue, readers=subscriber_list_deliverable().filter(frequency__in=frequencies), now=now
+    )
+    Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
+        status=IssueStatus.SENDING, sending_at=now, updated_at=now
+    )
+    return count
+
+
+def _insert_deliveries(*, issue: Issue, readers: object, now: dt.datetime) -> int:
+    """INSERT … SELECT the readers' ledger rows in one statement; rows that exist are left alone."""
+    select_sql, params = readers.values("id").query.sql_with_params()  # type: ignore[attr-defined]
+    table = Delivery._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (issue_id, subscriber_id, status, attempts, message_id, papers, error, "  # noqa: S608
+        f"created_at, updated_at) SELECT %s, due.id, %s, 0, '', '[]', '', %s, %s FROM ({select_sql}) due "
+        # WHERE true: SQLite needs it to tell ON CONFLICT from a join's ON.
+        "WHERE true ON CONFLICT (issue_id, subscriber_id) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [issue.pk, DeliveryStatus.QUEUED, now, now, *params])
+        return max(cursor.rowcount, 0)
+
+
+# --- Claiming and recording ----------------------------------------------------------------------
+
+
+def _claim_param(claim: uuid.UUID) -> object:
+    return claim if connection.vendor == "postgresql" else claim.hex
+
+
+def delivery_claim(*, issue_id: int, limit: int, now: dt.datetime) -> tuple[uuid.UUID, list[Claimed]]:
+    """Claim up to `limit` queued deliveries of an open, unpaused issue, in one statement."""
+    claim = uuid.uuid4()
+    table, issues = Delivery._meta.db_table, Issue._meta.db_table
+    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"UPDATE {table} SET status = %s, claim = %s, claimed_at = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
+        f"WHERE id IN (SELECT d.id FROM {table} d JOIN {issues} i ON i.id = d.issue_id "
+        f"WHERE d.issue_id = %s AND d.status = %s AND i.paused_at IS NULL AND i.status IN (%s, %s) "
+        f"ORDER BY d.id LIMIT %s{lock}) RETURNING id, subscriber_id, attempts"
+    )
+    params = [DeliveryStatus.SENDING, _claim_param(claim), now, now, issue_id, DeliveryStatus.QUEUED, *OPEN_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+    return claim, sorted(Claimed(*row) for row in rows)
+
+
+def delivery_reclaim(*, claim: uuid.UUID, now: dt.datetime) -> list[Claimed]:
+    """Take back the rows a batch still holds under its claim, for a retry (none if they were recovered since)."""
+    table = Delivery._meta.db_table
+    sql = (
+        f"UPDATE {table} SET claimed_at = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
+        "WHERE claim = %s AND status = %s RETURNING id, subscriber_id, attempts"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, now, _claim_param(claim), DeliveryStatus.SENDING])
+        rows = cursor.fetchall()
+    return sorted(Claimed(*row) for row in rows)
+
+
+def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.datetime) -> int:
+    """Write a batch's outcomes in one statement, only over rows this claim still holds; rows written."""
+    if not outcomes:
+        return 0
+    table = Delivery._meta.db_table
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    big = "::bigint" if connection.vendor == "postgresql" else ""
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(outcomes))
+    params: list[object] = []
+    for o in outcomes:
+        params += [o.delivery_id, o.status, o.message_id[:255], json.dumps(list(o.papers)), o.error[:500]]
+    # A still-queued retry keeps its claim; anything final lets go of it.
+    sql = (
+        f"WITH v(id, status, message_id, papers, error) AS (VALUES {values}) "  # noqa: S608
+        f"UPDATE {table} SET status = v.status, message_id = v.message_id, papers = v.papers{cast}, "
+        f"error = v.error, updated_at = %s, "
+        f"sent_at = CASE WHEN v.status = %s THEN %s ELSE {table}.sent_at END, "
+        f"claim = CASE WHEN v.status = %s THEN {table}.claim ELSE NULL END "
+        f"FROM v WHERE {table}.id = v.id{big} AND {table}.claim = %s AND {table}.status = %s"
+    )
+    params += [now, DeliveryStatus.SENT, now, DeliveryStatus.SENDING, _claim_param(claim), DeliveryStatus.SENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
+
+
+def deliveries_recover_stuck(*, now: dt.datetime) -> tuple[int, int]:
+    """Claims older than the timeout are a crashed batch's: back to the queue, or failed after MAX_ATTEMPTS.
+
+    The batch may have handed some messages to the provider before it died; sending them again
+    carries the same idempotency key, so a provider that honours it delivers each once.
+    Returns (requeued, failed).
+    """
+    cutoff = now - dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES)
+    stuck = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
+    with transaction.atomic():
+        failed = stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+            status=DeliveryStatus.FAILED,
+            claim=None,
+            error=f"gave up after {MAX_ATTEMPTS} attempts: the batch never finished",
+            updated_at=now,
+        )
+        requeued = stuck.update(status=DeliveryStatus.QUEUED, claim=None, updated_at=now)
+    if requeued or failed:
+        logger.warning("stuck deliveries recovered", extra={"requeued": requeued, "failed": failed})
+    return requeued, failed
+
+
+def issues_close(*, now: dt.datetime) -> int:
+    """Sending issues two days past their date with nothing left in flight become sent."""
+    in_flight = Q(deliveries__status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
+    done = (
+        Issue.objects.filter(status=IssueStatus.SENDING, date__lt=(now - dt.timedelta(days=2)).date())
+        .exclude(in_flight)
+        .values_list("pk", flat=True)
+    )
+    return Issue.objects.filter(pk__in=list(done)).update(status=IssueStatus.SENT, sent_at=now, updated_at=now)
+
+
+def deliveries_queued_count(*, issue_id: int) -> int:
+    return Delivery.objects.filter(issue_id=issue_id, status=DeliveryStatus.QUEUED).count()
+
+
+def issue_counts(*, issue: Issue) -> dict[str, int]:
+    """Per issue: due, sent, failed, skipped, and the provider's delivered/opened/clicked/bounced/complained."""
+    from django.db.models import Count
+
+    rows = Delivery.objects.filter(issue=issue).aggregate(
+        due=Count("id"),
+        queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
+        sending=Count("id", filter=Q(status=DeliveryStatus.SENDING)),
+        sent=Count("id", filter=Q(status=DeliveryStatus.SENT)),
+        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+        skipped=Count("id", filter=Q(status=DeliveryStatus.SKIPPED)),
+        delivered=Count("id", filter=Q(delivered_at__isnull=False)),
+        opened=Count("id", filter=Q(opened_at__isnull=False)),
+        clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        bounced=Count("id", filter=Q(bounced_at__isnull=False)),
+        complained=Count("id", filter=Q(complained_at__isnull=False)),
+    )
+    return {key: int(value or 0) for key, value in rows.items()}
+
+
+def now_utc() -> dt.datetime:
+    return timezone.now()

@@ -1,0 +1,62 @@
+"""The hourly tick, by hand: build due issues, recover stuck claims, make readers due, send their digests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from digest import cli, ledger, sending, services, tasks
+from digest.models import Delivery, DeliveryStatus
+
+
+class Command(BaseCommand):
+    help = (
+        "Do what the hourly beat does: build today's issue, recover stuck claims, make due the readers whose "
+        "local hour has come, and send their digests here (or, with --enqueue, hand the batches to the workers)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--now", help="act as if it were this UTC date-time (ISO 8601), e.g. to catch up")
+        parser.add_argument("--enqueue", action="store_true", help="queue batch tasks instead of sending here")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = cli.datetime_parse(options["now"]) if options["now"] else ledger.now_utc()
+        built = services.issues_build_due(now=now)
+        requeued, failed = ledger.deliveries_recover_stuck(now=now)
+        created = ledger.deliveries_create_due(now=now)
+        self.stdout.write(
+            f"issues ready: {len(built)}; due now: {sum(created.values())}; "
+            f"stuck claims requeued: {requeued}, failed: {failed}"
+        )
+        issue_ids = sorted(
+            set(Delivery.objects.filter(status=DeliveryStatus.QUEUED).values_list("issue_id", flat=True))
+        )
+        if options["enqueue"]:
+            self.stdout.write(f"batches queued: {tasks.batches_enqueue(issue_ids=issue_ids)}")
+            return
+        totals = send_queued(issue_ids=issue_ids)
+        self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
+
+
+def send_queued(*, issue_ids: list[int]) -> sending.BatchResult:
+    """Send every queued delivery of these issues in this process, with a progress bar; the totals."""
+    totals = sending.BatchResult()
+    for issue_id in issue_ids:
+        with cli.progress(ledger.deliveries_queued_count(issue_id=issue_id), desc=f"issue #{issue_id}") as bar:
+            while True:
+                try:
+                    result = sending.deliveries_send_batch(issue_id=issue_id)
+                except sending.TransientSendError as error:
+                    # The batch stays claimed; the worker's retry or the next tick's recovery sends it.
+                    bar.write(f"provider trouble, left for a retry: {error}")
+                    break
+                if not result.claimed:
+                    break
+                bar.update(result.claimed)
+                for name in ("sent", "failed", "skipped"):
+                    setattr(totals, name, getattr(totals, name) + getattr(result, name))
+                if result.paused:
+                    bar.write(f"issue #{issue_id} paused itself: too many failures")
+                    break
+    return totals

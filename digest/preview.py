@@ -1,0 +1,125 @@
+"""What a reader would get from an issue, for editors: a preview in the admin and a test send to themselves.
+
+These run in the web process, which never loads the embedding model: they use the stored
+vectors, and where some are missing (an interests text nobody has written before) they rank
+by words and votes only, say so, and ask the worker to embed the text for the next look.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+
+from digest.embeddings import DIMENSIONS
+from digest.models import Issue
+from digest.ranking import CandidatePool, interests_facets
+from digest.render import EmailParts, Pick, issue_frame_build
+from digest.sending import PIN_REASON, Reader, reader_picks
+from digest.services import issue_papers
+from digest.vectors import facets_vectors, papers_vectors
+from subscriptions.models import Subscriber
+from subscriptions.services import subscriber_link
+from subscriptions.tokens import Purpose
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Preview:
+    picks: list[Pick]
+    parts: EmailParts
+    fallback: bool
+    semantic: bool  # False: ranked by words and votes only, the interests' vectors are not stored yet
+
+
+def issue_preview(
+    *, issue: Issue, subscriber: Subscriber | None = None, interests: str | None = None, size: int | None = None
+) -> Preview:
+    """The digest `subscriber` (or a reader with these `interests`) would get from this issue now."""
+    if interests is None:
+        interests = subscriber.interests if subscriber else ""
+    size = size or (subscriber.digest_size if subscriber else 5)
+    pins, candidates = issue_papers(issue=issue)
+    paper_vectors, facet_vectors = _stored_vectors(candidates=candidates, interests=interests)
+    semantic = paper_vectors is not None and facet_vectors is not None
+    if paper_vectors is None or facet_vectors is None:
+        # Zeros leave the semantic signal flat: the order is then by words, then votes.
+        paper_vectors = np.zeros((len(candidates), DIMENSIONS), dtype=np.float32)
+        facet_vectors = np.zeros((len(interests_facets(interests)), DIMENSIONS), dtype=np.float32)
+    pool = CandidatePool(candidates, paper_vectors)
+    sent = set() if subscriber is None else _sent_to(subscriber=subscriber, issue=issue)
+    categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
+    reader = Reader(
+        subscriber.pk if subscriber else 0, subscriber.email if subscriber else "", interests, size, categories
+    )
+    picks, fallback = reader_picks(
+        pins=[p.arxiv_id for p in pins], pool=pool, reader=reader, sent=sent, facet_vectors=facet_vectors
+    )
+    frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
+    manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE) if subscriber else "#manage"
+    unsubscribe_url = (
+        subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE) if subscriber else "#unsubscribe"
+    )
+    parts = frame.assemble(picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url)
+    return Preview(picks, parts, fallback, semantic)
+
+
+def _stored_vectors(*, candidates: list, interests: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The stored vectors of the candidates and of the interests' facets; None for either that is incomplete."""
+    try:
+        paper_vectors = papers_vectors(papers=candidates, compute=False)
+    except LookupError:
+        paper_vectors = None
+        _embed_later(arxiv_ids=[p.arxiv_id for p in candidates])
+    try:
+        facet_vectors = facets_vectors(interests=interests, compute=False)
+    except LookupError:
+        facet_vectors = None
+        _embed_later(interests=interests)
+    return paper_vectors, facet_vectors
+
+
+def _sent_to(*, subscriber: Subscriber, issue: Issue) -> set[str]:
+    from digest.models import Delivery, DeliveryStatus
+
+    rows = (
+        Delivery.objects.filter(subscriber=subscriber, status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING))
+        .exclude(issue=issue)
+        .values_list("papers", flat=True)
+    )
+    return {arxiv_id for papers in rows for arxiv_id in papers or ()}
+
+
+def _embed_later(*, interests: str = "", arxiv_ids: list[str] | None = None) -> None:
+    """Ask the worker for the vectors a preview lacked, so that the next look ranks by meaning too."""
+    if not settings.PAPERBOY_EMBED_ON_CHANGE:
+        return
+    from digest.tasks import interests_embed, papers_embed
+
+    if interests.strip():
+        transaction.on_commit(lambda: interests_embed.delay(interests), robust=True)
+    if arxiv_ids:
+        transaction.on_commit(lambda: papers_embed.delay(arxiv_ids), robust=True)
+
+
+def issue_send_test(*, issue: Issue, to: str, interests: str = "", size: int = 5) -> Preview:
+    """Send an editor the digest a reader with these interests would get, marked as a test; not in the ledger."""
+    preview = issue_preview(issue=issue, interests=interests, size=size)
+    message = EmailMultiAlternatives(
+        subject=f"[Test] {preview.parts.subject}",
+        body=preview.parts.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    message.attach_alternative(preview.parts.html, "text/html")
+    message.send()
+    logger.info("digest test sent", extra={"issue": issue.pk})
+    return preview
+
+
+__all__ = ["PIN_REASON", "Preview", "issue_preview", "issue_send_test"]

@@ -1,0 +1,308 @@
+"""The digest email, rendered once per issue and assembled per reader from its pieces (decision 5).
+
+issue_frame_build renders templates/emails/digest.{html,txt,subject.txt} once, for every paper a
+reader may get, and inlines the CSS once over the whole HTML document. The rendered document
+carries two kinds of markers, both made with a random nonce so that no scraped text can forge one
+(and in the HTML, scraped text cannot even hold "<!--", being escaped):
+
+- a section, `<!--pb:N:name-->...<!--/pb:N:name-->`: a piece some readers get and others do not
+  (one per paper, the fallback line, the personal and the public top lines and footers), cut out
+  after inlining;
+- a slot, `<!--pb:N:@name-->`: where a section goes back in, in the reader's order;
+- and inside sections, tokens `pbN<name>` for the per-reader values (reason, manage and
+  unsubscribe URLs), which escaping and inlining leave alone since they are plain alphanumerics.
+
+IssueFrame.assemble then only concatenates strings and escapes the reader's values: no template,
+no HTML parsing, no CSS work per reader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import secrets
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from digest.models import Issue, IssueKind
+from papers.models import Paper
+from papers.templatetags.papers_extras import external_url
+
+SUMMARY_MAX_CHARS = 280
+SUBJECT_TITLE_MAX_CHARS = 70
+AUTHORS_SHOWN = 3
+TEXT_WIDTH = 72
+_TOKENS = ("reason", "manage", "unsubscribe")
+_SLOTS = ("view", "fallback", "papers", "footer")
+_SECTIONS = ("view", "view_public", "fallback", "empty", "footer", "footer_public")
+# Stylesheets never come from the network; the @media rules (dark mode, phones) sit in a
+# <style data-css-inline="keep"> block that the inliner leaves in place.
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
+
+Parts = tuple[str, ...]  # literal, slot name, literal, slot name, ..., literal
+
+
+@dataclass(frozen=True)
+class Pick:
+    arxiv_id: str
+    reason: str  # e.g. "matches: pose estimation", "trending: 212 upvotes", "editor's pick"
+
+
+@dataclass(frozen=True)
+class EmailParts:
+    subject: str  # one line
+    text: str  # plain-text part
+    html: str  # CSS already inlined
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """One rendered document cut into its skeleton and its sections, each split at its slots and tokens."""
+
+    skeleton: Parts
+    sections: dict[str, Parts]
+
+
+class IssueFrame:
+    """An issue rendered once: header/footer frame and one fragment per paper, CSS inlined once."""
+
+    def __init__(self, *, html_doc: _Rendered, text_doc: _Rendered, subjects: dict[str, str], index: dict[str, int]):
+        self._html = html_doc
+        self._text = text_doc
+        self._subjects = subjects
+        # arxiv id -> the paper's (HTML, text) fragments, looked up once per pick
+        self._papers = {
+            arxiv_id: (html_doc.sections[f"paper-{n}"], text_doc.sections[f"paper-{n}"])
+            for arxiv_id, n in index.items()
+        }
+
+    def assemble(self, *, picks: Sequence[Pick], fallback: bool, manage_url: str, unsubscribe_url: str) -> EmailParts:
+        """One reader's email: their papers in their order, their reasons, their links."""
+        html_values = {"manage": html.escape(manage_url), "unsubscribe": html.escape(unsubscribe_url)}
+        text_values = {"manage": manage_url, "unsubscribe": unsubscribe_url}
+        return self._assemble(picks, html_values, text_values, fallback=fallback, public=False)
+
+    def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
+        """The non-personal version ("view in browser"): links to sign up and to past issues, not the reader's."""
+        return self._assemble(picks, {}, {}, fallback=False, public=True)
+
+    def _assemble(
+        self,
+        picks: Sequence[Pick],
+        html_values: dict[str, str],
+        text_values: dict[str, str],
+        *,
+        fallback: bool,
+        public: bool,
+    ) -> EmailParts:
+        html_papers: list[str] = []
+        text_papers: list[str] = []
+        for pick in picks:
+            fragments = self._papers.get(pick.arxiv_id)
+            if fragments is None:
+                raise ValueError(f"pick {pick.arxiv_id!r} is not among the papers this issue frame was built with")
+            html_values["reason"] = html.escape(pick.reason)
+            text_values["reason"] = " ".join(pick.reason.split())  # one line, whatever it holds
+            _fill(html_papers, fragments[0], html_values)
+            _fill(text_papers, fragments[1], text_values)
+        return EmailParts(
+            subject=self._subjects[picks[0].arxiv_id if picks else ""],
+            text=_join(self._text, text_papers, text_values, fallback=fallback, public=public),
+            html=_join(self._html, html_papers, html_values, fallback=fallback, public=public),
+        )
+
+
+def _join(doc: _Rendered, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool) -> str:
+    """The whole document: the skeleton with the reader's sections in its slots."""
+    footer: list[str] = []
+    _fill(footer, doc.sections["footer_public" if public else "footer"], values)
+    slots = {
+        "view": "".join(doc.sections["view_public" if public else "view"]),
+        "fallback": "".join(doc.sections["fallback"]) if fallback else "",
+        "papers": "".join(papers) if papers else "".join(doc.sections["empty"]),
+        "footer": "".join(footer),
+    }
+    out: list[str] = []
+    _fill(out, doc.skeleton, slots)
+    return "".join(out)
+
+
+def _fill(out: list[str], parts: Parts, values: Mapping[str, str]) -> None:
+    """Append the literals of `parts` to `out`, with each slot's value between them."""
+    out.append(parts[0])
+    for i in range(1, len(parts), 2):
+        out.append(values[parts[i]])
+        out.append(parts[i + 1])
+
+
+class _Markers:
+    """The nonce-made markers and tokens of one build, and the code that cuts a document along them."""
+
+    def __init__(self) -> None:
+        nonce = secrets.token_hex(8)
+        self.prefix = f"<!--pb:{nonce}:"
+        self.token = {name: f"pb{nonce}{name}" for name in _TOKENS}
+        self._section = re.compile(rf"<!--pb:{nonce}:([\w-]+)-->(.*?)<!--/pb:{nonce}:\1-->", re.DOTALL)
+        self._slot = re.compile(rf"<!--pb:{nonce}:@([\w-]+)-->")
+        self._tokens = re.compile(rf"pb{nonce}({'|'.join(_TOKENS)})")
+
+    # mark_safe: the markers are our own constant comments, with no outside text in them.
+    def slot(self, name: str) -> str:
+        return mark_safe(f"{self.prefix}@{name}-->")
+
+    def open(self, name: str) -> str:
+        return mark_safe(f"{self.prefix}{name}-->")
+
+    def close(self, name: str) -> str:
+        return mark_safe(f"<!--/{self.prefix[4:]}{name}-->")
+
+    def cut(self, document: str, *, papers: int) -> _Rendered:
+        """The document's skeleton and sections; a template that lost a marker fails here, not in a reader's inbox."""
+        sections: dict[str, Parts] = {}
+
+        def take(match: re.Match[str]) -> str:
+            sections[match.group(1)] = tuple(self._tokens.split(match.group(2)))
+            return ""
+
+        skeleton = tuple(self._slot.split(self._section.sub(take, document)))
+        expected = {*_SECTIONS, *(f"paper-{n}" for n in range(papers))}
+        if skeleton[1::2] != _SLOTS or set(sections) != expected:
+            raise RuntimeError(
+                f"the digest template's markers are broken: slots {skeleton[1::2]}, sections {sorted(sections)}"
+            )
+        return _Rendered(skeleton=skeleton, sections=sections)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut at a word boundary before `limit` characters, with an ellipsis if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def authors_line(authors: Sequence[str]) -> str:
+    """The first three names, then "et al." if there are more."""
+    names = [" ".join(str(name).split()) for name in authors if str(name).strip()]
+    shown = ", ".join(names[:AUTHORS_SHOWN])
+    return f"{shown} et al." if len(names) > AUTHORS_SHOWN else shown
+
+
+def _links(paper: Paper) -> list[dict[str, str]]:
+    links = [("Hugging Face", paper.hf_url), ("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
+    links += [("Code", paper.github_repo), ("Project page", paper.project_page)]
+    # Only absolute http(s) links: a scraped "javascript:" or relative URL is dropped, not linked.
+    return [{"label": label, "url": url} for label, raw in links if (url := external_url(raw))]
+
+
+def _paper_context(paper: Paper, number: int, markers: _Markers) -> dict[str, Any]:
+    summary = shorten(paper.ai_summary or paper.abstract, SUMMARY_MAX_CHARS)
+    return {
+        "open": markers.open(f"paper-{number}"),
+        "close": markers.close(f"paper-{number}"),
+        "arxiv_id": paper.arxiv_id,
+        "title": " ".join(paper.title.split()),
+        "title_url": external_url(paper.hf_url),
+        "authors": authors_line(paper.authors or []),
+        "summary": summary,
+        "summary_wrapped": textwrap.fill(summary, TEXT_WIDTH),
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "links": _links(paper),
+    }
+
+
+def _date_label(issue: Issue) -> str:
+    if issue.kind == IssueKind.WEEKLY:
+        return f"Week of {issue.date.day} {issue.date:%B %Y}"
+    return f"{issue.date:%A}, {issue.date.day} {issue.date:%B %Y}"
+
+
+def _short_date(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _period(issue: Issue) -> str:
+    return "this week" if issue.kind == IssueKind.WEEKLY else "today"
+
+
+def _quiet_line(issue: Issue) -> str:
+    """Said plainly when few papers came out: never silence, and never older papers passed off as new."""
+    count = issue.new_papers
+    span = "week" if issue.kind == IssueKind.WEEKLY else "day"
+    older = len(issue.candidate_ids or []) > count
+    rest = " The others here came out earlier in the week; you have not had them before." if older else ""
+    if count == 0:
+        return f"A quiet {span}: no new papers came out {_period(issue)}.{rest}"
+    papers = "paper" if count == 1 else "papers"
+    return f"A quiet {span}: only {count} new {papers} came out {_period(issue)}.{rest}"
+
+
+def issue_view_url(issue: Issue) -> str:
+    """The absolute URL of the issue's non-personal "view in browser" page."""
+    path = reverse("digest:issue", kwargs={"day": issue.date})
+    return f"{settings.SITE_URL}{path}{'?kind=weekly' if issue.kind == IssueKind.WEEKLY else ''}"
+
+
+def _issue_context(issue: Issue, markers: _Markers) -> dict[str, Any]:
+    return {
+        "issue": issue,
+        "weekly": issue.kind == IssueKind.WEEKLY,
+        "date_label": _date_label(issue),
+        "short_date": _short_date(issue.date),
+        "note": issue.note.strip(),
+        "quiet_line": _quiet_line(issue) if issue.quiet else "",
+        "fallback_line": (
+            f"Nothing new matched your interests {_period(issue)}, so here are the most upvoted papers instead."
+        ),
+        "period": _period(issue),
+        "view_url": issue_view_url(issue),
+        "archive_url": f"{settings.SITE_URL}{reverse('digest:archive')}",
+        "subscribe_url": f"{settings.SITE_URL}{reverse('subscriptions:subscribe')}",
+        "site_url": settings.SITE_URL,
+        "postal_address": settings.PAPERBOY_POSTAL_ADDRESS.strip(),
+        "slot": {name: markers.slot(name) for name in _SLOTS},
+        "open": {name: markers.open(name) for name in _SECTIONS},
+        "close": {name: markers.close(name) for name in _SECTIONS},
+        "token": markers.token,
+    }
+
+
+def _subjects(issue: Issue, papers: Mapping[str, Paper]) -> dict[str, str]:
+    """The subject for each possible first paper ("" for an issue with none), on one line."""
+
+    def subject(title: str) -> str:
+        context = {"issue": issue, "short_date": _short_date(issue.date), "title": title}
+        context["weekly"] = issue.kind == IssueKind.WEEKLY
+        return " ".join(render_to_string("emails/digest.subject.txt", context).split())
+
+    subjects = {arxiv_id: subject(shorten(paper.title, SUBJECT_TITLE_MAX_CHARS)) for arxiv_id, paper in papers.items()}
+    subjects[""] = subject("")
+    return subjects
+
+
+def issue_frame_build(*, issue: Issue, papers: Mapping[str, Paper]) -> IssueFrame:
+    """`papers` holds every paper a pick may name (the candidates and the pins), by arxiv id."""
+    markers = _Markers()
+    context = _issue_context(issue, markers)
+    context["papers"] = [_paper_context(paper, number, markers) for number, paper in enumerate(papers.values())]
+    html_doc = _INLINER.inline(render_to_string("emails/digest.html", context))
+    text_doc = render_to_string("emails/digest.txt", context)
+    return IssueFrame(
+        html_doc=markers.cut(html_doc, papers=len(papers)),
+        text_doc=markers.cut(text_doc, papers=len(papers)),
+        subjects=_subjects(issue, papers),
+        index={arxiv_id: number for number, arxiv_id in enumerate(papers)},
+    )

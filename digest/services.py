@@ -1,0 +1,164 @@
+"""Writes on issues: build the issue of the day, hold it, pause and resume it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from digest.models import Delivery, Issue, IssueKind, IssueStatus
+from papers.models import Paper
+from papers.selectors import paper_list_trending
+
+logger = logging.getLogger(__name__)
+
+# On a quiet day the candidates are topped up from this many days before the window, so that
+# readers still get a full digest of papers they have not seen, and the email says so.
+QUIET_BACKFILL_DAYS = 7
+WEEKLY_WINDOW = dt.timedelta(days=7)
+
+
+class IssueError(Exception):
+    """An issue cannot be built or changed as asked (the message says why)."""
+
+
+def issue_window(*, date: dt.date, kind: str) -> tuple[dt.datetime, dt.datetime]:
+    """The papers an issue covers: the hours before its build time (UTC) on its date."""
+    end = dt.datetime.combine(date, dt.time(settings.PAPERBOY_ISSUE_BUILD_HOUR), tzinfo=dt.UTC)
+    span = WEEKLY_WINDOW if kind == IssueKind.WEEKLY else dt.timedelta(hours=settings.PAPERBOY_ISSUE_WINDOW_HOURS)
+    return end - span, end
+
+
+def _days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The calendar days (UTC) a window touches; a paper's day is its HF date, else its publication day."""
+    return start.date(), (end - dt.timedelta(microseconds=1)).date()
+
+
+def issue_candidates_select(*, start: dt.datetime, end: dt.datetime) -> tuple[list[str], int]:
+    """The candidates for a window, most trending first, and how many of them are new in it.
+
+    When fewer than PAPERBOY_QUIET_MIN_PAPERS papers are new, the list is topped up with the
+    most trending papers of the week before: each reader is only ever sent papers they have
+    not had, and the email says the day was quiet.
+    """
+    limit = settings.PAPERBOY_ISSUE_CANDIDATES
+    first, last = _days(start, end)
+    new = list(paper_list_trending(start=first, end=last, now=end, limit=limit).values_list("arxiv_id", flat=True))
+    ids = list(new)
+    if len(new) < settings.PAPERBOY_QUIET_MIN_PAPERS:
+        earlier = paper_list_trending(
+            start=first - dt.timedelta(days=QUIET_BACKFILL_DAYS), end=first - dt.timedelta(days=1), now=end
+        )
+        seen = set(ids)
+        for arxiv_id in earlier.values_list("arxiv_id", flat=True)[: limit * 2]:
+            if len(ids) >= limit:
+                break
+            if arxiv_id not in seen:
+                ids.append(arxiv_id)
+    return ids, len(new)
+
+
+@transaction.atomic
+def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = False) -> Issue:
+    """The issue of this date and kind, created with its candidates (or refreshed, with `rebuild`).
+
+    An issue that has started sending is never rebuilt: its readers must all be ranked over the
+    same papers. A new issue is scheduled, or a draft when editors must approve it first.
+    """
+    if kind not in IssueKind.values:
+        raise IssueError(f"unknown issue kind {kind!r}; use one of: {', '.join(IssueKind.values)}")
+    start, end = issue_window(date=date, kind=kind)
+    issue = Issue.objects.select_for_update().filter(date=date, kind=kind).first()
+    if issue is not None and not rebuild:
+        return issue
+    if issue is not None and issue.status in (IssueStatus.SENDING, IssueStatus.SENT):
+        raise IssueError(f"{issue} is {issue.status}: an issue that has gone out cannot be rebuilt")
+    candidate_ids, new_count = issue_candidates_select(start=start, end=end)
+    status = IssueStatus.DRAFT if settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL else IssueStatus.SCHEDULED
+    fields = {
+        "window_start": start,
+        "window_end": end,
+        "candidate_ids": candidate_ids,
+        "new_papers": new_count,
+        "quiet": new_count < settings.PAPERBOY_QUIET_MIN_PAPERS,
+        "built_at": timezone.now(),
+    }
+    if issue is None:
+        issue = Issue.objects.create(date=date, kind=kind, status=status, **fields)
+    else:
+        Issue.objects.filter(pk=issue.pk).update(**fields, updated_at=timezone.now())
+        issue.refresh_from_db()
+    logger.info(
+        "issue built",
+        extra={"issue": issue.pk, "date": str(date), "kind": kind, "candidates": len(candidate_ids), "new": new_count},
+    )
+    return issue
+
+
+def issues_build_due(*, now: dt.datetime) -> list[Issue]:
+    """Today's daily issue, and on Mondays the weekly one, once their build hour (UTC) has come."""
+    today = now.astimezone(dt.UTC).date()
+    if now.astimezone(dt.UTC).hour < settings.PAPERBOY_ISSUE_BUILD_HOUR:
+        return []
+    built = [issue_build(date=today, kind=IssueKind.DAILY)]
+    if today.weekday() == 0:
+        built.append(issue_build(date=today, kind=IssueKind.WEEKLY))
+    return built
+
+
+def issue_pause(*, issue: Issue, reason: str) -> bool:
+    """Stop claiming this issue's deliveries (batches already claimed finish); False if it was paused."""
+    reason = " ".join(reason.split())[:300] or "paused"
+    changed = Issue.objects.filter(pk=issue.pk, paused_at__isnull=True).update(
+        paused_at=timezone.now(), pause_reason=reason, updated_at=timezone.now()
+    )
+    if changed:
+        logger.warning("issue paused", extra={"issue": issue.pk, "reason": reason})
+    return bool(changed)
+
+
+def issue_resume(*, issue: Issue) -> bool:
+    """Let a paused issue's deliveries be claimed again; False if it was not paused."""
+    changed = Issue.objects.filter(pk=issue.pk, paused_at__isnull=False).update(
+        paused_at=None, pause_reason="", updated_at=timezone.now()
+    )
+    return bool(changed)
+
+
+def issue_schedule(*, issue: Issue) -> bool:
+    """Approve a draft: it goes out at each reader's hour. False if it was not a draft."""
+    return bool(
+        Issue.objects.filter(pk=issue.pk, status=IssueStatus.DRAFT).update(
+            status=IssueStatus.SCHEDULED, updated_at=timezone.now()
+        )
+    )
+
+
+def issue_hold(*, issue: Issue) -> bool:
+    """Turn a scheduled issue back into a draft, before anything was sent. False otherwise."""
+    if Delivery.objects.filter(issue=issue).exists():
+        return False
+    return bool(
+        Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
+            status=IssueStatus.DRAFT, updated_at=timezone.now()
+        )
+    )
+
+
+def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
+    """The issue's pins, in order, and its candidates (most trending first) without pins, hides, hidden or withdrawn."""
+    pins = [pin.paper for pin in issue.pins.select_related("paper").order_by("position", "id")]
+    hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
+    pinned = {paper.arxiv_id for paper in pins}
+    by_id = Paper.objects.filter(arxiv_id__in=issue.candidate_ids, hidden=False, withdrawn_at__isnull=True).in_bulk(
+        field_name="arxiv_id"
+    )
+    candidates = [
+        by_id[arxiv_id]
+        for arxiv_id in issue.candidate_ids
+        if arxiv_id in by_id and arxiv_id not in hidden and arxiv_id not in pinned
+    ]
+    return pins, candidates

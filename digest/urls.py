@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from digest import views
+from papers.urls import DayConverter  # noqa: F401 - importing papers.urls registers the "day" converter
+
+app_name = "digest"
+urlpatterns = [
+    path("", views.archive, name="archive"),
+    path("<day:day>/", views.issue, name="issue"),
+]

@@ -1,0 +1,151 @@
+"""The editors' issue page and its preview in headless Chromium, at desktop width; PNGs go to test-artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from digest.models import Delivery, Issue, IssueHide, IssuePin
+from papers.ingest import papers_ingest
+from papers.models import Paper
+from papers.sources.hf_api import parse
+from tests.conftest import SHOTS, WIDTHS, fixture_bytes
+from tests.subscriptions.conftest import SubscriberFactory
+
+ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
+NOTE = "Good morning! Two editors' picks on top today."
+INTERESTS = "3D human pose estimation, efficient LLM inference"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _issue_of_a_real_day(status: str) -> tuple[Issue, list[Paper]]:
+    """A real day of HF papers through the real parser and ingest, as an issue with a note, two pins and a hide."""
+    papers_ingest(records=parse(fixture_bytes(ONE_DAY)).records, fetch_run=None)
+    items = json.loads(fixture_bytes(ONE_DAY))
+    day = dt.date.fromisoformat(items[0]["paper"]["submittedOnDailyAt"][:10])
+    ranked = list(Paper.objects.filter(hf_date=day).order_by("-upvotes", "arxiv_id"))
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    issue = Issue.objects.create(
+        date=day,
+        status=status,
+        note=NOTE,
+        window_start=start - dt.timedelta(days=1),
+        window_end=start,
+        candidate_ids=[paper.arxiv_id for paper in ranked],
+        new_papers=len(ranked),
+    )
+    for position, paper in enumerate(ranked[3:5]):
+        IssuePin.objects.create(issue=issue, paper=paper, position=position)
+    IssueHide.objects.create(issue=issue, paper=ranked[1])
+    return issue, ranked
+
+
+def _ledger(issue: Issue) -> None:
+    now = timezone.now()
+    marks = [
+        {"status": "sent", "delivered_at": now, "opened_at": now, "clicked_at": now},
+        {"status": "sent", "delivered_at": now},
+        {"status": "failed", "error": "550 5.1.1 mailbox unavailable"},
+        {"status": "queued"},
+    ]
+    for fields in marks * 3:
+        Delivery.objects.create(issue=issue, subscriber=SubscriberFactory(), **fields)
+
+
+def _page(browser: Any, live_server: Any, scheme: str = "light") -> tuple[Any, Any, list[str]]:
+    """A desktop page logged in as a superuser (by session cookie), with the browser's CSP complaints collected."""
+    user = User.objects.create_superuser("editor", "editor@example.org", "pw")
+    client = Client()
+    client.force_login(user)
+    width, height = WIDTHS["desktop"]
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    # No network in tests: only the live server answers.
+    context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())
+    page = context.new_page()
+    complaints: list[str] = []
+    page.on(
+        "console",
+        lambda message: complaints.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return context, page, complaints
+
+
+def _shot(page: Any, name: str) -> None:
+    """The whole page: the viewport grown to it, since Chromium's full-page capture leaves iframes blank."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": height})
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize("status", ["scheduled", "sending"])
+def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str) -> None:
+    issue, ranked = _issue_of_a_real_day(status)
+    if status == "sending":
+        _ledger(issue)
+    context, page, complaints = _page(browser, live_server)
+    try:
+        page.goto(live_server.url + reverse("admin:digest_issue_change", args=[issue.pk]))
+        page.wait_for_load_state("networkidle")
+        assert page.get_by_role("link", name="Preview & test").is_visible()
+        assert page.get_by_role("table", name="Ledger").is_visible()
+        assert page.get_by_role("table", name="Provider events").is_visible()
+        assert page.get_by_role("link", name=" ".join(ranked[0].title.split())[:60], exact=False).first.is_visible()
+        if status == "scheduled":
+            assert page.get_by_role("button", name="Back to draft").is_visible()
+            assert page.locator("#id_note").input_value() == NOTE
+            # The pins' paper fields are the autocomplete (select2) widgets, loaded from our static files.
+            assert page.locator("#pins-group .select2-container").count() == 2
+        else:
+            assert page.locator(".issue-frozen").is_visible()
+            assert page.locator("#id_note").count() == 0
+            assert page.locator("td[data-count='failed']").inner_text() == "3"
+        assert not complaints, complaints
+        _shot(page, f"admin-issue-{status}-desktop")
+        if status == "sending":
+            page.goto(live_server.url + reverse("admin:digest_issue_changelist"))
+            row = page.locator("#result_list tbody tr").first
+            assert row.locator("td.field-failed").inner_text() == "3"
+            assert row.locator("td.field-delivered").inner_text() == "6"
+            _shot(page, "admin-issue-list-desktop")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_preview_page_looks_right(browser: Any, live_server: Any, scheme: str) -> None:
+    issue, ranked = _issue_of_a_real_day("scheduled")
+    context, page, complaints = _page(browser, live_server, scheme)
+    try:
+        page.goto(live_server.url + reverse("admin:digest_issue_preview", args=[issue.pk]))
+        page.get_by_label("Interests").fill(INTERESTS)
+        page.get_by_label("Papers").fill("6")
+        page.get_by_role("button", name="Preview").click()
+        page.wait_for_load_state("networkidle")
+
+        picks = page.locator("table.preview-picks tbody tr")
+        assert picks.count() == 6
+        assert picks.nth(0).get_by_text("editor's pick").is_visible()
+        assert page.get_by_role("button", name="Send a test to me").is_enabled()
+        frame = page.frame_locator("iframe.preview-email")
+        pinned = " ".join(ranked[3].title.split())
+        assert frame.get_by_role("link", name=pinned).is_visible()
+        # The email's own <style> block (dark mode) applies inside the frame: its nonce got through the CSP.
+        background = frame.locator("body").evaluate("element => getComputedStyle(element).backgroundColor")
+        assert background == ("rgb(15, 17, 21)" if scheme == "dark" else "rgb(247, 247, 248)")
+        assert pinned in page.locator("pre.preview-text").inner_text()
+        assert not complaints, complaints
+        _shot(page, f"admin-issue-preview-desktop-{scheme}")
+    finally:
+        context.close()

@@ -1,0 +1,121 @@
+"""Look at the digest email and its "view in browser" page in headless Chromium; PNGs go to test-artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+
+from digest.models import Issue, IssuePin
+from digest.render import Pick, issue_frame_build
+from papers.ingest import papers_ingest
+from papers.models import Paper
+from papers.sources.hf_api import parse
+from tests.conftest import SHOTS, WIDTHS, fixture_bytes
+
+ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
+NOTE = "Good morning! Two editors' picks on top today.\nReply to this email to tell us what you think."
+REASONS = ["editor's pick", "matches: 3D human pose estimation", "matches: efficient LLM inference"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _issue_of_a_real_day(settings: Any) -> tuple[Issue, list[Paper]]:
+    """A real day of HF papers through the real parser and ingest, as an issue with a note and two pins."""
+    settings.PAPERBOY_POSTAL_ADDRESS = "Paperboy, 12 Example Street, 75001 Paris, France"
+    papers_ingest(records=parse(fixture_bytes(ONE_DAY)).records, fetch_run=None)
+    items = json.loads(fixture_bytes(ONE_DAY))
+    day = dt.date.fromisoformat(items[0]["paper"]["submittedOnDailyAt"][:10])
+    ranked = list(Paper.objects.filter(hf_date=day).order_by("-upvotes", "arxiv_id"))
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    issue = Issue.objects.create(
+        date=day,
+        status="sent",
+        note=NOTE,
+        window_start=start - dt.timedelta(days=1),
+        window_end=start,
+        candidate_ids=[paper.arxiv_id for paper in ranked],
+        quiet=len(ranked) < 10,
+    )
+    for position, paper in enumerate(ranked[3:5]):
+        IssuePin.objects.create(issue=issue, paper=paper, position=position)
+    return issue, ranked
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _fits_width(page: Any) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def _new_page(browser: Any, device: str, scheme: str) -> tuple[Any, Any]:
+    width, height = WIDTHS[device]
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    # No network in tests: only the live server answers.
+    context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())
+    return context, context.new_page()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
+    browser: Any, settings: Any, device: str, scheme: str
+) -> None:
+    issue, ranked = _issue_of_a_real_day(settings)
+    chosen = ranked[:6]
+    frame = issue_frame_build(issue=issue, papers={paper.arxiv_id: paper for paper in ranked})
+    picks = [Pick(paper.arxiv_id, REASONS[n % len(REASONS)]) for n, paper in enumerate(chosen)]
+    email = frame.assemble(
+        picks=picks,
+        fallback=False,
+        manage_url="https://paperboy.example/manage/token/",
+        unsubscribe_url="https://paperboy.example/unsubscribe/token/",
+    )
+    context, page = _new_page(browser, device, scheme)
+    try:
+        page.emulate_media(color_scheme=scheme)
+        page.set_content(email.html)
+        assert page.get_by_role("link", name=" ".join(chosen[0].title.split())).is_visible()
+        assert page.locator(".pb-note").get_by_text("Good morning! Two editors' picks on top today.").is_visible()
+        assert page.get_by_role("link", name="Unsubscribe").is_visible()
+        assert page.locator(".pb-title").count() == len(chosen)
+        assert _fits_width(page)
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(15, 17, 21)" if scheme == "dark" else "rgb(247, 247, 248)")
+        card = page.locator(".pb-card").first.evaluate("element => getComputedStyle(element).width")
+        assert float(card.removesuffix("px")) <= 600
+        _shot(page, f"digest-email-{device}-{scheme}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_the_view_in_browser_page_and_the_archive_look_right(
+    browser: Any, live_server: Any, settings: Any, device: str
+) -> None:
+    issue, ranked = _issue_of_a_real_day(settings)
+    context, page = _new_page(browser, device, "light")
+    try:
+        page.goto(f"{live_server.url}/digest/")
+        assert page.get_by_role("heading", name="Past digests", level=1).is_visible()
+        assert _fits_width(page)
+        _shot(page, f"digest-archive-{device}")
+
+        page.get_by_role("link", name=re.compile(r"Daily digest")).first.click()
+        page.wait_for_url(f"**/digest/{issue.date:%Y-%m-%d}/")
+        assert page.get_by_role("link", name=" ".join(ranked[3].title.split())).is_visible()
+        assert page.get_by_text("editor's pick").first.is_visible()
+        assert page.get_by_role("link", name="Get the digest by email").is_visible()
+        assert _fits_width(page)
+        # The email's <style> block (phones, dark mode) applies under the site's CSP.
+        padding = page.locator(".pb-head").evaluate("element => getComputedStyle(element).paddingLeft")
+        assert padding == ("18px" if device == "phone" else "28px")
+        _shot(page, f"digest-page-{device}")
+    finally:
+        context.close()

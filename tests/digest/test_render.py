@@ -1,0 +1,452 @@
+"""The digest email: rendered once per issue, assembled per reader, escaped, small, and honest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import statistics
+import time
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from digest import render
+from digest.models import Issue, IssueKind
+from digest.render import EmailParts, IssueFrame, Pick, issue_frame_build
+from papers.models import Paper
+from tests.factories import PaperFactory
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+MANAGE = "https://paperboy.example/manage/tok-a/?x=1&y=2"
+UNSUBSCRIBE = "https://paperboy.example/unsubscribe/tok-a/"
+
+
+class _Tags(HTMLParser):
+    """Every start tag and its attributes, as a browser's tokenizer would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+def _issue(**fields: Any) -> Issue:
+    start = dt.datetime(2025, 11, 24, 0, 0, tzinfo=dt.UTC)
+    defaults: dict[str, Any] = {
+        "date": dt.date(2025, 11, 25),
+        "kind": IssueKind.DAILY,
+        "window_start": start,
+        "window_end": start + dt.timedelta(days=1),
+        "candidate_ids": [f"2511.{20000 + n}" for n in range(30)],
+    }
+    return Issue(**{**defaults, **fields})
+
+
+def _papers(count: int, **fields: Any) -> dict[str, Paper]:
+    papers = [PaperFactory.build(**fields) for _ in range(count)]
+    return {paper.arxiv_id: paper for paper in papers}
+
+
+def _picks(papers: dict[str, Paper], reason: str = "matches: pose estimation") -> list[Pick]:
+    return [Pick(arxiv_id, reason) for arxiv_id in papers]
+
+
+def _assemble(frame: IssueFrame, picks: list[Pick], *, fallback: bool = False) -> EmailParts:
+    return frame.assemble(picks=picks, fallback=fallback, manage_url=MANAGE, unsubscribe_url=UNSUBSCRIBE)
+
+
+def _long_paper(n: int) -> Paper:
+    return PaperFactory.build(
+        title=("Scaling laws for sparse mixture-of-experts vision-language models with long context " * 4).strip(),
+        abstract="We propose a method for efficient inference in large multimodal models. " * 80,
+        ai_summary="",
+        authors=[f"Author Number{i} Surname{n}" for i in range(60)],
+        upvotes=1000 + n,
+        num_comments=42,
+        github_repo=f"https://github.com/some-organisation/a-rather-long-repository-name-{n}",
+        project_page=f"https://some-organisation.github.io/projects/a-rather-long-project-name-{n}/",
+    )
+
+
+def test_it_escapes_scraped_text_and_the_reason_in_the_html() -> None:
+    paper = PaperFactory.build(
+        title=f"Title {SCRIPT} {IMG}", ai_summary=f"Summary {SCRIPT} {IMG}", authors=[f"Eve {IMG}", SCRIPT]
+    )
+    frame = issue_frame_build(issue=_issue(note=f"Note {SCRIPT}\n{IMG}"), papers={paper.arxiv_id: paper})
+
+    html = _assemble(frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT} {IMG}")]).html
+
+    tags = _tags(html)
+    assert not [tag for tag, _ in tags if tag in {"script", "img"}]
+    assert not [name for _, attrs in tags for name in attrs if name.startswith("on")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    # Each payload shows up, escaped, where it was: title, summary, authors, note, reason.
+    # (The inliner re-serializes text nodes with a bare '"', which is harmless outside attributes.)
+    for shown in ("Title &lt;script&gt;", "Summary &lt;script&gt;", 'Eve "&gt;&lt;img', "Note &lt;script&gt;"):
+        assert shown in html
+    assert "matches: &lt;script&gt;" in html
+
+
+def test_the_text_part_holds_the_scraped_text_as_plain_text_on_its_lines() -> None:
+    paper = PaperFactory.build(title=f"Title {SCRIPT}", authors=[IMG])
+    frame = issue_frame_build(issue=_issue(), papers={paper.arxiv_id: paper})
+
+    text = _assemble(frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT}\r\nBcc: eve@example.org")]).text
+
+    assert f"Title {SCRIPT}" in text
+    assert IMG in text
+    assert "&lt;" not in text and "&quot;" not in text
+    # A reason never breaks its line, whatever the interests text held.
+    assert f"matches: {SCRIPT} Bcc: eve@example.org · 10 upvotes" in text.splitlines()
+
+
+def test_it_stays_under_100_kb_with_20_long_papers() -> None:
+    papers = {paper.arxiv_id: paper for paper in (_long_paper(n) for n in range(20))}
+    frame = issue_frame_build(issue=_issue(note="A long note from the editors. " * 30), papers=papers)
+
+    email = _assemble(frame, _picks(papers, reason="matches: " + "x" * 60), fallback=True)
+
+    assert email.html.count('class="pb-title"') == 20
+    assert len(email.html.encode()) < 100_000
+
+
+def test_it_inlines_the_css_and_keeps_the_dark_mode_and_phone_rules() -> None:
+    papers = _papers(2)
+    email = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
+
+    assert '<meta name="color-scheme" content="light dark">' in email.html
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", email.html, flags=re.DOTALL)
+    assert any("@media (prefers-color-scheme: dark)" in css for css in styles)
+    assert any("@media (max-width: 620px)" in css for css in styles)
+    # The plain rules went into style attributes and their <style> block is gone.
+    assert all("data-css-inline" in tag for tag in re.findall(r"<style[^>]*>", email.html))
+    title = next(attrs for tag, attrs in _tags(email.html) if tag == "h2")
+    assert "font-size:18px" in (title.get("style") or "")
+
+
+def test_each_paper_has_its_title_authors_summary_votes_reason_and_links() -> None:
+    paper = PaperFactory.build(
+        arxiv_id="2511.11111",
+        title="Pose estimation in the wild",
+        authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+        ai_summary="A short AI summary.",
+        abstract="The longer abstract.",
+        upvotes=212,
+        github_repo="https://github.com/example/pose",
+        project_page="https://example.org/pose/",
+    )
+    frame = issue_frame_build(issue=_issue(), papers={paper.arxiv_id: paper})
+
+    email = _assemble(frame, [Pick(paper.arxiv_id, "trending: 212 upvotes")])
+
+    links = {attrs.get("href") for tag, attrs in _tags(email.html) if tag == "a"}
+    assert {
+        "https://huggingface.co/papers/2511.11111",
+        "https://arxiv.org/abs/2511.11111",
+        "https://arxiv.org/pdf/2511.11111",
+        "https://github.com/example/pose",
+        "https://example.org/pose/",
+    } <= links
+    assert re.search(
+        r'<a href="https://huggingface.co/papers/2511.11111"[^>]*>Pose estimation in the wild</a>', email.html
+    )
+    for part in (email.html, email.text):
+        assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in part
+        assert "Dijkstra" not in part
+        assert "A short AI summary." in part and "The longer abstract." not in part
+        assert "212 upvotes" in part and "trending: 212 upvotes" in part
+    for line in ("Code: https://github.com/example/pose", "Project page: https://example.org/pose/"):
+        assert line in email.text.splitlines()
+
+
+def test_only_http_links_are_ever_linked() -> None:
+    paper = PaperFactory.build(github_repo="javascript:alert(1)", project_page="/relative/page")
+    frame = issue_frame_build(issue=_issue(), papers={paper.arxiv_id: paper})
+
+    email = _assemble(frame, _picks({paper.arxiv_id: paper}))
+
+    hrefs = [attrs.get("href") or "" for tag, attrs in _tags(email.html) if tag == "a"]
+    assert hrefs and all(href.startswith(("http://", "https://")) for href in hrefs)
+    assert "javascript:" not in email.html and "javascript:" not in email.text
+    assert "Code:" not in email.text and "Project page:" not in email.text
+
+
+def test_the_summary_falls_back_to_the_abstract_cut_on_a_word_boundary() -> None:
+    abstract = " ".join(f"word{n:03d}" for n in range(100))  # 799 characters
+    paper = PaperFactory.build(ai_summary="", abstract=abstract)
+    frame = issue_frame_build(issue=_issue(), papers={paper.arxiv_id: paper})
+
+    html = _assemble(frame, _picks({paper.arxiv_id: paper})).html
+
+    summary = re.search(r'<p class="pb-summary"[^>]*>(.*?)</p>', html).group(1)
+    assert summary.endswith("…") and len(summary) <= render.SUMMARY_MAX_CHARS
+    assert summary[:-1].split(" ")[-1] in abstract.split(" ")  # a whole word before the ellipsis
+    assert summary.startswith("word000 word001")
+
+
+def test_two_readers_get_their_own_links_and_reasons_from_one_frame() -> None:
+    papers = _papers(3)
+    first, second, third = papers
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    ada = frame.assemble(
+        picks=[Pick(first, "matches: pose"), Pick(second, "editor's pick")],
+        fallback=False,
+        manage_url="https://paperboy.example/manage/ADA/?a=1&b=2",
+        unsubscribe_url="https://paperboy.example/unsubscribe/ADA/",
+    )
+    bob = frame.assemble(
+        picks=[Pick(third, "matches: LLM <inference>"), Pick(first, "trending: 10 upvotes")],
+        fallback=True,
+        manage_url="https://paperboy.example/manage/BOB/",
+        unsubscribe_url="https://paperboy.example/unsubscribe/BOB/",
+    )
+
+    assert 'href="https://paperboy.example/manage/ADA/?a=1&amp;b=2"' in ada.html
+    assert "Manage your preferences: https://paperboy.example/manage/ADA/?a=1&b=2" in ada.text
+    assert "https://paperboy.example/unsubscribe/ADA/" in ada.html and "BOB" not in ada.html + ada.text
+    assert "https://paperboy.example/unsubscribe/BOB/" in bob.text and "ADA" not in bob.html + bob.text
+    assert "matches: pose" in ada.html and "matches: pose" not in bob.html
+    assert "matches: LLM &lt;inference&gt;" in bob.html and "matches: LLM <inference>" in bob.text
+    assert second in ada.html and second not in bob.html
+    # Each reader's papers in their own order.
+    assert bob.html.index(f"papers/{third}") < bob.html.index(f"papers/{first}")
+    assert "most upvoted papers instead" in bob.html and "most upvoted papers instead" not in ada.html
+
+
+def test_it_renders_templates_and_inlines_css_only_when_the_frame_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    papers = _papers(5)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a template render or a CSS inlining per reader")
+
+    monkeypatch.setattr(render, "render_to_string", refuse)
+    monkeypatch.setattr(render, "_INLINER", type("Refuse", (), {"inline": staticmethod(refuse)})())
+
+    email = _assemble(frame, _picks(papers))
+
+    assert email.html.count('class="pb-title"') == 5
+
+
+def test_assembling_five_papers_takes_well_under_a_millisecond() -> None:
+    papers = _papers(40)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+    picks = _picks(papers)[10:15]
+    timings = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(200):
+            _assemble(frame, picks)
+        timings.append((time.perf_counter() - start) / 200)
+    # The target is 100 µs (about 15 µs measured on this machine); the bound leaves room for a loaded CI box.
+    assert statistics.median(timings) < 500e-6
+
+
+def test_a_pick_outside_the_frame_is_a_value_error_naming_it() -> None:
+    frame = issue_frame_build(issue=_issue(), papers=_papers(2))
+
+    with pytest.raises(ValueError, match=r"2999\.99999"):
+        _assemble(frame, [Pick("2999.99999", "matches: nothing")])
+
+
+def test_a_quiet_day_says_how_few_papers_came_out() -> None:
+    papers = _papers(2)
+    quiet = _issue(quiet=True, candidate_ids=list(papers), new_papers=2)
+
+    email = _assemble(issue_frame_build(issue=quiet, papers=papers), _picks(papers))
+
+    line = "A quiet day: only 2 new papers came out today."
+    assert line in email.html and line in email.text.splitlines()
+    assert "earlier in the week" not in email.text
+
+
+def test_a_quiet_day_topped_up_from_the_week_before_says_where_the_rest_came_from() -> None:
+    papers = _papers(4)
+    quiet = _issue(quiet=True, candidate_ids=list(papers), new_papers=1)
+
+    email = _assemble(issue_frame_build(issue=quiet, papers=papers), _picks(papers))
+
+    line = (
+        "A quiet day: only 1 new paper came out today. The others here came out earlier in the week; "
+        "you have not had them before."
+    )
+    assert line in email.text and line in email.html
+
+
+def test_a_quiet_week_says_this_week_and_a_busy_day_says_nothing() -> None:
+    papers = _papers(1)
+    weekly = _issue(kind=IssueKind.WEEKLY, quiet=True, candidate_ids=list(papers), new_papers=1)
+    busy = _issue(quiet=False)
+
+    week = _assemble(issue_frame_build(issue=weekly, papers=papers), _picks(papers), fallback=True)
+    day = _assemble(issue_frame_build(issue=busy, papers=papers), _picks(papers))
+
+    assert "A quiet week: only 1 new paper came out this week." in week.text
+    assert "Nothing new matched your interests this week, so here are the most upvoted papers instead." in week.html
+    assert "Weekly digest · Week of 25 November 2025" in week.html
+    assert "quiet" not in day.html + day.text
+
+
+def test_the_fallback_line_is_only_for_readers_nothing_matched() -> None:
+    papers = _papers(2)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+    line = "Nothing new matched your interests today, so here are the most upvoted papers instead."
+
+    matched = _assemble(frame, _picks(papers), fallback=False)
+    unmatched = _assemble(frame, _picks(papers), fallback=True)
+
+    assert line in unmatched.html and line in unmatched.text
+    assert line not in matched.html and line not in matched.text
+
+
+def test_the_header_has_the_date_and_the_note_with_its_line_breaks() -> None:
+    papers = _papers(1)
+    issue = _issue(note="First line\nSecond & last line")
+
+    email = _assemble(issue_frame_build(issue=issue, papers=papers), _picks(papers))
+
+    assert "Daily digest · Tuesday, 25 November 2025" in email.html
+    assert "First line<br>Second &amp; last line" in email.html
+    assert "First line\nSecond & last line" in email.text
+
+
+def test_the_footer_prints_the_postal_address_when_there_is_one(settings: Any) -> None:
+    settings.PAPERBOY_POSTAL_ADDRESS = "Paperboy Ltd\n1 <Main> Street"
+    papers = _papers(1)
+
+    email = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
+
+    assert "Paperboy Ltd<br>1 &lt;Main&gt; Street" in email.html
+    assert "Paperboy Ltd\n1 <Main> Street" in email.text
+    assert "Manage your preferences" in email.html and "Unsubscribe" in email.html
+
+
+def test_without_a_postal_address_the_footer_prints_nothing_in_its_place(settings: Any) -> None:
+    settings.PAPERBOY_POSTAL_ADDRESS = ""
+    papers = _papers(1)
+
+    email = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
+
+    footer = email.html[email.html.index('class="pb-footer"') :]
+    assert "<p></p>" not in footer and '<p style="margin:0 0 8px"></p>' not in footer
+    assert email.text.rstrip().endswith(f"subscribed to the Paperboy digest at {settings.SITE_URL}.")
+
+
+def test_the_subject_is_one_line_with_the_date_and_the_first_title_shortened() -> None:
+    title = "Seeing\r\nthrough walls: " + "a very long title about radio frequency sensing " * 4
+    paper = PaperFactory.build(title=title)
+    other = PaperFactory.build(title="Short & sweet")
+    papers = {paper.arxiv_id: paper, other.arxiv_id: other}
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    first = _assemble(frame, [Pick(paper.arxiv_id, "x"), Pick(other.arxiv_id, "y")]).subject
+    second = _assemble(frame, [Pick(other.arxiv_id, "y")]).subject
+    empty = _assemble(frame, []).subject
+
+    assert "\n" not in first and "\r" not in first
+    assert first.startswith("Paperboy · 25 Nov 2025: Seeing through walls: a very long title")
+    assert first.endswith("…") and len(first) < 110
+    assert second == "Paperboy · 25 Nov 2025: Short & sweet"
+    assert empty == "Paperboy · 25 Nov 2025"
+
+
+def test_a_weekly_subject_says_weekly() -> None:
+    papers = _papers(1, title="Sparse attention")
+    frame = issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers)
+
+    assert _assemble(frame, _picks(papers)).subject == "Paperboy weekly · 25 Nov 2025: Sparse attention"
+
+
+def test_text_that_looks_like_a_marker_comes_through_unchanged() -> None:
+    tricky = "<!--pb:0123456789abcdef:@papers--> and pb0123456789abcdefreason"
+    paper = PaperFactory.build(title=tricky, ai_summary=tricky)
+    frame = issue_frame_build(issue=_issue(note=tricky), papers={paper.arxiv_id: paper})
+
+    email = _assemble(frame, [Pick(paper.arxiv_id, "editor's pick")])
+
+    assert email.text.count(tricky) == 3
+    # Title, summary, note and the note again in the hidden preheader.
+    assert email.html.count("&lt;!--pb:0123456789abcdef:@papers--&gt; and pb0123456789abcdefreason") == 4
+
+
+def test_an_issue_with_no_papers_for_the_reader_says_so() -> None:
+    frame = issue_frame_build(issue=_issue(quiet=True, candidate_ids=[]), papers={})
+
+    email = _assemble(frame, [])
+
+    assert "No papers in this issue." in email.html and "No papers in this issue." in email.text
+    assert "A quiet day: no new papers came out today." in email.text
+
+
+def test_the_personal_email_links_to_its_view_in_browser_page() -> None:
+    papers = _papers(1)
+    daily = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
+    weekly = _assemble(issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers), _picks(papers))
+
+    assert re.search(r'<a href="http://[^"]+/digest/2025-11-25/"[^>]*>View in browser</a>', daily.html)
+    assert "/digest/2025-11-25/?kind=weekly" in weekly.html and "/digest/2025-11-25/?kind=weekly" in weekly.text
+
+
+def test_the_public_version_has_a_sign_up_link_instead_of_the_readers_links() -> None:
+    papers = _papers(2)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    public = frame.assemble_public(picks=_picks(papers, reason="editor's pick"))
+
+    assert "/subscribe/" in public.html and "/digest/" in public.html
+    assert "Unsubscribe" not in public.html and "Manage your preferences" not in public.html
+    assert "View in browser" not in public.html
+    assert "editor&#x27;s pick" in public.html and "editor's pick" in public.text
+
+
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [
+        ([], ""),
+        (["Ada Lovelace"], "Ada Lovelace"),
+        (["A", "B", "C"], "A, B, C"),
+        (["A", "B", "C", "D"], "A, B, C et al."),
+        (["  A\n  Lovelace ", "", "B"], "A Lovelace, B"),
+    ],
+)
+def test_authors_are_the_first_three_then_et_al(authors: list[str], expected: str) -> None:
+    assert render.authors_line(authors) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short enough", 20, "short enough"),
+        ("one two three four", 12, "one two…"),
+        ("one two, three", 9, "one two…"),
+        ("abcdefghijklmnop", 8, "abcdefg…"),
+        ("  spaced\n\nout  ", 20, "spaced out"),
+    ],
+)
+def test_shorten_cuts_on_a_word_boundary(text: str, limit: int, expected: str) -> None:
+    assert render.shorten(text, limit) == expected
+
+
+def test_a_template_that_lost_a_marker_fails_when_the_frame_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = render.render_to_string
+
+    def without_the_papers_slot(name: str, context: dict[str, Any]) -> str:
+        rendered = real(name, context)
+        return rendered.replace(str(context["slot"]["papers"]), "") if name == "emails/digest.html" else rendered
+
+    monkeypatch.setattr(render, "render_to_string", without_the_papers_slot)
+
+    with pytest.raises(RuntimeError, match="markers are broken"):
+        issue_frame_build(issue=_issue(), papers=_papers(2))

@@ -1,0 +1,494 @@
+"""The send ledger: readers due at their local hour, claimed once, sent once, never the same paper twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+import time_machine
+from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from digest import ledger, sending, services, vectors
+from digest.embeddings import DIMENSIONS
+from digest.models import Delivery, Issue, IssueHide, IssuePin
+from papers.models import Paper
+from subscriptions.models import Subscriber
+from tests.factories import PaperFactory
+from tests.subscriptions.conftest import SubscriberFactory
+
+DAY = dt.date(2026, 11, 24)  # a Tuesday
+BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
+LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+
+
+def _fake_embed(texts: list[str]) -> np.ndarray:
+    """A deterministic stand-in for MiniLM: shared words give similar vectors (the ranking tests use the model)."""
+    rows = []
+    for text in texts:
+        vector = np.zeros(DIMENSIONS, dtype=np.float32)
+        for word in text.lower().replace(",", " ").replace(".", " ").split():
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0  # noqa: S324
+        rows.append(vector / (np.linalg.norm(vector) or 1.0))
+    return np.array(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No vector or issue cached across tests, and a fast stand-in for the model."""
+    vectors.cache_clear()
+    sending.contexts_clear()
+    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+
+
+def _papers(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1") -> list[Any]:
+    topics = ["pose estimation", "speech recognition", "robot grasping", "diffusion video", "protein folding"]
+    return [
+        PaperFactory(
+            arxiv_id=f"{prefix}{i:04d}",
+            title=f"{topics[i % len(topics)].title()} at scale, study {i}",
+            abstract=f"We improve {topics[i % len(topics)]} with a new method.",
+            hf_date=day,
+            upvotes=100 - i,
+        )
+        for i in range(n)
+    ]
+
+
+def _issue(**kwargs: Any) -> Issue:
+    with time_machine.travel(BUILT, tick=False):
+        return services.issue_build(date=kwargs.pop("date", DAY), **kwargs)
+
+
+def _reader(**kwargs: Any) -> Subscriber:
+    fields = {"timezone": "UTC", "delivery_hour": 8, "frequency": Subscriber.Frequency.DAILY, "digest_size": 3}
+    return SubscriberFactory(**{**fields, **kwargs})
+
+
+def _send_all(issue: Issue, *, batch_size: int = 50) -> list[sending.BatchResult]:
+    results = []
+    while True:
+        result = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC)
+        if not result.claimed:
+            return results
+        results.append(result)
+
+
+def _http_error(status: int) -> AnymailRequestsAPIError:
+    response = requests.Response()
+    response.status_code, response.reason, response._content = status, "Service Unavailable", b"{}"
+    return AnymailRequestsAPIError("the provider is down", status_code=status, response=response)
+
+
+# --- The issue ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_issue_takes_the_windows_papers_most_trending_first() -> None:
+    papers = _papers(12)
+    PaperFactory(arxiv_id="2611.09999", hf_date=DAY - dt.timedelta(days=3), upvotes=500)  # before the window
+    issue = _issue()
+    assert issue.candidate_ids == [p.arxiv_id for p in papers]
+    assert issue.new_papers == 12 and not issue.quiet
+    assert issue.status == Issue.Status.SCHEDULED
+    assert issue.window_end == dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+def test_a_quiet_day_says_so_and_is_topped_up_from_the_week_before() -> None:
+    _papers(2)
+    older = _papers(5, day=DAY - dt.timedelta(days=4), prefix="2611.2")
+    issue = _issue()
+    assert issue.quiet and issue.new_papers == 2
+    assert issue.candidate_ids[2:] == [p.arxiv_id for p in older]
+
+
+@pytest.mark.django_db
+def test_an_issue_that_went_out_is_never_rebuilt(settings: Any) -> None:
+    _papers(3)
+    issue = _issue()
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING)
+    with pytest.raises(services.IssueError, match="cannot be rebuilt"):
+        _issue(rebuild=True)
+    settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL = True
+    assert _issue(date=DAY + dt.timedelta(days=1)).status == Issue.Status.DRAFT
+
+
+# --- Who is due -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_readers_are_due_once_their_local_hour_has_come() -> None:
+    _papers()
+    issue = _issue()
+    london = _reader(timezone="Europe/London")  # 08:00 local at 08:00 UTC in November
+    new_york = _reader(timezone="America/New_York")  # 03:00 local: not yet
+    later = _reader(timezone="UTC", delivery_hour=9)
+    _reader(status=Subscriber.Status.PAUSED)
+    _reader(status=Subscriber.Status.PENDING, confirmed_at=None)
+    created = ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    assert created == {issue.pk: 1}
+    assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [london.pk]
+    # New York's 08:00 is 13:00 UTC, and a missed tick is made up by the next one.
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC + dt.timedelta(hours=6))
+    due = set(Delivery.objects.values_list("subscriber_id", flat=True))
+    assert due == {london.pk, new_york.pk, later.pk}
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENDING
+
+
+@pytest.mark.django_db
+def test_the_tick_fired_twice_makes_each_reader_due_once() -> None:
+    _papers()
+    issue = _issue()
+    readers = [_reader() for _ in range(5)]
+    assert ledger.deliveries_create_due(now=LOCAL_8AM_UTC) == {issue.pk: 5}
+    assert ledger.deliveries_create_due(now=LOCAL_8AM_UTC) == {}
+    assert Delivery.objects.count() == len(readers)
+
+
+@pytest.mark.django_db
+def test_weekday_and_weekly_readers_get_their_own_days() -> None:
+    _papers()
+    saturday = dt.date(2026, 11, 28)
+    monday = dt.date(2026, 11, 30)
+    sat_issue = _issue(date=saturday)
+    weekdays = _reader(frequency=Subscriber.Frequency.WEEKDAYS)
+    daily = _reader(frequency=Subscriber.Frequency.DAILY)
+    weekly = _reader(frequency=Subscriber.Frequency.WEEKLY)
+    at = dt.datetime.combine(saturday, dt.time(9), tzinfo=dt.UTC)
+    ledger.deliveries_create_due(now=at)
+    assert set(Delivery.objects.filter(issue=sat_issue).values_list("subscriber_id", flat=True)) == {daily.pk}
+    with time_machine.travel(dt.datetime.combine(monday, dt.time(0, 5), tzinfo=dt.UTC), tick=False):
+        built = services.issues_build_due(now=dt.datetime.combine(monday, dt.time(0, 5), tzinfo=dt.UTC))
+    assert [issue.kind for issue in built] == ["daily", "weekly"]
+    ledger.deliveries_create_due(now=dt.datetime.combine(monday, dt.time(9), tzinfo=dt.UTC))
+    got = {(d.issue.kind, d.subscriber_id) for d in Delivery.objects.filter(issue__date=monday)}
+    assert got == {("daily", daily.pk), ("daily", weekdays.pk), ("weekly", weekly.pk)}
+
+
+# --- Sending --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_never_mails_the_same_subscriber_twice() -> None:
+    _papers()
+    issue = _issue()
+    readers = [_reader() for _ in range(7)]
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    results = _send_all(issue, batch_size=3)
+    assert [r.claimed for r in results] == [3, 3, 1]
+    assert _send_all(issue) == []  # a duplicated task finds nothing left to claim
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+    assert all(d.message_id and d.sent_at and len(d.papers) == 3 for d in Delivery.objects.all())
+
+
+@pytest.mark.django_db
+def test_a_paper_already_sent_is_never_sent_again() -> None:
+    _papers(6)
+    reader = _reader(interests="pose estimation")
+    first = _issue()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(first)
+    # Tomorrow's issue has the same candidates (nothing new came in): none of them may come back.
+    second = _issue(date=DAY + dt.timedelta(days=1), rebuild=True)
+    second.candidate_ids = first.candidate_ids
+    second.save()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC + dt.timedelta(days=1))
+    _send_all(second)
+    sent = list(Delivery.objects.filter(subscriber=reader).order_by("issue__date").values_list("papers", flat=True))
+    assert len(sent) == 2 and len(sent[0]) == 3 and len(sent[1]) == 3
+    assert not set(sent[0]) & set(sent[1])
+
+
+@pytest.mark.django_db
+def test_pins_come_first_and_hidden_papers_never_appear() -> None:
+    papers = _papers(8)
+    issue = _issue()
+    IssuePin.objects.create(issue=issue, paper=papers[7], position=1)
+    IssuePin.objects.create(issue=issue, paper=papers[6], position=0)
+    IssueHide.objects.create(issue=issue, paper=papers[0])
+    _reader(interests="", digest_size=4)
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    delivery = Delivery.objects.get()
+    assert delivery.papers == [papers[6].arxiv_id, papers[7].arxiv_id, papers[1].arxiv_id, papers[2].arxiv_id]
+    html = mail.outbox[0].alternatives[0][0]
+    assert "editor&#x27;s pick" in html or "editor's pick" in html
+    assert papers[0].title not in html
+
+
+@pytest.mark.django_db
+def test_an_unsubscribe_counts_until_the_batch_is_claimed() -> None:
+    _papers()
+    issue = _issue()
+    stays, leaves = _reader(), _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    Subscriber.objects.filter(pk=leaves.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    (result,) = _send_all(issue)
+    assert (result.sent, result.skipped) == (1, 1)
+    assert [m.to[0] for m in mail.outbox] == [stays.email]
+    assert Delivery.objects.get(subscriber=leaves).status == "skipped"
+
+
+@pytest.mark.django_db
+def test_each_email_has_its_readers_links_headers_and_key() -> None:
+    _papers()
+    issue = _issue()
+    reader = _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    (message,) = mail.outbox
+    key = sending.idempotency_key(issue_id=issue.pk, subscriber_id=reader.pk)
+    assert message.extra_headers[sending.IDEMPOTENCY_HEADER] == key
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/unsubscribe/" in message.extra_headers["List-Unsubscribe"]
+    assert "/manage/" in message.body and "/unsubscribe/" in message.body
+    assert message.alternatives[0][1] == "text/html"
+
+
+@pytest.mark.django_db
+def test_a_paused_issue_is_not_claimed_until_resumed() -> None:
+    _papers()
+    issue = _issue()
+    _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    assert services.issue_pause(issue=issue, reason="checking the note")
+    assert _send_all(issue) == []
+    assert services.issue_resume(issue=issue)
+    assert len(_send_all(issue)) == 1 and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
+    _papers(20)
+    issue = _issue()
+    for i in range(120):
+        _reader(interests=["pose estimation", "speech and robots", "", "protein folding, diffusion"][i % 4])
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    sending.deliveries_send_batch(issue_id=issue.pk, batch_size=5, now=LOCAL_8AM_UTC)  # warms the issue
+    counts = []
+    for size in (10, 100):
+        with CaptureQueriesContext(connection) as queries:
+            result = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=size, now=LOCAL_8AM_UTC)
+        assert result.sent == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1] and counts[1] <= 5, counts
+
+
+# --- Provider trouble -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.mail import EmailMessage
+
+    _papers()
+    issue = _issue()
+    readers = [_reader() for _ in range(4)]
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    # The third message fails with a 503: the first two are sent and recorded, the rest stay claimed.
+    original = EmailMessage.send
+    calls = {"n": 0}
+
+    def send(message: Any, fail_silently: bool = False) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise _http_error(503)
+        return original(message, fail_silently)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    with pytest.raises(sending.TransientSendError) as raised:
+        sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC)
+    statuses = dict(Delivery.objects.values_list("subscriber_id", "status"))
+    assert sorted(statuses.values()) == ["sending", "sending", "sent", "sent"]
+    assert raised.value.claim is not None
+    # Nobody else may take the held rows meanwhile, and the retry sends only them.
+    assert sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).claimed == 0
+    retry = sending.deliveries_send_batch(issue_id=issue.pk, claim=raised.value.claim, now=LOCAL_8AM_UTC)
+    assert (retry.claimed, retry.sent) == (2, 2)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.django_db
+def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.mail import EmailMessage
+
+    _papers()
+    issue = _issue()
+    good, bad = _reader(), _reader(email="refused@example.org")
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    original = EmailMessage.send
+
+    def send(message: Any, fail_silently: bool = False) -> int:
+        if message.to == [bad.email]:
+            raise AnymailAPIError("422: the recipient is on the provider's suppression list")
+        return original(message, fail_silently)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    (result,) = _send_all(issue)
+    assert (result.sent, result.failed, result.paused) == (1, 1, False)
+    failed = Delivery.objects.get(subscriber=bad)
+    assert failed.status == "failed" and "suppression list" in failed.error
+    assert Delivery.objects.get(subscriber=good).status == "sent"
+
+
+@pytest.mark.django_db
+def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.mail import EmailMessage
+
+    _papers()
+    issue = _issue()
+    for _ in range(30):
+        _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+
+    def send(message: Any, fail_silently: bool = False) -> int:
+        raise AnymailAPIError("401: invalid server token")
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    first = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=25, now=LOCAL_8AM_UTC)
+    assert first.failed == 25 and first.paused
+    issue.refresh_from_db()
+    assert issue.paused_at and "invalid server token" in issue.pause_reason
+    assert sending.deliveries_send_batch(issue_id=issue.pk, batch_size=25, now=LOCAL_8AM_UTC).claimed == 0
+    assert Delivery.objects.filter(status="queued").count() == 5
+
+
+@pytest.mark.django_db
+def test_a_stuck_claim_is_recovered_and_resent_with_the_same_key(settings: Any) -> None:
+    _papers()
+    issue = _issue()
+    reader = _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    # A worker claims the batch and dies before sending anything.
+    claim, claimed = ledger.delivery_claim(issue_id=issue.pk, limit=10, now=LOCAL_8AM_UTC)
+    assert len(claimed) == 1
+    assert _send_all(issue) == []  # held: nobody else sends it
+    later = LOCAL_8AM_UTC + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
+    assert ledger.deliveries_recover_stuck(now=later) == (1, 0)
+    (result,) = _send_all(issue)
+    assert result.sent == 1
+    key = sending.idempotency_key(issue_id=issue.pk, subscriber_id=reader.pk)
+    assert [m.extra_headers[sending.IDEMPOTENCY_HEADER] for m in mail.outbox] == [key]
+    # The dead worker's late write cannot touch a row it no longer holds.
+    assert (
+        ledger.delivery_record(claim=claim, outcomes=[ledger.Outcome(claimed[0].delivery_id, "failed")], now=later) == 0
+    )
+    assert Delivery.objects.get().status == "sent"
+
+
+@pytest.mark.django_db
+def test_a_claim_stuck_too_often_fails_instead_of_looping(settings: Any) -> None:
+    _papers()
+    issue = _issue()
+    _reader()
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    Delivery.objects.update(attempts=ledger.MAX_ATTEMPTS - 1)
+    ledger.delivery_claim(issue_id=issue.pk, limit=10, now=LOCAL_8AM_UTC)
+    later = LOCAL_8AM_UTC + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
+    assert ledger.deliveries_recover_stuck(now=later) == (0, 1)
+    assert "gave up" in Delivery.objects.get().error
+
+
+# --- Batch API through Anymail ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_batch_goes_to_the_provider_in_one_call_with_merge_data(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    _papers()
+    issue = _issue()
+    readers = [_reader(interests=t) for t in ("pose estimation", "speech recognition", "")]
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    (result,) = _send_all(issue)
+    assert result.sent == 3
+    (message,) = mail.outbox  # one API call
+    params = message.anymail_test_params
+    assert params["is_batch_send"] is True
+    merge = params["merge_data"]
+    assert set(merge) == {r.email for r in readers}
+    assert all(set(v) == {"subject", "html", "text"} for v in merge.values())
+    assert message.body == "{{text}}" and message.subject == "{{subject}}"
+    headers = params["merge_headers"]
+    assert {h[sending.IDEMPOTENCY_HEADER] for h in headers.values()} == {
+        sending.idempotency_key(issue_id=issue.pk, subscriber_id=r.pk) for r in readers
+    }
+    assert params["tags"] == ["digest"]
+    by_email = {r.email: r for r in readers}
+    for email, meta in params["merge_metadata"].items():
+        assert Delivery.objects.get(pk=int(meta["delivery"])).subscriber_id == by_email[email].pk
+    # Each reader's own papers: the pose reader's come first in their own digest.
+    first = Delivery.objects.get(subscriber=readers[0]).papers[0]
+    assert "Pose Estimation" in Paper.objects.get(arxiv_id=first).title
+    assert Delivery.objects.filter(status="sent").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_provider_refusing_one_recipient_in_a_batch_fails_only_that_one(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anymail.message import AnymailRecipientStatus
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    _papers()
+    issue = _issue()
+    good, bad = _reader(), _reader(email="bounced@example.org")
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    original = sending.AnymailMessage.send
+
+    def send(message: Any, fail_silently: bool = False) -> int:
+        message.anymail_test_response = {
+            "recipient_status": {
+                good.email: AnymailRecipientStatus(message_id="m-1", status="sent"),
+                bad.email: AnymailRecipientStatus(message_id=None, status="rejected"),
+            }
+        }
+        return original(message, fail_silently)
+
+    monkeypatch.setattr(sending.AnymailMessage, "send", send)
+    (result,) = _send_all(issue)
+    assert (result.sent, result.failed) == (1, 1)
+    assert Delivery.objects.get(subscriber=good).message_id == "m-1"
+    assert "rejected" in Delivery.objects.get(subscriber=bad).error
+
+
+# --- Commands -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_send_issue_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    _papers()
+    issue = _issue()
+    _reader()
+    _reader(frequency=Subscriber.Frequency.WEEKLY)
+    call_command("send_issue", "--issue", str(issue.pk), "--dry-run")
+    out = capsys.readouterr().out
+    assert "1 reader" in out
+    assert Delivery.objects.count() == 0 and mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_category() -> None:
+    papers = _papers(9)
+    for i, paper in enumerate(papers):
+        paper.categories = [["cs.CV"], ["cs.CL"], []][i % 3]
+        paper.save(update_fields=["categories"])
+    issue = _issue()
+    IssuePin.objects.create(issue=issue, paper=papers[1], position=0)  # cs.CL, pinned: everyone gets it
+    reader = _reader(interests="", digest_size=5, categories=["cs.CV"])
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    sent = Delivery.objects.get(subscriber=reader).papers
+    by_id = {p.arxiv_id: p for p in papers}
+    assert sent[0] == papers[1].arxiv_id
+    assert len(sent) == 5 and all(by_id[a].categories in (["cs.CV"], []) for a in sent[1:])

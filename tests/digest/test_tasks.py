@@ -1,0 +1,149 @@
+"""The worker's side: the hourly tick end to end, batch retries through Celery, embeddings made off the web."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail import EmailMessage
+from django.test import Client
+
+from digest import embeddings, sending, tasks, vectors
+from digest.models import Delivery, Issue, TextEmbedding
+from digest.ranking import interests_facets
+from papers.models import Paper
+from papers.services import papers_load_file
+from subscriptions.models import Subscriber
+from subscriptions.services import Preferences, subscriber_update
+from tests.conftest import FIXTURES
+from tests.digest.test_sending import _fake_embed, _http_error, _papers, _reader
+from tests.subscriptions.conftest import FORM
+
+pytestmark = pytest.mark.django_db
+TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors.cache_clear()
+    sending.contexts_clear()
+    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(tasks, "retry_delay", lambda attempt: 0)
+
+
+@pytest.fixture
+def retries_run_eagerly() -> Iterator[None]:
+    """Eager tasks propagate exceptions in the tests; a retry must run again instead, as on a worker."""
+    from config.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
+
+
+def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_come(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    _papers()
+    due = _reader(delivery_hour=8)
+    _reader(delivery_hour=20)
+    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+        summary = tasks.tick()
+    assert summary["due"] == 1 and summary["batches"] == 1
+    assert [m.to[0] for m in mail.outbox] == [due.email]
+    issue = Issue.objects.get()
+    assert issue.date == TUESDAY_8AM.date() and issue.status == Issue.Status.SENDING
+    # The beat fires twice (a restart, a second beat): nobody gets a second copy.
+    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+        again = tasks.tick()
+    assert again["due"] == 0 and len(mail.outbox) == 1
+
+
+@pytest.mark.usefixtures("retries_run_eagerly")
+def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    _papers()
+    readers = [_reader() for _ in range(3)]
+    original, calls = EmailMessage.send, {"n": 0}
+
+    def send(message: Any, fail_silently: bool = False) -> int:
+        calls["n"] += 1
+        if calls["n"] in (2, 3):  # the second message fails, and again on the first retry
+            raise _http_error(503)
+        return original(message, fail_silently)
+
+    monkeypatch.setattr(EmailMessage, "send", send)
+    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+        tasks.tick()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
+    attempts = dict(Delivery.objects.values_list("subscriber__email", "attempts"))
+    assert sorted(attempts.values()) == [1, 3, 3]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.usefixtures("retries_run_eagerly")
+def test_a_batch_out_of_retries_is_marked_failed_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _papers()
+    _reader()
+    monkeypatch.setattr(
+        EmailMessage, "send", lambda message, fail_silently=False: (_ for _ in ()).throw(_http_error(503))
+    )
+    with time_machine.travel(TUESDAY_8AM, tick=False):
+        from digest import ledger, services
+
+        issue = services.issue_build(date=TUESDAY_8AM.date())
+        ledger.deliveries_create_due(now=TUESDAY_8AM)
+        tasks.send_batch.delay(issue.pk)
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed" and delivery.attempts == 5
+    assert "gave up after 5 attempts" in delivery.error and "503" in delivery.error
+    assert mail.outbox == []
+
+
+def test_new_interests_are_embedded_by_the_worker_after_commit(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.PAPERBOY_EMBED_ON_CHANGE = True
+    reader = _reader(interests="")
+    preferences = Preferences(
+        interests="speech recognition and robot grasping",
+        categories=[],
+        frequency=Subscriber.Frequency.DAILY,
+        digest_size=5,
+        delivery_hour=8,
+        timezone="UTC",
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        subscriber_update(subscriber=reader, preferences=preferences)
+    assert len(callbacks) == 1
+    keys = {vectors.text_key(f) for f in interests_facets(preferences.interests)}
+    assert len(keys) == 3 and set(TextEmbedding.objects.values_list("key", flat=True)) == keys
+
+
+def test_an_ingest_has_its_papers_embedded(settings: Any) -> None:
+    settings.PAPERBOY_EMBED_ON_CHANGE = True
+    path = FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+    papers_load_file(path=path)
+    stored = set(TextEmbedding.objects.values_list("key", flat=True))
+    expected = {vectors.text_key(embeddings.paper_text(p)) for p in Paper.objects.all()}
+    assert len(expected) == 35 and stored == expected
+
+
+def test_a_sign_up_asks_the_worker_for_the_embedding_and_the_web_never_loads_the_model(
+    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.PAPERBOY_EMBED_ON_CHANGE = True
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.interests_embed, "delay", queued.append)
+    monkeypatch.setattr(embeddings, "_model", None)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/subscribe/", FORM)
+    assert response.status_code == 303
+    assert queued == [FORM["interests"]]
+    assert embeddings._model is None
