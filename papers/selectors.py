@@ -218,7 +218,8 @@ def search_query_clean(query: str | None) -> str:
     # Stored text is NFC (papers.sources.text); a decomposed "ö" typed on some systems
     # would otherwise match nothing, on either backend.
     text = unicodedata.normalize("NFC", query or "")
-    return " ".join(text.split())[:SEARCH_MAX_CHARS].strip()
+    # PostgreSQL refuses NUL in any text parameter (a 500): it separates words like a space.
+    return " ".join(text.replace("\x00", " ").split())[:SEARCH_MAX_CHARS].strip()
 
 
 def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:

@@ -1,0 +1,418 @@
+"""Web load benchmark: gunicorn with production settings on PostgreSQL and Redis, 50 clients per endpoint.
+
+    python bench/web_load.py            (make bench)
+
+The home page, a paper page and the sign-up POST, one after the other, each driven by CLIENTS
+closed-loop clients (each sends its next request when the last one is answered) for SECONDS
+after a short warm-up. Prints requests/s, p50 and p99 latency and errors per endpoint, then one
+JSON line for machines. Target: p99 under 100 ms at 50 clients and no errors on every endpoint.
+
+The site runs as in production: DEBUG off, a throwaway SECRET_KEY, ALLOWED_HOSTS 127.0.0.1, the
+HTTPS redirect and secure cookies on; the clients send X-Forwarded-Proto: https as the TLS proxy
+would, and the CSRF cookie and Origin header a browser sends. Sign-up limits are raised for the
+run (PAPERBOY_SIGNUP_LIMIT_PER_IP / _PER_ADDRESS): 50 clients on one address would hit them at once.
+The sign-up's confirmation email is queued to Redis for a worker that is not started here.
+
+Everything is local and bounded: a scratch database `paperboy_bench` on the PostgreSQL server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432; created, migrated, the sample loaded,
+its subscribers emptied), Redis database 15 on the server of REDIS_URL (default 127.0.0.1:6379;
+flushed before and after, so no queued task outlives the run), gunicorn on a free loopback port,
+at most MAX_REQUESTS per endpoint, and gunicorn is stopped at the end even on error.
+
+Environment: PAPERBOY_BENCH_SECONDS (default 20), PAPERBOY_BENCH_CLIENTS (default 50),
+PAPERBOY_BENCH_WORKERS / PAPERBOY_BENCH_THREADS (gunicorn gthread workers and threads per worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import urllib3
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = int(os.environ.get("PAPERBOY_BENCH_CLIENTS", "50"))
+SECONDS = float(os.environ.get("PAPERBOY_BENCH_SECONDS", "20"))
+WARMUP_SECONDS = 3.0
+MAX_REQUESTS = 200_000  # per endpoint, whatever the duration
+REQUEST_TIMEOUT = 10.0
+# Two cores serve both the site and this load generator: two processes keep the GIL from capping
+# the site, and threads cover the time each request waits on PostgreSQL and Redis.
+WORKERS = int(os.environ.get("PAPERBOY_BENCH_WORKERS", "2"))
+THREADS = int(os.environ.get("PAPERBOY_BENCH_THREADS", "4"))
+TARGET_P99_MS = 100.0
+BENCH_DATABASE = "paperboy_bench"
+BENCH_REDIS_DB = 15
+SIGNUP_FORM = {
+    "interests": "efficient LLM inference, 3D human pose estimation",
+    "categories": ["cs.CV", "cs.CL"],
+    "frequency": "daily",
+    "digest_size": "5",
+    "delivery_hour": "8",
+    "timezone": "Europe/Paris",
+}
+_CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
+
+
+# --- The site: database, Redis, gunicorn ----------------------------------------------------------------
+
+
+def _with_path(url: str, path: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=path, query=""))
+
+
+def database_url() -> str:
+    """The scratch database on DATABASE_URL's server (never the site's own database: its subscribers are emptied)."""
+    return _with_path(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/", f"/{BENCH_DATABASE}")
+
+
+def redis_url() -> str:
+    return _with_path(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", f"/{BENCH_REDIS_DB}")
+
+
+def database_ensure(url: str) -> None:
+    """Create the scratch database if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_with_path(url, "/postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
+
+
+def redis_flush(url: str) -> None:
+    """Empty the benchmark's own Redis database: rate-limit counters, and the sign-up emails it queued."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def site_env(scratch: Path) -> dict[str, str]:
+    """Production settings, from nothing but what is set here (no .env, state under `scratch`)."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(scratch),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PAPERBOY_ENV_FILE": str(scratch / "absent.env"),
+        "PAPERBOY_VAR_DIR": str(scratch / "var"),
+        "STATIC_ROOT": str(scratch / "static"),
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_url(),
+        "LOG_LEVEL": "WARNING",
+        "PAPERBOY_SIGNUP_LIMIT_PER_IP": "1000000000",
+        "PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS": "1000000000",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def site_prepare(env: dict[str, str]) -> str:
+    """Migrate, collect static files, load the sample, empty the subscribers; the arXiv id of a paper to show."""
+    manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    manage(env, "load_sample")
+    code = (
+        "from subscriptions.models import Subscriber; Subscriber.objects.all().delete()\n"
+        "from papers.models import Paper\n"
+        "print(Paper.objects.filter(hidden=False).order_by('-upvotes').values_list('arxiv_id', flat=True)[0])"
+    )
+    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--worker-class", "gthread", "--workers", str(WORKERS), "--threads", str(THREADS)]
+    argv += ["--backlog", "2048", "--log-level", "warning", "--graceful-timeout", "5"]
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def gunicorn_wait(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Until the home page answers 200 through the (simulated) TLS proxy; at most 60 s."""
+    pool = urllib3.PoolManager(retries=False, timeout=5)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if pool.request("GET", base + "/", headers=_headers(base)).status == 200:
+                return
+        except urllib3.exceptions.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def gunicorn_stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (the gunicorn master and workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own_pid = int(stat.parent.name)
+        if own_pid == pid or int(fields[1]) == pid:  # fields[1] is the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+# --- The clients ----------------------------------------------------------------------------------------
+
+
+def _headers(base: str, **extra: str) -> dict[str, str]:
+    return {"X-Forwarded-Proto": "https", "Host": urlsplit(base).netloc, **extra}
+
+
+@dataclass
+class Tally:
+    """What one endpoint's clients saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            self.errors += 1
+            self.first_error = self.first_error or what
+
+
+Request = Callable[[urllib3.HTTPConnectionPool, int], tuple[int, int]]  # -> (status, expected status)
+
+
+def get(path: str, base: str) -> Request:
+    headers = _headers(base)
+
+    def send(pool: urllib3.HTTPConnectionPool, n: int) -> tuple[int, int]:
+        return pool.request("GET", path, headers=headers, redirect=False).status, 200
+
+    return send
+
+
+def sign_up(base: str, run: str) -> Callable[[urllib3.HTTPConnectionPool, int], Request]:
+    """Per client: load the form once (the CSRF cookie and token, as a browser does), then POST new addresses."""
+    origin = "https://" + urlsplit(base).netloc
+
+    def client_setup(pool: urllib3.HTTPConnectionPool, client: int) -> Request:
+        form = pool.request("GET", "/subscribe/", headers=_headers(base))
+        token = _CSRF_FIELD.search(form.data.decode())
+        cookie = _CSRF_COOKIE.search(form.headers.get("Set-Cookie", ""))
+        if form.status != 200 or not token or not cookie:
+            raise RuntimeError(f"no CSRF token from /subscribe/ (HTTP {form.status})")
+        headers = _headers(
+            base,
+            Cookie=f"csrftoken={cookie.group(1)}",
+            Origin=origin,
+            Referer=origin + "/subscribe/",
+            **{"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        fields = [*((k, v) for k, v in SIGNUP_FORM.items() if k != "categories")]
+        fields += [("categories", code) for code in SIGNUP_FORM["categories"]]
+        fields.append(("csrfmiddlewaretoken", token.group(1)))
+
+        def send(pool: urllib3.HTTPConnectionPool, n: int) -> tuple[int, int]:
+            body = urlencode([("email", f"bench-{run}-{client}-{n}@example.org"), *fields])
+            return pool.request("POST", "/subscribe/", body=body, headers=headers, redirect=False).status, 303
+
+        return send
+
+    return client_setup
+
+
+def drive(
+    base: str, setup: Callable[[urllib3.HTTPConnectionPool, int], Request], seconds: float, tally: Tally | None
+) -> float:
+    """CLIENTS threads, each with its own keep-alive connection, sending until the time or the count runs out."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    start = threading.Barrier(CLIENTS + 1)
+    sent = [0]
+    count_lock = threading.Lock()
+    window: dict[str, float] = {}
+
+    def client(number: int) -> None:
+        pool = urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False, timeout=REQUEST_TIMEOUT)
+        try:
+            send = setup(pool, number)
+        except Exception as exc:  # a client that cannot start counts as an error, and does not hang the barrier
+            if tally is not None:
+                tally.error(f"client setup: {exc}")
+            start.wait()
+            return
+        # The form was loaded on its own connection: waiting at the barrier, it may outlive the server's keep-alive.
+        pool.close()
+        pool = urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False, timeout=REQUEST_TIMEOUT)
+        start.wait()
+        latencies: list[float] = []
+        n = 0
+        while time.perf_counter() < window["end"]:
+            with count_lock:
+                if sent[0] >= MAX_REQUESTS:
+                    break
+                sent[0] += 1
+            n += 1
+            began = time.perf_counter()
+            try:
+                status, expected = send(pool, n)
+            except urllib3.exceptions.HTTPError as exc:
+                if tally is not None:
+                    tally.error(type(exc).__name__)
+                continue
+            latencies.append(time.perf_counter() - began)
+            if status != expected and tally is not None:
+                tally.error(f"HTTP {status} (expected {expected})")
+        pool.close()
+        if tally is not None:
+            with tally.lock:
+                tally.latencies.extend(latencies)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    window["end"] = float("inf")
+    start.wait()
+    began = time.perf_counter()
+    window["end"] = began + seconds
+    for thread in threads:
+        thread.join(timeout=seconds + REQUEST_TIMEOUT + 30)
+    return time.perf_counter() - began
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def endpoint_run(name: str, base: str, setup: Callable[..., Request], server_pid: int) -> dict[str, object]:
+    drive(base, setup, WARMUP_SECONDS, None)  # connections open, caches and the interpreter warm
+    tally = Tally()
+    client_cpu, server_cpu = time.process_time(), cpu_seconds(server_pid)
+    elapsed = drive(base, setup, SECONDS, tally)
+    client_cpu, server_cpu = time.process_time() - client_cpu, cpu_seconds(server_pid) - server_cpu
+    done = len(tally.latencies)
+    return {
+        "endpoint": name,
+        "requests": done,
+        "requests_per_s": round(done / elapsed, 1),
+        "p50_ms": round(percentile(tally.latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(tally.latencies, default=float("nan")) * 1000, 1),
+        "mean_ms": round(statistics.fmean(tally.latencies) * 1000, 1) if done else None,
+        "errors": tally.errors,
+        "first_error": tally.first_error,
+        "server_cpu_s": round(server_cpu, 1),
+        "client_cpu_s": round(client_cpu, 1),
+        "seconds": round(elapsed, 1),
+    }
+
+
+# --- Main -----------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    database_ensure(database_url())
+    redis_flush(redis_url())
+    run = secrets.token_hex(4)
+    with tempfile.TemporaryDirectory(prefix="paperboy-web-load-") as tmp:
+        scratch = Path(tmp)
+        env = site_env(scratch)
+        arxiv_id = site_prepare(env)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = scratch / "gunicorn.log"
+        process = gunicorn_start(env, port, log)
+        try:
+            gunicorn_wait(process, base, log)
+            endpoints = [
+                ("home", lambda pool, n: get("/", base)),
+                ("paper", lambda pool, n: get(f"/papers/{arxiv_id}/", base)),
+                ("sign-up", sign_up(base, run)),
+            ]
+            print(
+                f"web load: {CLIENTS} clients x {SECONDS:.0f} s per endpoint; gunicorn gthread "
+                f"{WORKERS} workers x {THREADS} threads on {os.cpu_count()} CPUs; PostgreSQL {BENCH_DATABASE}, "
+                f"Redis db {BENCH_REDIS_DB}"
+            )
+            columns = ("req/s", "p50 ms", "p99 ms", "max ms", "errors", "srv cpu", "cli cpu")
+            print(f"{'endpoint':<10}" + "".join(f"{column:>9}" for column in columns))
+            results = []
+            for name, setup in endpoints:
+                result = endpoint_run(name, base, setup, process.pid)
+                results.append(result)
+                print(
+                    f"{name:<10}{result['requests_per_s']:>9}{result['p50_ms']:>9}{result['p99_ms']:>9}"
+                    f"{result['max_ms']:>9}{result['errors']:>9}{result['server_cpu_s']:>9}{result['client_cpu_s']:>9}"
+                    + (f"  first error: {result['first_error']}" if result["errors"] else "")
+                )
+        finally:
+            gunicorn_stop(process)
+            redis_flush(redis_url())
+    met = all(r["errors"] == 0 and r["requests"] and r["p99_ms"] < TARGET_P99_MS for r in results)
+    print(f"target: p99 < {TARGET_P99_MS:.0f} ms and no errors at {CLIENTS} clients: {'met' if met else 'NOT met'}")
+    summary = {
+        "bench": "web_load",
+        "clients": CLIENTS,
+        "seconds_per_endpoint": SECONDS,
+        "gunicorn": {"worker_class": "gthread", "workers": WORKERS, "threads": THREADS},
+        "cpus": os.cpu_count(),
+        "endpoints": results,
+        "target_p99_ms": TARGET_P99_MS,
+        "target_met": met,
+    }
+    print(json.dumps(summary))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
