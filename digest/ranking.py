@@ -33,7 +33,9 @@ WEIGHT_TRENDING = 0.10
 # against a short interests text. Below this, no candidate is about the reader's interests.
 MATCH_MIN_SIMILARITY = 0.30
 MAX_FACETS = 8
-_SCORES_KEPT = 20_000  # interests texts whose scores a pool keeps (about 2 KB each for 100 candidates)
+# Interests texts whose scores a pool keeps, least recently used out first: about 14 KB each for
+# 100 candidates, so a worker's memory stays flat however many readers it serves.
+_SCORES_KEPT = 2_000
 _REASON_MAX_CHARS = 60
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -277,8 +279,10 @@ class CandidatePool:
 
     def _scored(self, interests: str, facet_vectors: np.ndarray | None) -> _Scored:
         """The pool scored for an interests text, kept: readers who wrote the same words share the work."""
-        scored = self._scores.get(interests)
-        if scored is None:
+        scored = self._scores.pop(interests, None)
+        if scored is not None:
+            self._scores[interests] = scored  # most recently used last
+        else:
             signals = self.signals(interests=interests, facet_vectors=facet_vectors)
             scores = signals_blend(signals)
             # Best score first; ties by votes, then by id, so that two runs agree.

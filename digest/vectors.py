@@ -19,7 +19,7 @@ from digest.models import TextEmbedding
 from digest.ranking import interests_facets
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-_CACHE_MAX = 50_000  # about 75 MB of float32 vectors per process
+_CACHE_MAX = 20_000  # about 30 MB of float32 vectors per process
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
 

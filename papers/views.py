@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, cache_page
 from django.views.decorators.http import require_safe
 
 from papers.models import Paper
@@ -28,6 +32,18 @@ PAGE_SIZE = 50
 _MAX_PAGE = 200
 # Short enough that an editor's hide shows up quickly, long enough to absorb a burst.
 _public = cache_control(public=True, max_age=60)
+
+
+def _cached(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The same minute on the server: the page is the same for everyone (no session, no form token),
+    so one render serves every reader until it expires. Admin changes show within a minute."""
+    cached_view = cache_page(60, key_prefix="pages")(view)
+
+    @wraps(view)
+    def choose(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return (cached_view if settings.PAPERBOY_PAGE_CACHE else view)(request, *args, **kwargs)
+
+    return choose
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,7 @@ def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> 
 
 @require_safe
 @_public
+@_cached
 def home(request: HttpRequest) -> HttpResponse:
     """The latest day that has papers (the sample data is from 2025, not today)."""
     latest = paper_latest_day()
@@ -116,6 +133,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @_public
+@_cached
 def day(request: HttpRequest, day: dt.date) -> HttpResponse:
     """One day's papers, ranked by trending."""
     return _listing(request, Period.containing("day", day))
@@ -123,6 +141,7 @@ def day(request: HttpRequest, day: dt.date) -> HttpResponse:
 
 @require_safe
 @_public
+@_cached
 def week(request: HttpRequest, week: dt.date) -> HttpResponse:
     """One ISO week's papers (Monday to Sunday), ranked by upvotes and recent growth."""
     return _listing(request, Period.containing("week", week))
@@ -130,6 +149,7 @@ def week(request: HttpRequest, week: dt.date) -> HttpResponse:
 
 @require_safe
 @_public
+@_cached
 def month(request: HttpRequest, month: dt.date) -> HttpResponse:
     """One month's papers, ranked by upvotes and recent growth."""
     return _listing(request, Period.containing("month", month))
@@ -137,6 +157,7 @@ def month(request: HttpRequest, month: dt.date) -> HttpResponse:
 
 @require_safe
 @_public
+@_cached
 def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> HttpResponse:
     """One paper: abstract, authors, keywords, links and its upvote history."""
     if version is not None:

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from anymail.exceptions import AnymailRequestsAPIError
 from celery import shared_task
+from django.db import OperationalError
 
 from subscriptions import services
 
@@ -46,3 +47,9 @@ def subscriber_signup_email_send(subscriber_id: int) -> str | None:
 def subscriber_email_change_send(subscriber_id: int) -> bool:
     """The link that confirms a new address."""
     return _send(services.subscriber_email_change_send, subscriber_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5)
+def subscriber_subscribe(email: str, preferences: dict[str, object]) -> None:
+    """A sign-up, stored and answered by the worker: the web only validated it (see views.subscribe)."""
+    services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Concatenate
 
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from kombu.exceptions import OperationalError as BrokerError
 
 from subscriptions import services
 from subscriptions.forms import EmailChangeForm, PreferencesForm, StrictEmailField, SubscribeForm
@@ -110,8 +112,23 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     email = form.cleaned_data["email"]
     if rate_limit_hit(scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS):
         return _too_many(request, form, "Too many sign-ups for this address in the last hour. Please try later.")
-    services.subscriber_subscribe(email=email, preferences=form.preferences())
+    _subscribe(email=email, preferences=form.preferences())
     return _sent()
+
+
+def _subscribe(*, email: str, preferences: services.Preferences) -> None:
+    """Hand the sign-up to the worker; the answer is the same whatever the address, so the web need not wait.
+
+    One message to the broker is all a sign-up costs the web process. If the broker cannot take
+    it, the sign-up is stored here instead: slower, but nothing is lost.
+    """
+    from subscriptions.tasks import subscriber_subscribe
+
+    try:
+        subscriber_subscribe.delay(email, asdict(preferences))
+    except BrokerError as error:
+        logger.warning("broker unavailable, sign-up stored by the web process", extra={"error": str(error)})
+        services.subscriber_subscribe(email=email, preferences=preferences)
 
 
 @require_safe

@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -147,3 +148,17 @@ def test_it_does_not_load_the_model_when_the_web_process_imports_ranking() -> No
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_pool_keeps_scores_for_a_bounded_number_of_interests_and_they_match_a_fresh_ranking(judged: Any) -> None:
+    from digest import ranking
+
+    pool = ranking.CandidatePool(judged.papers, judged.vectors)
+    texts = [f"robots and topic {i}" for i in range(ranking._SCORES_KEPT + 50)]
+    zeros = np.zeros((3, judged.vectors.shape[1]), dtype=np.float32)
+    for text in texts:
+        pool.rank(interests=text, limit=3, facet_vectors=zeros)
+    assert len(pool._scores) == ranking._SCORES_KEPT
+    again = pool.rank(interests=texts[-1], limit=5, facet_vectors=zeros)
+    fresh = ranking.CandidatePool(judged.papers, judged.vectors).rank(interests=texts[-1], limit=5, facet_vectors=zeros)
+    assert again == fresh
