@@ -33,7 +33,15 @@ def datetime_parse(raw: str, *, option: str = "--now") -> dt.datetime:
         when = dt.datetime.fromisoformat(raw.strip())
     except (ValueError, AttributeError):
         raise CommandError(f"{option} must be an ISO 8601 date-time like 2026-11-25T08:00, got {raw!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    latest = dt.date.today() + dt.timedelta(days=366)
+    try:
+        day = when.astimezone(dt.UTC).date()
+    except OverflowError:
+        day = dt.date.min
+    if not EARLIEST <= day <= latest:
+        raise CommandError(f"{option} must be between {EARLIEST} and {latest}, got {raw.strip()!r}")
+    return when
 
 
 def kind_parse(raw: str) -> str:

@@ -1,0 +1,95 @@
+"""build_issue, send_due and send_issue: every step of the tick by hand, with one clear line on bad input."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from digest import sending, vectors
+from digest.models import Delivery, Issue
+from subscriptions.models import Subscriber
+from tests.digest.test_sending import DAY, _fake_embed, _papers, _reader
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors.cache_clear()
+    sending.contexts_clear()
+    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+
+
+def _call(*argv: str) -> str:
+    out = StringIO()
+    call_command(*argv, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_build_issue_builds_once_and_says_what_it_built() -> None:
+    _papers(12)
+    out = _call("build_issue", "--date", str(DAY))
+    issue = Issue.objects.get()
+    assert f"Daily issue of {DAY}" in out and "12 candidates, 12 new" in out and "scheduled" in out
+    assert _call("build_issue", "--date", str(DAY)) == out  # the same issue, not a second one
+    assert Issue.objects.count() == 1 and Issue.objects.get().pk == issue.pk
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--date", "2025-02-30"], "--date must be YYYY-MM-DD"),
+        (["--date", "1999-01-01"], "--date must be between"),
+        (["--kind", "monthly"], "--kind must be one of daily, weekly"),
+    ],
+)
+def test_build_issue_refuses_bad_arguments_with_one_line_and_builds_nothing(argv: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        _call("build_issue", *argv)
+    assert not Issue.objects.exists()
+
+
+def test_send_due_sends_to_the_readers_whose_hour_has_come() -> None:
+    _papers()
+    due = _reader(delivery_hour=8)
+    _reader(delivery_hour=10)
+    out = _call("send_due", "--now", f"{DAY}T08:30")
+    assert "due now: 1" in out and "sent: 1, failed: 0" in out
+    assert [m.to[0] for m in mail.outbox] == [due.email]
+    assert "due now: 0" in _call("send_due", "--now", f"{DAY}T08:45")
+    assert len(mail.outbox) == 1
+
+
+def test_send_issue_sends_now_to_every_reader_of_its_kind_and_refuses_a_draft() -> None:
+    _papers()
+    readers = [_reader(delivery_hour=h) for h in (3, 22)]
+    _reader(frequency=Subscriber.Frequency.WEEKLY)
+    _call("build_issue", "--date", str(DAY))
+    issue = Issue.objects.get()
+    out = _call("send_issue", "--issue", str(issue.pk))
+    assert "2 readers made due" in out and "sent: 2" in out
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
+    assert _call("send_issue", "--issue", str(issue.pk)).startswith(f"{issue}: 0 readers made due")
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.DRAFT)
+    with pytest.raises(CommandError, match="is a draft"):
+        _call("send_issue", "--date", str(DAY))
+    assert Delivery.objects.count() == 2
+
+
+def test_send_issue_names_what_is_missing() -> None:
+    with pytest.raises(CommandError, match="give either --issue ID or --date"):
+        _call("send_issue")
+    with pytest.raises(CommandError, match="there is no issue #42"):
+        _call("send_issue", "--issue", "42")
+    with pytest.raises(CommandError, match=f"there is no daily issue of {DAY}: build it first"):
+        _call("send_issue", "--date", str(DAY), "--dry-run")
+
+
+def test_the_dates_of_send_due_are_bounded() -> None:
+    with pytest.raises(CommandError, match="--now must be between"):
+        _call("send_due", "--now", "0001-01-01T00:30")
+    assert not Issue.objects.exists()
