@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def page_cache(settings: Any) -> Any:
+    # A local cache whatever REDIS_URL says: its expiry follows the clock the test moves.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"}}
     settings.PAPERBOY_PAGE_CACHE = True
     caches["default"].clear()
     yield caches["default"]
