@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import uuid
 
@@ -92,3 +93,10 @@ def test_the_limit_is_shared_through_redis(settings) -> None:  # noqa: ANN001
     hits = [rate_limit_hit(scope="test", key=key, limit=2) for _ in range(3)]
 
     assert hits == [False, False, True]
+    # The counter expires a little after its window, whoever created it (one round trip per hit).
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    (redis_key,) = backend._cache.get_client(write=False).keys(f"*paperboy:ratelimit:test:{digest}:*")
+    assert 3600 < backend._cache.get_client(write=False).ttl(redis_key) <= 3660
