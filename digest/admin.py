@@ -35,14 +35,14 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from digest import services
-from digest.ledger import OPEN_STATUSES, issue_counts
+from digest.ledger import OPEN_STATUSES, issue_counts, readers_of_issue
 from digest.models import Delivery, DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
 from digest.preview import Preview, issue_preview, issue_send_test
 from digest.tasks import issue_send_now
 from papers.models import Paper
 from subscriptions.emails import site_url
 from subscriptions.models import DIGEST_SIZE_DEFAULT, DIGEST_SIZE_MAX, DIGEST_SIZE_MIN, INTERESTS_MAX_CHARS, Subscriber
-from subscriptions.selectors import subscriber_find_by_email, subscriber_list_deliverable
+from subscriptions.selectors import subscriber_find_by_email
 from subscriptions.tokens import Purpose
 
 # The per-issue figures of the changelist, counted from the ledger.
@@ -100,11 +100,7 @@ def issue_frozen(issue: Issue | None) -> bool:
 
 def issue_readers_to_send(*, issue: Issue) -> QuerySet[Subscriber]:
     """Who "send now" would add: deliverable readers of the issue's kind without a delivery of it yet."""
-    if issue.kind == IssueKind.WEEKLY:
-        frequencies = [Subscriber.Frequency.WEEKLY]
-    else:
-        frequencies = [Subscriber.Frequency.DAILY, Subscriber.Frequency.WEEKDAYS]
-    return subscriber_list_deliverable().filter(frequency__in=frequencies).exclude(deliveries__issue=issue)
+    return readers_of_issue(issue=issue).exclude(deliveries__issue=issue)
 
 
 def issue_send_refusal(*, issue: Issue) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
@@ -116,12 +116,15 @@ def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
     return created
 
 
+def readers_of_issue(*, issue: Issue) -> QuerySet[Subscriber]:
+    """Every deliverable reader of the issue's kind: daily and weekday readers, or weekly ones."""
+    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
+    return subscriber_list_deliverable().filter(frequency__in=frequencies)
+
+
 def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
     """Make every deliverable reader of this issue's kind due now ("send now"), whatever their hour."""
-    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
-    count = _insert_deliveries(
-        issue=issue, readers=subscriber_list_deliverable().filter(frequency__in=frequencies), now=now
-    )
+    count = _insert_deliveries(issue=issue, readers=readers_of_issue(issue=issue), now=now)
     Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
         status=IssueStatus.SENDING, sending_at=now, updated_at=now
     )

@@ -63,3 +63,14 @@ def browser() -> Iterator[Any]:
             launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             yield launched
             launched.close()
+
+
+@pytest.fixture
+def retrying_eagerly() -> Iterator[None]:
+    """Let eager tasks run their retries in place, as a worker would (with propagation on, the first Retry escapes)."""
+    from config.celery import app
+
+    propagates = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = propagates

@@ -27,7 +27,7 @@ from papers.sources.hf_api import parse
 from subscriptions.models import Subscriber
 from subscriptions.outbox import outbox_list
 from tests.conftest import SHOTS, WIDTHS, fixture_bytes
-from tests.digest.test_sending import _fake_embed
+from tests.fakes import fake_embed
 from tests.subscriptions.conftest import SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,7 +60,7 @@ def outbox(settings: Any, tmp_path: Path, live_server: Any, monkeypatch: pytest.
     }
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
     return folder
 
 

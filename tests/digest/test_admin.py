@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from typing import Any
 
@@ -21,11 +20,11 @@ from django.utils import timezone
 
 from digest import embeddings, sending, services, vectors
 from digest.admin import issue_readers_to_send
-from digest.embeddings import DIMENSIONS
 from digest.models import Delivery, Issue, IssueHide, IssuePin
 from papers.models import Paper
 from subscriptions.models import Subscriber
 from tests.factories import PaperFactory
+from tests.fakes import fake_embed
 from tests.subscriptions.conftest import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +35,6 @@ TOPICS = ["pose estimation", "speech recognition", "robot grasping", "diffusion 
 ISSUES = reverse("admin:digest_issue_changelist")
 DELIVERIES = reverse("admin:digest_delivery_changelist")
 Status = Issue.Status
-
-
-def _fake_embed(texts: list[str]) -> np.ndarray:
-    """A stand-in for MiniLM: shared words give similar vectors."""
-    rows = []
-    for text in texts:
-        vector = np.zeros(DIMENSIONS, dtype=np.float32)
-        for word in text.lower().replace(",", " ").replace(".", " ").split():
-            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0  # noqa: S324
-        rows.append(vector / (np.linalg.norm(vector) or 1.0))
-    return np.array(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
 
 
 def _no_embedding(texts: list[str]) -> np.ndarray:
@@ -358,7 +346,7 @@ def test_a_preview_for_an_interests_text_ranks_by_meaning_once_its_vectors_are_s
     issue = _issue()
     _pin(issue, papers[9].arxiv_id)
     # The worker's part, done beforehand: the candidates' and the interests' vectors are stored.
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
     vectors.papers_vectors(papers=Paper.objects.all())
     vectors.interests_texts_store(interests=["speech recognition"])
     vectors.cache_clear()
@@ -456,7 +444,7 @@ def test_send_a_test_needs_an_email_address_on_the_account(admin_client: Client,
 def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     admin_client: Client, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)  # the sending batches are the worker's: they embed
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)  # the sending batches are the worker's: they embed
     _papers(6)
     issue = _issue()
     daily, weekdays = _reader(), _reader(frequency=Subscriber.Frequency.WEEKDAYS, delivery_hour=23)

@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 from digest import sending, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
-from tests.digest.test_sending import DAY, _fake_embed, _papers, _reader
+from tests.digest.test_sending import DAY, _papers, _reader
+from tests.fakes import fake_embed
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
 def _call(*argv: str) -> str:

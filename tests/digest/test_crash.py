@@ -30,7 +30,8 @@ from digest import ledger, sending, services, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
 from tests.backends import recorded
-from tests.digest.test_sending import _fake_embed, _papers
+from tests.digest.test_sending import _papers
+from tests.fakes import fake_embed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +47,7 @@ def issue(monkeypatch: pytest.MonkeyPatch) -> Issue:
     """An issue with candidates and stored vectors, and READERS active readers due for it."""
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
     _papers(30, day=dt.date.today() - dt.timedelta(days=1))
     built = services.issue_build(date=dt.date.today(), rebuild=True)
     topics = ["pose estimation", "speech recognition and robots", "", "protein folding, diffusion video"]

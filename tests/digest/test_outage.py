@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +13,22 @@ from django.core import mail
 from digest import ledger, sending, services, tasks, vectors
 from digest.models import Delivery
 from tests.backends import recorded
-from tests.digest.test_sending import _fake_embed, _papers, _reader
+from tests.digest.test_sending import _papers, _reader
+from tests.fakes import fake_embed
 
 pytestmark = pytest.mark.django_db
 TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _provider(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def _provider(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retrying_eagerly: None) -> Path:
     """The recording provider, eager Celery whose retries run in place, and the model's stand-in."""
-    from config.celery import app
-
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
     settings.EMAIL_BACKEND = "tests.backends.RecordingBackend"
     monkeypatch.setenv("RECORDING_EMAIL_FILE", str(tmp_path / "sent.tsv"))
-    before = app.conf.task_eager_propagates
-    app.conf.task_eager_propagates = False
-    yield tmp_path / "sent.tsv"
-    app.conf.task_eager_propagates = before
+    return tmp_path / "sent.tsv"
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any
 
-import numpy as np
 import pytest
 import requests
 import time_machine
@@ -17,11 +15,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from digest import ledger, sending, services, vectors
-from digest.embeddings import DIMENSIONS
 from digest.models import Delivery, Issue, IssueHide, IssuePin
 from papers.models import Paper
 from subscriptions.models import Subscriber
 from tests.factories import PaperFactory
+from tests.fakes import fake_embed
 from tests.subscriptions.conftest import SubscriberFactory
 
 DAY = dt.date(2026, 11, 24)  # a Tuesday
@@ -29,23 +27,12 @@ BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
 LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 
-def _fake_embed(texts: list[str]) -> np.ndarray:
-    """A deterministic stand-in for MiniLM: shared words give similar vectors (the ranking tests use the model)."""
-    rows = []
-    for text in texts:
-        vector = np.zeros(DIMENSIONS, dtype=np.float32)
-        for word in text.lower().replace(",", " ").replace(".", " ").split():
-            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0  # noqa: S324
-        rows.append(vector / (np.linalg.norm(vector) or 1.0))
-    return np.array(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
-
-
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """No vector or issue cached across tests, and a fast stand-in for the model."""
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
 def _papers(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1") -> list[Any]:

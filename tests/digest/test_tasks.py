@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,8 @@ from papers.services import papers_load_file
 from subscriptions.models import Subscriber
 from subscriptions.services import Preferences, subscriber_update
 from tests.conftest import FIXTURES
-from tests.digest.test_sending import _fake_embed, _http_error, _papers, _reader
+from tests.digest.test_sending import _http_error, _papers, _reader
+from tests.fakes import fake_embed
 from tests.subscriptions.conftest import FORM
 
 pytestmark = pytest.mark.django_db
@@ -31,19 +31,8 @@ TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
     monkeypatch.setattr(tasks, "retry_delay", lambda attempt: 0)
-
-
-@pytest.fixture
-def retries_run_eagerly() -> Iterator[None]:
-    """Eager tasks propagate exceptions in the tests; a retry must run again instead, as on a worker."""
-    from config.celery import app
-
-    before = app.conf.task_eager_propagates
-    app.conf.task_eager_propagates = False
-    yield
-    app.conf.task_eager_propagates = before
 
 
 def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_come(
@@ -64,7 +53,7 @@ def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_c
     assert again["due"] == 0 and len(mail.outbox) == 1
 
 
-@pytest.mark.usefixtures("retries_run_eagerly")
+@pytest.mark.usefixtures("retrying_eagerly")
 def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -87,7 +76,7 @@ def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
 
 
-@pytest.mark.usefixtures("retries_run_eagerly")
+@pytest.mark.usefixtures("retrying_eagerly")
 def test_a_batch_out_of_retries_is_marked_failed_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _papers()
     _reader()

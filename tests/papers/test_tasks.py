@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -38,15 +37,6 @@ def hf_items() -> list[dict]:
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0)
-
-
-@pytest.fixture
-def retrying_eagerly() -> Iterator[None]:
-    """Let eager tasks run their retries in place (with propagation on, the first Retry escapes instead)."""
-    propagates = app.conf.task_eager_propagates
-    app.conf.task_eager_propagates = False
-    yield
-    app.conf.task_eager_propagates = propagates
 
 
 def test_the_beat_schedule_names_these_tasks() -> None:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from digest import sending, vectors
 from digest.models import Issue
-from tests.digest.test_sending import _fake_embed
 from tests.factories import PaperFactory
+from tests.fakes import fake_embed
 from tests.security.conftest import FUZZ, stored_state
 from tests.security.test_fuzz_commands import _argv, _run, anything
 from tests.subscriptions.conftest import SubscriberFactory
@@ -37,7 +37,7 @@ def _world(monkeypatch: pytest.MonkeyPatch) -> None:
     """Papers for a day, one issue, two readers, and the model's stand-in."""
     vectors.cache_clear()
     sending.contexts_clear()
-    monkeypatch.setattr(vectors, "text_embed", _fake_embed)
+    monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
 def _setup() -> Issue:

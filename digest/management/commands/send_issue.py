@@ -9,8 +9,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from digest import cli, ledger
 from digest.management.commands.send_due import send_queued
 from digest.models import Delivery, IssueKind, IssueStatus
-from subscriptions.models import Subscriber
-from subscriptions.selectors import subscriber_list_deliverable
 
 
 class Command(BaseCommand):
@@ -39,12 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
 
     def _dry_run(self, issue: Any) -> None:
-        frequencies = (
-            [Subscriber.Frequency.WEEKLY]
-            if issue.kind == IssueKind.WEEKLY
-            else [Subscriber.Frequency.DAILY, Subscriber.Frequency.WEEKDAYS]
-        )
-        readers = subscriber_list_deliverable().filter(frequency__in=frequencies)
+        readers = ledger.readers_of_issue(issue=issue)
         already = Delivery.objects.filter(issue=issue, subscriber__in=readers).count()
         total = readers.count()
         new = total - already
