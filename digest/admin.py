@@ -8,7 +8,6 @@ all get the same issue.
 
 from __future__ import annotations
 
-import re
 import smtplib
 from collections.abc import Callable
 from typing import Any
@@ -40,10 +39,8 @@ from digest.models import Delivery, DeliveryStatus, Issue, IssueHide, IssueKind,
 from digest.preview import Preview, issue_preview, issue_send_test
 from digest.tasks import issue_send_now
 from papers.models import Paper
-from subscriptions.emails import site_url
 from subscriptions.models import DIGEST_SIZE_DEFAULT, DIGEST_SIZE_MAX, DIGEST_SIZE_MIN, INTERESTS_MAX_CHARS, Subscriber
 from subscriptions.selectors import subscriber_find_by_email
-from subscriptions.tokens import Purpose
 
 # The per-issue figures of the changelist, counted from the ledger.
 COUNTS: dict[str, Q | None] = {
@@ -116,17 +113,6 @@ def issue_send_refusal(*, issue: Issue) -> str:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _reader_link_prefixes() -> list[str]:
-    """The start of every reader's signed link (the token follows), e.g. https://site/manage/."""
-    return [site_url(reverse(f"subscriptions:{p.value}", kwargs={"token": "T"}))[:-2] for p in Purpose]
-
-
-def preview_without_reader_links(text: str) -> str:
-    """An email with the reader's signed links blanked: staff look at a reader's digest, they do not act as them."""
-    pattern = "|".join(re.escape(prefix) for prefix in _reader_link_prefixes())
-    return re.sub(rf"(?:{pattern})[^/\s\"'<>]+/", "#", text)
 
 
 # --- Forms ---------------------------------------------------------------------------------------
@@ -539,7 +525,7 @@ class IssueAdmin(admin.ModelAdmin):
             context.update(
                 preview=preview,
                 rows=_pick_rows(preview),
-                text=preview_without_reader_links(preview.parts.text),
+                text=preview.parts.text,
                 email_url=f"{email_url}?{request.GET.urlencode()}",
                 test_form=TestSendForm(initial={"interests": interests, "size": size}),
                 subscriber=subscriber,
@@ -556,7 +542,6 @@ class IssueAdmin(admin.ModelAdmin):
             return HttpResponse("This preview's form has errors.", status=400, content_type="text/plain")
         subscriber, interests, size = form.reader()
         html = issue_preview(issue=issue, subscriber=subscriber, interests=interests, size=size).parts.html
-        html = preview_without_reader_links(html)
         # Links open in a new tab (the frame may open pop-ups that leave its sandbox), not inside the frame.
         html = html.replace("<head>", '<head><base target="_blank">', 1)
         nonce = getattr(request, "csp_nonce", None)

@@ -38,9 +38,18 @@ class Preview:
 
 
 def issue_preview(
-    *, issue: Issue, subscriber: Subscriber | None = None, interests: str | None = None, size: int | None = None
+    *,
+    issue: Issue,
+    subscriber: Subscriber | None = None,
+    interests: str | None = None,
+    size: int | None = None,
+    reader_links: bool = False,
 ) -> Preview:
-    """The digest `subscriber` (or a reader with these `interests`) would get from this issue now."""
+    """The digest `subscriber` (or a reader with these `interests`) would get from this issue now.
+
+    The reader's signed manage and unsubscribe links are only made with `reader_links`: staff
+    look at a reader's digest, they do not act as them, so the admin's preview has "#" instead.
+    """
     if interests is None:
         interests = subscriber.interests if subscriber else ""
     size = size or (subscriber.digest_size if subscriber else 5)
@@ -61,10 +70,10 @@ def issue_preview(
         pins=[p.arxiv_id for p in pins], pool=pool, reader=reader, sent=sent, facet_vectors=facet_vectors
     )
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
-    manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE) if subscriber else "#manage"
-    unsubscribe_url = (
-        subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE) if subscriber else "#unsubscribe"
-    )
+    manage_url = unsubscribe_url = "#"
+    if subscriber is not None and reader_links:
+        manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)
+        unsubscribe_url = subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE)
     parts = frame.assemble(picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url)
     return Preview(picks, parts, fallback, semantic)
 

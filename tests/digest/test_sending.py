@@ -479,3 +479,17 @@ def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_
     by_id = {p.arxiv_id: p for p in papers}
     assert sent[0] == papers[1].arxiv_id
     assert len(sent) == 5 and all(by_id[a].categories in (["cs.CV"], []) for a in sent[1:])
+
+
+@pytest.mark.django_db
+def test_a_preview_makes_the_readers_signed_links_only_when_asked() -> None:
+    from digest.preview import issue_preview
+
+    _papers()
+    issue = _issue()
+    reader = _reader(interests="pose estimation")
+    staff_view = issue_preview(issue=issue, subscriber=reader)
+    assert "/manage/" not in staff_view.parts.html + staff_view.parts.text
+    as_reader = issue_preview(issue=issue, subscriber=reader, reader_links=True)
+    assert "/manage/" in as_reader.parts.text and "/unsubscribe/" in as_reader.parts.html
+    assert [p.arxiv_id for p in staff_view.picks] == [p.arxiv_id for p in as_reader.picks]
