@@ -6,6 +6,7 @@ import copy
 import re
 import unicodedata
 from functools import cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from django import forms
@@ -66,14 +67,14 @@ class StrictEmailField(forms.EmailField):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
-class SharedChoiceField(forms.ChoiceField):
-    """A ChoiceField whose long, never-changed choices every form shares instead of copying.
+class _SharedChoices:
+    """Choices that every form shares instead of copying: they never change.
 
     Django deep-copies each field (and its widget re-normalizes the choices) for every form it
     builds: for ~600 time zones that was most of a sign-up's CPU time.
     """
 
-    def __deepcopy__(self, memo: dict[int, object]) -> SharedChoiceField:
+    def __deepcopy__(self, memo: dict[int, object]) -> Any:
         result = copy.copy(self)
         memo[id(self)] = result
         result.widget = copy.copy(self.widget)
@@ -81,6 +82,14 @@ class SharedChoiceField(forms.ChoiceField):
         result.error_messages = self.error_messages.copy()
         result.validators = self.validators[:]
         return result
+
+
+class SharedChoiceField(_SharedChoices, forms.ChoiceField):
+    pass
+
+
+class SharedTypedChoiceField(_SharedChoices, forms.TypedChoiceField):
+    pass
 
 
 class PreferencesForm(forms.Form):
@@ -103,7 +112,7 @@ class PreferencesForm(forms.Form):
         ),
         error_messages={"invalid_choice": "Pick arXiv categories from the list."},
     )
-    frequency = forms.ChoiceField(
+    frequency = SharedChoiceField(
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
         widget=forms.RadioSelect,
@@ -121,7 +130,7 @@ class PreferencesForm(forms.Form):
             "required": f"Enter a number of papers from {DIGEST_SIZE_MIN} to {DIGEST_SIZE_MAX}.",
         },
     )
-    delivery_hour = forms.TypedChoiceField(
+    delivery_hour = SharedTypedChoiceField(
         choices=[(hour, f"{hour:02d}:00") for hour in range(24)],
         coerce=int,
         initial=DELIVERY_HOUR_DEFAULT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -31,10 +32,19 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 36
     return count > limit
 
 
+_clients: dict[int, Any] = {}
+
+
 def _redis_count(backend: RedisCache, cache_key: str, ttl: int) -> int:
     """INCR and a first EXPIRE in one round trip: a sign-up pays for two counters, so this is on its hot path."""
     key = backend.make_and_validate_key(cache_key)
-    client = backend._cache.get_client(key, write=True)
+    # Django builds a new redis.Redis (and its table of ~170 reply parsers) for every cache call;
+    # one per connection pool is enough: a client is thread-safe, the pool hands out connections.
+    # (A kept client holds its pool, so the pool's id cannot be reused by another.)
+    pool = backend._cache._get_connection_pool(True)
+    client = _clients.get(id(pool))
+    if client is None:
+        client = _clients[id(pool)] = backend._cache.get_client(key, write=True)
     pipe = client.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, ttl, nx=True)

@@ -125,7 +125,8 @@ def _subscribe(*, email: str, preferences: services.Preferences) -> None:
     from subscriptions.tasks import subscriber_subscribe
 
     try:
-        subscriber_subscribe.delay(email, asdict(preferences))
+        # argsrepr: the broker's headers (and monitoring tools) never show the address.
+        subscriber_subscribe.apply_async((email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}")
     except BrokerError as error:
         logger.warning("broker unavailable, sign-up stored by the web process", extra={"error": str(error)})
         services.subscriber_subscribe(email=email, preferences=preferences)
