@@ -26,6 +26,7 @@ PAPERBOY_BENCH_THREADS (above 1, gunicorn's gthread workers with that many threa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -36,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,32 +224,37 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def error(self, what: str) -> None:
-        with self.lock:
-            self.errors += 1
-            self.first_error = self.first_error or what
+        self.errors += 1
+        self.first_error = self.first_error or what
 
 
-Request = Callable[[urllib3.HTTPConnectionPool, int], tuple[int, int]]  # -> (status, expected status)
+# One client's requests: request number -> (the raw HTTP request, the status it must get).
+Request = Callable[[int], tuple[bytes, int]]
+Setup = Callable[[int], Request]  # client number -> its requests
 
 
-def get(path: str, base: str) -> Request:
-    headers = _headers(base)
-
-    def send(pool: urllib3.HTTPConnectionPool, n: int) -> tuple[int, int]:
-        return pool.request("GET", path, headers=headers, redirect=False).status, 200
-
-    return send
+def _raw(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def sign_up(base: str, run: str) -> Callable[[urllib3.HTTPConnectionPool, int], Request]:
+def get(path: str, base: str) -> Setup:
+    request = _raw("GET", path, _headers(base))
+    return lambda client: lambda n: (request, 200)
+
+
+def sign_up(base: str, run: str) -> Setup:
     """Per client: load the form once (the CSRF cookie and token, as a browser does), then POST new addresses."""
     origin = "https://" + urlsplit(base).netloc
+    host, port = urlsplit(base).hostname, urlsplit(base).port
 
-    def client_setup(pool: urllib3.HTTPConnectionPool, client: int) -> Request:
-        form = pool.request("GET", "/subscribe/", headers=_headers(base))
+    def client_setup(client: int) -> Request:
+        with urllib3.HTTPConnectionPool(host, port, maxsize=1, retries=False, timeout=REQUEST_TIMEOUT) as pool:
+            form = pool.request("GET", "/subscribe/", headers=_headers(base))
         token = _CSRF_FIELD.search(form.data.decode())
         cookie = _CSRF_COOKIE.search(form.headers.get("Set-Cookie", ""))
         if form.status != 200 or not token or not cookie:
@@ -265,71 +270,82 @@ def sign_up(base: str, run: str) -> Callable[[urllib3.HTTPConnectionPool, int], 
         fields += [("categories", code) for code in SIGNUP_FORM["categories"]]
         fields.append(("csrfmiddlewaretoken", token.group(1)))
 
-        def send(pool: urllib3.HTTPConnectionPool, n: int) -> tuple[int, int]:
-            body = urlencode([("email", f"bench-{run}-{client}-{n}@example.org"), *fields])
-            return pool.request("POST", "/subscribe/", body=body, headers=headers, redirect=False).status, 303
+        def request(n: int) -> tuple[bytes, int]:
+            body = urlencode([("email", f"bench-{run}-{client}-{n}@example.org"), *fields]).encode()
+            return _raw("POST", "/subscribe/", headers, body), 303
 
-        return send
+        return request
 
     return client_setup
 
 
-def drive(
-    base: str, setup: Callable[[urllib3.HTTPConnectionPool, int], Request], seconds: float, tally: Tally | None
-) -> float:
-    """CLIENTS threads, each with its own keep-alive connection, sending until the time or the count runs out."""
-    host, port = urlsplit(base).hostname, urlsplit(base).port
-    start = threading.Barrier(CLIENTS + 1)
-    sent = [0]
-    count_lock = threading.Lock()
-    window: dict[str, float] = {}
+async def _exchange(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, host: str, port: int, request: bytes
+) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
+    """Send one request (on the kept connection, else a new one) and read the whole answer; (status, connection)."""
+    reader, writer = connection or await asyncio.open_connection(host, port)
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    else:
+        await reader.read()  # no length: the body ends with the connection
+        headers["connection"] = "close"
+    if headers.get("connection", "").lower() == "close":
+        writer.close()
+        return status, None
+    return status, (reader, writer)
 
-    def client(number: int) -> None:
-        pool = urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False, timeout=REQUEST_TIMEOUT)
+
+def drive(base: str, setup: Setup, seconds: float, tally: Tally | None) -> float:
+    """CLIENTS closed-loop clients in one asyncio loop (the generator must not take the CPU the site needs).
+
+    Each sends its next request as soon as the last is answered, on a kept-alive connection when
+    the server keeps it (gthread), on a new one when it closes it (sync workers, as in production).
+    """
+    host, port = urlsplit(base).hostname or "127.0.0.1", urlsplit(base).port or 80
+    requests: list[Request] = []
+    for number in range(CLIENTS):
         try:
-            send = setup(pool, number)
-        except Exception as exc:  # a client that cannot start counts as an error, and does not hang the barrier
+            requests.append(setup(number))
+        except Exception as exc:  # a client that cannot start counts as an error
             if tally is not None:
                 tally.error(f"client setup: {exc}")
-            start.wait()
-            return
-        # The form was loaded on its own connection: waiting at the barrier, it may outlive the server's keep-alive.
-        pool.close()
-        pool = urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False, timeout=REQUEST_TIMEOUT)
-        start.wait()
-        latencies: list[float] = []
+    sent = [0]
+
+    async def client(request: Request, end: float) -> None:
+        connection = None
         n = 0
-        while time.perf_counter() < window["end"]:
-            with count_lock:
-                if sent[0] >= MAX_REQUESTS:
-                    break
-                sent[0] += 1
+        while time.perf_counter() < end and sent[0] < MAX_REQUESTS:
+            sent[0] += 1
             n += 1
+            raw, expected = request(n)
             began = time.perf_counter()
             try:
-                status, expected = send(pool, n)
-            except urllib3.exceptions.HTTPError as exc:
+                status, connection = await asyncio.wait_for(
+                    _exchange(connection, host, port, raw), timeout=REQUEST_TIMEOUT
+                )
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+                connection = None
                 if tally is not None:
                     tally.error(type(exc).__name__)
                 continue
-            latencies.append(time.perf_counter() - began)
-            if status != expected and tally is not None:
-                tally.error(f"HTTP {status} (expected {expected})")
-        pool.close()
-        if tally is not None:
-            with tally.lock:
-                tally.latencies.extend(latencies)
+            if tally is not None:
+                tally.latencies.append(time.perf_counter() - began)
+                if status != expected:
+                    tally.error(f"HTTP {status} (expected {expected})")
+        if connection is not None:
+            connection[1].close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    window["end"] = float("inf")
-    start.wait()
-    began = time.perf_counter()
-    window["end"] = began + seconds
-    for thread in threads:
-        thread.join(timeout=seconds + REQUEST_TIMEOUT + 30)
-    return time.perf_counter() - began
+    async def all_clients() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(request, began + seconds) for request in requests))
+        return time.perf_counter() - began
+
+    return asyncio.run(all_clients())
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -339,7 +355,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def endpoint_run(name: str, base: str, setup: Callable[..., Request], server_pid: int) -> dict[str, object]:
+def endpoint_run(name: str, base: str, setup: Setup, server_pid: int) -> dict[str, object]:
     drive(base, setup, WARMUP_SECONDS, None)  # connections open, caches and the interpreter warm
     tally = Tally()
     client_cpu, server_cpu = time.process_time(), cpu_seconds(server_pid)
@@ -380,8 +396,8 @@ def main() -> int:
         try:
             gunicorn_wait(process, base, log)
             endpoints = [
-                ("home", lambda pool, n: get("/", base)),
-                ("paper", lambda pool, n: get(f"/papers/{arxiv_id}/", base)),
+                ("home", get("/", base)),
+                ("paper", get(f"/papers/{arxiv_id}/", base)),
                 ("sign-up", sign_up(base, run)),
             ]
             print(
