@@ -55,6 +55,7 @@ lint: install
 
 bench: install
 	@set -e; found=0; for script in bench/*.py; do \
+		case "$$script" in bench/_*) continue;; esac; \
 		[ -f "$$script" ] || continue; found=1; \
 		echo "== $$script"; $(BIN)/python "$$script"; \
 	done; [ $$found = 1 ] || { echo "No scripts under bench/"; exit 1; }

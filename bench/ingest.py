@@ -20,7 +20,8 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _db import database_ensure  # bench/_db.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,22 +37,6 @@ SAMPLES = [
     ROOT / "papers/sample/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json",
     ROOT / "papers/sample/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json",
 ]
-
-
-def database_ensure(url: str) -> None:
-    """Create the benchmark's PostgreSQL database if it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        return
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def records_build(count: int) -> list:

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _db import database_ensure  # bench/_db.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -63,21 +65,6 @@ TOPICS = [
     "embodied AI", "web agents", "GUI agents", "scientific discovery", "theorem proving", "optimization",
     "scaling laws", "pretraining data",
 ]  # fmt: skip
-
-
-def database_ensure(url: str) -> None:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit("this benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
-    name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def interests_pool(count: int, rng: random.Random) -> list[str]:
@@ -174,13 +161,14 @@ def worker(issue_id: int, batch_size: int, ready: Any, start: Any, results: mult
 
 def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
     from django.db import connections
+    from django.utils import timezone
 
     from digest import ledger
     from digest.models import Delivery, Issue
 
     issue = Issue.objects.get(pk=issue_id)
     started = time.perf_counter()
-    due = ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+    due = ledger.deliveries_create_all(issue=issue, now=timezone.now())
     fan_out_s = time.perf_counter() - started
     connections.close_all()  # each process opens its own
     # Fresh processes, as Celery workers would be: none inherits the model the set-up loaded.
@@ -242,6 +230,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--distinct-interests", type=int, default=3_000)
     args = parser.parse_args()
+    if not os.environ["DATABASE_URL"].startswith("postgres"):
+        raise SystemExit("this benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
     database_ensure(os.environ["DATABASE_URL"])
     import django
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import urllib3
+from _db import database_ensure  # bench/_db.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("PAPERBOY_BENCH_CLIENTS", "50"))
@@ -88,16 +89,6 @@ def database_url() -> str:
 
 def redis_url() -> str:
     return _with_path(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", f"/{BENCH_REDIS_DB}")
-
-
-def database_ensure(url: str) -> None:
-    """Create the scratch database if it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(_with_path(url, "/postgres"), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DATABASE)))
 
 
 def redis_flush(url: str) -> None:

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, Q, QuerySet
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
 from subscriptions.models import Subscriber
@@ -247,10 +246,33 @@ def deliveries_queued_count(*, issue_id: int) -> int:
     return Delivery.objects.filter(issue_id=issue_id, status=DeliveryStatus.QUEUED).count()
 
 
+# Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.
+HISTORY_DAYS = 30
+
+
+def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[int, set[str]]:
+    """The papers each of these readers was sent (or is being sent) by other issues lately, by subscriber id.
+
+    `readers` selects deliveries by their subscriber, e.g. Q(subscriber=reader), or the readers
+    of a batch joined through its claim (a query of the same size for any batch).
+    """
+    sent: dict[int, set[str]] = defaultdict(set)
+    rows = (
+        Delivery.objects.filter(
+            readers,
+            status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING),
+            created_at__gte=now - dt.timedelta(days=HISTORY_DAYS),
+        )
+        .exclude(issue_id=except_issue_id)
+        .values_list("subscriber_id", "papers")
+    )
+    for subscriber_id, papers in rows:
+        sent[subscriber_id].update(papers or ())
+    return sent
+
+
 def issue_counts(*, issue: Issue) -> dict[str, int]:
     """Per issue: due, sent, failed, skipped, and the provider's delivered/opened/clicked/bounced/complained."""
-    from django.db.models import Count
-
     rows = Delivery.objects.filter(issue=issue).aggregate(
         due=Count("id"),
         queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
@@ -265,7 +287,3 @@ def issue_counts(*, issue: Issue) -> dict[str, int]:
         complained=Count("id", filter=Q(complained_at__isnull=False)),
     )
     return {key: int(value or 0) for key, value in rows.items()}
-
-
-def now_utc() -> dt.datetime:
-    return timezone.now()

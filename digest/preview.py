@@ -14,8 +14,11 @@ import numpy as np
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from digest.embeddings import DIMENSIONS
+from digest.ledger import papers_sent
 from digest.models import Issue
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import EmailParts, Pick, issue_frame_build
@@ -61,7 +64,10 @@ def issue_preview(
         paper_vectors = np.zeros((len(candidates), DIMENSIONS), dtype=np.float32)
         facet_vectors = np.zeros((len(interests_facets(interests)), DIMENSIONS), dtype=np.float32)
     pool = CandidatePool(candidates, paper_vectors)
-    sent = set() if subscriber is None else _sent_to(subscriber=subscriber, issue=issue)
+    sent: set[str] = set()
+    if subscriber is not None:
+        history = papers_sent(readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now())
+        sent = history[subscriber.pk]
     categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
     reader = Reader(
         subscriber.pk if subscriber else 0, subscriber.email if subscriber else "", interests, size, categories
@@ -91,17 +97,6 @@ def _stored_vectors(*, candidates: list, interests: str) -> tuple[np.ndarray | N
         facet_vectors = None
         _embed_later(interests=interests)
     return paper_vectors, facet_vectors
-
-
-def _sent_to(*, subscriber: Subscriber, issue: Issue) -> set[str]:
-    from digest.models import Delivery, DeliveryStatus
-
-    rows = (
-        Delivery.objects.filter(subscriber=subscriber, status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING))
-        .exclude(issue=issue)
-        .values_list("papers", flat=True)
-    )
-    return {arxiv_id for papers in rows for arxiv_id in papers or ()}
 
 
 def _embed_later(*, interests: str = "", arxiv_ids: list[str] | None = None) -> None:

@@ -34,11 +34,13 @@ from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused, Anymai
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from digest import ledger
 from digest.ledger import Claimed, Outcome
-from digest.models import Delivery, DeliveryStatus, Issue
+from digest.models import DeliveryStatus, Issue
 from digest.ranking import CandidatePool, Ranked, interests_facets
 from digest.render import EmailParts, IssueFrame, Pick, issue_frame_build
 from digest.services import issue_papers, issue_pause
@@ -64,7 +66,6 @@ DEFAULT_BATCH = 100
 INLINE_MERGE = {"mailgun": "%recipient.{}%", "test": "{{{{{}}}}}"}
 TEMPLATE_MERGE = {"postmark", "amazon_ses", "brevo", "sendinblue"}
 PIN_REASON = "editor's pick"
-HISTORY_DAYS = 30  # candidates are at most a couple of weeks old: older history cannot collide
 _ISSUE_CACHE_SECONDS = 60
 IDEMPOTENCY_HEADER = "X-Paperboy-Idempotency-Key"
 
@@ -197,7 +198,7 @@ def deliveries_send_batch(
     Raises TransientSendError, with the claim to retry under, when the provider or the network
     failed for the whole batch and attempts are left; the rows stay claimed meanwhile.
     """
-    now = now or ledger.now_utc()
+    now = now or timezone.now()
     size = batch_size or batch_size_default()
     if claim is None:
         claim, claimed = ledger.delivery_claim(issue_id=issue_id, limit=size, now=now)
@@ -269,26 +270,6 @@ def _readers(claim: uuid.UUID, claimed: Sequence[Claimed]) -> tuple[dict[int, Re
     return readers, skipped
 
 
-def _history(
-    *, issue_id: int, claim: uuid.UUID, subscriber_ids: Sequence[int], now: dt.datetime
-) -> dict[int, set[str]]:
-    """The papers each reader of the batch was sent (or is being sent) by other issues lately."""
-    sent: dict[int, set[str]] = {pk: set() for pk in subscriber_ids}
-    rows = (
-        Delivery.objects.filter(
-            subscriber__deliveries__claim=claim,
-            status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING),
-            created_at__gte=now - dt.timedelta(days=HISTORY_DAYS),
-        )
-        .exclude(issue_id=issue_id)
-        .values_list("subscriber_id", "papers")
-    )
-    for subscriber_id, papers in rows:
-        if subscriber_id in sent:
-            sent[subscriber_id].update(papers or ())
-    return sent
-
-
 def _facets(readers: Sequence[Reader]) -> dict[str, np.ndarray]:
     """Every facet's vector for these readers' interests, in one lookup (computed in the worker if missing)."""
     texts = list(dict.fromkeys(f for r in readers for f in interests_facets(r.interests)))
@@ -307,7 +288,10 @@ def _prepare(
 ) -> list[Prepared]:
     if not readers:
         return []
-    history = _history(issue_id=context.issue.pk, claim=claim, subscriber_ids=list(readers), now=now)
+    # Joined through the claim: the same query for any batch size.
+    history = ledger.papers_sent(
+        readers=Q(subscriber__deliveries__claim=claim), except_issue_id=context.issue.pk, now=now
+    )
     by_facet = _facets(list(readers.values()))
     links = _Links()
     prepared = []

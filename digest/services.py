@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from digest.models import Delivery, Issue, IssueKind, IssueStatus
+from digest import ledger
+from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
 from papers.models import Paper
 from papers.selectors import paper_list_trending
 
@@ -162,3 +164,24 @@ def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
         if arxiv_id in by_id and arxiv_id not in hidden and arxiv_id not in pinned
     ]
     return pins, candidates
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one tick found to do: issues built, stuck claims put back or failed, readers made due."""
+
+    built: list[Issue]
+    requeued: int
+    failed: int
+    created: dict[int, int]  # issue id -> readers made due now
+    waiting: list[int]  # issues with queued deliveries to send, not paused
+
+
+def tick_prepare(*, now: dt.datetime) -> Tick:
+    """Everything the hourly tick does before sending (the beat's task and `send_due` share it)."""
+    built = issues_build_due(now=now)
+    requeued, failed = ledger.deliveries_recover_stuck(now=now)
+    created = ledger.deliveries_create_due(now=now)
+    waiting = Delivery.objects.filter(status=DeliveryStatus.QUEUED, issue__paused_at__isnull=True)
+    issue_ids = set(waiting.values_list("issue_id", flat=True).distinct())
+    return Tick(built, requeued, failed, created, sorted(issue_ids | set(created)))

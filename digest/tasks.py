@@ -10,9 +10,11 @@ from collections.abc import Iterable
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from digest import ledger, sending, services, vectors
-from digest.models import Delivery, DeliveryStatus, Issue
+from digest.models import Issue
 from papers.models import Paper
 
 logger = logging.getLogger(__name__)
@@ -57,18 +59,11 @@ def batches_enqueue(*, issue_ids: Iterable[int]) -> int:
 @shared_task(acks_late=True)
 def tick() -> dict[str, int]:
     """The hourly beat: build today's issue, recover stuck claims, make readers due, fan out batches."""
-    now = ledger.now_utc()
-    services.issues_build_due(now=now)
-    requeued, failed = ledger.deliveries_recover_stuck(now=now)
-    created = ledger.deliveries_create_due(now=now)
-    waiting = set(
-        Delivery.objects.filter(status=DeliveryStatus.QUEUED, issue__paused_at__isnull=True)
-        .values_list("issue_id", flat=True)
-        .distinct()
-    )
-    batches = batches_enqueue(issue_ids=sorted(waiting | set(created)))
+    now = timezone.now()
+    plan = services.tick_prepare(now=now)
+    batches = batches_enqueue(issue_ids=plan.waiting)
     closed = ledger.issues_close(now=now)
-    summary = {"due": sum(created.values()), "requeued": requeued, "failed": failed, "batches": batches}
+    summary = {"due": sum(plan.created.values()), "requeued": plan.requeued, "failed": plan.failed, "batches": batches}
     logger.info("digest tick", extra={**summary, "closed": closed})
     return summary
 
@@ -77,28 +72,35 @@ def tick() -> dict[str, int]:
 def issue_send_now(issue_id: int) -> int:
     """ "Send now" from the admin: every deliverable reader of the issue's kind is made due and batches go out."""
     issue = Issue.objects.get(pk=issue_id)
-    count = ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+    count = ledger.deliveries_create_all(issue=issue, now=timezone.now())
     batches_enqueue(issue_ids=[issue_id])
     return count
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=3)
+# Embedding retries only what can pass (the database or the disk for a moment); the model is local.
+EMBED = {"acks_late": True, "autoretry_for": (OSError,), "retry_backoff": True, "retry_jitter": True, "max_retries": 3}
+
+
+@shared_task(**EMBED)
 def papers_embed_since(since: str) -> int:
     """Embed (once) the papers an ingest created or changed since `since`, so that sending only reads vectors."""
-    papers = list(Paper.objects.filter(last_seen_at__gte=dt.datetime.fromisoformat(since)))
-    vectors.papers_vectors(papers=papers)
-    return len(papers)
+    return _papers_embed(Paper.objects.filter(last_seen_at__gte=dt.datetime.fromisoformat(since)))
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=3)
+@shared_task(**EMBED)
 def interests_embed(interests: str) -> int:
     """Embed (once) the facets of a reader's new interests text."""
     return vectors.interests_texts_store(interests=[interests])
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, retry_jitter=True, max_retries=3)
+@shared_task(**EMBED)
 def papers_embed(arxiv_ids: list[str]) -> int:
     """Embed (once) these papers, e.g. an issue's candidates that a preview found without vectors."""
-    papers = list(Paper.objects.filter(arxiv_id__in=arxiv_ids))
-    vectors.papers_vectors(papers=papers)
-    return len(papers)
+    return _papers_embed(Paper.objects.filter(arxiv_id__in=arxiv_ids))
+
+
+def _papers_embed(papers: QuerySet[Paper]) -> int:
+    """Embed the papers that have no stored vector yet (those that have one cost a lookup); how many papers."""
+    chosen = list(papers)
+    vectors.papers_vectors(papers=chosen)
+    return len(chosen)

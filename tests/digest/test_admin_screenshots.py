@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -13,14 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.models import Delivery, Issue, IssueHide, IssuePin
-from papers.ingest import papers_ingest
+from digest.models import Delivery, Issue, IssueHide
 from papers.models import Paper
-from papers.sources.hf_api import parse
-from tests.conftest import SHOTS, WIDTHS, fixture_bytes
+from tests.conftest import SHOTS, WIDTHS
+from tests.digest.conftest import issue_of_a_real_day
 from tests.subscriptions.conftest import SubscriberFactory
 
-ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 NOTE = "Good morning! Two editors' picks on top today."
 INTERESTS = "3D human pose estimation, efficient LLM inference"
 
@@ -28,23 +24,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _issue_of_a_real_day(status: str) -> tuple[Issue, list[Paper]]:
-    """A real day of HF papers through the real parser and ingest, as an issue with a note, two pins and a hide."""
-    papers_ingest(records=parse(fixture_bytes(ONE_DAY)).records, fetch_run=None)
-    items = json.loads(fixture_bytes(ONE_DAY))
-    day = dt.date.fromisoformat(items[0]["paper"]["submittedOnDailyAt"][:10])
-    ranked = list(Paper.objects.filter(hf_date=day).order_by("-upvotes", "arxiv_id"))
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    issue = Issue.objects.create(
-        date=day,
-        status=status,
-        note=NOTE,
-        window_start=start - dt.timedelta(days=1),
-        window_end=start,
-        candidate_ids=[paper.arxiv_id for paper in ranked],
-        new_papers=len(ranked),
-    )
-    for position, paper in enumerate(ranked[3:5]):
-        IssuePin.objects.create(issue=issue, paper=paper, position=position)
+    """The real day's issue, with a hide as well."""
+    issue, ranked = issue_of_a_real_day(status=status, note=NOTE)
     IssueHide.objects.create(issue=issue, paper=ranked[1])
     return issue, ranked
 

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from digest import ledger, sending, services, vectors
 from digest.models import Delivery, Issue
@@ -173,7 +174,7 @@ def _assert_exactly_once(issue: Issue, recording: Path, scenario: str) -> None:
 def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     issue: Issue, workers: Any, recording: Path, queue: str
 ) -> None:
-    ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+    ledger.deliveries_create_all(issue=issue, now=timezone.now())
     _enqueue(issue, queue, math.ceil(READERS / BATCH))
     first = workers("doomed")
     _wait(lambda: _count(issue, "sent") >= READERS // 4, timeout=120, what="a quarter of the digests to go out")
@@ -181,7 +182,7 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     in_flight = _count(issue, "sending")
     assert _count(issue, "sent") < READERS, "the worker finished before it could be killed"
     # The next tick, once the claim timeout has passed, puts the dead worker's claims back in the queue.
-    later = ledger.now_utc() + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
+    later = timezone.now() + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
     requeued, failed = ledger.deliveries_recover_stuck(now=later)
     assert (requeued, failed) == (in_flight, 0)
     workers("survivor")
@@ -193,7 +194,7 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
 def test_two_workers_racing_on_one_issue_send_each_digest_once(
     issue: Issue, workers: Any, recording: Path, queue: str
 ) -> None:
-    ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+    ledger.deliveries_create_all(issue=issue, now=timezone.now())
     # Twice the tasks needed, on two workers at once: each batch is claimed by one of them only.
     _enqueue(issue, queue, 2 * math.ceil(READERS / BATCH))
     workers("left")
@@ -209,7 +210,7 @@ def test_the_beat_tick_fired_twice_sends_each_digest_once(
 ) -> None:
     Subscriber.objects.update(delivery_hour=0)  # everyone's hour has come
     worker = workers("ticked")
-    now = ledger.now_utc().isoformat()
+    now = timezone.now().isoformat()
     # Two ticks at the same moment, as two beats (or a beat and an operator) would fire them.
     ticks = [
         subprocess.Popen(

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from typing import Any
 
 import pytest
 
-from digest.models import Issue, IssuePin
+from digest.models import Issue
 from digest.render import Pick, issue_frame_build
-from papers.ingest import papers_ingest
 from papers.models import Paper
-from papers.sources.hf_api import parse
-from tests.conftest import SHOTS, WIDTHS, fixture_bytes
+from tests.conftest import SHOTS, WIDTHS
+from tests.digest.conftest import issue_of_a_real_day
 
-ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 NOTE = "Good morning! Two editors' picks on top today.\nReply to this email to tell us what you think."
 REASONS = ["editor's pick", "matches: 3D human pose estimation", "matches: efficient LLM inference"]
 
@@ -24,25 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _issue_of_a_real_day(settings: Any) -> tuple[Issue, list[Paper]]:
-    """A real day of HF papers through the real parser and ingest, as an issue with a note and two pins."""
     settings.PAPERBOY_POSTAL_ADDRESS = "Paperboy, 12 Example Street, 75001 Paris, France"
-    papers_ingest(records=parse(fixture_bytes(ONE_DAY)).records, fetch_run=None)
-    items = json.loads(fixture_bytes(ONE_DAY))
-    day = dt.date.fromisoformat(items[0]["paper"]["submittedOnDailyAt"][:10])
-    ranked = list(Paper.objects.filter(hf_date=day).order_by("-upvotes", "arxiv_id"))
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    issue = Issue.objects.create(
-        date=day,
-        status="sent",
-        note=NOTE,
-        window_start=start - dt.timedelta(days=1),
-        window_end=start,
-        candidate_ids=[paper.arxiv_id for paper in ranked],
-        quiet=len(ranked) < 10,
-    )
-    for position, paper in enumerate(ranked[3:5]):
-        IssuePin.objects.create(issue=issue, paper=paper, position=position)
-    return issue, ranked
+    return issue_of_a_real_day(status="sent", note=NOTE)
 
 
 def _shot(page: Any, name: str) -> None:

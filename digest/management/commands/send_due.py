@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from digest import cli, ledger, sending, services, tasks
-from digest.models import Delivery, DeliveryStatus
 
 
 class Command(BaseCommand):
@@ -21,21 +21,16 @@ class Command(BaseCommand):
         parser.add_argument("--enqueue", action="store_true", help="queue batch tasks instead of sending here")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = cli.datetime_parse(options["now"]) if options["now"] else ledger.now_utc()
-        built = services.issues_build_due(now=now)
-        requeued, failed = ledger.deliveries_recover_stuck(now=now)
-        created = ledger.deliveries_create_due(now=now)
+        now = cli.datetime_parse(options["now"]) if options["now"] else timezone.now()
+        tick = services.tick_prepare(now=now)
         self.stdout.write(
-            f"issues ready: {len(built)}; due now: {sum(created.values())}; "
-            f"stuck claims requeued: {requeued}, failed: {failed}"
-        )
-        issue_ids = sorted(
-            set(Delivery.objects.filter(status=DeliveryStatus.QUEUED).values_list("issue_id", flat=True))
+            f"issues ready: {len(tick.built)}; due now: {sum(tick.created.values())}; "
+            f"stuck claims requeued: {tick.requeued}, failed: {tick.failed}"
         )
         if options["enqueue"]:
-            self.stdout.write(f"batches queued: {tasks.batches_enqueue(issue_ids=issue_ids)}")
+            self.stdout.write(f"batches queued: {tasks.batches_enqueue(issue_ids=tick.waiting)}")
             return
-        totals = send_queued(issue_ids=issue_ids)
+        totals = send_queued(issue_ids=tick.waiting)
         self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
 
 

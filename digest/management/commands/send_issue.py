@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from digest import cli, ledger
 from digest.management.commands.send_due import send_queued
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self._dry_run(issue)
             return
-        created = ledger.deliveries_create_all(issue=issue, now=ledger.now_utc())
+        created = ledger.deliveries_create_all(issue=issue, now=timezone.now())
         self.stdout.write(f"{issue}: {created} readers made due")
         totals = send_queued(issue_ids=[issue.pk])
         self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
