@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from digest import ledger
@@ -89,7 +89,13 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
         "built_at": timezone.now(),
     }
     if issue is None:
-        issue = Issue.objects.create(date=date, kind=kind, status=status, **fields)
+        try:
+            with transaction.atomic():
+                issue = Issue.objects.create(date=date, kind=kind, status=status, **fields)
+        except IntegrityError:
+            # Another tick (two beats, or send_due by hand) built it between our read and this
+            # insert: theirs stands, as it would have had it come a moment earlier.
+            return Issue.objects.select_for_update().get(date=date, kind=kind)
     else:
         Issue.objects.filter(pk=issue.pk).update(**fields, updated_at=timezone.now())
         issue.refresh_from_db()
