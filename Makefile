@@ -9,7 +9,7 @@ DEV := export DEBUG=$${DEBUG:-true};
 SITE := http://127.0.0.1:8000
 ARGS ?=
 
-.PHONY: run test lint bench install migrate sample admin clean
+.PHONY: run test test-fast lint typecheck bench install migrate sample admin clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -47,6 +47,14 @@ admin: migrate
 
 test: install
 	$(BIN)/pytest $(ARGS)
+
+# A developer's quick run: everything but the tests marked slow (Chromium, fuzzing, the real model, killed workers, gunicorn).
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(ARGS)
+
+# mypy with django-stubs over the trees listed in pyproject's [tool.mypy] (joins `make lint` once it is clean).
+typecheck: install
+	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check .

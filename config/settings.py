@@ -284,7 +284,7 @@ PAPERBOY_ISSUE_CANDIDATES = env.int("PAPERBOY_ISSUE_CANDIDATES", default=100)
 PAPERBOY_QUIET_MIN_PAPERS = env.int("PAPERBOY_QUIET_MIN_PAPERS", default=10)
 # Built issues wait for an editor (draft) instead of going out on their own (scheduled).
 PAPERBOY_ISSUE_REQUIRE_APPROVAL = env.bool("PAPERBOY_ISSUE_REQUIRE_APPROVAL", default=False)
-# Digests per batch: by default the provider's batch API limit (see digest.sending.PROVIDER_BATCH).
+# Digests per batch: by default the provider's batch API limit (see digest.transport.PROVIDER_BATCH).
 PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
 # A claim older than this is taken to be a crashed batch's, and its deliveries go back to the queue.
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)

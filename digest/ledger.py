@@ -1,4 +1,4 @@
-"""The send ledger (decision 3): who is due, claiming a batch, recording what happened, recovering stuck claims.
+"""The send ledger, so that no reader gets an issue twice: who is due, claiming, recording, recovering stuck claims.
 
 Delivery(issue, subscriber) is unique, so a reader can be made due for an issue once. A batch
 claims its rows with one conditional UPDATE (on PostgreSQL over `FOR UPDATE SKIP LOCKED`, so
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from digest.selectors import issue_readers
 from subscriptions.models import Subscriber
 from subscriptions.selectors import subscriber_list_deliverable
 
@@ -115,15 +116,9 @@ def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
     return created
 
 
-def readers_of_issue(*, issue: Issue) -> QuerySet[Subscriber]:
-    """Every deliverable reader of the issue's kind: daily and weekday readers, or weekly ones."""
-    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
-    return subscriber_list_deliverable().filter(frequency__in=frequencies)
-
-
 def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
     """Make every deliverable reader of this issue's kind due now ("send now"), whatever their hour."""
-    count = _insert_deliveries(issue=issue, readers=readers_of_issue(issue=issue), now=now)
+    count = _insert_deliveries(issue=issue, readers=issue_readers(issue=issue), now=now)
     Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
         status=IssueStatus.SENDING, sending_at=now, updated_at=now
     )
@@ -242,10 +237,6 @@ def issues_close(*, now: dt.datetime) -> int:
     return Issue.objects.filter(pk__in=list(done)).update(status=IssueStatus.SENT, sent_at=now, updated_at=now)
 
 
-def deliveries_queued_count(*, issue_id: int) -> int:
-    return Delivery.objects.filter(issue_id=issue_id, status=DeliveryStatus.QUEUED).count()
-
-
 # Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.
 HISTORY_DAYS = 30
 
@@ -269,21 +260,3 @@ def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[i
     for subscriber_id, papers in rows:
         sent[subscriber_id].update(papers or ())
     return sent
-
-
-def issue_counts(*, issue: Issue) -> dict[str, int]:
-    """Per issue: due, sent, failed, skipped, and the provider's delivered/opened/clicked/bounced/complained."""
-    rows = Delivery.objects.filter(issue=issue).aggregate(
-        due=Count("id"),
-        queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
-        sending=Count("id", filter=Q(status=DeliveryStatus.SENDING)),
-        sent=Count("id", filter=Q(status=DeliveryStatus.SENT)),
-        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=DeliveryStatus.SKIPPED)),
-        delivered=Count("id", filter=Q(delivered_at__isnull=False)),
-        opened=Count("id", filter=Q(opened_at__isnull=False)),
-        clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-        bounced=Count("id", filter=Q(bounced_at__isnull=False)),
-        complained=Count("id", filter=Q(complained_at__isnull=False)),
-    )
-    return {key: int(value or 0) for key, value in rows.items()}

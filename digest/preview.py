@@ -20,9 +20,9 @@ from django.utils import timezone
 from digest.embeddings import DIMENSIONS
 from digest.ledger import papers_sent
 from digest.models import Issue
+from digest.picking import Reader, reader_picks
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import EmailParts, Pick, issue_frame_build
-from digest.sending import PIN_REASON, Reader, reader_picks
 from digest.services import issue_papers
 from digest.vectors import facets_vectors, papers_vectors
 from subscriptions.models import Subscriber
@@ -126,4 +126,4 @@ def issue_send_test(*, issue: Issue, to: str, interests: str = "", size: int = 5
     return preview
 
 
-__all__ = ["PIN_REASON", "Preview", "issue_preview", "issue_send_test"]
+__all__ = ["Preview", "issue_preview", "issue_send_test"]

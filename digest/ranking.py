@@ -2,8 +2,9 @@
 
 Three signals, each normalized over the candidates of this query so that their scales agree:
 
-- semantic: cosine similarity of MiniLM embeddings (decision 4: rank by meaning), the max over
-  the interests' facets (see interests_facets);
+- semantic: cosine similarity of MiniLM embeddings, the max over the interests' facets (see
+  interests_facets), because readers write interests in their own words and a paper on their
+  topic may use none of them;
 - lexical: Okapi BM25 of the interests' words over the candidates, which rewards a reader's
   exact terms ("LoRA", "SAM 2") that a small embedding model may blur;
 - trending: log(1 + upvotes), since votes are heavy-tailed and 400 is not 40x better than 10.

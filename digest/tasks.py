@@ -7,15 +7,17 @@ import logging
 import math
 import random
 from collections.abc import Iterable
+from uuid import UUID
 
 from celery import shared_task
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from digest import ledger, sending, services, vectors
+from digest import ledger, selectors, sending, services, transport, vectors
 from digest.models import Issue
 from papers.models import Paper
+from subscriptions.emails import TransientSendError
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +34,23 @@ def retry_delay(attempt: int) -> float:
 @shared_task(acks_late=True, bind=True, max_retries=ledger.MAX_ATTEMPTS)
 def send_batch(self: object, issue_id: int, claim: str | None = None) -> dict[str, int]:
     """Claim one batch of an issue's deliveries (or take back `claim` to retry it) and send it."""
-    from uuid import UUID
-
-    try:
-        result = sending.deliveries_send_batch(issue_id=issue_id, claim=UUID(claim) if claim else None)
-    except sending.TransientSendError as error:
+    result = sending.deliveries_send_batch(issue_id=issue_id, claim=UUID(claim) if claim else None)
+    if result.retry is not None:
         retries = getattr(self.request, "retries", 0)  # type: ignore[attr-defined]
         raise self.retry(  # type: ignore[attr-defined]
-            kwargs={"issue_id": issue_id, "claim": str(error.claim)}, countdown=retry_delay(retries + 1), exc=error
-        ) from error
+            kwargs={"issue_id": issue_id, "claim": str(result.retry.claim)},
+            countdown=retry_delay(retries + 1),
+            exc=TransientSendError(result.retry.reason),
+        )
     return {"claimed": result.claimed, "sent": result.sent, "failed": result.failed, "skipped": result.skipped}
 
 
 def batches_enqueue(*, issue_ids: Iterable[int]) -> int:
     """Queue enough batch tasks to take every queued delivery of these issues; how many were queued."""
-    size = sending.batch_size_default()
+    size = transport.batch_size_default()
     total = 0
     for issue_id in issue_ids:
-        count = math.ceil(ledger.deliveries_queued_count(issue_id=issue_id) / size)
+        count = math.ceil(selectors.delivery_count_queued(issue_id=issue_id) / size)
         for _ in range(count):
             transaction.on_commit(lambda issue_id=issue_id: send_batch.delay(issue_id), robust=True)
         total += count

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from papers.models import FetchRun, Paper, Source
+from papers.tasks import fetch_papers_by_id
 
 _RECENT_METRICS = 20
 
@@ -108,9 +109,6 @@ class PaperAdmin(admin.ModelAdmin):
 
     @admin.action(description="Fetch selected papers again from arXiv")
     def fetch_again(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        # Imported here so the admin loads even while the worker's task module is being changed.
-        from papers.tasks import fetch_papers_by_id
-
         arxiv_ids = list(queryset.order_by("arxiv_id").values_list("arxiv_id", flat=True))
         # After commit, so the worker never runs ahead of this request's transaction.
         transaction.on_commit(lambda: fetch_papers_by_id.delay(arxiv_ids))

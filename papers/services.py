@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from papers.ingest import IngestCounts, papers_ingest, papers_search_index
 from papers.models import FetchRun, Source
+from papers.signals import papers_changed
 from papers.sources import arxiv_api, arxiv_rss, hf_api, hf_html
 from papers.sources.detect import PARSERS, detect_format
 from papers.sources.http import Fetched, FetchError, HttpClient, TransientFetchError
@@ -77,7 +78,8 @@ def fetch_run_execute(
         raise
     _search_index()
     if counts.created or counts.updated:
-        _embed_enqueue(since=run.started_at)
+        # After the commit: whoever listens (the digest embeds them) finds the papers stored.
+        papers_changed.send(sender=FetchRun, since=run.started_at)
     for reason in reasons:
         logger.warning(
             "record skipped (run #%s): %s",
@@ -97,15 +99,6 @@ def fetch_run_execute(
         extra={"fetch_run": run.pk, "source": source, **counted},
     )
     return run
-
-
-def _embed_enqueue(*, since: dt.datetime) -> None:
-    """Have the worker embed the papers this run created or changed (the digest ranks with them)."""
-    if not settings.PAPERBOY_EMBED_ON_CHANGE:
-        return
-    from digest.tasks import papers_embed_since  # digest builds on papers, not the other way round
-
-    papers_embed_since.delay(since.isoformat())
 
 
 def _search_index() -> None:

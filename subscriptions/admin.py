@@ -14,13 +14,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
-from django.utils.text import Truncator
 
-from digest.models import Delivery
 from subscriptions import services
 from subscriptions.forms import interests_clean, timezone_names
 from subscriptions.models import ARXIV_CATEGORIES, Subscriber, SubscriptionStat, WebhookEvent
@@ -89,30 +84,6 @@ class SubscriberAdminForm(forms.ModelForm):
 
 
 _HISTORY = ["created_at", "confirmed_at", "confirmation_sent_at", "unsubscribed_at", "updated_at"]
-RECENT_DELIVERIES = 20
-_DELIVERY_MARKS = ["delivered_at", "opened_at", "clicked_at", "bounced_at", "complained_at"]
-
-
-def _when(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value else "–"
-
-
-def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
-    marks = ", ".join(name.removesuffix("_at") for name in _DELIVERY_MARKS if getattr(delivery, name))
-    issue_url = reverse("admin:digest_issue_change", args=[delivery.issue_id])
-    issue = f"{delivery.issue.date:%Y-%m-%d} {delivery.issue.get_kind_display().lower()}"
-    error = Truncator(delivery.error).chars(100)
-    papers = len(delivery.papers or [])
-    return (
-        issue_url,
-        issue,
-        delivery.status,
-        delivery.get_status_display(),
-        _when(delivery.sent_at),
-        papers,
-        marks or "–",
-        error,
-    )
 
 
 @admin.register(Subscriber)
@@ -126,43 +97,17 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 100
     actions = ["resend_confirmation", "unsubscribe", "export_csv"]
     # The address and the status change only through the reader's signed links or the actions above.
-    readonly_fields = ["email", "pending_email", "status", "soft_bounces", *_HISTORY, "recent_deliveries"]
+    readonly_fields = ["email", "pending_email", "status", "soft_bounces", *_HISTORY]
+    # The signed manage link is left out on purpose: it would let staff act as the reader.
     fieldsets = [
         (None, {"fields": ["email", "pending_email", "status", "soft_bounces"]}),
         ("Preferences", {"fields": SubscriberAdminForm.Meta.fields}),
         ("History", {"fields": _HISTORY}),
-        # The signed manage link is left out on purpose: it would let staff act as the reader.
-        ("Deliveries", {"fields": ["recent_deliveries"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Addresses come in through sign-up and its double opt-in, never typed in by staff.
         return False
-
-    @admin.display(description=f"latest {RECENT_DELIVERIES}")
-    def recent_deliveries(self, subscriber: Subscriber) -> SafeString | str:
-        """The subscriber's latest digests from the ledger (one query), with a link to all of them."""
-        deliveries = (
-            Delivery.objects.filter(subscriber=subscriber)
-            .select_related("issue")
-            .order_by("-issue__date", "-pk")[:RECENT_DELIVERIES]
-        )
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td class="delivery-{}">{}</td><td>{}</td><td>{}</td><td>{}</td>'
-            "<td>{}</td></tr>",
-            (_delivery_row(delivery) for delivery in deliveries),
-        )
-        if not rows:
-            return "No digest yet."
-        all_url = reverse("admin:digest_delivery_changelist") + f"?subscriber__id__exact={subscriber.pk}"
-        return format_html(
-            '<table class="subscriber-deliveries"><thead><tr><th>issue</th><th>status</th><th>sent (UTC)</th>'
-            "<th>papers</th><th>events</th><th>error</th></tr></thead><tbody>{}</tbody></table>"
-            '<p><a href="{}">All deliveries to this subscriber</a></p>',
-            rows,
-            all_url,
-        )
 
     @admin.display(description="delivery", ordering="delivery_hour")
     def delivery(self, subscriber: Subscriber) -> str:

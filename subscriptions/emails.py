@@ -3,13 +3,20 @@
 Every email to a subscriber carries List-Unsubscribe (the https link, and a mailto where
 PAPERBOY_UNSUBSCRIBE_MAILTO is set) and List-Unsubscribe-Post for RFC 8058 one-click
 unsubscribe, so that mail clients can show their own "Unsubscribe" button.
+
+It also holds the one rule that says whether a failed send is worth another try, shared by
+the sign-up emails here and the digest's transport (which may not be imported from here).
 """
 
 from __future__ import annotations
 
+import smtplib
+import socket
 from typing import Any
 from urllib.parse import quote
 
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -44,3 +51,21 @@ def email_build(
     )
     message.attach_alternative(render_to_string(f"emails/{name}.html", context), "text/html")
     return message
+
+
+class TransientSendError(Exception):
+    """The email provider or the network failed in a way worth another try."""
+
+
+def send_error_is_transient(error: BaseException) -> bool:
+    """Whether another try may pass: no answer, a timeout, HTTP 429 or 5xx, an SMTP 4xx; never a provider's refusal."""
+    if isinstance(error, AnymailRequestsAPIError):
+        return error.status_code is None or error.status_code == 429 or error.status_code >= 500
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    # Any other answer of the provider's API is a refusal, whatever else its class derives from.
+    if isinstance(error, AnymailAPIError):
+        return False
+    return isinstance(
+        error, (requests.ConnectionError, requests.Timeout, smtplib.SMTPServerDisconnected, socket.timeout, OSError)
+    )

@@ -11,17 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+# tasks imports this module as well: each uses the other's functions only when called, never while
+# loading, so either may be imported first.
+from subscriptions import tasks
 from subscriptions.emails import email_build, site_url
 from subscriptions.models import DELIVERY_HOUR_DEFAULT, DIGEST_SIZE_DEFAULT, Subscriber, SubscriptionStat, WebhookEvent
+from subscriptions.signals import interests_changed
 from subscriptions.tokens import Purpose, token_make
+
+if TYPE_CHECKING:
+    from celery import Task
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +84,7 @@ def _send_claim(*, subscriber_id: int, now: dt.datetime) -> bool:
     return Subscriber.objects.filter(due, pk=subscriber_id).update(confirmation_sent_at=now) == 1
 
 
-def _enqueue(task_name: str, subscriber_id: int) -> None:
-    # Imported here: tasks import this module.
-    from subscriptions import tasks
-
-    task = getattr(tasks, task_name)
+def _enqueue_after_commit(task: Task, subscriber_id: int) -> None:
     # robust: a broker that is down is logged, not turned into an error page after the sign-up committed.
     transaction.on_commit(lambda: task.delay(subscriber_id), robust=True)
 
@@ -90,7 +93,7 @@ def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> b
     """Send a pending subscriber the confirmation again (after commit); False within the hour's limit."""
     if not _send_claim(subscriber_id=subscriber_id, now=now):
         return False
-    _enqueue("subscriber_signup_email_send", subscriber_id)
+    _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber_id)
     return True
 
 
@@ -119,8 +122,8 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
             subscriber.status = Status.PENDING
             subscriber.save()
         if _send_claim(subscriber_id=subscriber.pk, now=now):
-            _enqueue("subscriber_signup_email_send", subscriber.pk)
-        _interests_embed(subscriber.interests)
+            _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber.pk)
+        interests_changed.send(sender=Subscriber, interests=subscriber.interests)
     logger.info("sign-up", extra={"subscriber_id": subscriber.pk, "status": subscriber.status})
 
 
@@ -162,17 +165,8 @@ def subscriber_update(*, subscriber: Subscriber, preferences: Preferences) -> Su
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
     subscriber.save(update_fields=[*asdict(preferences), "updated_at"])
-    _interests_embed(subscriber.interests)
+    interests_changed.send(sender=Subscriber, interests=subscriber.interests)
     return subscriber
-
-
-def _interests_embed(interests: str) -> None:
-    """Have the worker embed a reader's interests after commit (never here: the web process has no model)."""
-    if not interests.strip() or not settings.PAPERBOY_EMBED_ON_CHANGE:
-        return
-    from digest.tasks import interests_embed  # digest builds on subscriptions, not the other way round
-
-    transaction.on_commit(lambda: interests_embed.delay(interests), robust=True)
 
 
 def _transition(subscriber: Subscriber, *, from_: tuple[str, ...], to: str, **fields: object) -> bool:
@@ -212,7 +206,7 @@ def subscriber_email_change_request(*, subscriber: Subscriber, new_email: str) -
         subscriber.pending_email = ""
     else:
         subscriber.pending_email = new_email
-        _enqueue("subscriber_email_change_send", subscriber.pk)
+        _enqueue_after_commit(tasks.subscriber_email_change_send_task, subscriber.pk)
     subscriber.save(update_fields=["pending_email", "updated_at"])
 
 

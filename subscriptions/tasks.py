@@ -10,27 +10,27 @@ from celery import shared_task
 from django.db import OperationalError
 
 from subscriptions import services
+from subscriptions.emails import TransientSendError, send_error_is_transient
 
 T = TypeVar("T")
 
 
-class TransientSendError(Exception):
-    """The email provider or the network failed in a way worth another try."""
-
-
 def _send(send: Callable[..., T], subscriber_id: int) -> T:
+    """Call the service that sends; a failure worth another try becomes TransientSendError, the rest passes as is."""
     try:
         return send(subscriber_id=subscriber_id)
-    except AnymailRequestsAPIError as error:
-        # No answer (network), 429 and 5xx pass; a 4xx (bad address, bad key) would only fail again.
-        if error.status_code is None or error.status_code == 429 or error.status_code >= 500:
-            raise TransientSendError(f"email provider trouble (HTTP {error.status_code})") from error
-        raise
+    except Exception as error:
+        # A refusal (bad address, bad key) would only fail again: it is not retried.
+        if not send_error_is_transient(error):
+            raise
+        detail = f"HTTP {error.status_code}" if isinstance(error, AnymailRequestsAPIError) else type(error).__name__
+        raise TransientSendError(f"email provider trouble ({detail})") from error
 
 
 RETRY = {
     "acks_late": True,
-    "autoretry_for": (TransientSendError, ConnectionError, TimeoutError),
+    # _send turns every failure worth another try (network, timeouts included) into this one.
+    "autoretry_for": (TransientSendError,),
     "retry_backoff": True,
     "retry_jitter": True,
     "max_retries": 5,
@@ -38,18 +38,18 @@ RETRY = {
 
 
 @shared_task(**RETRY)
-def subscriber_signup_email_send(subscriber_id: int) -> str | None:
+def subscriber_signup_email_send_task(subscriber_id: int) -> str | None:
     """The confirmation (or, for a confirmed address, the manage link) after a sign-up."""
     return _send(services.subscriber_signup_email_send, subscriber_id)
 
 
 @shared_task(**RETRY)
-def subscriber_email_change_send(subscriber_id: int) -> bool:
+def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     """The link that confirms a new address."""
     return _send(services.subscriber_email_change_send, subscriber_id)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5)
-def subscriber_subscribe(email: str, preferences: dict[str, object]) -> None:
+def subscriber_subscribe_task(email: str, preferences: dict[str, object]) -> None:
     """A sign-up, stored and answered by the worker: the web only validated it (see views.subscribe)."""
     services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from subscriptions.models import Subscriber
 from subscriptions.outbox import outbox_get, outbox_list
 from subscriptions.ratelimit import client_ip, rate_limit_hit
 from subscriptions.selectors import subscriber_export, subscriber_from_token
+from subscriptions.tasks import subscriber_subscribe_task
 from subscriptions.tokens import Purpose, TokenError, token_make
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,9 @@ def _subscribe(*, email: str, preferences: services.Preferences) -> None:
     One message to the broker is all a sign-up costs the web process. If the broker cannot take
     it, the sign-up is stored here instead: slower, but nothing is lost.
     """
-    from subscriptions.tasks import subscriber_subscribe
-
     try:
         # argsrepr: the broker's headers (and monitoring tools) never show the address.
-        subscriber_subscribe.apply_async((email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}")
+        subscriber_subscribe_task.apply_async((email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}")
     except BrokerError as error:
         logger.warning("broker unavailable, sign-up stored by the web process", extra={"error": str(error)})
         services.subscriber_subscribe(email=email, preferences=preferences)

@@ -1,34 +1,17 @@
-"""Shared test set-up: test settings, the fixtures directory, and service-dependent markers."""
+"""Shared test set-up: service-dependent markers, the headless browser, eager retries."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-# As root and offline: no sandbox, and none of Chromium's own calls home (they would be refused).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def fixture_bytes(relative: str) -> bytes:
-    """The bytes of a captured real response under tests/fixtures."""
-    return (FIXTURES / relative).read_bytes()
 
 
 def _missing(reason: str) -> None:
@@ -74,3 +57,19 @@ def retrying_eagerly() -> Iterator[None]:
     app.conf.task_eager_propagates = False
     yield
     app.conf.task_eager_propagates = propagates
+
+
+# The fixture that loads the real MiniLM model and embeds the judged papers (tests/digest/conftest.py).
+REAL_MODEL_FIXTURES = {"judged"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark browser, Hypothesis and real-model tests `slow`, so `make test-fast` skips them by rule, not by list."""
+    from hypothesis import is_hypothesis_test
+
+    # Hypothesis' own plugin adds its `hypothesis` marker after this conftest hook has run, so ask it directly.
+    for item in items:
+        fuzzing = isinstance(item, pytest.Function) and is_hypothesis_test(item.obj)
+        real_model = bool(REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if fuzzing or real_model or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

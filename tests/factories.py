@@ -1,4 +1,4 @@
-"""factory_boy factories for the papers app, and a loader for real HF fixture items."""
+"""factory_boy factories, builders of papers and readers for the digest tests, and a loader of real HF items."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from papers.ingest import papers_search_index
 from papers.models import FetchRun, Paper, PaperMetric, Source
+from subscriptions.models import Subscriber
+from tests.helpers import DAY
 
 
 class PaperFactory(factory.django.DjangoModelFactory):
@@ -58,6 +60,37 @@ class PaperMetricFactory(factory.django.DjangoModelFactory):
     captured_at = factory.LazyFunction(timezone.now)
     upvotes = factory.LazyAttribute(lambda metric: metric.paper.upvotes)
     num_comments = 0
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscriber
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.org")
+    interests = "sparse attention"
+    status = Subscriber.Status.ACTIVE
+    confirmed_at = factory.LazyFunction(timezone.now)
+
+
+def papers_create(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1") -> list[Any]:
+    """n papers of a day (by default the day before DAY) on five topics in turn, the first most upvoted."""
+    topics = ["pose estimation", "speech recognition", "robot grasping", "diffusion video", "protein folding"]
+    return [
+        PaperFactory(
+            arxiv_id=f"{prefix}{i:04d}",
+            title=f"{topics[i % len(topics)].title()} at scale, study {i}",
+            abstract=f"We improve {topics[i % len(topics)]} with a new method.",
+            hf_date=day,
+            upvotes=100 - i,
+        )
+        for i in range(n)
+    ]
+
+
+def reader_create(**kwargs: Any) -> Subscriber:
+    """A confirmed reader of a daily digest of three papers, due at 08:00 UTC (kwargs override)."""
+    fields = {"timezone": "UTC", "delivery_hour": 8, "frequency": Subscriber.Frequency.DAILY, "digest_size": 3}
+    return SubscriberFactory(**{**fields, **kwargs})
 
 
 def _when(value: str | None) -> dt.datetime | None:

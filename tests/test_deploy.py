@@ -270,6 +270,8 @@ def gunicorn(command: list[str], env: dict[str, str]) -> Iterator[str]:
             process.wait()
 
 
+# slow: it migrates a fresh database, collects static files and starts gunicorn.
+@pytest.mark.slow
 def test_gunicorn_serves_the_site_and_its_static_files_with_production_settings(
     compose: dict, site: dict[str, str]
 ) -> None:
@@ -291,6 +293,8 @@ def test_gunicorn_serves_the_site_and_its_static_files_with_production_settings(
     assert unknown_host.status_code == 400
 
 
+# slow: it migrates a fresh database, collects static files and starts gunicorn.
+@pytest.mark.slow
 def test_behind_a_tls_proxy_plain_http_is_redirected_and_the_web_healthcheck_passes(
     compose: dict, site: dict[str, str]
 ) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import clean_env, run_python
 
 # Prints what the settings and the Celery app made of the environment, as JSON.
 PROBE = """
@@ -36,25 +33,6 @@ print(json.dumps({
     "worker_concurrency": app.conf.worker_concurrency,
 }))
 """
-
-
-def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """An environment with nothing of ours in it but what the test sets (no .env, state under tmp_path)."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PAPERBOY_ENV_FILE": str(tmp_path / "absent.env"),
-        "PAPERBOY_VAR_DIR": str(tmp_path / "var"),
-    }
-    env.update(overrides)
-    return env
-
-
-def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def probe(tmp_path: Path, **overrides: str) -> dict:

@@ -26,9 +26,9 @@ from papers.models import Paper
 from papers.sources.hf_api import parse
 from subscriptions.models import Subscriber
 from subscriptions.outbox import outbox_list
-from tests.conftest import SHOTS, WIDTHS, fixture_bytes
+from tests.factories import SubscriberFactory
 from tests.fakes import fake_embed
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.helpers import SHOTS, WIDTHS, fixture_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

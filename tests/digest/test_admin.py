@@ -19,13 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest import embeddings, sending, services, vectors
-from digest.admin import issue_readers_to_send
 from digest.models import Delivery, Issue, IssueHide, IssuePin
+from digest.selectors import issue_readers_to_send
 from papers.models import Paper
 from subscriptions.models import Subscriber
-from tests.factories import PaperFactory
+from tests.factories import PaperFactory, SubscriberFactory
 from tests.fakes import fake_embed
-from tests.subscriptions.conftest import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

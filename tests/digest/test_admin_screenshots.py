@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from digest.models import Delivery, Issue, IssueHide
 from papers.models import Paper
-from tests.conftest import SHOTS, WIDTHS
-from tests.digest.conftest import issue_of_a_real_day
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.factories import SubscriberFactory
+from tests.helpers import SHOTS, WIDTHS, issue_of_a_real_day
 
 NOTE = "Good morning! Two editors' picks on top today."
 INTERESTS = "3D human pose estimation, efficient LLM inference"

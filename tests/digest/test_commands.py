@@ -12,8 +12,9 @@ from django.core.management.base import CommandError
 from digest import sending, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
-from tests.digest.test_sending import DAY, _papers, _reader
+from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
+from tests.helpers import DAY
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def _call(*argv: str) -> str:
 
 
 def test_build_issue_builds_once_and_says_what_it_built() -> None:
-    _papers(12)
+    papers_create(12)
     out = _call("build_issue", "--date", str(DAY))
     issue = Issue.objects.get()
     assert f"Daily issue of {DAY}" in out and "12 candidates, 12 new" in out and "scheduled" in out
@@ -55,9 +56,9 @@ def test_build_issue_refuses_bad_arguments_with_one_line_and_builds_nothing(argv
 
 
 def test_send_due_sends_to_the_readers_whose_hour_has_come() -> None:
-    _papers()
-    due = _reader(delivery_hour=8)
-    _reader(delivery_hour=10)
+    papers_create()
+    due = reader_create(delivery_hour=8)
+    reader_create(delivery_hour=10)
     out = _call("send_due", "--now", f"{DAY}T08:30")
     assert "due now: 1" in out and "sent: 1, failed: 0" in out
     assert [m.to[0] for m in mail.outbox] == [due.email]
@@ -66,9 +67,9 @@ def test_send_due_sends_to_the_readers_whose_hour_has_come() -> None:
 
 
 def test_send_issue_sends_now_to_every_reader_of_its_kind_and_refuses_a_draft() -> None:
-    _papers()
-    readers = [_reader(delivery_hour=h) for h in (3, 22)]
-    _reader(frequency=Subscriber.Frequency.WEEKLY)
+    papers_create()
+    readers = [reader_create(delivery_hour=h) for h in (3, 22)]
+    reader_create(frequency=Subscriber.Frequency.WEEKLY)
     _call("build_issue", "--date", str(DAY))
     issue = Issue.objects.get()
     out = _call("send_issue", "--issue", str(issue.pk))

@@ -31,10 +31,11 @@ from digest import ledger, sending, services, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
 from tests.backends import recorded
-from tests.digest.test_sending import _papers
+from tests.factories import papers_create
 from tests.fakes import fake_embed
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+# slow: it starts real worker processes and kills them; `make test-fast` leaves it out.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,7 +50,7 @@ def issue(monkeypatch: pytest.MonkeyPatch) -> Issue:
     vectors.cache_clear()
     sending.contexts_clear()
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
-    _papers(30, day=dt.date.today() - dt.timedelta(days=1))
+    papers_create(30, day=dt.date.today() - dt.timedelta(days=1))
     built = services.issue_build(date=dt.date.today(), rebuild=True)
     topics = ["pose estimation", "speech recognition and robots", "", "protein folding, diffusion video"]
     Subscriber.objects.bulk_create(

@@ -10,15 +10,15 @@ import pytest
 from django.test import Client
 
 from digest.models import Delivery, Issue
-from tests.subscriptions.conftest import SubscriberFactory
-from tests.subscriptions.test_webhooks import POSTMARK, SECRET, basic_auth
+from tests.factories import SubscriberFactory
+from tests.helpers import POSTMARK_WEBHOOK, WEBHOOK_SECRET, basic_auth
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _webhook_settings(settings: Any) -> None:
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}
 
 
 def _delivery(email: str = "reader@example.org", message_id: str = "pm-0001") -> Delivery:
@@ -32,7 +32,9 @@ def _delivery(email: str = "reader@example.org", message_id: str = "pm-0001") ->
 
 
 def _post(client: Client, payload: dict[str, Any]) -> int:
-    response = client.post(POSTMARK, json.dumps(payload), content_type="application/json", **basic_auth(SECRET))
+    response = client.post(
+        POSTMARK_WEBHOOK, json.dumps(payload), content_type="application/json", **basic_auth(WEBHOOK_SECRET)
+    )
     return response.status_code
 
 
@@ -100,7 +102,7 @@ def test_metadata_naming_another_readers_delivery_is_ignored(client: Client) -> 
 def test_an_unauthenticated_event_changes_nothing(client: Client) -> None:
     delivery = _delivery()
     payload = json.dumps(_event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z"))
-    response = client.post(POSTMARK, payload, content_type="application/json")
+    response = client.post(POSTMARK_WEBHOOK, payload, content_type="application/json")
     assert response.status_code in (400, 401, 403)
     delivery.refresh_from_db()
     assert delivery.delivered_at is None

@@ -10,8 +10,7 @@ import pytest
 from digest.models import Issue
 from digest.render import Pick, issue_frame_build
 from papers.models import Paper
-from tests.conftest import SHOTS, WIDTHS
-from tests.digest.conftest import issue_of_a_real_day
+from tests.helpers import SHOTS, WIDTHS, issue_of_a_real_day
 
 NOTE = "Good morning! Two editors' picks on top today.\nReply to this email to tell us what you think."
 REASONS = ["editor's pick", "matches: 3D human pose estimation", "matches: efficient LLM inference"]

@@ -5,8 +5,7 @@ import math
 import pytest
 
 from digest.eval import dcg, mean_ndcg, ndcg_at_k, profiles_load
-from tests.conftest import FIXTURES
-from tests.digest.conftest import CANDIDATES
+from tests.helpers import CANDIDATES, FIXTURES
 
 
 def test_it_scores_the_ideal_order_one_and_a_known_swap_by_hand() -> None:

@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from django.core import mail
 
-from digest import ledger, sending, services, tasks, vectors
+from digest import ledger, sending, services, tasks, transport, vectors
 from digest.models import Delivery
 from tests.backends import recorded
-from tests.digest.test_sending import _papers, _reader
+from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +46,8 @@ def delays(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
 
 
 def _due(count: int) -> Any:
-    _papers()
-    readers = [_reader() for _ in range(count)]
+    papers_create()
+    readers = [reader_create() for _ in range(count)]
     with time_machine.travel(TUESDAY_8AM, tick=False):
         issue = services.issue_build(date=TUESDAY_8AM.date())
         ledger.deliveries_create_due(now=TUESDAY_8AM)
@@ -61,13 +61,13 @@ def test_an_outage_then_recovery_delivers_everything_once_after_backing_off(
     monkeypatch.setenv("RECORDING_EMAIL_FAILURES", failures)
     issue, readers = _due(12)
     seen_sent_during_outage: list[int] = []
-    real_send = sending._send
+    real_send = transport.digests_send
 
     def watched(**kwargs: Any) -> Any:
         seen_sent_during_outage.append(Delivery.objects.filter(status="sent").count())
         return real_send(**kwargs)
 
-    monkeypatch.setattr(sending, "_send", watched)
+    monkeypatch.setattr(transport, "digests_send", watched)
     tasks.send_batch.delay(issue.pk)
     keys, addresses = recorded(_provider)
     assert sorted(addresses) == sorted(r.email for r in readers)
@@ -132,8 +132,8 @@ def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_st
     from papers.sources.http import TransientFetchError
 
     monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0)
-    older = _papers(6, day=TUESDAY_8AM.date() - dt.timedelta(days=3), prefix="2611.3")
-    reader = _reader(digest_size=3)
+    older = papers_create(6, day=TUESDAY_8AM.date() - dt.timedelta(days=3), prefix="2611.3")
+    reader = reader_create(digest_size=3)
     before = set(Paper.objects.values_list("arxiv_id", "updated_at"))
     # Yesterday's list never arrives: Hugging Face answers with errors all day.
     with responses.RequestsMock() as mock, pytest.raises(TransientFetchError):

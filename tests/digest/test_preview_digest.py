@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from papers.sources import hf_api
-from tests.conftest import FIXTURES, fixture_bytes
-from tests.digest.conftest import CANDIDATES
 from tests.factories import PaperFactory
+from tests.helpers import CANDIDATES, FIXTURES, fixture_bytes
 
 FILE = str(FIXTURES / CANDIDATES)
 

@@ -16,7 +16,7 @@ from digest.ranking import (
     interests_facets,
     signals_compute,
 )
-from tests.digest.conftest import Judged
+from tests.helpers import Judged
 
 ROOT = Path(__file__).resolve().parents[2]
 

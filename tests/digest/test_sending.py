@@ -6,23 +6,21 @@ import datetime as dt
 from typing import Any
 
 import pytest
-import requests
 import time_machine
-from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
+from anymail.exceptions import AnymailAPIError
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from digest import ledger, sending, services, vectors
+from digest import ledger, sending, services, transport, vectors
 from digest.models import Delivery, Issue, IssueHide, IssuePin
 from papers.models import Paper
 from subscriptions.models import Subscriber
-from tests.factories import PaperFactory
+from tests.factories import PaperFactory, papers_create, reader_create
 from tests.fakes import fake_embed
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.helpers import DAY, provider_http_error
 
-DAY = dt.date(2026, 11, 24)  # a Tuesday
 BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
 LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
@@ -35,28 +33,9 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
-def _papers(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1") -> list[Any]:
-    topics = ["pose estimation", "speech recognition", "robot grasping", "diffusion video", "protein folding"]
-    return [
-        PaperFactory(
-            arxiv_id=f"{prefix}{i:04d}",
-            title=f"{topics[i % len(topics)].title()} at scale, study {i}",
-            abstract=f"We improve {topics[i % len(topics)]} with a new method.",
-            hf_date=day,
-            upvotes=100 - i,
-        )
-        for i in range(n)
-    ]
-
-
 def _issue(**kwargs: Any) -> Issue:
     with time_machine.travel(BUILT, tick=False):
         return services.issue_build(date=kwargs.pop("date", DAY), **kwargs)
-
-
-def _reader(**kwargs: Any) -> Subscriber:
-    fields = {"timezone": "UTC", "delivery_hour": 8, "frequency": Subscriber.Frequency.DAILY, "digest_size": 3}
-    return SubscriberFactory(**{**fields, **kwargs})
 
 
 def _send_all(issue: Issue, *, batch_size: int = 50) -> list[sending.BatchResult]:
@@ -68,18 +47,12 @@ def _send_all(issue: Issue, *, batch_size: int = 50) -> list[sending.BatchResult
         results.append(result)
 
 
-def _http_error(status: int) -> AnymailRequestsAPIError:
-    response = requests.Response()
-    response.status_code, response.reason, response._content = status, "Service Unavailable", b"{}"
-    return AnymailRequestsAPIError("the provider is down", status_code=status, response=response)
-
-
 # --- The issue ------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
 def test_the_issue_takes_the_windows_papers_most_trending_first() -> None:
-    papers = _papers(12)
+    papers = papers_create(12)
     PaperFactory(arxiv_id="2611.09999", hf_date=DAY - dt.timedelta(days=3), upvotes=500)  # before the window
     issue = _issue()
     assert issue.candidate_ids == [p.arxiv_id for p in papers]
@@ -90,8 +63,8 @@ def test_the_issue_takes_the_windows_papers_most_trending_first() -> None:
 
 @pytest.mark.django_db
 def test_a_quiet_day_says_so_and_is_topped_up_from_the_week_before() -> None:
-    _papers(2)
-    older = _papers(5, day=DAY - dt.timedelta(days=4), prefix="2611.2")
+    papers_create(2)
+    older = papers_create(5, day=DAY - dt.timedelta(days=4), prefix="2611.2")
     issue = _issue()
     assert issue.quiet and issue.new_papers == 2
     assert issue.candidate_ids[2:] == [p.arxiv_id for p in older]
@@ -99,7 +72,7 @@ def test_a_quiet_day_says_so_and_is_topped_up_from_the_week_before() -> None:
 
 @pytest.mark.django_db
 def test_an_issue_that_went_out_is_never_rebuilt(settings: Any) -> None:
-    _papers(3)
+    papers_create(3)
     issue = _issue()
     Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING)
     with pytest.raises(services.IssueError, match="cannot be rebuilt"):
@@ -113,13 +86,13 @@ def test_an_issue_that_went_out_is_never_rebuilt(settings: Any) -> None:
 
 @pytest.mark.django_db
 def test_readers_are_due_once_their_local_hour_has_come() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    london = _reader(timezone="Europe/London")  # 08:00 local at 08:00 UTC in November
-    new_york = _reader(timezone="America/New_York")  # 03:00 local: not yet
-    later = _reader(timezone="UTC", delivery_hour=9)
-    _reader(status=Subscriber.Status.PAUSED)
-    _reader(status=Subscriber.Status.PENDING, confirmed_at=None)
+    london = reader_create(timezone="Europe/London")  # 08:00 local at 08:00 UTC in November
+    new_york = reader_create(timezone="America/New_York")  # 03:00 local: not yet
+    later = reader_create(timezone="UTC", delivery_hour=9)
+    reader_create(status=Subscriber.Status.PAUSED)
+    reader_create(status=Subscriber.Status.PENDING, confirmed_at=None)
     created = ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     assert created == {issue.pk: 1}
     assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [london.pk]
@@ -133,9 +106,9 @@ def test_readers_are_due_once_their_local_hour_has_come() -> None:
 
 @pytest.mark.django_db
 def test_the_tick_fired_twice_makes_each_reader_due_once() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    readers = [_reader() for _ in range(5)]
+    readers = [reader_create() for _ in range(5)]
     assert ledger.deliveries_create_due(now=LOCAL_8AM_UTC) == {issue.pk: 5}
     assert ledger.deliveries_create_due(now=LOCAL_8AM_UTC) == {}
     assert Delivery.objects.count() == len(readers)
@@ -143,13 +116,13 @@ def test_the_tick_fired_twice_makes_each_reader_due_once() -> None:
 
 @pytest.mark.django_db
 def test_weekday_and_weekly_readers_get_their_own_days() -> None:
-    _papers()
+    papers_create()
     saturday = dt.date(2026, 11, 28)
     monday = dt.date(2026, 11, 30)
     sat_issue = _issue(date=saturday)
-    weekdays = _reader(frequency=Subscriber.Frequency.WEEKDAYS)
-    daily = _reader(frequency=Subscriber.Frequency.DAILY)
-    weekly = _reader(frequency=Subscriber.Frequency.WEEKLY)
+    weekdays = reader_create(frequency=Subscriber.Frequency.WEEKDAYS)
+    daily = reader_create(frequency=Subscriber.Frequency.DAILY)
+    weekly = reader_create(frequency=Subscriber.Frequency.WEEKLY)
     at = dt.datetime.combine(saturday, dt.time(9), tzinfo=dt.UTC)
     ledger.deliveries_create_due(now=at)
     assert set(Delivery.objects.filter(issue=sat_issue).values_list("subscriber_id", flat=True)) == {daily.pk}
@@ -166,9 +139,9 @@ def test_weekday_and_weekly_readers_get_their_own_days() -> None:
 
 @pytest.mark.django_db
 def test_it_never_mails_the_same_subscriber_twice() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    readers = [_reader() for _ in range(7)]
+    readers = [reader_create() for _ in range(7)]
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     results = _send_all(issue, batch_size=3)
     assert [r.claimed for r in results] == [3, 3, 1]
@@ -180,8 +153,8 @@ def test_it_never_mails_the_same_subscriber_twice() -> None:
 
 @pytest.mark.django_db
 def test_a_paper_already_sent_is_never_sent_again() -> None:
-    _papers(6)
-    reader = _reader(interests="pose estimation")
+    papers_create(6)
+    reader = reader_create(interests="pose estimation")
     first = _issue()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(first)
@@ -198,12 +171,12 @@ def test_a_paper_already_sent_is_never_sent_again() -> None:
 
 @pytest.mark.django_db
 def test_pins_come_first_and_hidden_papers_never_appear() -> None:
-    papers = _papers(8)
+    papers = papers_create(8)
     issue = _issue()
     IssuePin.objects.create(issue=issue, paper=papers[7], position=1)
     IssuePin.objects.create(issue=issue, paper=papers[6], position=0)
     IssueHide.objects.create(issue=issue, paper=papers[0])
-    _reader(interests="", digest_size=4)
+    reader_create(interests="", digest_size=4)
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(issue)
     delivery = Delivery.objects.get()
@@ -215,9 +188,9 @@ def test_pins_come_first_and_hidden_papers_never_appear() -> None:
 
 @pytest.mark.django_db
 def test_an_unsubscribe_counts_until_the_batch_is_claimed() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    stays, leaves = _reader(), _reader()
+    stays, leaves = reader_create(), reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     Subscriber.objects.filter(pk=leaves.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
     (result,) = _send_all(issue)
@@ -228,14 +201,14 @@ def test_an_unsubscribe_counts_until_the_batch_is_claimed() -> None:
 
 @pytest.mark.django_db
 def test_each_email_has_its_readers_links_headers_and_key() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    reader = _reader()
+    reader = reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(issue)
     (message,) = mail.outbox
     key = sending.idempotency_key(issue_id=issue.pk, subscriber_id=reader.pk)
-    assert message.extra_headers[sending.IDEMPOTENCY_HEADER] == key
+    assert message.extra_headers[transport.IDEMPOTENCY_HEADER] == key
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/unsubscribe/" in message.extra_headers["List-Unsubscribe"]
     assert "/manage/" in message.body and "/unsubscribe/" in message.body
@@ -244,9 +217,9 @@ def test_each_email_has_its_readers_links_headers_and_key() -> None:
 
 @pytest.mark.django_db
 def test_a_paused_issue_is_not_claimed_until_resumed() -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    _reader()
+    reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     assert services.issue_pause(issue=issue, reason="checking the note")
     assert _send_all(issue) == []
@@ -256,10 +229,10 @@ def test_a_paused_issue_is_not_claimed_until_resumed() -> None:
 
 @pytest.mark.django_db
 def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
-    _papers(20)
+    papers_create(20)
     issue = _issue()
     for i in range(120):
-        _reader(interests=["pose estimation", "speech and robots", "", "protein folding, diffusion"][i % 4])
+        reader_create(interests=["pose estimation", "speech and robots", "", "protein folding, diffusion"][i % 4])
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     sending.deliveries_send_batch(issue_id=issue.pk, batch_size=5, now=LOCAL_8AM_UTC)  # warms the issue
     counts = []
@@ -278,9 +251,9 @@ def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
 def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.mail import EmailMessage
 
-    _papers()
+    papers_create()
     issue = _issue()
-    readers = [_reader() for _ in range(4)]
+    readers = [reader_create() for _ in range(4)]
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     # The third message fails with a 503: the first two are sent and recorded, the rest stay claimed.
     original = EmailMessage.send
@@ -289,18 +262,17 @@ def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monke
     def send(message: Any, fail_silently: bool = False) -> int:
         calls["n"] += 1
         if calls["n"] == 3:
-            raise _http_error(503)
+            raise provider_http_error(503)
         return original(message, fail_silently)
 
     monkeypatch.setattr(EmailMessage, "send", send)
-    with pytest.raises(sending.TransientSendError) as raised:
-        sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC)
+    held = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).retry
     statuses = dict(Delivery.objects.values_list("subscriber_id", "status"))
     assert sorted(statuses.values()) == ["sending", "sending", "sent", "sent"]
-    assert raised.value.claim is not None
+    assert held is not None and held.claim is not None
     # Nobody else may take the held rows meanwhile, and the retry sends only them.
     assert sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).claimed == 0
-    retry = sending.deliveries_send_batch(issue_id=issue.pk, claim=raised.value.claim, now=LOCAL_8AM_UTC)
+    retry = sending.deliveries_send_batch(issue_id=issue.pk, claim=held.claim, now=LOCAL_8AM_UTC)
     assert (retry.claimed, retry.sent) == (2, 2)
     assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
@@ -310,9 +282,9 @@ def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monke
 def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.mail import EmailMessage
 
-    _papers()
+    papers_create()
     issue = _issue()
-    good, bad = _reader(), _reader(email="refused@example.org")
+    good, bad = reader_create(), reader_create(email="refused@example.org")
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     original = EmailMessage.send
 
@@ -333,10 +305,10 @@ def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.Monke
 def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.mail import EmailMessage
 
-    _papers()
+    papers_create()
     issue = _issue()
     for _ in range(30):
-        _reader()
+        reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
 
     def send(message: Any, fail_silently: bool = False) -> int:
@@ -353,9 +325,9 @@ def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(monkeypatc
 
 @pytest.mark.django_db
 def test_a_stuck_claim_is_recovered_and_resent_with_the_same_key(settings: Any) -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    reader = _reader()
+    reader = reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     # A worker claims the batch and dies before sending anything.
     claim, claimed = ledger.delivery_claim(issue_id=issue.pk, limit=10, now=LOCAL_8AM_UTC)
@@ -366,7 +338,7 @@ def test_a_stuck_claim_is_recovered_and_resent_with_the_same_key(settings: Any) 
     (result,) = _send_all(issue)
     assert result.sent == 1
     key = sending.idempotency_key(issue_id=issue.pk, subscriber_id=reader.pk)
-    assert [m.extra_headers[sending.IDEMPOTENCY_HEADER] for m in mail.outbox] == [key]
+    assert [m.extra_headers[transport.IDEMPOTENCY_HEADER] for m in mail.outbox] == [key]
     # The dead worker's late write cannot touch a row it no longer holds.
     assert (
         ledger.delivery_record(claim=claim, outcomes=[ledger.Outcome(claimed[0].delivery_id, "failed")], now=later) == 0
@@ -376,9 +348,9 @@ def test_a_stuck_claim_is_recovered_and_resent_with_the_same_key(settings: Any) 
 
 @pytest.mark.django_db
 def test_a_claim_stuck_too_often_fails_instead_of_looping(settings: Any) -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    _reader()
+    reader_create()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     Delivery.objects.update(attempts=ledger.MAX_ATTEMPTS - 1)
     ledger.delivery_claim(issue_id=issue.pk, limit=10, now=LOCAL_8AM_UTC)
@@ -393,9 +365,9 @@ def test_a_claim_stuck_too_often_fails_instead_of_looping(settings: Any) -> None
 @pytest.mark.django_db
 def test_a_batch_goes_to_the_provider_in_one_call_with_merge_data(settings: Any) -> None:
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    _papers()
+    papers_create()
     issue = _issue()
-    readers = [_reader(interests=t) for t in ("pose estimation", "speech recognition", "")]
+    readers = [reader_create(interests=t) for t in ("pose estimation", "speech recognition", "")]
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     (result,) = _send_all(issue)
     assert result.sent == 3
@@ -407,7 +379,7 @@ def test_a_batch_goes_to_the_provider_in_one_call_with_merge_data(settings: Any)
     assert all(set(v) == {"subject", "html", "text"} for v in merge.values())
     assert message.body == "{{text}}" and message.subject == "{{subject}}"
     headers = params["merge_headers"]
-    assert {h[sending.IDEMPOTENCY_HEADER] for h in headers.values()} == {
+    assert {h[transport.IDEMPOTENCY_HEADER] for h in headers.values()} == {
         sending.idempotency_key(issue_id=issue.pk, subscriber_id=r.pk) for r in readers
     }
     assert params["tags"] == ["digest"]
@@ -427,11 +399,11 @@ def test_a_provider_refusing_one_recipient_in_a_batch_fails_only_that_one(
     from anymail.message import AnymailRecipientStatus
 
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    _papers()
+    papers_create()
     issue = _issue()
-    good, bad = _reader(), _reader(email="bounced@example.org")
+    good, bad = reader_create(), reader_create(email="bounced@example.org")
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
-    original = sending.AnymailMessage.send
+    original = transport.AnymailMessage.send
 
     def send(message: Any, fail_silently: bool = False) -> int:
         message.anymail_test_response = {
@@ -442,7 +414,7 @@ def test_a_provider_refusing_one_recipient_in_a_batch_fails_only_that_one(
         }
         return original(message, fail_silently)
 
-    monkeypatch.setattr(sending.AnymailMessage, "send", send)
+    monkeypatch.setattr(transport.AnymailMessage, "send", send)
     (result,) = _send_all(issue)
     assert (result.sent, result.failed) == (1, 1)
     assert Delivery.objects.get(subscriber=good).message_id == "m-1"
@@ -454,10 +426,10 @@ def test_a_provider_refusing_one_recipient_in_a_batch_fails_only_that_one(
 
 @pytest.mark.django_db
 def test_send_issue_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    _papers()
+    papers_create()
     issue = _issue()
-    _reader()
-    _reader(frequency=Subscriber.Frequency.WEEKLY)
+    reader_create()
+    reader_create(frequency=Subscriber.Frequency.WEEKLY)
     call_command("send_issue", "--issue", str(issue.pk), "--dry-run")
     out = capsys.readouterr().out
     assert "1 reader" in out
@@ -466,13 +438,13 @@ def test_send_issue_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str]) 
 
 @pytest.mark.django_db
 def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_category() -> None:
-    papers = _papers(9)
+    papers = papers_create(9)
     for i, paper in enumerate(papers):
         paper.categories = [["cs.CV"], ["cs.CL"], []][i % 3]
         paper.save(update_fields=["categories"])
     issue = _issue()
     IssuePin.objects.create(issue=issue, paper=papers[1], position=0)  # cs.CL, pinned: everyone gets it
-    reader = _reader(interests="", digest_size=5, categories=["cs.CV"])
+    reader = reader_create(interests="", digest_size=5, categories=["cs.CV"])
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(issue)
     sent = Delivery.objects.get(subscriber=reader).papers
@@ -485,9 +457,9 @@ def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_
 def test_a_preview_makes_the_readers_signed_links_only_when_asked() -> None:
     from digest.preview import issue_preview
 
-    _papers()
+    papers_create()
     issue = _issue()
-    reader = _reader(interests="pose estimation")
+    reader = reader_create(interests="pose estimation")
     staff_view = issue_preview(issue=issue, subscriber=reader)
     assert "/manage/" not in staff_view.parts.html + staff_view.parts.text
     as_reader = issue_preview(issue=issue, subscriber=reader, reader_links=True)

@@ -18,10 +18,9 @@ from papers.models import Paper
 from papers.services import papers_load_file
 from subscriptions.models import Subscriber
 from subscriptions.services import Preferences, subscriber_update
-from tests.conftest import FIXTURES
-from tests.digest.test_sending import _http_error, _papers, _reader
+from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
-from tests.subscriptions.conftest import FORM
+from tests.helpers import FIXTURES, FORM, provider_http_error
 
 pytestmark = pytest.mark.django_db
 TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
@@ -38,9 +37,9 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_come(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    _papers()
-    due = _reader(delivery_hour=8)
-    _reader(delivery_hour=20)
+    papers_create()
+    due = reader_create(delivery_hour=8)
+    reader_create(delivery_hour=20)
     with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
         summary = tasks.tick()
     assert summary["due"] == 1 and summary["batches"] == 1
@@ -57,14 +56,14 @@ def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_c
 def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    _papers()
-    readers = [_reader() for _ in range(3)]
+    papers_create()
+    readers = [reader_create() for _ in range(3)]
     original, calls = EmailMessage.send, {"n": 0}
 
     def send(message: Any, fail_silently: bool = False) -> int:
         calls["n"] += 1
         if calls["n"] in (2, 3):  # the second message fails, and again on the first retry
-            raise _http_error(503)
+            raise provider_http_error(503)
         return original(message, fail_silently)
 
     monkeypatch.setattr(EmailMessage, "send", send)
@@ -78,10 +77,10 @@ def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
 
 @pytest.mark.usefixtures("retrying_eagerly")
 def test_a_batch_out_of_retries_is_marked_failed_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    _papers()
-    _reader()
+    papers_create()
+    reader_create()
     monkeypatch.setattr(
-        EmailMessage, "send", lambda message, fail_silently=False: (_ for _ in ()).throw(_http_error(503))
+        EmailMessage, "send", lambda message, fail_silently=False: (_ for _ in ()).throw(provider_http_error(503))
     )
     with time_machine.travel(TUESDAY_8AM, tick=False):
         from digest import ledger, services
@@ -99,7 +98,7 @@ def test_new_interests_are_embedded_by_the_worker_after_commit(
     settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     settings.PAPERBOY_EMBED_ON_CHANGE = True
-    reader = _reader(interests="")
+    reader = reader_create(interests="")
     preferences = Preferences(
         interests="speech recognition and robot grasping",
         categories=[],

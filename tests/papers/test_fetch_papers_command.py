@@ -19,7 +19,7 @@ from urllib3.util.retry import Retry
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.sources import arxiv_api, hf_api, hf_html
 from papers.sources.detect import PARSERS
-from tests.conftest import FIXTURES, fixture_bytes
+from tests.helpers import FIXTURES, fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from papers.services import (
 )
 from papers.sources import arxiv_api, arxiv_rss, hf_api, hf_html
 from papers.sources.http import TransientFetchError
-from tests.conftest import FIXTURES, fixture_bytes
+from tests.helpers import FIXTURES, fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from papers.ingest import papers_ingest
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.sources import hf_api
 from papers.sources.records import PaperRecord
-from tests.conftest import fixture_bytes
+from tests.helpers import fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.conftest import fixture_bytes
 from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
+from tests.helpers import fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

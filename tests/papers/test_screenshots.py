@@ -11,8 +11,8 @@ import pytest
 
 from papers.ingest import papers_ingest, papers_search_index
 from papers.sources.hf_api import parse
-from tests.conftest import SHOTS, WIDTHS, fixture_bytes
 from tests.factories import PaperMetricFactory
+from tests.helpers import SHOTS, WIDTHS, fixture_bytes
 
 MONTH_PAGE = "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
 

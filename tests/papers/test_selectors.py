@@ -13,8 +13,8 @@ from papers.selectors import (
     paper_list_trending,
     paper_search,
 )
-from tests.conftest import fixture_bytes
 from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
+from tests.helpers import fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ import responses
 from papers.sources import arxiv_api, arxiv_rss
 from papers.sources.http import FetchError, HttpClient
 from papers.sources.records import ParseError
-from tests.conftest import fixture_bytes
+from tests.helpers import fixture_bytes
 
 API_MAX15 = "arxiv_atom/2026-04-12_api_query_search-testing_start0_max15.xml"
 API_MAX100 = "arxiv_atom/2026-04-12_api_query_search-testing_start0_max100.xml"

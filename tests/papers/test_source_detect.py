@@ -7,7 +7,7 @@ import pytest
 from papers.sources import arxiv_api, arxiv_rss, hf_api, hf_html
 from papers.sources.detect import PARSERS, UNRECOGNIZED, detect_format
 from papers.sources.records import ParseError
-from tests.conftest import FIXTURES, fixture_bytes
+from tests.helpers import FIXTURES, fixture_bytes
 
 # Each fixture directory holds the captures of one source.
 FORMAT_OF_DIRECTORY = {

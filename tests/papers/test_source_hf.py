@@ -21,7 +21,7 @@ import responses
 from papers.sources import hf_api, hf_html
 from papers.sources.http import HttpClient
 from papers.sources.records import ParseError
-from tests.conftest import fixture_bytes
+from tests.helpers import fixture_bytes
 
 DAILY = "hf_daily_papers/"
 MONTH_2023_08 = DAILY + "api_daily_papers_month-2023-08_sort-publishedAt_all-pages.json"

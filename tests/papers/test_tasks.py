@@ -18,7 +18,7 @@ from papers import tasks
 from papers.models import FetchRun, Paper, Source
 from papers.sources import arxiv_api, hf_api, hf_html
 from papers.sources.http import TransientFetchError
-from tests.conftest import fixture_bytes
+from tests.helpers import fixture_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Shared by the security tests: no network at all, a snapshot of everything stored, and the fuzz settings."""
+"""Fixtures of the security tests: no network at all, and a cache of their own."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ from typing import Any
 
 import pytest
 import responses
-from django.apps import apps
-from hypothesis import HealthCheck, settings
-
-# Deterministic and modest: the same examples every run, and the whole folder in well under a minute.
-FUZZ = settings(
-    max_examples=60,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-# The apps whose rows bad input must never touch, plus the users and sessions of the admin.
-STORED_APPS = ("papers", "subscriptions", "digest", "auth", "sessions")
 
 
 def _loopback(address: Any) -> bool:
@@ -58,28 +45,3 @@ def _own_cache(settings: Any) -> None:
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
     }
-
-
-def stored_state() -> dict[str, Any]:
-    """Every row of every model that bad input must not change, by model (ids and all field values)."""
-    state: dict[str, Any] = {}
-    for app_label in STORED_APPS:
-        try:
-            config = apps.get_app_config(app_label)
-        except LookupError:
-            continue
-        for model in config.get_models():
-            fields = [field.attname for field in model._meta.concrete_fields]
-            rows = model._default_manager.order_by("pk").values_list(*fields)
-            state[model._meta.label] = [tuple(_comparable(value) for value in row) for row in rows]
-    return state
-
-
-def _comparable(value: Any) -> Any:
-    # Vectors and JSON come back as lists and dicts: compare them by their text.
-    return repr(value) if isinstance(value, list | dict | bytes | memoryview) else value
-
-
-def state_counts(state: dict[str, Any]) -> dict[str, int]:
-    """Rows per model, for a readable assertion message."""
-    return {label: len(rows) for label, rows in state.items() if rows}

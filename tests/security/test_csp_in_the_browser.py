@@ -13,9 +13,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from subscriptions.tokens import Purpose, token_make
-from tests.conftest import SHOTS
-from tests.factories import PaperFactory
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.helpers import SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from digest import embeddings
 from digest.embeddings import DIMENSIONS
 from papers.models import FetchRun
-from tests.conftest import FIXTURES
 from tests.factories import PaperFactory
-from tests.security.conftest import FUZZ, stored_state
+from tests.helpers import FIXTURES
+from tests.helpers_fuzz import FUZZ, anything, command_argv, command_run, stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +32,6 @@ HF_MONTH = FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-11_sort-publi
 ARXIV_FEED = FIXTURES / "arxiv_rss/2025-08-20_atom-feed_cs.AI_TRUNCATED-86-entries_closed.xml"
 TODAY = dt.datetime.now(dt.UTC).date()
 
-anything = st.text(max_size=40)
 dates = st.one_of(
     st.sampled_from(["2025-11-20", "2025-11-18", str(TODAY), str(TODAY + dt.timedelta(days=1))]),
     st.sampled_from(["1991-07-31", "2999-01-01", "2025-02-30", "20251120", "2025-11-20T00:00", ""]),
@@ -94,27 +90,6 @@ def _paths(files: dict[str, Path]) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(sorted(str(path) for path in files.values())), anything)
 
 
-def _argv(options: dict[str, st.SearchStrategy[str]], flags: list[str]) -> st.SearchStrategy[list[str]]:
-    """Command lines of these options (any order, any may repeat), flags, and stray words."""
-    option = st.sampled_from(sorted(options)).flatmap(lambda name: options[name].map(lambda value: [name, value]))
-    parts = st.one_of(
-        option, option, option, st.sampled_from(flags).map(lambda flag: [flag]), anything.map(lambda w: [w])
-    )
-    return st.lists(parts, max_size=5).map(lambda chunks: [word for chunk in chunks for word in chunk])
-
-
-def _run(name: str, argv: list[str]) -> tuple[bool, str]:
-    """Run a command; (True, output) on success, (False, message) on a CommandError. Anything else fails the test."""
-    out = StringIO()
-    try:
-        call_command(name, *argv, stdout=out, stderr=out)
-    except CommandError as error:
-        message = str(error)
-        assert message and "Traceback" not in message
-        return False, message
-    return True, out.getvalue()
-
-
 def _assert_failed_cleanly(before: dict[str, Any], runs_before: set[int]) -> None:
     """Nothing stored but, for a fetch, the failed runs that say why."""
     after = stored_state()
@@ -148,11 +123,11 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
     argv = (
         ["--source", "hf", "--since", "2025-11-18", "--until", "2025-11-20"]
         if data is None
-        else data.draw(_argv(options, ["--no-color", "--traceback", "--force-color"]))
+        else data.draw(command_argv(options, ["--no-color", "--traceback", "--force-color"]))
     )
     before, runs_before = stored_state(), set(FetchRun.objects.values_list("pk", flat=True))
 
-    succeeded, output = _run("fetch_papers", argv)
+    succeeded, output = command_run("fetch_papers", argv)
 
     event("success" if succeeded else "CommandError")
     if not succeeded:
@@ -166,11 +141,11 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
 
 
 @settings(FUZZ, max_examples=30)
-@given(argv=_argv({"--verbosity": st.one_of(st.sampled_from(["0", "1", "3"]), anything)}, ["--no-color", "-v"]))
+@given(argv=command_argv({"--verbosity": st.one_of(st.sampled_from(["0", "1", "3"]), anything)}, ["--no-color", "-v"]))
 def test_load_sample_takes_any_arguments_without_crashing_and_a_failure_stores_nothing(argv: list[str]) -> None:
     before = stored_state()
 
-    succeeded, output = _run("load_sample", argv)
+    succeeded, output = command_run("load_sample", argv)
 
     event("success" if succeeded else "CommandError")
     if not succeeded:
@@ -206,10 +181,10 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
         st.one_of(st.just([]), options["--limit"].map(lambda limit: ["--limit", limit])),
         st.sampled_from([[], ["--json"]]),
     )
-    argv = data.draw(st.one_of(plausible, _argv(options, ["--json", "--no-color"])))
+    argv = data.draw(st.one_of(plausible, command_argv(options, ["--json", "--no-color"])))
     before = stored_state()
 
-    succeeded, output = _run("preview_digest", argv)
+    succeeded, output = command_run("preview_digest", argv)
 
     event("success" if succeeded else "CommandError")
     # A preview only reads; the embeddings it may cache are not the papers' or the readers' data.
@@ -226,11 +201,11 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
 
 
 def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_logged(files: dict[str, Path]) -> None:
-    succeeded, output = _run("fetch_papers", ["--from-file", str(files["small"])])
+    succeeded, output = command_run("fetch_papers", ["--from-file", str(files["small"])])
     assert succeeded and "3 created" in output, output
 
     before, runs_before = stored_state(), set(FetchRun.objects.values_list("pk", flat=True))
-    succeeded, message = _run("fetch_papers", ["--source", "hf", "--date", "2025-11-20"])
+    succeeded, message = command_run("fetch_papers", ["--source", "hf", "--date", "2025-11-20"])
 
     assert not succeeded and message.startswith("fetch failed:"), message
     [run] = FetchRun.objects.exclude(pk__in=runs_before)
@@ -239,7 +214,9 @@ def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_
 
 
 def test_the_controls_preview_digest_ranks_a_saved_file(files: dict[str, Path], cheap_embeddings: None) -> None:
-    succeeded, output = _run("preview_digest", ["--interests", "agents", "--from-file", str(files["small"]), "--json"])
+    succeeded, output = command_run(
+        "preview_digest", ["--interests", "agents", "--from-file", str(files["small"]), "--json"]
+    )
 
     assert succeeded, output
     assert len(json.loads(output)) == 3

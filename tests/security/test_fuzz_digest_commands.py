@@ -15,11 +15,9 @@ from hypothesis import strategies as st
 
 from digest import sending, vectors
 from digest.models import Issue
-from tests.factories import PaperFactory
+from tests.factories import PaperFactory, SubscriberFactory
 from tests.fakes import fake_embed
-from tests.security.conftest import FUZZ, stored_state
-from tests.security.test_fuzz_commands import _argv, _run, anything
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.helpers_fuzz import FUZZ, anything, command_argv, command_run, stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +55,9 @@ def _setup() -> Issue:
 @given(data=st.data())
 def test_build_issue_takes_any_arguments_and_a_failure_stores_nothing(data: Any) -> None:
     _setup()
-    argv = data.draw(_argv({"--date": dates, "--kind": kinds}, ["--rebuild", "--no-color"]))
+    argv = data.draw(command_argv({"--date": dates, "--kind": kinds}, ["--rebuild", "--no-color"]))
     before = stored_state()
-    succeeded, output = _run("build_issue", argv)
+    succeeded, output = command_run("build_issue", argv)
     event("success" if succeeded else "CommandError")
     if not succeeded:
         assert stored_state() == before, argv
@@ -72,9 +70,9 @@ def test_build_issue_takes_any_arguments_and_a_failure_stores_nothing(data: Any)
 def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothing(data: Any) -> None:
     issue = _setup()
     ids = st.one_of(st.sampled_from([str(issue.pk), "0", "-1", "99999999999999999999", "1e3", ""]), anything)
-    argv = data.draw(_argv({"--issue": ids, "--date": dates, "--kind": kinds}, ["--dry-run", "--no-color"]))
+    argv = data.draw(command_argv({"--issue": ids, "--date": dates, "--kind": kinds}, ["--dry-run", "--no-color"]))
     before = stored_state()
-    succeeded, output = _run("send_issue", argv)
+    succeeded, output = command_run("send_issue", argv)
     event("success" if succeeded else "CommandError")
     if not succeeded or "--dry-run" in argv:
         assert stored_state() == before, (argv, output)
@@ -90,9 +88,9 @@ def test_send_due_takes_any_arguments_without_crashing(data: Any) -> None:
         st.datetimes().map(lambda moment: moment.isoformat()),
         anything,
     )
-    argv = data.draw(_argv({"--now": moments}, ["--enqueue", "--no-color"]))
+    argv = data.draw(command_argv({"--now": moments}, ["--enqueue", "--no-color"]))
     before = stored_state()
-    succeeded, output = _run("send_due", argv)
+    succeeded, output = command_run("send_due", argv)
     event("success" if succeeded else "CommandError")
     if not succeeded:
         assert stored_state() == before, (argv, output)

@@ -9,7 +9,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE, and random bodies to every provider's webhook with 
 
 from __future__ import annotations
 
-import base64
 import json
 import string
 from typing import Any
@@ -25,9 +24,9 @@ from hypothesis import strategies as st
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
 from subscriptions.webhooks import urlpatterns as webhook_patterns
-from tests.factories import PaperFactory
-from tests.security.conftest import FUZZ, state_counts, stored_state
-from tests.subscriptions.conftest import FORM, SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
+from tests.helpers import FORM, WEBHOOK_SECRET, basic_auth
+from tests.helpers_fuzz import FUZZ, state_counts, stored_state
 
 pytestmark = [
     pytest.mark.django_db,
@@ -38,7 +37,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning"),
 ]
 
-WEBHOOK_SECRET = "paperboy:webhook-s3cret"
 PROVIDERS = sorted(str(pattern.pattern).split("/")[0] for pattern in webhook_patterns)
 PAPER_ID = "2511.00042"
 
@@ -321,7 +319,7 @@ def test_an_oversized_body_to_a_token_page_or_a_webhook_is_refused_and_stores_no
     body = b'{"RecordType": "Bounce", "Email": "reader@example.org", "pad": "' + b"x" * size + b'"}'
     before = stored_state()
 
-    response = client.generic("POST", url, body, content_type=content_type, secure=True, **_auth(WEBHOOK_SECRET))
+    response = client.generic("POST", url, body, content_type=content_type, secure=True, **basic_auth(WEBHOOK_SECRET))
 
     assert response.status_code == 400, (url, response.status_code)
     _assert_unchanged(before, response, f"oversized POST {url}")
@@ -348,12 +346,6 @@ CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "multi
 CONTENT_TYPES += ["text/plain", "application/json; charset=utf-16"]
 
 
-def _auth(credentials: str | None) -> dict[str, str]:
-    if credentials is None:
-        return {}
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
-
-
 @FUZZ
 @given(
     provider=st.sampled_from(PROVIDERS),
@@ -368,7 +360,7 @@ def test_an_unauthenticated_webhook_of_any_provider_is_refused_and_stores_nothin
     url = f"/anymail/{provider}/tracking/"
     before = stored_state()
 
-    response = client.generic("POST", url, body, content_type=content_type, secure=True, **_auth(credentials))
+    response = client.generic("POST", url, body, content_type=content_type, secure=True, **basic_auth(credentials))
 
     event(f"{response.status_code}")
     assert response.status_code in (400, 404), (url, response.status_code)
@@ -384,7 +376,7 @@ def test_while_no_webhook_secret_is_set_every_webhook_is_refused_even_with_crede
     url = f"/anymail/{provider}/tracking/"
     before = stored_state()
 
-    response = client.generic("POST", url, body, content_type=content_type, secure=True, **_auth(WEBHOOK_SECRET))
+    response = client.generic("POST", url, body, content_type=content_type, secure=True, **basic_auth(WEBHOOK_SECRET))
 
     assert response.status_code in (400, 404), (url, response.status_code)
     _assert_unchanged(before, response, f"POST {url} without a configured secret")
@@ -399,7 +391,7 @@ def test_an_authenticated_webhook_of_any_provider_with_any_body_never_fails(
     url = f"/anymail/{provider}/tracking/"
     before = stored_state()
 
-    response = client.generic("POST", url, body, content_type=content_type, secure=True, **_auth(WEBHOOK_SECRET))
+    response = client.generic("POST", url, body, content_type=content_type, secure=True, **basic_auth(WEBHOOK_SECRET))
 
     event(f"{provider} {response.status_code}")
     assert response.status_code in (200, 400, 404), (url, response.status_code, response.content[:200])
@@ -413,7 +405,9 @@ def test_a_webhook_takes_only_posts(client: Client, settings: Any, provider: str
     settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}
     before = stored_state()
 
-    response = client.generic(method, f"/anymail/{provider}/tracking/", b"{}", secure=True, **_auth(WEBHOOK_SECRET))
+    response = client.generic(
+        method, f"/anymail/{provider}/tracking/", b"{}", secure=True, **basic_auth(WEBHOOK_SECRET)
+    )
 
     # Unisender Go checks a webhook URL with a GET, which Anymail answers with an empty 200.
     allowed = (200, 404, 405) if (provider, method) == ("unisender_go", "GET") else (404, 405)

@@ -24,8 +24,7 @@ from django.test import Client
 
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
-from tests.factories import PaperFactory
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.factories import PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from subscriptions.models import Subscriber, WebhookEvent
 from subscriptions.tokens import MAX_AGE, Purpose, email_fingerprint, token_make
-from tests.security.conftest import FUZZ, stored_state
-from tests.security.test_fuzz_endpoints import WEBHOOK_SECRET, _auth
-from tests.subscriptions.conftest import FORM, SubscriberFactory
+from tests.factories import SubscriberFactory
+from tests.helpers import FORM, WEBHOOK_SECRET, basic_auth
+from tests.helpers_fuzz import FUZZ, stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -267,7 +267,11 @@ def test_replayed_webhooks_act_once_per_event_whatever_the_order(
     for n in deliveries:
         body = json.dumps(_soft_bounce(n))
         response = client.post(
-            "/anymail/postmark/tracking/", body, content_type="application/json", secure=True, **_auth(WEBHOOK_SECRET)
+            "/anymail/postmark/tracking/",
+            body,
+            content_type="application/json",
+            secure=True,
+            **basic_auth(WEBHOOK_SECRET),
         )
         assert response.status_code == 200
 

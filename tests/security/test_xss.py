@@ -28,8 +28,9 @@ from papers.models import Paper
 from papers.sources.records import PaperRecord
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
-from tests.security.conftest import FUZZ
-from tests.subscriptions.conftest import FORM, SubscriberFactory
+from tests.factories import SubscriberFactory
+from tests.helpers import FORM
+from tests.helpers_fuzz import FUZZ
 
 pytestmark = pytest.mark.django_db
 

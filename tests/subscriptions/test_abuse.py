@@ -14,7 +14,7 @@ from django.test import RequestFactory
 
 from subscriptions.models import Subscriber
 from subscriptions.ratelimit import client_ip, rate_limit_hit
-from tests.subscriptions.conftest import FORM
+from tests.helpers import FORM
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from subscriptions.admin import csv_cell
 from subscriptions.models import Subscriber, SubscriptionStat
-from tests.subscriptions.conftest import SubscriberFactory, link_path
+from tests.factories import SubscriberFactory
+from tests.helpers import link_path
 
 pytestmark = pytest.mark.django_db
 

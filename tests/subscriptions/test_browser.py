@@ -16,8 +16,7 @@ import pytest
 from django.core import mail
 
 from subscriptions.models import Subscriber
-from tests.conftest import SHOTS, WIDTHS
-from tests.subscriptions.conftest import link_path
+from tests.helpers import SHOTS, WIDTHS, link_path
 
 # Not the server's zone nor UTC: the prefilled value can only have come from the browser.
 BROWSER_ZONE = "Asia/Tokyo"

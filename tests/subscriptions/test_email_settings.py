@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_settings import clean_env, run_python
+from tests.helpers import clean_env, run_python
 
 PROBE = (
     "import json; from django.conf import settings; "

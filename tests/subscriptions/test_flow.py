@@ -11,7 +11,7 @@ from django.test import Client
 
 from subscriptions.models import Subscriber
 from subscriptions.selectors import subscriber_list_deliverable
-from tests.subscriptions.conftest import link_path, page_link
+from tests.helpers import link_path, page_link
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from subscriptions.forms import timezone_names
 from subscriptions.models import ARXIV_CATEGORIES, INTERESTS_MAX_CHARS, Subscriber
 from subscriptions.tokens import Purpose, token_make
-from tests.subscriptions.conftest import FORM, SubscriberFactory
+from tests.factories import SubscriberFactory
+from tests.helpers import FORM
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from django.urls import reverse
 from subscriptions.models import Subscriber, SubscriptionStat
 from subscriptions.selectors import subscriber_list_deliverable
 from subscriptions.tokens import Purpose, token_make
-from tests.subscriptions.conftest import SubscriberFactory, link_path, page_link
+from tests.factories import SubscriberFactory
+from tests.helpers import link_path, page_link
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from subscriptions.models import Subscriber
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

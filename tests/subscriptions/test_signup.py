@@ -12,7 +12,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from subscriptions.models import Subscriber
-from tests.subscriptions.conftest import FORM, SubscriberFactory, link_path
+from tests.factories import SubscriberFactory
+from tests.helpers import FORM, link_path
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError
 
 from subscriptions import tasks
 from subscriptions.models import Subscriber
-from tests.subscriptions.conftest import FORM
+from tests.helpers import FORM
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_the_web_only_queues_the_sign_up_and_stores_nothing_itself(
         queued.append(args)
         sent_options.append(options)
 
-    monkeypatch.setattr(tasks.subscriber_subscribe, "apply_async", apply_async)
+    monkeypatch.setattr(tasks.subscriber_subscribe_task, "apply_async", apply_async)
     with django_assert_max_num_queries(0):
         response = client.post("/subscribe/", FORM)
     assert response.status_code == 303
@@ -40,7 +40,7 @@ def test_the_web_only_queues_the_sign_up_and_stores_nothing_itself(
     assert FORM["email"] not in repr(sent_options)
     # The worker's side of it: the row and the confirmation email.
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.subscriber_subscribe(email, preferences)
+        tasks.subscriber_subscribe_task(email, preferences)
     assert Subscriber.objects.get().status == Subscriber.Status.PENDING
     assert len(mail.outbox) == 1
 
@@ -51,7 +51,7 @@ def test_a_broker_that_is_down_makes_the_web_store_the_sign_up_instead_of_losing
     def down(*args: Any, **options: Any) -> None:
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.subscriber_subscribe, "apply_async", down)
+    monkeypatch.setattr(tasks.subscriber_subscribe_task, "apply_async", down)
     response = client.post("/subscribe/", FORM)
     assert response.status_code == 303
     reader = Subscriber.objects.get()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from anymail.exceptions import AnymailRequestsAPIError
+import smtplib
 
-from subscriptions import services, tasks
-from tests.subscriptions.conftest import SubscriberFactory
+import pytest
+from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
+
+from subscriptions import emails, services, tasks
+from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +29,30 @@ def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, 
         tasks._send(services.subscriber_signup_email_send, subscriber.pk)
 
 
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (smtplib.SMTPResponseException(421, b"try again later"), True),
+        (smtplib.SMTPResponseException(550, b"no such mailbox"), False),
+        (ConnectionRefusedError("the provider is down"), True),
+        (AnymailAPIError("422: on the suppression list"), False),
+    ],
+)
+def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, transient) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory()
+
+    def failing(*, subscriber_id: int) -> None:
+        raise error
+
+    monkeypatch.setattr(services, "subscriber_signup_email_send", failing)
+    with pytest.raises(emails.TransientSendError if transient else type(error)):
+        tasks._send(services.subscriber_signup_email_send, subscriber.pk)
+    assert emails.send_error_is_transient(error) is transient
+
+
 def test_nothing_is_mailed_to_a_subscriber_who_left_before_the_task_ran(mailoutbox) -> None:  # noqa: ANN001
     subscriber = SubscriberFactory(status="unsubscribed")
 
-    assert tasks.subscriber_signup_email_send.delay(subscriber.pk).get() is None
-    assert tasks.subscriber_signup_email_send.delay(subscriber.pk + 1000).get() is None
+    assert tasks.subscriber_signup_email_send_task.delay(subscriber.pk).get() is None
+    assert tasks.subscriber_signup_email_send_task.delay(subscriber.pk + 1000).get() is None
     assert mailoutbox == []

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, TokenError, token_make, token_read
-from tests.subscriptions.conftest import SubscriberFactory
+from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ signed "event-data" events.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import hmac
@@ -24,14 +23,13 @@ from hypothesis import strategies as st
 
 from subscriptions.models import Subscriber, WebhookEvent
 from subscriptions.selectors import subscriber_list_deliverable
-from tests.subscriptions.conftest import FORM, SubscriberFactory, link_path
+from tests.factories import SubscriberFactory
+from tests.helpers import FORM, POSTMARK_WEBHOOK, WEBHOOK_SECRET, basic_auth, link_path
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "paperboy:webhook-s3cret"
 MAILGUN_KEY = "TEST_WEBHOOK_SIGNING_KEY"
-POSTMARK = "/anymail/postmark/tracking/"
-MAILGUN = "/anymail/mailgun/tracking/"
+MAILGUN_WEBHOOK = "/anymail/mailgun/tracking/"
 Status = Subscriber.Status
 
 POSTMARK_HARD_BOUNCE: dict[str, Any] = {
@@ -142,20 +140,16 @@ MAILGUN_TEMPORARY_FAILURE = {
 }
 
 
-def basic_auth(credentials: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
-
-
 @pytest.fixture(autouse=True)
 def _webhook_settings(settings: Any) -> None:
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
+    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
 
 
 @pytest.fixture
 def post(client: Client) -> Any:
     """POST a JSON body to a tracking webhook, with the right credentials unless told otherwise."""
 
-    def send(url: str, payload: Any, *, credentials: str | None = SECRET) -> Any:
+    def send(url: str, payload: Any, *, credentials: str | None = WEBHOOK_SECRET) -> Any:
         body = payload if isinstance(payload, bytes) else json.dumps(payload)
         auth = basic_auth(credentials) if credentials is not None else {}
         return client.post(url, body, content_type="application/json", **auth)
@@ -180,7 +174,7 @@ def status_of(subscriber: Subscriber) -> str:
     "credentials", [None, "paperboy:wrong", "someone:webhook-s3cret", ""], ids=["none", "wrong", "user", "empty"]
 )
 def test_it_refuses_a_webhook_without_the_right_credentials_and_changes_nothing(post, reader, credentials) -> None:  # noqa: ANN001
-    response = post(POSTMARK, POSTMARK_HARD_BOUNCE, credentials=credentials)
+    response = post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE, credentials=credentials)
 
     assert response.status_code == 400
     assert status_of(reader) == Status.ACTIVE
@@ -191,8 +185,8 @@ def test_it_refuses_every_webhook_while_no_secret_is_configured(post, reader, se
     # Anymail alone would accept anyone's events (with a warning) when no secret is set.
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
 
-    assert post(POSTMARK, POSTMARK_HARD_BOUNCE, credentials=None).status_code == 400
-    assert post(POSTMARK, POSTMARK_HARD_BOUNCE).status_code == 400
+    assert post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE, credentials=None).status_code == 400
+    assert post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE).status_code == 400
     assert status_of(reader) == Status.ACTIVE
     assert not WebhookEvent.objects.exists()
 
@@ -200,15 +194,15 @@ def test_it_refuses_every_webhook_while_no_secret_is_configured(post, reader, se
 def test_it_refuses_a_mailgun_event_with_a_bad_signature_even_with_the_secret(post, reader) -> None:  # noqa: ANN001
     forged = mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="t" * 50, key="not-the-key")
 
-    assert post(MAILGUN, forged).status_code == 400
+    assert post(MAILGUN_WEBHOOK, forged).status_code == 400
     assert status_of(reader) == Status.ACTIVE
     assert not WebhookEvent.objects.exists()
 
 
 def test_it_answers_404_not_500_for_a_provider_that_is_not_configured(post, reader, settings) -> None:  # noqa: ANN001
-    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}  # no Mailgun signing key: Anymail's view cannot start
+    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}  # no Mailgun signing key: Anymail's view cannot start
 
-    response = post(MAILGUN, mailgun_event(mailgun_data("complained"), token="a" * 50))
+    response = post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("complained"), token="a" * 50))
 
     assert response.status_code == 404
     assert status_of(reader) == Status.ACTIVE
@@ -228,7 +222,7 @@ def test_it_answers_404_not_500_for_a_provider_that_is_not_configured(post, read
     ids=["not-json", "not-utf8", "list", "null", "string", "odd-type", "truncated"],
 )
 def test_it_answers_a_malformed_postmark_body_with_400_and_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
-    response = post(POSTMARK, body)
+    response = post(POSTMARK_WEBHOOK, body)
 
     assert response.status_code == 400
     assert status_of(reader) == Status.ACTIVE
@@ -241,7 +235,7 @@ def test_it_answers_a_malformed_postmark_body_with_400_and_stores_nothing(post, 
     ids=["not-json", "list", "bad-signature-block", "unsigned-shape"],
 )
 def test_it_answers_a_malformed_mailgun_body_with_400_and_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
-    response = post(MAILGUN, body)
+    response = post(MAILGUN_WEBHOOK, body)
 
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
@@ -251,7 +245,7 @@ def test_it_answers_a_malformed_mailgun_body_with_400_and_stores_nothing(post, r
 
 
 def test_a_postmark_hard_bounce_marks_the_address_bounced(post, reader) -> None:  # noqa: ANN001
-    assert post(POSTMARK, POSTMARK_HARD_BOUNCE).status_code == 200
+    assert post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE).status_code == 200
 
     assert status_of(reader) == Status.BOUNCED
     event = WebhookEvent.objects.get()
@@ -263,13 +257,13 @@ def test_a_postmark_hard_bounce_marks_the_address_bounced(post, reader) -> None:
 def test_it_matches_the_bounced_address_whatever_its_case(post) -> None:  # noqa: ANN001
     reader = SubscriberFactory(email="Reader.Name@example.org")
 
-    post(POSTMARK, {**POSTMARK_HARD_BOUNCE, "Email": "reader.name@EXAMPLE.ORG"})
+    post(POSTMARK_WEBHOOK, {**POSTMARK_HARD_BOUNCE, "Email": "reader.name@EXAMPLE.ORG"})
 
     assert status_of(reader) == Status.BOUNCED
 
 
 def test_a_mailgun_permanent_failure_marks_the_address_bounced(post, reader) -> None:  # noqa: ANN001
-    response = post(MAILGUN, mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="c" * 50))
+    response = post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="c" * 50))
 
     assert response.status_code == 200
     assert status_of(reader) == Status.BOUNCED
@@ -279,8 +273,8 @@ def test_a_mailgun_permanent_failure_marks_the_address_bounced(post, reader) -> 
 @pytest.mark.parametrize(
     ("url", "payload"),
     [
-        (POSTMARK, POSTMARK_SPAM_COMPLAINT),
-        (MAILGUN, mailgun_event(mailgun_data("complained"), token="d" * 50)),
+        (POSTMARK_WEBHOOK, POSTMARK_SPAM_COMPLAINT),
+        (MAILGUN_WEBHOOK, mailgun_event(mailgun_data("complained"), token="d" * 50)),
     ],
     ids=["postmark", "mailgun"],
 )
@@ -291,8 +285,8 @@ def test_a_spam_complaint_marks_the_address_complained(post, reader, url, payloa
 
 
 def test_a_complaint_after_a_bounce_still_counts_as_a_complaint(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK, POSTMARK_HARD_BOUNCE)
-    post(POSTMARK, POSTMARK_SPAM_COMPLAINT)
+    post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE)
+    post(POSTMARK_WEBHOOK, POSTMARK_SPAM_COMPLAINT)
 
     assert status_of(reader) == Status.COMPLAINED
 
@@ -300,8 +294,8 @@ def test_a_complaint_after_a_bounce_still_counts_as_a_complaint(post, reader) ->
 @pytest.mark.parametrize(
     ("url", "payload"),
     [
-        (POSTMARK, POSTMARK_UNSUBSCRIBE),
-        (MAILGUN, mailgun_event(mailgun_data("unsubscribed"), token="e" * 50)),
+        (POSTMARK_WEBHOOK, POSTMARK_UNSUBSCRIBE),
+        (MAILGUN_WEBHOOK, mailgun_event(mailgun_data("unsubscribed"), token="e" * 50)),
     ],
     ids=["postmark", "mailgun"],
 )
@@ -313,32 +307,32 @@ def test_an_unsubscribe_at_the_provider_unsubscribes(post, reader, url, payload)
 
 
 def test_soft_bounces_are_counted_and_the_third_in_a_row_suppresses(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK, postmark_soft_bounce(1))
-    post(POSTMARK, postmark_soft_bounce(2))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(1))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(2))
 
     assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 2
 
-    post(POSTMARK, postmark_soft_bounce(3))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(3))
 
     assert status_of(reader) == Status.BOUNCED and reader.soft_bounces == 3
 
 
 def test_a_delivery_starts_the_soft_bounce_count_again(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK, postmark_soft_bounce(1))
-    post(POSTMARK, postmark_soft_bounce(2))
-    post(POSTMARK, POSTMARK_DELIVERY)
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(1))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(2))
+    post(POSTMARK_WEBHOOK, POSTMARK_DELIVERY)
 
     reader.refresh_from_db()
     assert reader.soft_bounces == 0
 
-    post(POSTMARK, postmark_soft_bounce(3))
-    post(POSTMARK, postmark_soft_bounce(4))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(3))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(4))
 
     assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 2
 
 
 def test_a_postmark_transient_bounce_is_a_soft_bounce(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK, {**postmark_soft_bounce(1), "Type": "Transient", "TypeCode": 2, "Name": "Message delayed"})
+    post(POSTMARK_WEBHOOK, {**postmark_soft_bounce(1), "Type": "Transient", "TypeCode": 2, "Name": "Message delayed"})
 
     assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 1
     assert WebhookEvent.objects.get().event_type == "deferred"
@@ -349,7 +343,7 @@ def test_mailgun_retries_of_one_message_count_as_one_soft_bounce(post, reader) -
     for attempt, token in enumerate(("f" * 50, "g" * 50, "h" * 50), start=1):
         data = mailgun_data("failed", **copy.deepcopy(MAILGUN_TEMPORARY_FAILURE))
         data["delivery-status"]["attempt-no"] = attempt
-        assert post(MAILGUN, mailgun_event(data, token=token)).status_code == 200
+        assert post(MAILGUN_WEBHOOK, mailgun_event(data, token=token)).status_code == 200
 
     assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 1
     assert WebhookEvent.objects.filter(event_type="deferred").count() == 3
@@ -358,14 +352,14 @@ def test_mailgun_retries_of_one_message_count_as_one_soft_bounce(post, reader) -
 def test_a_refusal_to_send_to_a_previously_bounced_address_marks_it_bounced(post, reader) -> None:  # noqa: ANN001
     rejected = mailgun_data("rejected", reason="suppress-bounce", reject={"reason": "address previously bounced"})
 
-    assert post(MAILGUN, mailgun_event(rejected, token="r" * 50)).status_code == 200
+    assert post(MAILGUN_WEBHOOK, mailgun_event(rejected, token="r" * 50)).status_code == 200
 
     assert status_of(reader) == Status.BOUNCED
 
 
 def test_a_refusal_for_a_reason_of_ours_says_nothing_about_the_reader(post, reader) -> None:  # noqa: ANN001
     # Postmark's "Blocked" (e.g. our content or reputation): Anymail's "rejected" with reason "blocked".
-    post(POSTMARK, {**POSTMARK_HARD_BOUNCE, "Type": "Blocked", "TypeCode": 100006, "Name": "ISP block"})
+    post(POSTMARK_WEBHOOK, {**POSTMARK_HARD_BOUNCE, "Type": "Blocked", "TypeCode": 100006, "Name": "ISP block"})
 
     assert status_of(reader) == Status.ACTIVE
     assert WebhookEvent.objects.get().event_type == "rejected"
@@ -376,7 +370,7 @@ def test_opens_and_clicks_change_nothing(post, reader) -> None:  # noqa: ANN001
     reader.save()
     opened = {**POSTMARK_DELIVERY, "RecordType": "Open", "ReceivedAt": "2016-04-27T16:21:41.2493688-04:00"}
 
-    assert post(POSTMARK, opened).status_code == 200
+    assert post(POSTMARK_WEBHOOK, opened).status_code == 200
 
     reader.refresh_from_db()
     assert (reader.status, reader.soft_bounces) == (Status.ACTIVE, 2)
@@ -387,8 +381,8 @@ def test_opens_and_clicks_change_nothing(post, reader) -> None:  # noqa: ANN001
 
 
 def test_the_same_soft_bounce_delivered_twice_counts_once(post, reader) -> None:  # noqa: ANN001
-    assert post(POSTMARK, postmark_soft_bounce(1)).status_code == 200
-    assert post(POSTMARK, postmark_soft_bounce(1)).status_code == 200
+    assert post(POSTMARK_WEBHOOK, postmark_soft_bounce(1)).status_code == 200
+    assert post(POSTMARK_WEBHOOK, postmark_soft_bounce(1)).status_code == 200
 
     reader.refresh_from_db()
     assert reader.soft_bounces == 1
@@ -396,14 +390,14 @@ def test_the_same_soft_bounce_delivered_twice_counts_once(post, reader) -> None:
 
 
 def test_a_replayed_bounce_does_not_suppress_a_reader_who_came_back(post, reader, signup, client) -> None:  # noqa: ANN001
-    post(POSTMARK, POSTMARK_HARD_BOUNCE)
+    post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE)
     assert status_of(reader) == Status.BOUNCED
     signup(email="reader@example.org")
     client.post(link_path(mail.outbox[-1], "confirm"))
     assert status_of(reader) == Status.ACTIVE
 
     # The provider (or someone who captured it) delivers the same event again.
-    assert post(POSTMARK, POSTMARK_HARD_BOUNCE).status_code == 200
+    assert post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE).status_code == 200
 
     assert status_of(reader) == Status.ACTIVE
     assert WebhookEvent.objects.count() == 1
@@ -420,7 +414,10 @@ def test_the_same_event_delivered_twice_at_once_acts_once() -> None:
         try:
             start.wait()
             response = Client().post(
-                POSTMARK, json.dumps(postmark_soft_bounce(1)), content_type="application/json", **basic_auth(SECRET)
+                POSTMARK_WEBHOOK,
+                json.dumps(postmark_soft_bounce(1)),
+                content_type="application/json",
+                **basic_auth(WEBHOOK_SECRET),
             )
             statuses.append(response.status_code)
         finally:
@@ -440,8 +437,8 @@ def test_the_same_event_delivered_twice_at_once_acts_once() -> None:
 
 def test_the_same_event_id_from_another_provider_is_another_event(post, reader) -> None:  # noqa: ANN001
     token = "901542550"  # Postmark's bounce id, by chance also a Mailgun token
-    post(POSTMARK, postmark_soft_bounce(0) | {"ID": 901542550})
-    post(MAILGUN, mailgun_event(mailgun_data("failed", **MAILGUN_TEMPORARY_FAILURE), token=token))
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(0) | {"ID": 901542550})
+    post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("failed", **MAILGUN_TEMPORARY_FAILURE), token=token))
 
     assert WebhookEvent.objects.filter(event_id=token).count() == 2
     reader.refresh_from_db()
@@ -450,9 +447,9 @@ def test_the_same_event_id_from_another_provider_is_another_event(post, reader) 
 
 def test_events_without_an_id_are_deduplicated_on_their_content(post, reader) -> None:  # noqa: ANN001
     # Postmark's deliveries carry no event id.
-    post(POSTMARK, POSTMARK_DELIVERY)
-    post(POSTMARK, POSTMARK_DELIVERY)
-    post(POSTMARK, {**POSTMARK_DELIVERY, "DeliveredAt": "2014-08-02T09:00:00.0000000-04:00"})
+    post(POSTMARK_WEBHOOK, POSTMARK_DELIVERY)
+    post(POSTMARK_WEBHOOK, POSTMARK_DELIVERY)
+    post(POSTMARK_WEBHOOK, {**POSTMARK_DELIVERY, "DeliveredAt": "2014-08-02T09:00:00.0000000-04:00"})
 
     ids = list(WebhookEvent.objects.values_list("event_id", flat=True))
     assert len(ids) == 2 and all(event_id.startswith("sha256:") for event_id in ids)
@@ -461,8 +458,8 @@ def test_events_without_an_id_are_deduplicated_on_their_content(post, reader) ->
 def test_events_for_unknown_addresses_are_recorded_once_and_ignored(post, reader) -> None:  # noqa: ANN001
     stranger = {**POSTMARK_HARD_BOUNCE, "Email": "stranger@example.net"}
 
-    assert post(POSTMARK, stranger).status_code == 200
-    assert post(POSTMARK, stranger).status_code == 200
+    assert post(POSTMARK_WEBHOOK, stranger).status_code == 200
+    assert post(POSTMARK_WEBHOOK, stranger).status_code == 200
 
     event = WebhookEvent.objects.get()
     assert event.subscriber is None and event.event_id == "901542550"
@@ -471,7 +468,7 @@ def test_events_for_unknown_addresses_are_recorded_once_and_ignored(post, reader
 
 
 def test_deleting_a_reader_keeps_their_webhook_events_without_the_address(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK, POSTMARK_HARD_BOUNCE)
+    post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE)
 
     reader.delete()
 
@@ -488,7 +485,7 @@ def test_suppressed_addresses_get_no_digest(post, reader, payload) -> None:  # n
     other = SubscriberFactory()
     assert set(subscriber_list_deliverable()) == {reader, other}
 
-    post(POSTMARK, payload)
+    post(POSTMARK_WEBHOOK, payload)
 
     assert list(subscriber_list_deliverable()) == [other]
 
@@ -500,7 +497,7 @@ def test_a_bounce_between_sign_up_and_sending_stops_the_confirmation(
 ) -> None:
     with django_capture_on_commit_callbacks() as queued:
         assert client.post("/subscribe/", FORM).status_code == 303
-    post(POSTMARK, {**POSTMARK_HARD_BOUNCE, "Email": FORM["email"]})
+    post(POSTMARK_WEBHOOK, {**POSTMARK_HARD_BOUNCE, "Email": FORM["email"]})
     for callback in queued:
         callback()
 
@@ -516,8 +513,8 @@ def test_a_suppressed_reader_who_signs_up_again_is_mailed_a_confirmation_and_com
     client,  # noqa: ANN001
     payload,  # noqa: ANN001
 ) -> None:
-    post(POSTMARK, postmark_soft_bounce(1))
-    post(POSTMARK, payload)
+    post(POSTMARK_WEBHOOK, postmark_soft_bounce(1))
+    post(POSTMARK_WEBHOOK, payload)
     assert status_of(reader) != Status.ACTIVE
 
     # The reader asked for it: the sign-up re-opens the address as pending and mails one confirmation.
@@ -604,7 +601,7 @@ def _check(response: Any, before: tuple[int, list[Any]]) -> None:
 @given(body=st.one_of(st.binary(max_size=120), json_values.map(json.dumps), postmark_bodies.map(json.dumps)))
 def test_fuzzed_postmark_webhooks_never_fail_and_a_refused_body_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
     before = _state()
-    _check(post(POSTMARK, body.encode() if isinstance(body, str) else body), before)
+    _check(post(POSTMARK_WEBHOOK, body.encode() if isinstance(body, str) else body), before)
 
 
 @FUZZ
@@ -618,14 +615,14 @@ def test_fuzzed_signed_mailgun_webhooks_never_fail_and_a_refused_body_stores_not
     signature = {"timestamp": "1534108637", "token": token}
     signature["signature"] = hmac.new(MAILGUN_KEY.encode(), f"1534108637{token}".encode(), hashlib.sha256).hexdigest()
     before = _state()
-    _check(post(MAILGUN, {"signature": signature, "event-data": event_data}), before)
+    _check(post(MAILGUN_WEBHOOK, {"signature": signature, "event-data": event_data}), before)
 
 
 @FUZZ
 @given(credentials=st.text(max_size=40), body=postmark_bodies.map(json.dumps))
 def test_fuzzed_credentials_are_refused_and_store_nothing(post, reader, credentials, body) -> None:  # noqa: ANN001
     before = _state()
-    response = post(POSTMARK, body.encode(), credentials=credentials)
-    assert response.status_code == (200 if credentials == SECRET else 400)
+    response = post(POSTMARK_WEBHOOK, body.encode(), credentials=credentials)
+    assert response.status_code == (200 if credentials == WEBHOOK_SECRET else 400)
     if response.status_code == 400:
         assert _state() == before

@@ -11,6 +11,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.ranking import PaperLike, Ranked, candidates_rank
+from papers.selectors import paper_latest_day, paper_list_trending
+from papers.sources import hf_api
+from papers.sources.records import ParseError
 
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 10
@@ -79,11 +82,6 @@ def _date(raw: str) -> dt.date:
 
 
 def _from_file(path: Path, day: dt.date | None) -> list[PaperLike]:
-    # Imported here: parsing a file needs no database, and keeping papers.models out of this
-    # path is what lets the test assert that no query is made.
-    from papers.sources import hf_api
-    from papers.sources.records import ParseError
-
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -108,8 +106,6 @@ def _record_day(record: Any) -> dt.date | None:
 
 
 def _from_database(day: dt.date | None) -> list[PaperLike]:
-    from papers.selectors import paper_latest_day, paper_list_trending
-
     if day is None:
         day = paper_latest_day()
         if day is None:

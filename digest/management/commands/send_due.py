@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from digest import cli, ledger, sending, services, tasks
+from digest import cli, selectors, sending, services, tasks
 
 
 class Command(BaseCommand):
@@ -38,13 +38,12 @@ def send_queued(*, issue_ids: list[int]) -> sending.BatchResult:
     """Send every queued delivery of these issues in this process, with a progress bar; the totals."""
     totals = sending.BatchResult()
     for issue_id in issue_ids:
-        with cli.progress(ledger.deliveries_queued_count(issue_id=issue_id), desc=f"issue #{issue_id}") as bar:
+        with cli.progress(selectors.delivery_count_queued(issue_id=issue_id), desc=f"issue #{issue_id}") as bar:
             while True:
-                try:
-                    result = sending.deliveries_send_batch(issue_id=issue_id)
-                except sending.TransientSendError as error:
+                result = sending.deliveries_send_batch(issue_id=issue_id)
+                if result.retry is not None:
                     # The batch stays claimed; the worker's retry or the next tick's recovery sends it.
-                    bar.write(f"provider trouble, left for a retry: {error}")
+                    bar.write(f"provider trouble, left for a retry: {result.retry.reason}")
                     break
                 if not result.claimed:
                     break

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from digest import cli, ledger
+from digest import cli, ledger, selectors
 from digest.management.commands.send_due import send_queued
 from digest.models import Delivery, IssueKind, IssueStatus
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
 
     def _dry_run(self, issue: Any) -> None:
-        readers = ledger.readers_of_issue(issue=issue)
+        readers = selectors.issue_readers(issue=issue)
         already = Delivery.objects.filter(issue=issue, subscriber__in=readers).count()
         total = readers.count()
         new = total - already

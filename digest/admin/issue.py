@@ -1,4 +1,4 @@
-"""Editors' admin for the digest: curate an issue, preview it as a reader, test it, send it, pause it; read the ledger.
+"""Editors' admin of an issue: curate it, preview it as a reader, test it, send it, pause it.
 
 Every change of state goes through digest.services and digest.tasks (the same conditional
 updates the worker uses), by POST with a CSRF token; a GET only ever shows a page. Once an
@@ -21,7 +21,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -34,44 +34,28 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from digest import services
-from digest.ledger import OPEN_STATUSES, issue_counts, readers_of_issue
-from digest.models import Delivery, DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
+from digest.admin.forms import PauseForm, PreviewForm, TestSendForm
+from digest.ledger import OPEN_STATUSES
+from digest.models import DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
 from digest.preview import Preview, issue_preview, issue_send_test
+from digest.selectors import (
+    ISSUE_LIST_COUNTS,
+    Candidate,
+    issue_candidate_list,
+    issue_counts,
+    issue_counts_by_id,
+    issue_delivery_count,
+    issue_get_locked,
+    issue_is_frozen,
+    issue_is_published,
+    issue_readers_to_send,
+    papers_by_arxiv_id,
+)
 from digest.tasks import issue_send_now
 from papers.models import Paper
-from subscriptions.models import DIGEST_SIZE_DEFAULT, DIGEST_SIZE_MAX, DIGEST_SIZE_MIN, INTERESTS_MAX_CHARS, Subscriber
-from subscriptions.selectors import subscriber_find_by_email
 
-# The per-issue figures of the changelist, counted from the ledger.
-COUNTS: dict[str, Q | None] = {
-    "due": None,
-    "sent": Q(status=DeliveryStatus.SENT),
-    "failed": Q(status=DeliveryStatus.FAILED),
-    "delivered": Q(delivered_at__isnull=False),
-    "opened": Q(opened_at__isnull=False),
-    "clicked": Q(clicked_at__isnull=False),
-    "bounced": Q(bounced_at__isnull=False),
-    "complained": Q(complained_at__isnull=False),
-}
-COUNTS_SHOWN = ["due", "queued", "sending", "sent", "failed", "skipped", *list(COUNTS)[3:]]
-FROZEN_STATUSES = (IssueStatus.SENDING, IssueStatus.SENT)
-
-
-def issues_counts(*, issue_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{issue id: {"due": …, "sent": …, … "complained": …}} for these issues, in one grouped query.
-
-    Only the listed page's issues are counted (over the ledger's issue index), never the whole
-    ledger: a join annotated onto the changelist's queryset would also weigh on its COUNT(*) and
-    date queries, over every delivery ever made.
-    """
-    rows = (
-        Delivery.objects.filter(issue_id__in=issue_ids)
-        .order_by()
-        .values("issue_id")
-        .annotate(**{name: Count("id", filter=condition) for name, condition in COUNTS.items()})
-    )
-    found = {row.pop("issue_id"): row for row in rows}
-    return {pk: found.get(pk, dict.fromkeys(COUNTS, 0)) for pk in issue_ids}
+# The change form's figures: the ledger's statuses, then the provider's events.
+COUNTS_SHOWN = ["due", "queued", "sending", "sent", "failed", "skipped", *list(ISSUE_LIST_COUNTS)[3:]]
 
 
 class IssueChangeList(ChangeList):
@@ -80,24 +64,10 @@ class IssueChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         issues = list(self.result_list)
-        counts = issues_counts(issue_ids=[issue.pk for issue in issues])
+        counts = issue_counts_by_id(issue_ids=[issue.pk for issue in issues])
         for issue in issues:
             issue.counts = counts[issue.pk]  # type: ignore[attr-defined]
         self.result_list = issues  # type: ignore[assignment]
-
-
-def issue_frozen(issue: Issue | None) -> bool:
-    """Whether the issue has started going out (its pins, hides and note can no longer change); cached on it."""
-    if issue is None or issue.pk is None:
-        return False
-    if not hasattr(issue, "_admin_frozen"):
-        issue._admin_frozen = issue.status in FROZEN_STATUSES or issue.deliveries.exists()  # type: ignore[attr-defined]
-    return issue._admin_frozen  # type: ignore[attr-defined]
-
-
-def issue_readers_to_send(*, issue: Issue) -> QuerySet[Subscriber]:
-    """Who "send now" would add: deliverable readers of the issue's kind without a delivery of it yet."""
-    return readers_of_issue(issue=issue).exclude(deliveries__issue=issue)
 
 
 def issue_send_refusal(*, issue: Issue) -> str:
@@ -113,54 +83,6 @@ def issue_send_refusal(*, issue: Issue) -> str:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-# --- Forms ---------------------------------------------------------------------------------------
-
-
-class PreviewForm(forms.Form):
-    """Whose digest to preview: a subscriber, an interests text, or both (the text wins), and how many papers."""
-
-    subscriber = forms.CharField(
-        required=False, max_length=254, label="Subscriber", help_text="Email address or id; leave empty for anyone."
-    )
-    interests = forms.CharField(
-        required=False,
-        max_length=INTERESTS_MAX_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Free text, as a reader writes it; empty: the subscriber's own, or trending only.",
-    )
-    size = forms.IntegerField(
-        required=False, min_value=DIGEST_SIZE_MIN, max_value=DIGEST_SIZE_MAX, label="Papers", help_text="Digest size."
-    )
-
-    def clean_subscriber(self) -> Subscriber | None:
-        value = self.cleaned_data["subscriber"].strip()
-        if not value:
-            return None
-        found = Subscriber.objects.filter(pk=int(value)).first() if value.isdigit() else None
-        found = found or subscriber_find_by_email(email=value)
-        if found is None:
-            raise forms.ValidationError("No subscriber has this email address or id.")
-        return found
-
-    def reader(self) -> tuple[Subscriber | None, str, int]:
-        """The subscriber (if any), and the interests and size the preview ranks for."""
-        subscriber = self.cleaned_data["subscriber"]
-        interests = " ".join(self.cleaned_data["interests"].split())
-        if not interests and subscriber is not None:
-            interests = subscriber.interests
-        size = self.cleaned_data["size"] or (subscriber.digest_size if subscriber else DIGEST_SIZE_DEFAULT)
-        return subscriber, interests, size
-
-
-class TestSendForm(forms.Form):
-    interests = forms.CharField(required=False, max_length=INTERESTS_MAX_CHARS)
-    size = forms.IntegerField(min_value=DIGEST_SIZE_MIN, max_value=DIGEST_SIZE_MAX)
-
-
-class PauseForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=300, help_text="Shown on the issue; optional.")
 
 
 # --- Inlines -------------------------------------------------------------------------------------
@@ -183,13 +105,13 @@ class FrozenOnceSendingInline(admin.TabularInline):
         return field
 
     def has_add_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
-        return not issue_frozen(obj) and super().has_add_permission(request, obj)
+        return not issue_is_frozen(issue=obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
-        return not issue_frozen(obj) and super().has_change_permission(request, obj)
+        return not issue_is_frozen(issue=obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
-        return not issue_frozen(obj) and super().has_delete_permission(request, obj)
+        return not issue_is_frozen(issue=obj) and super().has_delete_permission(request, obj)
 
 
 class IssuePinInline(FrozenOnceSendingInline):
@@ -224,11 +146,11 @@ class PausedFilter(admin.SimpleListFilter):
 
 
 # Soft hyphens let the longest headers break (see change_list.html), so the figures fit beside the filters.
-_HEADERS = {"delivered": "deliv\u00adered", "complained": "com\u00adplained", "bounced": "boun\u00adced"}
+_COUNT_HEADERS = {"delivered": "deliv\u00adered", "complained": "com\u00adplained", "bounced": "boun\u00adced"}
 
 
 def _count_column(name: str) -> Callable[[Any, Issue], Any]:
-    @admin.display(description=_HEADERS.get(name, name))
+    @admin.display(description=_COUNT_HEADERS.get(name, name))
     def column(self: Any, issue: Issue) -> Any:
         value = getattr(issue, "counts", {}).get(name, 0)
         if name == "failed" and value:
@@ -247,7 +169,7 @@ class IssueAdmin(admin.ModelAdmin):
     change_form_template = "admin/digest/issue/change_form.html"
     change_list_template = "admin/digest/issue/change_list.html"
     # The kind and the candidates share the date's cell, the pause the status's: the figures fit beside the filters.
-    list_display = ["issue", "state", *COUNTS]
+    list_display = ["issue", "state", *ISSUE_LIST_COUNTS]
     list_filter = ["status", "kind", PausedFilter, "date"]
     date_hierarchy = "date"
     ordering = ["-date", "kind"]
@@ -307,22 +229,20 @@ class IssueAdmin(admin.ModelAdmin):
         if issue is not None and request.method == "POST" and request.resolver_match.url_name == "digest_issue_change":
             # The change form saves in one transaction: holding the row there means no reader can be
             # made due (their ledger rows reference it) between the "not sending yet" check and the save.
-            issue = Issue.objects.select_for_update().get(pk=issue.pk)
+            issue = issue_get_locked(issue_id=issue.pk)
         return issue
 
     def get_readonly_fields(self, request: HttpRequest, obj: Issue | None = None) -> list[str]:
-        frozen = ["note"] if issue_frozen(obj) else []
+        frozen = ["note"] if issue_is_frozen(issue=obj) else []
         return [*self.readonly_fields, *frozen]
 
     def save_model(self, request: HttpRequest, obj: Issue, form: forms.ModelForm, change: bool) -> None:
         # Only the note is the editor's: the status and the pause belong to the worker and the buttons.
-        if not issue_frozen(obj):
+        if not issue_is_frozen(issue=obj):
             obj.save(update_fields=["note", "updated_at"])
 
     def view_on_site(self, issue: Issue) -> str | None:  # type: ignore[override]
-        from digest.views import issue_list_published
-
-        if not issue_list_published().filter(pk=issue.pk).exists():
+        if not issue_is_published(issue=issue):
             return None
         url = reverse("digest:issue", kwargs={"day": issue.date})
         return f"{url}?kind={issue.kind}" if issue.kind != IssueKind.DAILY else url
@@ -337,19 +257,19 @@ class IssueAdmin(admin.ModelAdmin):
         obj: Issue | None = None,
     ) -> HttpResponse:
         if obj is not None:
-            frozen = issue_frozen(obj)
-            context.update(frozen=frozen, tools=self._tools(obj))
+            frozen = issue_is_frozen(issue=obj)
+            context.update(frozen=frozen, tools=self._buttons(obj))
             if frozen:
                 context.update(show_save=False, show_save_and_continue=False)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @staticmethod
-    def _tools(issue: Issue) -> dict[str, bool]:
+    def _buttons(issue: Issue) -> dict[str, bool]:
         """The buttons that make sense for this issue now."""
         paused = issue.paused_at is not None
         return {
             "schedule": issue.status == IssueStatus.DRAFT,
-            "hold": issue.status == IssueStatus.SCHEDULED and not issue_frozen(issue),
+            "hold": issue.status == IssueStatus.SCHEDULED and not issue_is_frozen(issue=issue),
             "send_now": issue.status in OPEN_STATUSES and not paused,
             "pause": issue.status != IssueStatus.SENT and not paused,
             "resume": paused,
@@ -393,12 +313,12 @@ class IssueAdmin(admin.ModelAdmin):
     @admin.display(description="figures")
     def counts_table(self, issue: Issue) -> SafeString:
         counts = issue_counts(issue=issue)
-        ledger = self._counts_part(issue, counts, "Ledger", COUNTS_SHOWN[:6])
-        provider = self._counts_part(issue, counts, "Provider events", COUNTS_SHOWN[6:])
+        ledger = self._counts_table(issue, counts, "Ledger", COUNTS_SHOWN[:6])
+        provider = self._counts_table(issue, counts, "Provider events", COUNTS_SHOWN[6:])
         return format_html('<div style="display:flex;flex-wrap:wrap;gap:8px 32px">{}{}</div>', ledger, provider)
 
     @staticmethod
-    def _counts_part(issue: Issue, counts: dict[str, int], caption: str, names: list[str]) -> SafeString:
+    def _counts_table(issue: Issue, counts: dict[str, int], caption: str, names: list[str]) -> SafeString:
         """One table of figures, each linked to the deliveries it counts."""
         url = reverse("admin:digest_delivery_changelist")
         links = []
@@ -420,26 +340,21 @@ class IssueAdmin(admin.ModelAdmin):
 
     @admin.display(description="candidates")
     def candidate_list(self, issue: Issue) -> SafeString | str:
-        ids = issue.candidate_ids or []
-        if not ids:
+        if not issue.candidate_ids:
             return "None: no paper was trending in the window."
-        papers = Paper.objects.only("pk", "arxiv_id", "title", "upvotes", "hidden", "withdrawn_at").in_bulk(
-            ids, field_name="arxiv_id"
-        )
-        pinned = set(issue.pins.values_list("paper__arxiv_id", flat=True))
-        hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
-        rows = [self._candidate_row(papers[i], pinned, hidden) for i in ids if i in papers]
+        rows = [self._candidate_row(candidate) for candidate in issue_candidate_list(issue=issue)]
         return format_html(
             '<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>', SafeString("".join(rows))
         )
 
     @staticmethod
-    def _candidate_row(paper: Paper, pinned: set[str], hidden: set[str]) -> str:
+    def _candidate_row(candidate: Candidate) -> str:
+        paper = candidate.paper
         marks = [
             label
             for label, on in (
-                ("pinned", paper.arxiv_id in pinned),
-                ("hidden in this issue", paper.arxiv_id in hidden),
+                ("pinned", candidate.pinned),
+                ("hidden in this issue", candidate.hidden_in_issue),
                 ("hidden site-wide", paper.hidden),
                 ("withdrawn", paper.withdrawn_at is not None),
             )
@@ -493,7 +408,7 @@ class IssueAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _issue_for(self, request: HttpRequest, object_id: str) -> Issue:
+    def _issue_to_change(self, request: HttpRequest, object_id: str) -> Issue:
         """The issue, if it exists and the user may change issues."""
         issue = self.get_object(request, object_id)
         if issue is None:
@@ -502,16 +417,20 @@ class IssueAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return issue
 
-    def _page(self, request: HttpRequest, issue: Issue, template: str, title: str, **context: Any) -> TemplateResponse:
+    def _render(
+        self, request: HttpRequest, issue: Issue, template: str, title: str, **context: Any
+    ) -> TemplateResponse:
+        """One of the issue's own pages (preview, send now, pause), inside the admin's frame."""
         base = {**self.admin_site.each_context(request), "opts": self.opts, "original": issue, "title": title}
         return TemplateResponse(request, f"admin/digest/issue/{template}", {**base, **context})
 
-    def _back(self, issue: Issue) -> HttpResponseRedirect:
+    def _redirect_to_issue(self, issue: Issue) -> HttpResponseRedirect:
+        """Back to the issue's change form, where the messages show."""
         return HttpResponseRedirect(reverse("admin:digest_issue_change", args=[issue.pk]))
 
     def preview_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
         """The digest a subscriber, or a reader with these interests, would get from this issue now."""
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         form = PreviewForm(request.GET)
         context: dict[str, Any] = {
             "form": form,
@@ -532,11 +451,11 @@ class IssueAdmin(admin.ModelAdmin):
                 interests=interests,
                 size=size,
             )
-        return self._page(request, issue, "preview.html", f"Preview: {issue}", **context)
+        return self._render(request, issue, "preview.html", f"Preview: {issue}", **context)
 
     def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Only the previewed email's HTML, for the sandboxed frame of the preview page."""
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         form = PreviewForm(request.GET)
         if not form.is_valid():
             return HttpResponse("This preview's form has errors.", status=400, content_type="text/plain")
@@ -552,7 +471,7 @@ class IssueAdmin(admin.ModelAdmin):
 
     def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         """Send the previewed digest to the editor, marked [Test]; no reader and no ledger row involved."""
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         form = TestSendForm(request.POST)
         to = request.user.email  # type: ignore[union-attr]
         preview_url = reverse("admin:digest_issue_preview", args=[issue.pk])
@@ -574,136 +493,67 @@ class IssueAdmin(admin.ModelAdmin):
 
     def send_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask (GET), then make every deliverable reader of the issue's kind due now and send (POST)."""
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         refusal = issue_send_refusal(issue=issue)
         if refusal:
             self.message_user(request, f"Not sent. {refusal}", messages.ERROR)
-            return self._back(issue)
+            return self._redirect_to_issue(issue)
         readers = issue_readers_to_send(issue=issue).count()
         if request.method != "POST":
-            already = Delivery.objects.filter(issue=issue).count()
-            return self._page(request, issue, "send_now.html", f"Send {issue} now?", readers=readers, already=already)
+            already = issue_delivery_count(issue=issue)
+            return self._render(request, issue, "send_now.html", f"Send {issue} now?", readers=readers, already=already)
         transaction.on_commit(lambda: issue_send_now.delay(issue.pk))
         message = f"Sending {issue} now to {_plural(readers, 'more reader')}; the figures below fill in as it goes."
         self.message_user(request, message, messages.SUCCESS)
-        return self._back(issue)
+        return self._redirect_to_issue(issue)
 
     def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask for a reason (GET), then stop claiming the issue's deliveries (POST)."""
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         form = PauseForm(request.POST if request.method == "POST" else None)
         if request.method != "POST" or not form.is_valid():
-            return self._page(request, issue, "pause.html", f"Pause {issue}", form=form)
+            return self._render(request, issue, "pause.html", f"Pause {issue}", form=form)
         reason = form.cleaned_data["reason"].strip() or f"paused by {request.user.get_username()}"
         if services.issue_pause(issue=issue, reason=reason):
             self.message_user(request, "Paused: no new batch will be claimed until it is resumed.", messages.SUCCESS)
         else:
             self.message_user(request, "This issue was already paused.", messages.WARNING)
-        return self._back(issue)
+        return self._redirect_to_issue(issue)
 
     def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         if services.issue_resume(issue=issue):
             self.message_user(request, "Resumed: its queued deliveries go out at the next tick.", messages.SUCCESS)
         else:
             self.message_user(request, "This issue was not paused.", messages.WARNING)
-        return self._back(issue)
+        return self._redirect_to_issue(issue)
 
     def schedule_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         if services.issue_schedule(issue=issue):
             self.message_user(request, "Scheduled: it goes out at each reader's hour.", messages.SUCCESS)
         else:
             message = f"Only a draft can be scheduled; this issue is {issue.get_status_display().lower()}."
             self.message_user(request, message, messages.WARNING)
-        return self._back(issue)
+        return self._redirect_to_issue(issue)
 
     def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_for(request, object_id)
+        issue = self._issue_to_change(request, object_id)
         if services.issue_hold(issue=issue):
             self.message_user(request, "Back to draft: nothing goes out until it is scheduled again.", messages.SUCCESS)
         elif issue.status != IssueStatus.SCHEDULED:
             message = f"Only a scheduled issue can go back to draft; this one is {issue.get_status_display().lower()}."
             self.message_user(request, message, messages.WARNING)
         else:
-            due = Delivery.objects.filter(issue=issue).count()
+            due = issue_delivery_count(issue=issue)
             message = (
                 f"Not held: {_plural(due, 'reader')} already due for it, so it has started going out. Pause it instead."
             )
             self.message_user(request, message, messages.WARNING)
-        return self._back(issue)
+        return self._redirect_to_issue(issue)
 
 
 def _pick_rows(preview: Preview) -> list[tuple[int, Paper | None, str, str]]:
     """(position, paper, arXiv id, reason) for each pick, the papers read in one query."""
-    papers = Paper.objects.in_bulk([pick.arxiv_id for pick in preview.picks], field_name="arxiv_id")
+    papers = papers_by_arxiv_id(arxiv_ids=[pick.arxiv_id for pick in preview.picks])
     return [(n, papers.get(pick.arxiv_id), pick.arxiv_id, pick.reason) for n, pick in enumerate(preview.picks, 1)]
-
-
-# --- The ledger ----------------------------------------------------------------------------------
-
-
-def _mark(value: object) -> bool:
-    return value is not None
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    """The send ledger, read-only: written by the sending batches and the provider's webhooks."""
-
-    list_display = [
-        "issue",
-        "subscriber_email",
-        "status",
-        "attempts",
-        "sent_at",
-        "delivered",
-        "opened",
-        "clicked",
-        "bounced",
-        "complained",
-        "short_error",
-    ]
-    list_filter = ["status", "issue"]
-    list_select_related = ["issue", "subscriber"]
-    search_fields = ["subscriber__email"]
-    ordering = ["-pk"]
-    list_per_page = 100
-    show_full_result_count = False  # a COUNT(*) over the whole ledger on each page buys nothing
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
-    @admin.display(description="subscriber", ordering="subscriber__email")
-    def subscriber_email(self, delivery: Delivery) -> str:
-        return delivery.subscriber.email
-
-    @admin.display(description="error")
-    def short_error(self, delivery: Delivery) -> str:
-        return Truncator(delivery.error).chars(80)
-
-    @admin.display(description="delivered", boolean=True, ordering="delivered_at")
-    def delivered(self, delivery: Delivery) -> bool:
-        return _mark(delivery.delivered_at)
-
-    @admin.display(description="opened", boolean=True, ordering="opened_at")
-    def opened(self, delivery: Delivery) -> bool:
-        return _mark(delivery.opened_at)
-
-    @admin.display(description="clicked", boolean=True, ordering="clicked_at")
-    def clicked(self, delivery: Delivery) -> bool:
-        return _mark(delivery.clicked_at)
-
-    @admin.display(description="bounced", boolean=True, ordering="bounced_at")
-    def bounced(self, delivery: Delivery) -> bool:
-        return _mark(delivery.bounced_at)
-
-    @admin.display(description="complained", boolean=True, ordering="complained_at")
-    def complained(self, delivery: Delivery) -> bool:
-        return _mark(delivery.complained_at)

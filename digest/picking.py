@@ -1,0 +1,43 @@
+"""Choosing one reader's papers from an issue: editors' pins first, then the ranking, never a paper sent before.
+
+The sending batch and the editors' preview both pick through here, so that a preview shows
+exactly what the reader would get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from digest.ranking import CandidatePool, Ranked
+from digest.render import Pick
+
+PIN_REASON = "editor's pick"
+
+
+@dataclass(frozen=True)
+class Reader:
+    subscriber_id: int
+    email: str
+    interests: str
+    digest_size: int
+    categories: tuple[str, ...] = ()  # arXiv categories the reader keeps to; empty: all
+
+
+def reader_picks(
+    *, pins: Sequence[str], pool: CandidatePool, reader: Reader, sent: set[str], facet_vectors: np.ndarray | None
+) -> tuple[list[Pick], bool]:
+    """Pins first, then the best candidates for the reader's interests; never a paper they were sent before."""
+    pinned = [Pick(arxiv_id, PIN_REASON) for arxiv_id in pins if arxiv_id not in sent]
+    if reader.categories:
+        # Editors' pins go to everyone; the rest keeps to the reader's categories.
+        sent = sent | pool.outside_categories(reader.categories)
+    pinned = pinned[: reader.digest_size]
+    room = reader.digest_size - len(pinned)
+    ranked: list[Ranked] = []
+    if room > 0:
+        ranked = pool.rank(interests=reader.interests, limit=room, exclude_ids=sent, facet_vectors=facet_vectors)
+    fallback = bool(ranked) and ranked[0].fallback
+    return [*pinned, *(Pick(r.arxiv_id, r.reason) for r in ranked)], fallback

@@ -1,0 +1,193 @@
+"""Reads over issues and the send ledger: what is published, who an issue goes to, the delivery figures.
+
+Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
+the web process, which reads through this module, never loads the sentence-transformers model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from digest.render import Pick
+from papers.models import Paper
+from subscriptions.models import Subscriber
+from subscriptions.selectors import subscriber_find_by_email, subscriber_list_deliverable
+
+# The per-issue figures of the admin's changelist, each counted from the ledger with its condition.
+ISSUE_LIST_COUNTS: dict[str, Q | None] = {
+    "due": None,
+    "sent": Q(status=DeliveryStatus.SENT),
+    "failed": Q(status=DeliveryStatus.FAILED),
+    "delivered": Q(delivered_at__isnull=False),
+    "opened": Q(opened_at__isnull=False),
+    "clicked": Q(clicked_at__isnull=False),
+    "bounced": Q(bounced_at__isnull=False),
+    "complained": Q(complained_at__isnull=False),
+}
+# Readers of one issue must all get the same issue: once it goes out, its pins, hides and note stay.
+FROZEN_STATUSES = (IssueStatus.SENDING, IssueStatus.SENT)
+EDITORS_PICK = "editor's pick"
+Frequency = Subscriber.Frequency
+
+
+# --- Issues ---------------------------------------------------------------------------------------
+
+
+def issue_list_published() -> QuerySet[Issue]:
+    """Issues the public may read, newest first: going out or gone out, and scheduled ones whose day has come."""
+    today = timezone.localdate()
+    going = Q(status__in=[IssueStatus.SENDING, IssueStatus.SENT])
+    return Issue.objects.filter(going | Q(status=IssueStatus.SCHEDULED, date__lte=today)).order_by("-date", "kind")
+
+
+def issue_find_published(*, date: dt.date, kind: str) -> Issue | None:
+    """The published issue of this date and kind, or None."""
+    return issue_list_published().filter(date=date, kind=kind).first()
+
+
+def issue_is_published(*, issue: Issue) -> bool:
+    """Whether the public may read this issue."""
+    return issue_list_published().filter(pk=issue.pk).exists()
+
+
+def issue_get_locked(*, issue_id: int) -> Issue:
+    """The issue, its row locked until the transaction ends (SELECT … FOR UPDATE)."""
+    return Issue.objects.select_for_update().get(pk=issue_id)
+
+
+def issue_is_frozen(*, issue: Issue | None) -> bool:
+    """Whether the issue has started going out (its pins, hides and note can no longer change); cached on it."""
+    if issue is None or issue.pk is None:
+        return False
+    if not hasattr(issue, "_frozen_cached"):
+        issue._frozen_cached = issue.status in FROZEN_STATUSES or issue.deliveries.exists()  # type: ignore[attr-defined]
+    return issue._frozen_cached  # type: ignore[attr-defined]
+
+
+# --- Who an issue goes to -------------------------------------------------------------------------
+
+
+def issue_readers(*, issue: Issue) -> QuerySet[Subscriber]:
+    """Every deliverable reader of the issue's kind: daily and weekday readers, or weekly ones."""
+    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
+    return subscriber_list_deliverable().filter(frequency__in=frequencies)
+
+
+def issue_readers_to_send(*, issue: Issue) -> QuerySet[Subscriber]:
+    """Who "send now" would add: deliverable readers of the issue's kind without a delivery of it yet."""
+    return issue_readers(issue=issue).exclude(deliveries__issue=issue)
+
+
+def subscriber_find_by_email_or_id(*, value: str) -> Subscriber | None:
+    """The subscriber with this id (all digits) or, failing that, this email address; None if neither."""
+    found = Subscriber.objects.filter(pk=int(value)).first() if value.isdigit() else None
+    return found or subscriber_find_by_email(email=value)
+
+
+# --- The ledger's figures -------------------------------------------------------------------------
+
+
+def issue_counts(*, issue: Issue) -> dict[str, int]:
+    """Per issue: due, sent, failed, skipped, and the provider's delivered/opened/clicked/bounced/complained."""
+    rows = Delivery.objects.filter(issue=issue).aggregate(
+        due=Count("id"),
+        queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
+        sending=Count("id", filter=Q(status=DeliveryStatus.SENDING)),
+        sent=Count("id", filter=Q(status=DeliveryStatus.SENT)),
+        failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+        skipped=Count("id", filter=Q(status=DeliveryStatus.SKIPPED)),
+        delivered=Count("id", filter=Q(delivered_at__isnull=False)),
+        opened=Count("id", filter=Q(opened_at__isnull=False)),
+        clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+        bounced=Count("id", filter=Q(bounced_at__isnull=False)),
+        complained=Count("id", filter=Q(complained_at__isnull=False)),
+    )
+    return {key: int(value or 0) for key, value in rows.items()}
+
+
+def issue_counts_by_id(*, issue_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{issue id: {"due": …, "sent": …, … "complained": …}} for these issues, in one grouped query.
+
+    Only the listed page's issues are counted (over the ledger's issue index), never the whole
+    ledger: a join annotated onto the changelist's queryset would also weigh on its COUNT(*) and
+    date queries, over every delivery ever made.
+    """
+    rows = (
+        Delivery.objects.filter(issue_id__in=issue_ids)
+        .order_by()
+        .values("issue_id")
+        .annotate(**{name: Count("id", filter=condition) for name, condition in ISSUE_LIST_COUNTS.items()})
+    )
+    found = {row.pop("issue_id"): row for row in rows}
+    return {pk: found.get(pk, dict.fromkeys(ISSUE_LIST_COUNTS, 0)) for pk in issue_ids}
+
+
+def issue_delivery_count(*, issue: Issue) -> int:
+    """How many readers have a ledger row for this issue, whatever its status."""
+    return Delivery.objects.filter(issue=issue).count()
+
+
+def delivery_count_queued(*, issue_id: int) -> int:
+    """How many of the issue's deliveries wait in the queue for a batch."""
+    return Delivery.objects.filter(issue_id=issue_id, status=DeliveryStatus.QUEUED).count()
+
+
+def delivery_list_latest(*, subscriber: Subscriber, limit: int) -> list[Delivery]:
+    """The subscriber's latest deliveries with their issues (one query), newest issue first."""
+    deliveries = Delivery.objects.filter(subscriber=subscriber).select_related("issue")
+    return list(deliveries.order_by("-issue__date", "-pk")[:limit])
+
+
+# --- Papers of an issue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of an issue's candidates, with what the editors did to it in this issue."""
+
+    paper: Paper
+    pinned: bool
+    hidden_in_issue: bool
+
+
+def issue_candidate_list(*, issue: Issue) -> list[Candidate]:
+    """The issue's candidates that still exist, most trending first, each marked pinned or hidden (three queries)."""
+    ids = issue.candidate_ids or []
+    papers = Paper.objects.only("pk", "arxiv_id", "title", "upvotes", "hidden", "withdrawn_at").in_bulk(
+        ids, field_name="arxiv_id"
+    )
+    pinned = set(issue.pins.values_list("paper__arxiv_id", flat=True))
+    hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
+    return [Candidate(papers[i], i in pinned, i in hidden) for i in ids if i in papers]
+
+
+def papers_by_arxiv_id(*, arxiv_ids: list[str]) -> dict[str, Paper]:
+    """{arXiv id: paper} for those of these ids that exist, in one query."""
+    return Paper.objects.in_bulk(arxiv_ids, field_name="arxiv_id")
+
+
+def _shown(paper: Paper) -> bool:
+    return not paper.hidden and paper.withdrawn_at is None
+
+
+def _trending_reason(upvotes: int) -> str:
+    return f"trending: {upvotes} upvote{'' if upvotes == 1 else 's'}"
+
+
+def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[str, Paper]]:
+    """The non-personal digest: the editors' pins, then the top candidates by trending, up to `limit`."""
+    pins = [pin.paper for pin in issue.pins.select_related("paper") if _shown(pin.paper)]
+    skip = {paper.arxiv_id for paper in pins}
+    skip.update(issue.hides.values_list("paper__arxiv_id", flat=True))
+    wanted = [arxiv_id for arxiv_id in issue.candidate_ids or [] if arxiv_id not in skip]
+    found = Paper.objects.filter(arxiv_id__in=wanted, hidden=False, withdrawn_at__isnull=True)
+    by_id = found.in_bulk(field_name="arxiv_id")
+    trending = [by_id[arxiv_id] for arxiv_id in wanted if arxiv_id in by_id][: max(limit - len(pins), 0)]
+    picks = [Pick(paper.arxiv_id, EDITORS_PICK) for paper in pins]
+    picks += [Pick(paper.arxiv_id, _trending_reason(paper.upvotes)) for paper in trending]
+    return picks, {paper.arxiv_id: paper for paper in [*pins, *trending]}

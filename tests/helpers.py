@@ -1,0 +1,161 @@
+"""Plain helpers and constants shared by the tests (fixtures stay in the conftest files, builders in factories.py)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import requests
+from anymail.exceptions import AnymailRequestsAPIError
+from django.core import mail
+
+from digest.eval import Profile
+from digest.models import Issue, IssuePin
+from papers.ingest import papers_ingest
+from papers.models import Paper
+from papers.sources.hf_api import parse
+from papers.sources.records import PaperRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --- Captured responses, screenshots and the browser ------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+CHROMIUM = Path("/usr/bin/chromium")
+# As root and offline: no sandbox, and none of Chromium's own calls home (they would be refused).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def fixture_bytes(relative: str) -> bytes:
+    """The bytes of a captured real response under tests/fixtures."""
+    return (FIXTURES / relative).read_bytes()
+
+
+# --- Sign-up, and the links in emails and pages -----------------------------------------------------
+
+FORM = {
+    "email": "ada@example.org",
+    "interests": "3D human pose estimation, efficient LLM inference",
+    "categories": ["cs.CV", "cs.CL"],
+    "frequency": "weekdays",
+    "digest_size": "7",
+    "delivery_hour": "9",
+    "timezone": "Europe/Paris",
+}
+
+
+def link_path(message: mail.EmailMessage, name: str) -> str:
+    """The path of the first /<name>/<token>/ link in an email's text part."""
+    found = re.search(rf"https?://[^\s/]+(/{name}/[^\s/]+/)", message.body)
+    assert found, f"no /{name}/ link in:\n{message.body}"
+    return urlsplit(found.group(0)).path
+
+
+def page_link(response: Any, name: str) -> str:
+    """The path of the first href="/<name>/<token>/..." link on a page."""
+    found = re.search(rf'href="(/{name}/[^"/]+/)"', response.content.decode())
+    assert found, f"no /{name}/ link on the page"
+    return found.group(1)
+
+
+# --- The email provider and its webhooks ------------------------------------------------------------
+
+WEBHOOK_SECRET = "paperboy:webhook-s3cret"
+POSTMARK_WEBHOOK = "/anymail/postmark/tracking/"
+
+
+def basic_auth(credentials: str | None) -> dict[str, str]:
+    """The Authorization header a provider sends with these user:password credentials (none for None)."""
+    if credentials is None:
+        return {}
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
+
+
+def provider_http_error(status: int) -> AnymailRequestsAPIError:
+    """The error Anymail raises when the provider answers with this HTTP status."""
+    response = requests.Response()
+    response.status_code, response.reason, response._content = status, "Service Unavailable", b"{}"
+    return AnymailRequestsAPIError("the provider is down", status_code=status, response=response)
+
+
+# --- The digest -------------------------------------------------------------------------------------
+
+DAY = dt.date(2026, 11, 24)  # a Tuesday: the day of the issue the ledger and command tests build and send
+CANDIDATES = "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
+ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The dev judgments' profiles and candidate papers, with the candidates' vectors."""
+
+    profiles: list[Profile]
+    papers: list[PaperRecord]
+    vectors: np.ndarray
+
+
+def issue_of_a_real_day(*, status: str, note: str) -> tuple[Issue, list[Paper]]:
+    """A real day of HF papers through the real parser and ingest, as an issue with a note and two pins.
+
+    The papers come back most upvoted first; the pins are the 4th and 5th of them.
+    """
+    papers_ingest(records=parse(fixture_bytes(ONE_DAY)).records, fetch_run=None)
+    items = json.loads(fixture_bytes(ONE_DAY))
+    day = dt.date.fromisoformat(items[0]["paper"]["submittedOnDailyAt"][:10])
+    ranked = list(Paper.objects.filter(hf_date=day).order_by("-upvotes", "arxiv_id"))
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    issue = Issue.objects.create(
+        date=day,
+        status=status,
+        note=note,
+        window_start=start - dt.timedelta(days=1),
+        window_end=start,
+        candidate_ids=[paper.arxiv_id for paper in ranked],
+        new_papers=len(ranked),
+        quiet=len(ranked) < 10,
+    )
+    for position, paper in enumerate(ranked[3:5]):
+        IssuePin.objects.create(issue=issue, paper=paper, position=position)
+    return issue, ranked
+
+
+# --- A fresh interpreter ----------------------------------------------------------------------------
+
+
+def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """An environment with nothing of ours in it but what the test sets (no .env, state under tmp_path)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PAPERBOY_ENV_FILE": str(tmp_path / "absent.env"),
+        "PAPERBOY_VAR_DIR": str(tmp_path / "var"),
+    }
+    env.update(overrides)
+    return env
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run this code in a new interpreter at the repository's root, with exactly this environment."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
