@@ -14,6 +14,8 @@ def database_ensure(url: str) -> None:
     if not parts.scheme.startswith("postgres"):
         return
     name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True) as conn:
+    with psycopg.connect(
+        urlunsplit(parts._replace(path="/postgres", query="")), autocommit=True
+    ) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

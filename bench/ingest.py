@@ -35,7 +35,8 @@ TARGET_PAPERS_PER_S = 2_000
 TARGET_QUERIES_PER_1000 = 10
 SAMPLES = [
     ROOT / "papers/sample/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json",
-    ROOT / "papers/sample/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json",
+    ROOT
+    / "papers/sample/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json",
 ]
 
 
@@ -123,8 +124,12 @@ def main() -> int:
     first = pass_run(records)
     second = pass_run(records)
 
-    print(f"ingest benchmark: {PAPERS:,} papers on {connection.vendor} ({connection.settings_dict['NAME']})")
-    print(f"{'pass':<22}{'created':>9}{'unchanged':>11}{'seconds':>9}{'papers/s':>10}{'queries':>9}{'q/1000':>8}")
+    print(
+        f"ingest benchmark: {PAPERS:,} papers on {connection.vendor} ({connection.settings_dict['NAME']})"
+    )
+    print(
+        f"{'pass':<22}{'created':>9}{'unchanged':>11}{'seconds':>9}{'papers/s':>10}{'queries':>9}{'q/1000':>8}"
+    )
     for name, result in (("1: all new", first), ("2: same again", second)):
         print(
             f"{name:<22}{result['created']:>9,}{result['unchanged']:>11,}{result['seconds']:>9.2f}"
@@ -135,11 +140,14 @@ def main() -> int:
             f"pass {name}: search vectors filled after commit for {result['indexed']:,} papers in "
             f"{result['index_seconds']:.2f} s; ingest + indexing {result['end_to_end_papers_per_s']:,.0f} papers/s"
         )
-    print(f"targets: >= {TARGET_PAPERS_PER_S:,} papers/s and <= {TARGET_QUERIES_PER_1000} queries per 1,000 papers")
+    print(
+        f"targets: >= {TARGET_PAPERS_PER_S:,} papers/s and <= {TARGET_QUERIES_PER_1000} queries per 1,000 papers"
+    )
 
     correct = first["created"] == PAPERS and second["unchanged"] == PAPERS
     targets_met = correct and all(
-        result["papers_per_s"] >= TARGET_PAPERS_PER_S and result["queries_per_1000"] <= TARGET_QUERIES_PER_1000
+        result["papers_per_s"] >= TARGET_PAPERS_PER_S
+        and result["queries_per_1000"] <= TARGET_QUERIES_PER_1000
         for result in (first, second)
     )
     summary = {

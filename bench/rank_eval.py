@@ -70,13 +70,18 @@ def main() -> None:
         "trending": mean_ndcg(profiles, lambda q: _by(signals(q).trending, ids, upvotes), K),
         "blend": mean_ndcg(
             profiles,
-            lambda q: [r.arxiv_id for r in candidates_rank(interests=q, papers=papers, limit=K, vectors=vectors)],
+            lambda q: [
+                r.arxiv_id
+                for r in candidates_rank(interests=q, papers=papers, limit=K, vectors=vectors)
+            ],
             K,
         ),
     }
     for name in ("bm25", "embeddings", "trending", "blend"):
         print(f"nDCG@{K} {name:<11} {scores[name]:.3f}")
-    print(f"({len(profiles)} profiles, {len(papers)} candidates; target for the blend >= {TARGET_NDCG})")
+    print(
+        f"({len(profiles)} profiles, {len(papers)} candidates; target for the blend >= {TARGET_NDCG})"
+    )
 
     day = papers[:100]
     day_vectors = vectors[:100]
@@ -87,7 +92,9 @@ def main() -> None:
         candidates_rank(interests=text, papers=day, limit=10, vectors=day_vectors)
         timings.append((time.perf_counter() - started) * 1000)
     rank_ms = statistics.median(timings)
-    print(f"rank {len(day)} candidates for a new interests text: median {rank_ms:.1f} ms, max {max(timings):.1f} ms")
+    print(
+        f"rank {len(day)} candidates for a new interests text: median {rank_ms:.1f} ms, max {max(timings):.1f} ms"
+    )
     print(f"embed {len(papers)} papers (with model load): {embed_s:.1f} s")
     print(
         json.dumps(

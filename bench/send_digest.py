@@ -109,7 +109,9 @@ def setup(*, subscribers: int, distinct: int) -> int:
     started = time.perf_counter()
     vectors.papers_vectors(papers=candidates)
     vectors.interests_texts_store(interests=pool)
-    print(f"  vectors ready ({len(pool)} distinct interests texts) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"  vectors ready ({len(pool)} distinct interests texts) in {time.perf_counter() - started:.1f} s"
+    )
     if Subscriber.objects.count() != subscribers:
         started = time.perf_counter()
         Delivery.objects.all().delete()
@@ -132,7 +134,9 @@ def setup(*, subscribers: int, distinct: int) -> int:
     return issue.pk
 
 
-def worker(issue_id: int, batch_size: int, ready: Any, start: Any, results: multiprocessing.Queue) -> None:
+def worker(
+    issue_id: int, batch_size: int, ready: Any, start: Any, results: multiprocessing.Queue
+) -> None:
     """One sending process: batches until none is left; its batch sizes, query counts and peak memory."""
     import django
 
@@ -176,7 +180,8 @@ def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
     results: multiprocessing.Queue = context.Queue()
     ready, start = context.Semaphore(0), context.Event()
     processes = [
-        context.Process(target=worker, args=(issue_id, batch_size, ready, start, results)) for _ in range(workers)
+        context.Process(target=worker, args=(issue_id, batch_size, ready, start, results))
+        for _ in range(workers)
     ]
     for process in processes:
         process.start()
@@ -226,7 +231,9 @@ def rank_new_interests(*, issue_id: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--batch-size", type=int, default=500, help="readers per batch (Postmark's batch size)")
+    parser.add_argument(
+        "--batch-size", type=int, default=500, help="readers per batch (Postmark's batch size)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--distinct-interests", type=int, default=3_000)
     args = parser.parse_args()
@@ -257,7 +264,9 @@ def main() -> None:
 
     django.db.connections.close_all()
     rank_ms = rank_new_interests(issue_id=issue_id)
-    print(f"rank one day's {CANDIDATES} candidates for a new interests text (embed + rank): median {rank_ms} ms")
+    print(
+        f"rank one day's {CANDIDATES} candidates for a new interests text (embed + rank): median {rank_ms} ms"
+    )
     last = figures[str(args.subscribers[-1])]
     assert isinstance(last, dict)
     print(

@@ -84,11 +84,16 @@ def _with_path(url: str, path: str) -> str:
 
 def database_url() -> str:
     """The scratch database on DATABASE_URL's server (never the site's own database: its subscribers are emptied)."""
-    return _with_path(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/", f"/{BENCH_DATABASE}")
+    return _with_path(
+        os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/",
+        f"/{BENCH_DATABASE}",
+    )
 
 
 def redis_url() -> str:
-    return _with_path(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", f"/{BENCH_REDIS_DB}")
+    return _with_path(
+        os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", f"/{BENCH_REDIS_DB}"
+    )
 
 
 def redis_flush(url: str) -> None:
@@ -124,7 +129,12 @@ def site_env(scratch: Path) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
@@ -151,7 +161,14 @@ def free_port() -> int:
 
 
 def gunicorn_start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
     argv += ["--worker-class", WORKER_CLASS, "--workers", str(WORKERS), "--threads", str(THREADS)]
     argv += ["--backlog", "2048", "--log-level", "warning", "--graceful-timeout", "5"]
     with log.open("wb") as out:
@@ -244,7 +261,9 @@ def sign_up(base: str, run: str) -> Setup:
     host, port = urlsplit(base).hostname, urlsplit(base).port
 
     def client_setup(client: int) -> Request:
-        with urllib3.HTTPConnectionPool(host, port, maxsize=1, retries=False, timeout=REQUEST_TIMEOUT) as pool:
+        with urllib3.HTTPConnectionPool(
+            host, port, maxsize=1, retries=False, timeout=REQUEST_TIMEOUT
+        ) as pool:
             form = pool.request("GET", "/subscribe/", headers=_headers(base))
         token = _CSRF_FIELD.search(form.data.decode())
         cookie = _CSRF_COOKIE.search(form.headers.get("Set-Cookie", ""))
@@ -271,7 +290,10 @@ def sign_up(base: str, run: str) -> Setup:
 
 
 async def _exchange(
-    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, host: str, port: int, request: bytes
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None,
+    host: str,
+    port: int,
+    request: bytes,
 ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
     """Send one request (on the kept connection, else a new one) and read the whole answer; (status, connection)."""
     reader, writer = connection or await asyncio.open_connection(host, port)
@@ -279,7 +301,10 @@ async def _exchange(
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in lines[1:])
+    }
     if "content-length" in headers:
         await reader.readexactly(int(headers["content-length"]))
     else:
@@ -319,7 +344,13 @@ def drive(base: str, setup: Setup, seconds: float, tally: Tally | None) -> float
                 status, connection = await asyncio.wait_for(
                     _exchange(connection, host, port, raw), timeout=REQUEST_TIMEOUT
                 )
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            except (
+                TimeoutError,
+                OSError,
+                asyncio.IncompleteReadError,
+                ValueError,
+                IndexError,
+            ) as exc:
                 connection = None
                 if tally is not None:
                     tally.error(type(exc).__name__)
@@ -411,7 +442,9 @@ def main() -> int:
             gunicorn_stop(process)
             redis_flush(redis_url())
     met = all(r["errors"] == 0 and r["requests"] and r["p99_ms"] < TARGET_P99_MS for r in results)
-    print(f"target: p99 < {TARGET_P99_MS:.0f} ms and no errors at {CLIENTS} clients: {'met' if met else 'NOT met'}")
+    print(
+        f"target: p99 < {TARGET_P99_MS:.0f} ms and no errors at {CLIENTS} clients: {'met' if met else 'NOT met'}"
+    )
     summary = {
         "bench": "web_load",
         "clients": CLIENTS,

@@ -17,7 +17,10 @@ app.conf.beat_schedule = {
     # HF Daily Papers change all day as people upvote: refresh today's and yesterday's lists hourly.
     "fetch-hf-hourly": {"task": "papers.tasks.fetch_hf_today", "schedule": crontab(minute=5)},
     # arXiv announces once a day (around 00:00 UTC on weekdays).
-    "fetch-arxiv-daily": {"task": "papers.tasks.fetch_arxiv_today", "schedule": crontab(minute=30, hour=1)},
+    "fetch-arxiv-daily": {
+        "task": "papers.tasks.fetch_arxiv_today",
+        "schedule": crontab(minute=30, hour=1),
+    },
     # Digests: build the day's issue, make due the readers whose local hour has come, send.
     "digest-tick-hourly": {"task": "digest.tasks.tick", "schedule": crontab(minute=0)},
 }

@@ -98,7 +98,9 @@ if not env.str("DATABASE_URL", default=""):
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The public paper pages are rendered once a minute at most, into this cache (browsers get max-age=60 too).
@@ -187,7 +189,9 @@ if EMAIL_PROVIDER:
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 else:
     _email_default = "filebased" if DEBUG else "smtp"
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=f"django.core.mail.backends.{_email_default}.EmailBackend")
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default=f"django.core.mail.backends.{_email_default}.EmailBackend"
+    )
 _provider_prefix = f"{EMAIL_PROVIDER.upper()}_" if EMAIL_PROVIDER else "ANYMAIL_"
 ANYMAIL = {
     name.removeprefix("ANYMAIL_"): value
@@ -224,7 +228,9 @@ else:
     # A task a worker took but never acknowledged (it died) goes back to the queue after this
     # long. It must outlast the longest task and retry delay; stuck digest claims are recovered
     # on their own after PAPERBOY_CLAIM_TIMEOUT_MINUTES anyway.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -236,7 +242,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Fetching, sending and the rest each have a queue, so a slow source never holds up the mail.
 PAPERBOY_SEND_QUEUE = env.str("PAPERBOY_SEND_QUEUE", default="send")
-CELERY_TASK_ROUTES = {"papers.tasks.*": {"queue": "fetch"}, "digest.tasks.send_batch": {"queue": PAPERBOY_SEND_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "papers.tasks.*": {"queue": "fetch"},
+    "digest.tasks.send_batch": {"queue": PAPERBOY_SEND_QUEUE},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
@@ -248,7 +257,9 @@ PAPERBOY_USER_AGENT = env.str(
 )
 PAPERBOY_HTTP_TIMEOUT = env.float("PAPERBOY_HTTP_TIMEOUT", default=20.0)
 PAPERBOY_HTTP_RETRIES = env.int("PAPERBOY_HTTP_RETRIES", default=4)
-PAPERBOY_ARXIV_CATEGORIES = env.list("PAPERBOY_ARXIV_CATEGORIES", default=["cs.CV", "cs.CL", "cs.LG", "cs.AI"])
+PAPERBOY_ARXIV_CATEGORIES = env.list(
+    "PAPERBOY_ARXIV_CATEGORIES", default=["cs.CV", "cs.CL", "cs.LG", "cs.AI"]
+)
 PAPERBOY_ARXIV_MIN_INTERVAL = env.float("PAPERBOY_ARXIV_MIN_INTERVAL", default=3.0)
 
 LOGGING = {

@@ -21,4 +21,6 @@ class DigestConfig(AppConfig):
         tracking.connect(tracking_received, dispatch_uid="digest.tracking_received")
         # The lower apps announce changes; the digest embeds what it will rank with.
         papers_changed.connect(papers_changed_embed, dispatch_uid="digest.papers_changed_embed")
-        interests_changed.connect(interests_changed_embed, dispatch_uid="digest.interests_changed_embed")
+        interests_changed.connect(
+            interests_changed_embed, dispatch_uid="digest.interests_changed_embed"
+        )

@@ -32,7 +32,9 @@ def datetime_parse(raw: str, *, option: str = "--now") -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(raw.strip())
     except (ValueError, AttributeError):
-        raise CommandError(f"{option} must be an ISO 8601 date-time like 2026-11-25T08:00, got {raw!r}") from None
+        raise CommandError(
+            f"{option} must be an ISO 8601 date-time like 2026-11-25T08:00, got {raw!r}"
+        ) from None
     when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     latest = dt.date.today() + dt.timedelta(days=366)
     try:
@@ -64,10 +66,14 @@ def issue_find(*, issue_id: str | None, date: str | None, kind: str) -> Issue:
     day = date_parse(date or "")
     issue = Issue.objects.filter(date=day, kind=kind_parse(kind)).first()
     if issue is None:
-        raise CommandError(f"there is no {kind} issue of {day}: build it first (manage.py build_issue --date {day})")
+        raise CommandError(
+            f"there is no {kind} issue of {day}: build it first (manage.py build_issue --date {day})"
+        )
     return issue
 
 
 def progress(total: int, *, desc: str, **kwargs: Any) -> Iterator[Any]:
     """A progress bar on stderr (tqdm redraws with "\\r", so it needs the raw stream)."""
-    return tqdm(total=total, desc=desc, unit="digest", file=sys.stderr, dynamic_ncols=True, **kwargs)
+    return tqdm(
+        total=total, desc=desc, unit="digest", file=sys.stderr, dynamic_ncols=True, **kwargs
+    )

@@ -57,7 +57,9 @@ class Outcome:
 # --- Who is due ---------------------------------------------------------------------------------
 
 
-def _local_groups(*, now: dt.datetime, timezones: Sequence[str]) -> dict[tuple[dt.date, int], list[str]]:
+def _local_groups(
+    *, now: dt.datetime, timezones: Sequence[str]
+) -> dict[tuple[dt.date, int], list[str]]:
     """Time zones grouped by their local (date, hour) at `now`; unknown names are left out (and logged)."""
     groups: dict[tuple[dt.date, int], list[str]] = defaultdict(list)
     for name in timezones:
@@ -147,7 +149,9 @@ def _claim_param(claim: uuid.UUID) -> object:
     return claim if connection.vendor == "postgresql" else claim.hex
 
 
-def delivery_claim(*, issue_id: int, limit: int, now: dt.datetime) -> tuple[uuid.UUID, list[Claimed]]:
+def delivery_claim(
+    *, issue_id: int, limit: int, now: dt.datetime
+) -> tuple[uuid.UUID, list[Claimed]]:
     """Claim up to `limit` queued deliveries of an open, unpaused issue, in one statement."""
     claim = uuid.uuid4()
     table, issues = Delivery._meta.db_table, Issue._meta.db_table
@@ -158,7 +162,15 @@ def delivery_claim(*, issue_id: int, limit: int, now: dt.datetime) -> tuple[uuid
         f"WHERE d.issue_id = %s AND d.status = %s AND i.paused_at IS NULL AND i.status IN (%s, %s) "
         f"ORDER BY d.id LIMIT %s{lock}) RETURNING id, subscriber_id, attempts"
     )
-    params = [DeliveryStatus.SENDING, _claim_param(claim), now, now, issue_id, DeliveryStatus.QUEUED, *OPEN_STATUSES]
+    params = [
+        DeliveryStatus.SENDING,
+        _claim_param(claim),
+        now,
+        now,
+        issue_id,
+        DeliveryStatus.QUEUED,
+        *OPEN_STATUSES,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
@@ -188,7 +200,13 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(outcomes))
     params: list[object] = []
     for o in outcomes:
-        params += [o.delivery_id, o.status, o.message_id[:255], json.dumps(list(o.papers)), o.error[:500]]
+        params += [
+            o.delivery_id,
+            o.status,
+            o.message_id[:255],
+            json.dumps(list(o.papers)),
+            o.error[:500],
+        ]
     # A still-queued retry keeps its claim; anything final lets go of it.
     sql = (
         f"WITH v(id, status, message_id, papers, error) AS (VALUES {values}) "  # noqa: S608
@@ -198,7 +216,14 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
         f"claim = CASE WHEN v.status = %s THEN {table}.claim ELSE NULL END "
         f"FROM v WHERE {table}.id = v.id{big} AND {table}.claim = %s AND {table}.status = %s"
     )
-    params += [now, DeliveryStatus.SENT, now, DeliveryStatus.SENDING, _claim_param(claim), DeliveryStatus.SENDING]
+    params += [
+        now,
+        DeliveryStatus.SENT,
+        now,
+        DeliveryStatus.SENDING,
+        _claim_param(claim),
+        DeliveryStatus.SENDING,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
@@ -230,11 +255,15 @@ def issues_close(*, now: dt.datetime) -> int:
     """Sending issues two days past their date with nothing left in flight become sent."""
     in_flight = Q(deliveries__status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
     done = (
-        Issue.objects.filter(status=IssueStatus.SENDING, date__lt=(now - dt.timedelta(days=2)).date())
+        Issue.objects.filter(
+            status=IssueStatus.SENDING, date__lt=(now - dt.timedelta(days=2)).date()
+        )
         .exclude(in_flight)
         .values_list("pk", flat=True)
     )
-    return Issue.objects.filter(pk__in=list(done)).update(status=IssueStatus.SENT, sent_at=now, updated_at=now)
+    return Issue.objects.filter(pk__in=list(done)).update(
+        status=IssueStatus.SENT, sent_at=now, updated_at=now
+    )
 
 
 # Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.

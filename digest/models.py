@@ -27,8 +27,12 @@ class Issue(models.Model):
 
     date = models.DateField()
     kind = models.CharField(max_length=8, choices=IssueKind.choices, default=IssueKind.DAILY)
-    status = models.CharField(max_length=12, choices=IssueStatus.choices, default=IssueStatus.SCHEDULED)
-    note = models.TextField(blank=True, default="", max_length=NOTE_MAX_CHARS, help_text="The editor's note, on top.")
+    status = models.CharField(
+        max_length=12, choices=IssueStatus.choices, default=IssueStatus.SCHEDULED
+    )
+    note = models.TextField(
+        blank=True, default="", max_length=NOTE_MAX_CHARS, help_text="The editor's note, on top."
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     # The candidates, frozen when the issue is built (arXiv ids, most trending first), so every
@@ -51,10 +55,15 @@ class Issue(models.Model):
         ordering = ["-date", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["date", "kind"], name="issue_date_kind_unique"),
-            models.CheckConstraint(condition=models.Q(status__in=IssueStatus.values), name="issue_status_valid"),
-            models.CheckConstraint(condition=models.Q(kind__in=IssueKind.values), name="issue_kind_valid"),
             models.CheckConstraint(
-                condition=models.Q(window_start__lt=models.F("window_end")), name="issue_window_ordered"
+                condition=models.Q(status__in=IssueStatus.values), name="issue_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=IssueKind.values), name="issue_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_start__lt=models.F("window_end")),
+                name="issue_window_ordered",
             ),
         ]
 
@@ -95,7 +104,10 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "Sending"  # claimed by a batch (claimed_at says when)
     SENT = "sent", "Sent"  # accepted by the provider (message_id)
     FAILED = "failed", "Failed"  # refused, or out of retries (error says why)
-    SKIPPED = "skipped", "Skipped"  # the reader left (or was suppressed) before the batch was claimed
+    SKIPPED = (
+        "skipped",
+        "Skipped",
+    )  # the reader left (or was suppressed) before the batch was claimed
 
 
 class Delivery(models.Model):
@@ -104,8 +116,12 @@ class Delivery(models.Model):
     Status = DeliveryStatus
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="deliveries")
-    subscriber = models.ForeignKey("subscriptions.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    subscriber = models.ForeignKey(
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True)  # the batch that holds it
@@ -129,8 +145,12 @@ class Delivery(models.Model):
             models.Index(fields=["status", "claimed_at"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["issue", "subscriber"], name="delivery_issue_subscriber_unique"),
-            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"),
+            models.UniqueConstraint(
+                fields=["issue", "subscriber"], name="delivery_issue_subscriber_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,12 @@ class Reader:
 
 
 def reader_picks(
-    *, pins: Sequence[str], pool: CandidatePool, reader: Reader, sent: set[str], facet_vectors: np.ndarray | None
+    *,
+    pins: Sequence[str],
+    pool: CandidatePool,
+    reader: Reader,
+    sent: set[str],
+    facet_vectors: np.ndarray | None,
 ) -> tuple[list[Pick], bool]:
     """Pins first, then the best candidates for the reader's interests; never a paper they were sent before."""
     pinned = [Pick(arxiv_id, PIN_REASON) for arxiv_id in pins if arxiv_id not in sent]
@@ -38,6 +43,8 @@ def reader_picks(
     room = reader.digest_size - len(pinned)
     ranked: list[Ranked] = []
     if room > 0:
-        ranked = pool.rank(interests=reader.interests, limit=room, exclude_ids=sent, facet_vectors=facet_vectors)
+        ranked = pool.rank(
+            interests=reader.interests, limit=room, exclude_ids=sent, facet_vectors=facet_vectors
+        )
     fallback = bool(ranked) and ranked[0].fallback
     return [*pinned, *(Pick(r.arxiv_id, r.reason) for r in ranked)], fallback

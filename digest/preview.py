@@ -37,7 +37,9 @@ class Preview:
     picks: list[Pick]
     parts: EmailParts
     fallback: bool
-    semantic: bool  # False: ranked by words and votes only, the interests' vectors are not stored yet
+    semantic: (
+        bool  # False: ranked by words and votes only, the interests' vectors are not stored yet
+    )
 
 
 def issue_preview(
@@ -66,25 +68,39 @@ def issue_preview(
     pool = CandidatePool(candidates, paper_vectors)
     sent: set[str] = set()
     if subscriber is not None:
-        history = papers_sent(readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now())
+        history = papers_sent(
+            readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now()
+        )
         sent = history[subscriber.pk]
     categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
     reader = Reader(
-        subscriber.pk if subscriber else 0, subscriber.email if subscriber else "", interests, size, categories
+        subscriber.pk if subscriber else 0,
+        subscriber.email if subscriber else "",
+        interests,
+        size,
+        categories,
     )
     picks, fallback = reader_picks(
-        pins=[p.arxiv_id for p in pins], pool=pool, reader=reader, sent=sent, facet_vectors=facet_vectors
+        pins=[p.arxiv_id for p in pins],
+        pool=pool,
+        reader=reader,
+        sent=sent,
+        facet_vectors=facet_vectors,
     )
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
     manage_url = unsubscribe_url = "#"
     if subscriber is not None and reader_links:
         manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)
         unsubscribe_url = subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE)
-    parts = frame.assemble(picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url)
+    parts = frame.assemble(
+        picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
+    )
     return Preview(picks, parts, fallback, semantic)
 
 
-def _stored_vectors(*, candidates: list, interests: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _stored_vectors(
+    *, candidates: list, interests: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The stored vectors of the candidates and of the interests' facets; None for either that is incomplete."""
     try:
         paper_vectors = papers_vectors(papers=candidates, compute=False)

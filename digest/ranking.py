@@ -158,7 +158,9 @@ class Corpus:
         return scores, matched
 
 
-def bm25_scores(query: str, documents: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[list[str]]]:
+def bm25_scores(
+    query: str, documents: Sequence[Sequence[str]]
+) -> tuple[np.ndarray, list[list[str]]]:
     """Okapi BM25 of the query's words over tokenized documents (see _tokens), and the query words each contains.
 
     IDF is Lucene's log(1 + (N - df + 0.5) / (df + 0.5)), never negative, so a word in every
@@ -186,7 +188,9 @@ class CandidatePool:
         self._scores: dict[str, _Scored] = {}
         self._outside: dict[tuple[str, ...], frozenset[str]] = {}
         # Fallback order: most upvoted first, ties by id, so two runs agree.
-        self.by_votes = sorted(range(len(self.papers)), key=lambda i: (-self.upvotes[i], self.ids[i]))
+        self.by_votes = sorted(
+            range(len(self.papers)), key=lambda i: (-self.upvotes[i], self.ids[i])
+        )
 
     @property
     def vectors(self) -> np.ndarray:
@@ -219,12 +223,16 @@ class CandidatePool:
         if outside is None:
             wanted = set(key)
             outside = frozenset(
-                p.arxiv_id for p in self.papers if getattr(p, "categories", None) and not wanted & set(p.categories)
+                p.arxiv_id
+                for p in self.papers
+                if getattr(p, "categories", None) and not wanted & set(p.categories)
             )
             self._outside[key] = outside
         return outside
 
-    def trending_top(self, *, limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()) -> list[Ranked]:
+    def trending_top(
+        self, *, limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()
+    ) -> list[Ranked]:
         """The most upvoted candidates, flagged as a fallback (nothing was matched to the reader)."""
         top = self.upvotes[self.by_votes[0]] if self.by_votes else 0
         picked: list[Ranked] = []
@@ -235,7 +243,11 @@ class CandidatePool:
                 continue
             votes = self.upvotes[i]
             score = round(math.log1p(votes) / math.log1p(top), 4) if top else 0.0
-            picked.append(Ranked(self.ids[i], self.papers[i].title, score, _trending_reason(votes), votes, True))
+            picked.append(
+                Ranked(
+                    self.ids[i], self.papers[i].title, score, _trending_reason(votes), votes, True
+                )
+            )
         return picked
 
     def rank(
@@ -266,7 +278,11 @@ class CandidatePool:
             best_semantic, best_lexical = scored.best_semantic, scored.best_lexical
         if float(best_semantic) < MATCH_MIN_SIMILARITY and not float(best_lexical) > 0:
             return self.trending_top(limit=limit, exclude_ids=exclude_ids)
-        order = [i for i in scored.order if i not in excluded][:limit] if excluded else scored.order[:limit]
+        order = (
+            [i for i in scored.order if i not in excluded][:limit]
+            if excluded
+            else scored.order[:limit]
+        )
         return [
             Ranked(
                 arxiv_id=self.ids[i],
@@ -304,7 +320,9 @@ class _Scored:
     best_lexical: float
 
 
-def signals_compute(*, interests: str, papers: Sequence[PaperLike], vectors: np.ndarray | None = None) -> Signals:
+def signals_compute(
+    *, interests: str, papers: Sequence[PaperLike], vectors: np.ndarray | None = None
+) -> Signals:
     """The three raw signals for every paper; `vectors` are the papers' precomputed embeddings."""
     return CandidatePool(papers, vectors).signals(interests=interests)
 
@@ -355,7 +373,9 @@ def candidates_trending(
     *, papers: Sequence[PaperLike], limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()
 ) -> list[Ranked]:
     """The most upvoted candidates, flagged as a fallback (nothing was matched to the reader)."""
-    return CandidatePool(papers, np.zeros((len(papers), 0))).trending_top(limit=limit, exclude_ids=exclude_ids)
+    return CandidatePool(papers, np.zeros((len(papers), 0))).trending_top(
+        limit=limit, exclude_ids=exclude_ids
+    )
 
 
 def candidates_rank(
@@ -374,4 +394,6 @@ def candidates_rank(
     the result is the top trending papers with `fallback` set. A digest ranks many readers over
     one day's papers: build a CandidatePool once and call its rank() instead.
     """
-    return CandidatePool(papers, vectors).rank(interests=interests, limit=limit, exclude_ids=exclude_ids)
+    return CandidatePool(papers, vectors).rank(
+        interests=interests, limit=limit, exclude_ids=exclude_ids
+    )

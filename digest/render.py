@@ -75,7 +75,14 @@ class _Rendered:
 class IssueFrame:
     """An issue rendered once: header/footer frame and one fragment per paper, CSS inlined once."""
 
-    def __init__(self, *, html_doc: _Rendered, text_doc: _Rendered, subjects: dict[str, str], index: dict[str, int]):
+    def __init__(
+        self,
+        *,
+        html_doc: _Rendered,
+        text_doc: _Rendered,
+        subjects: dict[str, str],
+        index: dict[str, int],
+    ):
         self._html = html_doc
         self._text = text_doc
         self._subjects = subjects
@@ -85,9 +92,14 @@ class IssueFrame:
             for arxiv_id, n in index.items()
         }
 
-    def assemble(self, *, picks: Sequence[Pick], fallback: bool, manage_url: str, unsubscribe_url: str) -> EmailParts:
+    def assemble(
+        self, *, picks: Sequence[Pick], fallback: bool, manage_url: str, unsubscribe_url: str
+    ) -> EmailParts:
         """One reader's email: their papers in their order, their reasons, their links."""
-        html_values = {"manage": html.escape(manage_url), "unsubscribe": html.escape(unsubscribe_url)}
+        html_values = {
+            "manage": html.escape(manage_url),
+            "unsubscribe": html.escape(unsubscribe_url),
+        }
         text_values = {"manage": manage_url, "unsubscribe": unsubscribe_url}
         return self._assemble(picks, html_values, text_values, fallback=fallback, public=False)
 
@@ -109,7 +121,9 @@ class IssueFrame:
         for pick in picks:
             fragments = self._papers.get(pick.arxiv_id)
             if fragments is None:
-                raise ValueError(f"pick {pick.arxiv_id!r} is not among the papers this issue frame was built with")
+                raise ValueError(
+                    f"pick {pick.arxiv_id!r} is not among the papers this issue frame was built with"
+                )
             html_values["reason"] = html.escape(pick.reason)
             text_values["reason"] = " ".join(pick.reason.split())  # one line, whatever it holds
             _fill(html_papers, fragments[0], html_values)
@@ -121,7 +135,9 @@ class IssueFrame:
         )
 
 
-def _join(doc: _Rendered, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool) -> str:
+def _join(
+    doc: _Rendered, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool
+) -> str:
     """The whole document: the skeleton with the reader's sections in its slots."""
     footer: list[str] = []
     _fill(footer, doc.sections["footer_public" if public else "footer"], values)
@@ -151,7 +167,9 @@ class _Markers:
         nonce = secrets.token_hex(8)
         self.prefix = f"<!--pb:{nonce}:"
         self.token = {name: f"pb{nonce}{name}" for name in _TOKENS}
-        self._section = re.compile(rf"<!--pb:{nonce}:([\w-]+)-->(.*?)<!--/pb:{nonce}:\1-->", re.DOTALL)
+        self._section = re.compile(
+            rf"<!--pb:{nonce}:([\w-]+)-->(.*?)<!--/pb:{nonce}:\1-->", re.DOTALL
+        )
         self._slot = re.compile(rf"<!--pb:{nonce}:@([\w-]+)-->")
         self._tokens = re.compile(rf"pb{nonce}({'|'.join(_TOKENS)})")
 
@@ -243,7 +261,11 @@ def _quiet_line(issue: Issue) -> str:
     count = issue.new_papers
     span = "week" if issue.kind == IssueKind.WEEKLY else "day"
     older = len(issue.candidate_ids or []) > count
-    rest = " The others here came out earlier in the week; you have not had them before." if older else ""
+    rest = (
+        " The others here came out earlier in the week; you have not had them before."
+        if older
+        else ""
+    )
     if count == 0:
         return f"A quiet {span}: no new papers came out {_period(issue)}.{rest}"
     papers = "paper" if count == 1 else "papers"
@@ -288,7 +310,10 @@ def _subjects(issue: Issue, papers: Mapping[str, Paper]) -> dict[str, str]:
         context["weekly"] = issue.kind == IssueKind.WEEKLY
         return " ".join(render_to_string("emails/digest.subject.txt", context).split())
 
-    subjects = {arxiv_id: subject(shorten(paper.title, SUBJECT_TITLE_MAX_CHARS)) for arxiv_id, paper in papers.items()}
+    subjects = {
+        arxiv_id: subject(shorten(paper.title, SUBJECT_TITLE_MAX_CHARS))
+        for arxiv_id, paper in papers.items()
+    }
     subjects[""] = subject("")
     return subjects
 
@@ -297,7 +322,9 @@ def issue_frame_build(*, issue: Issue, papers: Mapping[str, Paper]) -> IssueFram
     """`papers` holds every paper a pick may name (the candidates and the pins), by arxiv id."""
     markers = _Markers()
     context = _issue_context(issue, markers)
-    context["papers"] = [_paper_context(paper, number, markers) for number, paper in enumerate(papers.values())]
+    context["papers"] = [
+        _paper_context(paper, number, markers) for number, paper in enumerate(papers.values())
+    ]
     html_doc = _INLINER.inline(render_to_string("emails/digest.html", context))
     text_doc = render_to_string("emails/digest.txt", context)
     return IssueFrame(

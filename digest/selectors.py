@@ -42,7 +42,9 @@ def issue_list_published() -> QuerySet[Issue]:
     """Issues the public may read, newest first: going out or gone out, and scheduled ones whose day has come."""
     today = timezone.localdate()
     going = Q(status__in=[IssueStatus.SENDING, IssueStatus.SENT])
-    return Issue.objects.filter(going | Q(status=IssueStatus.SCHEDULED, date__lte=today)).order_by("-date", "kind")
+    return Issue.objects.filter(going | Q(status=IssueStatus.SCHEDULED, date__lte=today)).order_by(
+        "-date", "kind"
+    )
 
 
 def issue_find_published(*, date: dt.date, kind: str) -> Issue | None:
@@ -74,7 +76,11 @@ def issue_is_frozen(*, issue: Issue | None) -> bool:
 
 def issue_readers(*, issue: Issue) -> QuerySet[Subscriber]:
     """Every deliverable reader of the issue's kind: daily and weekday readers, or weekly ones."""
-    frequencies = [Frequency.WEEKLY] if issue.kind == IssueKind.WEEKLY else [Frequency.DAILY, Frequency.WEEKDAYS]
+    frequencies = (
+        [Frequency.WEEKLY]
+        if issue.kind == IssueKind.WEEKLY
+        else [Frequency.DAILY, Frequency.WEEKDAYS]
+    )
     return subscriber_list_deliverable().filter(frequency__in=frequencies)
 
 
@@ -121,7 +127,9 @@ def issue_counts_by_id(*, issue_ids: list[int]) -> dict[int, dict[str, int]]:
         Delivery.objects.filter(issue_id__in=issue_ids)
         .order_by()
         .values("issue_id")
-        .annotate(**{name: Count("id", filter=condition) for name, condition in ISSUE_LIST_COUNTS.items()})
+        .annotate(
+            **{name: Count("id", filter=condition) for name, condition in ISSUE_LIST_COUNTS.items()}
+        )
     )
     found = {row.pop("issue_id"): row for row in rows}
     return {pk: found.get(pk, dict.fromkeys(ISSUE_LIST_COUNTS, 0)) for pk in issue_ids}
@@ -158,9 +166,9 @@ class Candidate:
 def issue_candidate_list(*, issue: Issue) -> list[Candidate]:
     """The issue's candidates that still exist, most trending first, each marked pinned or hidden (three queries)."""
     ids = issue.candidate_ids or []
-    papers = Paper.objects.only("pk", "arxiv_id", "title", "upvotes", "hidden", "withdrawn_at").in_bulk(
-        ids, field_name="arxiv_id"
-    )
+    papers = Paper.objects.only(
+        "pk", "arxiv_id", "title", "upvotes", "hidden", "withdrawn_at"
+    ).in_bulk(ids, field_name="arxiv_id")
     pinned = set(issue.pins.values_list("paper__arxiv_id", flat=True))
     hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
     return [Candidate(papers[i], i in pinned, i in hidden) for i in ids if i in papers]
@@ -187,7 +195,9 @@ def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[st
     wanted = [arxiv_id for arxiv_id in issue.candidate_ids or [] if arxiv_id not in skip]
     found = Paper.objects.filter(arxiv_id__in=wanted, hidden=False, withdrawn_at__isnull=True)
     by_id = found.in_bulk(field_name="arxiv_id")
-    trending = [by_id[arxiv_id] for arxiv_id in wanted if arxiv_id in by_id][: max(limit - len(pins), 0)]
+    trending = [by_id[arxiv_id] for arxiv_id in wanted if arxiv_id in by_id][
+        : max(limit - len(pins), 0)
+    ]
     picks = [Pick(paper.arxiv_id, EDITORS_PICK) for paper in pins]
     picks += [Pick(paper.arxiv_id, _trending_reason(paper.upvotes)) for paper in trending]
     return picks, {paper.arxiv_id: paper for paper in [*pins, *trending]}

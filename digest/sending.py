@@ -94,7 +94,9 @@ class _ReaderLinks:
 
     def for_reader(self, reader: Reader) -> tuple[str, str]:
         def token(purpose: Purpose) -> str:
-            return token_make(subscriber_id=reader.subscriber_id, address=reader.email, purpose=purpose)
+            return token_make(
+                subscriber_id=reader.subscriber_id, address=reader.email, purpose=purpose
+            )
 
         return (
             self.manage.replace("T0KEN", token(Purpose.MANAGE)),
@@ -120,11 +122,17 @@ class BatchResult:
     failed: int = 0
     skipped: int = 0
     paused: bool = False
-    retry: BatchRetry | None = None  # set when the provider or the network failed and attempts are left
+    retry: BatchRetry | None = (
+        None  # set when the provider or the network failed and attempts are left
+    )
 
 
 def deliveries_send_batch(
-    *, issue_id: int, batch_size: int | None = None, claim: uuid.UUID | None = None, now: dt.datetime | None = None
+    *,
+    issue_id: int,
+    batch_size: int | None = None,
+    claim: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
 ) -> BatchResult:
     """Claim (or, with `claim`, take back for a retry) one batch of an issue's deliveries and send it.
 
@@ -153,14 +161,21 @@ def deliveries_send_batch(
         )
     ledger.delivery_record(claim=claim, outcomes=outcomes, now=now)
     if result.retry is not None:
-        logger.warning("digest batch will retry", extra={"issue": issue_id, "error": result.retry.reason})
+        logger.warning(
+            "digest batch will retry", extra={"issue": issue_id, "error": result.retry.reason}
+        )
         return result
     for outcome in outcomes:
         setattr(result, outcome.status, getattr(result, outcome.status, 0) + 1)
     result.paused = _issue_pause_if_failing(issue=context.issue, result=result, outcomes=outcomes)
     logger.info(
         "digest batch sent",
-        extra={"issue": issue_id, "claimed": result.claimed, "sent": result.sent, "failed": result.failed},
+        extra={
+            "issue": issue_id,
+            "claimed": result.claimed,
+            "sent": result.sent,
+            "failed": result.failed,
+        },
     )
     return result
 
@@ -175,7 +190,9 @@ def _retry_or_give_up(
     return BatchRetry(claim=claim, reason=reason) if len(spent) < len(unsent) else None
 
 
-def _readers_reread(claim: uuid.UUID, claimed: Sequence[Claimed]) -> tuple[dict[int, Reader], list[Outcome]]:
+def _readers_reread(
+    claim: uuid.UUID, claimed: Sequence[Claimed]
+) -> tuple[dict[int, Reader], list[Outcome]]:
     """The claimed rows' readers, re-read now: one who left since they were made due is skipped."""
     # Joined through the claim rather than listing the ids: the query is the same size for any batch.
     rows = Subscriber.objects.filter(deliveries__claim=claim).values_list(
@@ -187,7 +204,11 @@ def _readers_reread(claim: uuid.UUID, claimed: Sequence[Claimed]) -> tuple[dict[
         if status == Subscriber.Status.ACTIVE and confirmed_at is not None
     }
     skipped = [
-        Outcome(c.delivery_id, DeliveryStatus.SKIPPED, error="no longer subscribed when the batch was claimed")
+        Outcome(
+            c.delivery_id,
+            DeliveryStatus.SKIPPED,
+            error="no longer subscribed when the batch was claimed",
+        )
         for c in claimed
         if c.subscriber_id not in readers
     ]
@@ -235,7 +256,11 @@ def _digests_assemble(
         )
         if not picks:
             outcomes.append(
-                Outcome(c.delivery_id, DeliveryStatus.SKIPPED, error="nothing left this reader has not had")
+                Outcome(
+                    c.delivery_id,
+                    DeliveryStatus.SKIPPED,
+                    error="nothing left this reader has not had",
+                )
             )
             continue
         manage_url, unsubscribe_url = links.for_reader(reader)
@@ -243,14 +268,25 @@ def _digests_assemble(
             picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
         )
         key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
-        digests.append(OutgoingDigest(c, reader.email, parts, tuple(p.arxiv_id for p in picks), unsubscribe_url, key))
+        digests.append(
+            OutgoingDigest(
+                c, reader.email, parts, tuple(p.arxiv_id for p in picks), unsubscribe_url, key
+            )
+        )
     return digests
 
 
-def _issue_pause_if_failing(*, issue: Issue, result: BatchResult, outcomes: Sequence[Outcome]) -> bool:
+def _issue_pause_if_failing(
+    *, issue: Issue, result: BatchResult, outcomes: Sequence[Outcome]
+) -> bool:
     """Pause the issue when the provider refuses too much of a batch (a bad key, a blocked domain…)."""
     attempted = result.sent + result.failed
-    if attempted < _PAUSE_MIN_ATTEMPTED or result.failed / attempted < settings.PAPERBOY_PAUSE_ERROR_RATE:
+    if (
+        attempted < _PAUSE_MIN_ATTEMPTED
+        or result.failed / attempted < settings.PAPERBOY_PAUSE_ERROR_RATE
+    ):
         return False
     example = next((o.error for o in outcomes if o.status == DeliveryStatus.FAILED), "")
-    return issue_pause(issue=issue, reason=f"{result.failed} of {attempted} digests failed in one batch: {example}")
+    return issue_pause(
+        issue=issue, reason=f"{result.failed} of {attempted} digests failed in one batch: {example}"
+    )

@@ -30,7 +30,11 @@ class IssueError(Exception):
 def issue_window(*, date: dt.date, kind: str) -> tuple[dt.datetime, dt.datetime]:
     """The papers an issue covers: the hours before its build time (UTC) on its date."""
     end = dt.datetime.combine(date, dt.time(settings.PAPERBOY_ISSUE_BUILD_HOUR), tzinfo=dt.UTC)
-    span = WEEKLY_WINDOW if kind == IssueKind.WEEKLY else dt.timedelta(hours=settings.PAPERBOY_ISSUE_WINDOW_HOURS)
+    span = (
+        WEEKLY_WINDOW
+        if kind == IssueKind.WEEKLY
+        else dt.timedelta(hours=settings.PAPERBOY_ISSUE_WINDOW_HOURS)
+    )
     return end - span, end
 
 
@@ -48,11 +52,17 @@ def issue_candidates_select(*, start: dt.datetime, end: dt.datetime) -> tuple[li
     """
     limit = settings.PAPERBOY_ISSUE_CANDIDATES
     first, last = _days(start, end)
-    new = list(paper_list_trending(start=first, end=last, now=end, limit=limit).values_list("arxiv_id", flat=True))
+    new = list(
+        paper_list_trending(start=first, end=last, now=end, limit=limit).values_list(
+            "arxiv_id", flat=True
+        )
+    )
     ids = list(new)
     if len(new) < settings.PAPERBOY_QUIET_MIN_PAPERS:
         earlier = paper_list_trending(
-            start=first - dt.timedelta(days=QUIET_BACKFILL_DAYS), end=first - dt.timedelta(days=1), now=end
+            start=first - dt.timedelta(days=QUIET_BACKFILL_DAYS),
+            end=first - dt.timedelta(days=1),
+            now=end,
         )
         seen = set(ids)
         for arxiv_id in earlier.values_list("arxiv_id", flat=True)[: limit * 2]:
@@ -79,7 +89,9 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
     if issue is not None and issue.status in (IssueStatus.SENDING, IssueStatus.SENT):
         raise IssueError(f"{issue} is {issue.status}: an issue that has gone out cannot be rebuilt")
     candidate_ids, new_count = issue_candidates_select(start=start, end=end)
-    status = IssueStatus.DRAFT if settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL else IssueStatus.SCHEDULED
+    status = (
+        IssueStatus.DRAFT if settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL else IssueStatus.SCHEDULED
+    )
     fields = {
         "window_start": start,
         "window_end": end,
@@ -101,7 +113,13 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
         issue.refresh_from_db()
     logger.info(
         "issue built",
-        extra={"issue": issue.pk, "date": str(date), "kind": kind, "candidates": len(candidate_ids), "new": new_count},
+        extra={
+            "issue": issue.pk,
+            "date": str(date),
+            "kind": kind,
+            "candidates": len(candidate_ids),
+            "new": new_count,
+        },
     )
     return issue
 
@@ -161,9 +179,9 @@ def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
     pins = [pin.paper for pin in issue.pins.select_related("paper").order_by("position", "id")]
     hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
     pinned = {paper.arxiv_id for paper in pins}
-    by_id = Paper.objects.filter(arxiv_id__in=issue.candidate_ids, hidden=False, withdrawn_at__isnull=True).in_bulk(
-        field_name="arxiv_id"
-    )
+    by_id = Paper.objects.filter(
+        arxiv_id__in=issue.candidate_ids, hidden=False, withdrawn_at__isnull=True
+    ).in_bulk(field_name="arxiv_id")
     candidates = [
         by_id[arxiv_id]
         for arxiv_id in issue.candidate_ids

@@ -42,7 +42,12 @@ def send_batch(self: object, issue_id: int, claim: str | None = None) -> dict[st
             countdown=retry_delay(retries + 1),
             exc=TransientSendError(result.retry.reason),
         )
-    return {"claimed": result.claimed, "sent": result.sent, "failed": result.failed, "skipped": result.skipped}
+    return {
+        "claimed": result.claimed,
+        "sent": result.sent,
+        "failed": result.failed,
+        "skipped": result.skipped,
+    }
 
 
 def batches_enqueue(*, issue_ids: Iterable[int]) -> int:
@@ -64,7 +69,12 @@ def tick() -> dict[str, int]:
     plan = services.tick_prepare(now=now)
     batches = batches_enqueue(issue_ids=plan.waiting)
     closed = ledger.issues_close(now=now)
-    summary = {"due": sum(plan.created.values()), "requeued": plan.requeued, "failed": plan.failed, "batches": batches}
+    summary = {
+        "due": sum(plan.created.values()),
+        "requeued": plan.requeued,
+        "failed": plan.failed,
+        "batches": batches,
+    }
     logger.info("digest tick", extra={**summary, "closed": closed})
     return summary
 
@@ -79,7 +89,13 @@ def issue_send_now(issue_id: int) -> int:
 
 
 # Embedding retries only what can pass (the database or the disk for a moment); the model is local.
-EMBED = {"acks_late": True, "autoretry_for": (OSError,), "retry_backoff": True, "retry_jitter": True, "max_retries": 3}
+EMBED = {
+    "acks_late": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
 @shared_task(**EMBED)

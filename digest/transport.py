@@ -96,16 +96,22 @@ class MergedEmail(Transport):
             message.send()
         except Exception as error:
             if send_error_is_transient(error):
-                return Handover(transient_error=f"provider trouble: {error_describe(error)}", unsent=digests)
+                return Handover(
+                    transient_error=f"provider trouble: {error_describe(error)}", unsent=digests
+                )
             if isinstance(error, AnymailRecipientsRefused):
-                return Handover([outcome_failed(d.claimed, "refused by the provider") for d in digests])
+                return Handover(
+                    [outcome_failed(d.claimed, "refused by the provider") for d in digests]
+                )
             return Handover([outcome_failed(d.claimed, error_describe(error)) for d in digests])
         statuses = message.anymail_status.recipients
         return Handover([_outcome_from_status(d, statuses.get(d.to)) for d in digests])
 
     def _message(self, *, issue_id: int, digests: Sequence[OutgoingDigest]) -> AnymailMessage:
         message = AnymailMessage(
-            from_email=settings.DEFAULT_FROM_EMAIL, to=[d.to for d in digests], connection=self.connection
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[d.to for d in digests],
+            connection=self.connection,
         )
         if self.provider in INLINE_MERGE:
             merge_field = INLINE_MERGE[self.provider].format
@@ -114,11 +120,13 @@ class MergedEmail(Transport):
         else:
             message.template_id = settings.PAPERBOY_DIGEST_TEMPLATE_ID
         message.merge_data = {
-            d.to: {"subject": d.parts.subject, "html": d.parts.html, "text": d.parts.text} for d in digests
+            d.to: {"subject": d.parts.subject, "html": d.parts.html, "text": d.parts.text}
+            for d in digests
         }
         message.merge_headers = {d.to: digest_headers(d) for d in digests}
         message.merge_metadata = {
-            d.to: {"delivery": str(d.claimed.delivery_id), "idempotency_key": d.idempotency_key} for d in digests
+            d.to: {"delivery": str(d.claimed.delivery_id), "idempotency_key": d.idempotency_key}
+            for d in digests
         }
         message.metadata = {"issue": str(issue_id)}
         message.tags = ["digest"]
@@ -137,7 +145,10 @@ class OneByOneEmail(Transport):
                 body=digest.parts.text,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[digest.to],
-                headers={**digest_headers(digest), "Message-ID": f"<{digest.idempotency_key}@{domain}>"},
+                headers={
+                    **digest_headers(digest),
+                    "Message-ID": f"<{digest.idempotency_key}@{domain}>",
+                },
                 connection=self.connection,
             )
             message.attach_alternative(digest.parts.html, "text/html")
@@ -150,15 +161,22 @@ class OneByOneEmail(Transport):
                 outcomes.append(outcome_failed(digest.claimed, error_describe(error)))
                 continue
             status = getattr(message, "anymail_status", None)
-            message_id = str(getattr(status, "message_id", "") or "") or f"<{digest.idempotency_key}@{domain}>"
-            outcomes.append(Outcome(digest.claimed.delivery_id, DeliveryStatus.SENT, message_id, digest.picks))
+            message_id = (
+                str(getattr(status, "message_id", "") or "")
+                or f"<{digest.idempotency_key}@{domain}>"
+            )
+            outcomes.append(
+                Outcome(digest.claimed.delivery_id, DeliveryStatus.SENT, message_id, digest.picks)
+            )
         return Handover(outcomes)
 
 
 def transport_for(connection: Any) -> Transport:
     """The transport the configured backend supports: merged where the provider can batch, else one by one."""
     provider = provider_name(connection)
-    if provider in INLINE_MERGE or (provider in TEMPLATE_MERGE and settings.PAPERBOY_DIGEST_TEMPLATE_ID):
+    if provider in INLINE_MERGE or (
+        provider in TEMPLATE_MERGE and settings.PAPERBOY_DIGEST_TEMPLATE_ID
+    ):
         return MergedEmail(connection, provider=provider)
     return OneByOneEmail(connection)
 
@@ -186,7 +204,10 @@ def provider_name(connection: object | None = None) -> str:
 
 def digest_headers(digest: OutgoingDigest) -> dict[str, str]:
     """List-Unsubscribe for the reader, and the idempotency key that lets a provider drop a resent copy."""
-    return {**unsubscribe_headers(unsubscribe_url=digest.unsubscribe_url), IDEMPOTENCY_HEADER: digest.idempotency_key}
+    return {
+        **unsubscribe_headers(unsubscribe_url=digest.unsubscribe_url),
+        IDEMPOTENCY_HEADER: digest.idempotency_key,
+    }
 
 
 def outcome_failed(claimed: Claimed, error: str) -> Outcome:

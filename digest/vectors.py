@@ -49,7 +49,9 @@ def vectors_get(*, texts: Sequence[str], compute: bool = True) -> np.ndarray:
     keys = [text_key(text) for text in texts]
     wanted = {key for key in keys if key not in _cache}
     if wanted:
-        for key, vector in TextEmbedding.objects.filter(key__in=wanted).values_list("key", "vector"):
+        for key, vector in TextEmbedding.objects.filter(key__in=wanted).values_list(
+            "key", "vector"
+        ):
             _remember(key, np.frombuffer(bytes(vector), dtype="<f4"))
     missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in _cache}
     if missing:
@@ -65,7 +67,8 @@ def _store(missing: dict[str, str]) -> None:
     keys = list(missing)
     vectors = text_embed([missing[key] for key in keys])
     rows = [
-        TextEmbedding(key=key, vector=vector.astype("<f4").tobytes()) for key, vector in zip(keys, vectors, strict=True)
+        TextEmbedding(key=key, vector=vector.astype("<f4").tobytes())
+        for key, vector in zip(keys, vectors, strict=True)
     ]
     # Two workers may embed the same text at once: the first row wins, and both vectors are equal.
     TextEmbedding.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)

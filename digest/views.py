@@ -58,4 +58,6 @@ def issue(request: HttpRequest, day: dt.date) -> HttpResponse:
         raise Http404("No such issue.")
     picks, papers = issue_public_picks(issue=found, limit=PUBLIC_PAPERS)
     email = issue_frame_build(issue=found, papers=papers).assemble_public(picks=picks)
-    return HttpResponse(_with_style_nonce(email.html, request), content_type="text/html; charset=utf-8")
+    return HttpResponse(
+        _with_style_nonce(email.html, request), content_type="text/html; charset=utf-8"
+    )

@@ -54,14 +54,18 @@ def delivery_event_apply(*, event: AnymailTrackingEvent) -> int:
         rows = Delivery.objects.filter(message_id=event.message_id.strip()[:255])
     else:
         return 0
-    changed = Delivery.objects.filter(pk__in=rows.values("pk")[:1], **{f"{field}__isnull": True}).update(
-        **{field: when, "updated_at": timezone.now()}
-    )
+    changed = Delivery.objects.filter(
+        pk__in=rows.values("pk")[:1], **{f"{field}__isnull": True}
+    ).update(**{field: when, "updated_at": timezone.now()})
     if changed:
-        logger.info("delivery event", extra={"event_type": event.event_type, "delivery": delivery_id})
+        logger.info(
+            "delivery event", extra={"event_type": event.event_type, "delivery": delivery_id}
+        )
     return changed
 
 
-def tracking_received(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
+def tracking_received(
+    sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
+) -> None:
     """Receiver of `anymail.signals.tracking` (connected in DigestConfig.ready)."""
     delivery_event_apply(event=event)

@@ -38,7 +38,15 @@ class SourceFilter(admin.SimpleListFilter):
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
-    list_display = ("arxiv_id", "short_title", "hf_date", "upvotes", "source_list", "hidden", "featured")
+    list_display = (
+        "arxiv_id",
+        "short_title",
+        "hf_date",
+        "upvotes",
+        "source_list",
+        "hidden",
+        "featured",
+    )
     list_display_links = ("arxiv_id", "short_title")
     list_filter = (SourceFilter, "hidden", "featured", "hf_date")
     date_hierarchy = "hf_date"
@@ -48,10 +56,28 @@ class PaperAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a COUNT(*) over every paper on each page view buys nothing
     actions = ("hide", "unhide", "feature", "unfeature", "fetch_again")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    readonly_fields = ("sources", "first_seen_at", "last_seen_at", "created_at", "updated_at", "recent_metrics")
+    readonly_fields = (
+        "sources",
+        "first_seen_at",
+        "last_seen_at",
+        "created_at",
+        "updated_at",
+        "recent_metrics",
+    )
     fieldsets = (
         (None, {"fields": ("arxiv_id", "title", "authors", "hidden", "featured")}),
-        ("Dates", {"fields": ("published_at", "hf_date", "withdrawn_at", "first_seen_at", "last_seen_at")}),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "published_at",
+                    "hf_date",
+                    "withdrawn_at",
+                    "first_seen_at",
+                    "last_seen_at",
+                )
+            },
+        ),
         ("Counters", {"fields": ("upvotes", "num_comments", "github_stars", "recent_metrics")}),
         ("Text", {"fields": ("abstract", "ai_summary", "ai_keywords", "categories")}),
         ("Links", {"fields": ("github_repo", "project_page", "thumbnail")}),
@@ -77,7 +103,15 @@ class PaperAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f"{m.captured_at:%Y-%m-%d %H:%M}", m.upvotes, m.num_comments, m.github_stars or "–") for m in metrics),
+            (
+                (
+                    f"{m.captured_at:%Y-%m-%d %H:%M}",
+                    m.upvotes,
+                    m.num_comments,
+                    m.github_stars or "–",
+                )
+                for m in metrics
+            ),
         )
         if not rows:
             return "No snapshots yet."
@@ -87,9 +121,13 @@ class PaperAdmin(admin.ModelAdmin):
             rows,
         )
 
-    def _flag(self, request: HttpRequest, queryset: QuerySet[Paper], message: str, **flags: bool) -> None:
+    def _flag(
+        self, request: HttpRequest, queryset: QuerySet[Paper], message: str, **flags: bool
+    ) -> None:
         count = queryset.update(**flags)
-        self.message_user(request, f"{count} paper{'s' if count != 1 else ''} {message}.", messages.SUCCESS)
+        self.message_user(
+            request, f"{count} paper{'s' if count != 1 else ''} {message}.", messages.SUCCESS
+        )
 
     @admin.action(description="Hide selected papers from the site and digests")
     def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
@@ -152,7 +190,9 @@ class FetchRunAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_mark(self, run: FetchRun) -> SafeString:
         symbol = {FetchRun.Status.FAILED: "✗", FetchRun.Status.SUCCEEDED: "✓"}.get(run.status, "…")
-        color = {FetchRun.Status.FAILED: "#b91c1c", FetchRun.Status.SUCCEEDED: "#15803d"}.get(run.status, "#a16207")
+        color = {FetchRun.Status.FAILED: "#b91c1c", FetchRun.Status.SUCCEEDED: "#15803d"}.get(
+            run.status, "#a16207"
+        )
         weight = "700" if run.status == FetchRun.Status.FAILED else "400"
         return format_html(
             '<span class="fetchrun-{}" style="color:{};font-weight:{};white-space:nowrap">{} {}</span>',

@@ -83,7 +83,9 @@ class IngestCounts:
     skipped: int = 0
 
     def __add__(self, other: IngestCounts) -> IngestCounts:
-        return IngestCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return IngestCounts(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
 
 
 def papers_ingest(
@@ -101,7 +103,11 @@ def papers_ingest(
                 "record skipped (run #%s): %s",
                 _run_id(fetch_run),
                 reason,
-                extra={"arxiv_id": str(record.arxiv_id)[:60], "reason": reason, "fetch_run": _run_id(fetch_run)},
+                extra={
+                    "arxiv_id": str(record.arxiv_id)[:60],
+                    "reason": reason,
+                    "fetch_run": _run_id(fetch_run),
+                },
             )
             continue
         # The same paper twice in one batch (or one response) becomes one row: later records win, merged.
@@ -118,7 +124,10 @@ def papers_ingest(
 
 def record_invalid_reason(record: PaperRecord, *, now: dt.datetime) -> str:
     """Why a record cannot be stored ("" when it can): checked before anything is written."""
-    if not isinstance(record.arxiv_id, str) or len(record.arxiv_id) > Paper._meta.get_field("arxiv_id").max_length:
+    if (
+        not isinstance(record.arxiv_id, str)
+        or len(record.arxiv_id) > Paper._meta.get_field("arxiv_id").max_length
+    ):
         return f"arXiv id is not a string of at most 40 characters: {record.arxiv_id!r:.60}"
     if arxiv_id_normalize(record.arxiv_id) != record.arxiv_id:
         return f"not a bare arXiv id: {record.arxiv_id!r}"
@@ -180,7 +189,9 @@ def _url_reason(record: PaperRecord) -> str:
         value = getattr(record, name)
         if not isinstance(value, str):
             return f"{name} is not a string"
-        if value and (len(value) > MAX_URL or not value.lower().startswith(("https://", "http://"))):
+        if value and (
+            len(value) > MAX_URL or not value.lower().startswith(("https://", "http://"))
+        ):
             return f"{name} is not an http(s) URL of at most {MAX_URL} characters"
     return ""
 
@@ -224,13 +235,17 @@ def _lock_ingest() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
 
 
-def _chunks(grouped: dict[str, list[PaperRecord]], size: int) -> Iterator[dict[str, list[PaperRecord]]]:
+def _chunks(
+    grouped: dict[str, list[PaperRecord]], size: int
+) -> Iterator[dict[str, list[PaperRecord]]]:
     items = list(grouped.items())
     for start in range(0, len(items), size):
         yield dict(items[start : start + size])
 
 
-def _ingest_chunk(chunk: dict[str, list[PaperRecord]], *, fetch_run: FetchRun | None, now: dt.datetime) -> IngestCounts:
+def _ingest_chunk(
+    chunk: dict[str, list[PaperRecord]], *, fetch_run: FetchRun | None, now: dt.datetime
+) -> IngestCounts:
     existing_qs = Paper.objects.filter(arxiv_id__in=list(chunk))
     if connection.features.has_select_for_update:
         existing_qs = existing_qs.select_for_update()
@@ -305,7 +320,9 @@ def _merge_text(paper: Paper, record: PaperRecord) -> None:
     fills in what is still empty. Until then (an HF-only paper) the newest HF record wins, so
     HF's own corrections come through.
     """
-    authoritative = record.source in ARXIV_SOURCES or not ARXIV_SOURCES.intersection(paper.sources or [])
+    authoritative = record.source in ARXIV_SOURCES or not ARXIV_SOURCES.intersection(
+        paper.sources or []
+    )
     for name in TEXT_FIELDS:
         value = _stored(getattr(record, name))
         if _known(value) and (authoritative or not _known(getattr(paper, name))):
@@ -324,7 +341,9 @@ def _known(value: Any) -> bool:
 def _insert(papers: list[Paper], *, now: dt.datetime) -> None:
     """Insert new papers in one statement."""
     for paper in papers:
-        paper.created_at = paper.updated_at = now  # what auto_now(_add) would set; COPY skips pre_save
+        paper.created_at = paper.updated_at = (
+            now  # what auto_now(_add) would set; COPY skips pre_save
+        )
     _bulk_insert(Paper, papers)
 
 
@@ -344,7 +363,8 @@ def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: boo
     with connection.cursor() as cursor:
         if with_pks:
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(objects)]
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(objects)],
             )
             for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
                 obj.pk = pk
@@ -352,7 +372,10 @@ def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: boo
             for obj in objects:
                 row = [getattr(obj, field.attname) for field in fields]
                 copy.write_row(
-                    [json.dumps(v) if f.attname in json_fields else v for f, v in zip(fields, row, strict=True)]
+                    [
+                        json.dumps(v) if f.attname in json_fields else v
+                        for f, v in zip(fields, row, strict=True)
+                    ]
                 )
 
 
@@ -366,7 +389,9 @@ def paper_search_vector() -> SearchVector:
     """The weighted full-text vector of a paper: title (A), authors (B), abstract (C)."""
     return (
         SearchVector("title", weight="A", config=SEARCH_CONFIG)
-        + SearchVector(Cast("authors", output_field=models.TextField()), weight="B", config=SEARCH_CONFIG)
+        + SearchVector(
+            Cast("authors", output_field=models.TextField()), weight="B", config=SEARCH_CONFIG
+        )
         + SearchVector("abstract", weight="C", config=SEARCH_CONFIG)
     )
 
@@ -375,14 +400,24 @@ def papers_search_index() -> int:
     """Fill search_vector of every paper that lacks it (PostgreSQL; 0 elsewhere); returns how many."""
     if connection.vendor != "postgresql":
         return 0
-    return Paper.objects.filter(search_vector__isnull=True).update(search_vector=paper_search_vector())
+    return Paper.objects.filter(search_vector__isnull=True).update(
+        search_vector=paper_search_vector()
+    )
 
 
 def _snapshot_metrics(
-    chunk: dict[str, list[PaperRecord]], *, papers: list[Paper], fetch_run: FetchRun | None, now: dt.datetime
+    chunk: dict[str, list[PaperRecord]],
+    *,
+    papers: list[Paper],
+    fetch_run: FetchRun | None,
+    now: dt.datetime,
 ) -> None:
     """One PaperMetric per paper of this fetch whose records carried counters (HF ones do)."""
-    with_metrics = {arxiv_id for arxiv_id, records in chunk.items() if any(r.upvotes is not None for r in records)}
+    with_metrics = {
+        arxiv_id
+        for arxiv_id, records in chunk.items()
+        if any(r.upvotes is not None for r in records)
+    }
     metrics = [
         PaperMetric(
             paper_id=paper.pk,

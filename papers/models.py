@@ -50,8 +50,12 @@ class Paper(models.Model):
             models.Index(fields=["hf_date", "upvotes"]),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(upvotes__gte=0), name="paper_upvotes_non_negative"),
-            models.CheckConstraint(condition=~models.Q(arxiv_id=""), name="paper_arxiv_id_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(upvotes__gte=0), name="paper_upvotes_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(arxiv_id=""), name="paper_arxiv_id_not_empty"
+            ),
         ]
 
     def __str__(self) -> str:

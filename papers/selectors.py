@@ -58,11 +58,15 @@ class _Epoch(Func):
     output_field = FloatField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::double precision")
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::double precision"
+        )
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         # julianday() reads Django's 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' text; 2440587.5 is 1970-01-01.
-        return self.as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)")
+        return self.as_sql(
+            compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+        )
 
 
 def _visible() -> QuerySet[Paper]:
@@ -124,12 +128,22 @@ def paper_list_trending(
     Ties go to more upvotes, then the arXiv id, so the order is stable.
     """
     now = now or timezone.now()
-    papers = _listed().filter(_in_days(start, end)).annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
+    papers = (
+        _listed()
+        .filter(_in_days(start, end))
+        .annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
+    )
     growth = Cast(F("growth_24h"), FloatField())
     if start == end:
         papers = papers.annotate(age_hours=_age_hours(now)).annotate(
-            trending_score=(Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * growth)
-            / Power(F("age_hours") + Value(_AGE_OFFSET_HOURS), Value(_GRAVITY), output_field=FloatField())
+            trending_score=(
+                Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * growth
+            )
+            / Power(
+                F("age_hours") + Value(_AGE_OFFSET_HOURS),
+                Value(_GRAVITY),
+                output_field=FloatField(),
+            )
         )
     else:
         papers = papers.annotate(
@@ -147,14 +161,20 @@ def _growth_since(since: dt.datetime) -> Greatest:
         .values("upvotes")[:1],
         output_field=IntegerField(),
     )
-    return Greatest(F("upvotes") - Coalesce(baseline, Value(0)), Value(0), output_field=IntegerField())
+    return Greatest(
+        F("upvotes") - Coalesce(baseline, Value(0)), Value(0), output_field=IntegerField()
+    )
 
 
 def _age_hours(now: dt.datetime) -> Greatest:
     """Hours from the paper's day (HF date at midnight UTC, else published_at) to `now`, never negative."""
     now_epoch = now.timestamp()
-    paper_epoch = Coalesce(_Epoch("hf_date"), _Epoch("published_at"), Value(now_epoch), output_field=FloatField())
-    return Greatest((Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField())
+    paper_epoch = Coalesce(
+        _Epoch("hf_date"), _Epoch("published_at"), Value(now_epoch), output_field=FloatField()
+    )
+    return Greatest(
+        (Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField()
+    )
 
 
 def paper_latest_day(*, now: dt.datetime | None = None) -> dt.date | None:
@@ -175,7 +195,9 @@ def paper_days_around(*, start: dt.date, end: dt.date) -> tuple[dt.date | None, 
     found = _listed().aggregate(
         hf_prev=Max("hf_date", filter=Q(hf_date__lt=start)),
         hf_next=Min("hf_date", filter=Q(hf_date__gt=end)),
-        pub_prev=Max("published_at", filter=Q(hf_date__isnull=True, published_at__lt=_midnight(start))),
+        pub_prev=Max(
+            "published_at", filter=Q(hf_date__isnull=True, published_at__lt=_midnight(start))
+        ),
         pub_next=Min(
             "published_at",
             filter=Q(hf_date__isnull=True, published_at__gte=_day_after(end)),
@@ -233,7 +255,9 @@ def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
     query = search_query_clean(query)
     if not query:
         return Paper.objects.none()
-    papers = _search_postgres(query) if connection.vendor == "postgresql" else _search_fallback(query)
+    papers = (
+        _search_postgres(query) if connection.vendor == "postgresql" else _search_fallback(query)
+    )
     return papers[:limit]
 
 
@@ -259,12 +283,20 @@ def _search_fallback(query: str) -> QuerySet[Paper]:
             # authors is stored as JSON text with non-ASCII letters escaped ("G\u00f6tz"), so
             # a name is looked for in that form; json.dumps escapes exactly as it was stored.
             escaped = json.dumps(form)[1:-1]
-            match |= Q(title__icontains=form) | Q(abstract__icontains=form) | Q(authors__icontains=escaped)
+            match |= (
+                Q(title__icontains=form)
+                | Q(abstract__icontains=form)
+                | Q(authors__icontains=escaped)
+            )
     # Title hits first, as the weights do on PostgreSQL.
     return (
         _visible()
         .filter(match)
-        .annotate(rank=Case(When(in_title, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
+        .annotate(
+            rank=Case(
+                When(in_title, then=Value(1.0)), default=Value(0.0), output_field=FloatField()
+            )
+        )
         .order_by("-rank", "-upvotes", "arxiv_id")
     )
 

@@ -74,7 +74,12 @@ def fetch_run_execute(
         return run
     except Exception as exc:
         _fail(run, exc)
-        logger.exception("fetch run #%s (%s) crashed", run.pk, source, extra={"fetch_run": run.pk, "source": source})
+        logger.exception(
+            "fetch run #%s (%s) crashed",
+            run.pk,
+            source,
+            extra={"fetch_run": run.pk, "source": source},
+        )
         raise
     _search_index()
     if counts.created or counts.updated:
@@ -88,7 +93,13 @@ def fetch_run_execute(
             extra={"fetch_run": run.pk, "source": source, "reason": reason},
         )
     for note in notes:
-        logger.warning("fetch run #%s (%s): %s", run.pk, source, note, extra={"fetch_run": run.pk, "source": source})
+        logger.warning(
+            "fetch run #%s (%s): %s",
+            run.pk,
+            source,
+            note,
+            extra={"fetch_run": run.pk, "source": source},
+        )
     # "created" is a LogRecord attribute of its own, hence the prefix.
     counted = {f"papers_{name}": value for name, value in _counts_dict(counts).items()}
     logger.info(
@@ -122,13 +133,26 @@ def _fetch_and_parse(*, fetch: Fetch, parse: Parse) -> tuple[list[PaperRecord], 
     return records, reasons
 
 
-def _finish(run: FetchRun, *, status: str, counts: IngestCounts | None = None, error: str = "") -> None:
+def _finish(
+    run: FetchRun, *, status: str, counts: IngestCounts | None = None, error: str = ""
+) -> None:
     run.status = status
     run.finished_at = timezone.now()
     run.error = error
     for name, value in _counts_dict(counts or IngestCounts()).items():
         setattr(run, name, value)
-    run.save(update_fields=["status", "finished_at", "error", "params", "created", "updated", "unchanged", "skipped"])
+    run.save(
+        update_fields=[
+            "status",
+            "finished_at",
+            "error",
+            "params",
+            "created",
+            "updated",
+            "unchanged",
+            "skipped",
+        ]
+    )
 
 
 def _fail(run: FetchRun, exc: BaseException) -> None:
@@ -136,7 +160,11 @@ def _fail(run: FetchRun, exc: BaseException) -> None:
     error = error_line(exc)
     _finish(run, status=FetchRun.Status.FAILED, error=error)
     logger.warning(
-        "fetch run #%s (%s) failed: %s", run.pk, run.source, error, extra={"fetch_run": run.pk, "source": run.source}
+        "fetch run #%s (%s) failed: %s",
+        run.pk,
+        run.source,
+        error,
+        extra={"fetch_run": run.pk, "source": run.source},
     )
 
 
@@ -165,10 +193,16 @@ def _counts_dict(counts: IngestCounts) -> dict[str, int]:
 # --- Source entry points -------------------------------------------------------------------
 
 
-def papers_fetch_hf(*, date: dt.date | None = None, week: str | None = None, month: str | None = None) -> FetchRun:
+def papers_fetch_hf(
+    *, date: dt.date | None = None, week: str | None = None, month: str | None = None
+) -> FetchRun:
     """One day, ISO week ("2025-W47") or month ("2025-11") of the HF Daily Papers API."""
     client = HttpClient()
-    params = {key: value for key, value in (("date", _iso(date)), ("week", week), ("month", month)) if value}
+    params = {
+        key: value
+        for key, value in (("date", _iso(date)), ("week", week), ("month", month))
+        if value
+    }
     return fetch_run_execute(
         source=Source.HF,
         params=params,
@@ -258,7 +292,9 @@ def papers_fetch_arxiv(*, categories: list[str], ids: list[str] | None = None) -
     )
 
 
-def papers_fetch_arxiv_day(*, categories: list[str], date: dt.date, max_results: int | None = None) -> FetchRun:
+def papers_fetch_arxiv_day(
+    *, categories: list[str], date: dt.date, max_results: int | None = None
+) -> FetchRun:
     """The papers submitted on one day in these categories (Atom API), all in one run.
 
     Each category is one query of up to `max_results` entries (default ARXIV_DAY_MAX_RESULTS).
@@ -272,7 +308,9 @@ def papers_fetch_arxiv_day(*, categories: list[str], date: dt.date, max_results:
     def fetch() -> list[Fetched]:
         pages: list[Fetched] = []
         for category in categories:
-            fetched = arxiv_api.fetch(client, category=category, since=date, until=date, max_results=limit)
+            fetched = arxiv_api.fetch(
+                client, category=category, since=date, until=date, max_results=limit
+            )
             shortfall = _arxiv_shortfall(fetched)
             if shortfall is not None:
                 notes.append(f"truncated: fetched {shortfall[0]} of {shortfall[1]} for {category}")
@@ -295,7 +333,9 @@ def _arxiv_shortfall(pages: list[Fetched]) -> tuple[int, int] | None:
         return None
     total = arxiv_api.total_results(pages[0].content)
     # Counting <entry> elements, not records: a skipped entry was fetched, just unusable.
-    fetched = sum(len(arxiv_api.parse_xml(page.content).findall(f"{arxiv_api.ATOM}entry")) for page in pages)
+    fetched = sum(
+        len(arxiv_api.parse_xml(page.content).findall(f"{arxiv_api.ATOM}entry")) for page in pages
+    )
     return (fetched, total) if fetched < total else None
 
 

@@ -102,7 +102,9 @@ def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> 
     page = _page_number(request)
     offset = (page - 1) * PAGE_SIZE
     # One row more than the page tells whether there is a next page without a COUNT query.
-    rows = list(paper_list_trending(start=period.start, end=period.end)[offset : offset + PAGE_SIZE + 1])
+    rows = list(
+        paper_list_trending(start=period.start, end=period.end)[offset : offset + PAGE_SIZE + 1]
+    )
     papers, has_more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     previous_day, next_day = paper_days_around(start=period.start, end=period.end)
     anchor = max((_day_of(paper) for paper in papers), default=period.start)

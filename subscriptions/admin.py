@@ -53,10 +53,14 @@ class TimezoneFilter(admin.SimpleListFilter):
     parameter_name = "timezone"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        names = Subscriber.objects.order_by("timezone").values_list("timezone", flat=True).distinct()
+        names = (
+            Subscriber.objects.order_by("timezone").values_list("timezone", flat=True).distinct()
+        )
         return [(name, name) for name in names]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber]
+    ) -> QuerySet[Subscriber]:
         value = self.value()
         return queryset.filter(timezone=value) if value else queryset
 
@@ -73,7 +77,14 @@ class SubscriberAdminForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = ["interests", "categories", "frequency", "digest_size", "delivery_hour", "timezone"]
+        fields = [
+            "interests",
+            "categories",
+            "frequency",
+            "digest_size",
+            "delivery_hour",
+            "timezone",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,7 +100,15 @@ _HISTORY = ["created_at", "confirmed_at", "confirmation_sent_at", "unsubscribed_
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberAdminForm
-    list_display = ["email", "status", "frequency", "digest_size", "delivery", "created_at", "confirmed_at"]
+    list_display = [
+        "email",
+        "status",
+        "frequency",
+        "digest_size",
+        "delivery",
+        "created_at",
+        "confirmed_at",
+    ]
     list_filter = ["status", "frequency", "created_at", TimezoneFilter]
     search_fields = ["email", "pending_email"]
     date_hierarchy = "created_at"
@@ -113,9 +132,13 @@ class SubscriberAdmin(admin.ModelAdmin):
     def delivery(self, subscriber: Subscriber) -> str:
         return f"{subscriber.delivery_hour:02d}:00 {subscriber.timezone}"
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
-        if isinstance(response, TemplateResponse):  # not a redirect after an action, nor a CSV download
+        if isinstance(
+            response, TemplateResponse
+        ):  # not a redirect after an action, nor a CSV download
             response.context_data["status_counts"] = self.status_counts()  # type: ignore[index]
         return response
 
@@ -147,7 +170,9 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(description="Unsubscribe selected subscribers")
     def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         subscribers = list(queryset)
-        done = sum(services.subscriber_unsubscribe(subscriber=subscriber) for subscriber in subscribers)
+        done = sum(
+            services.subscriber_unsubscribe(subscriber=subscriber) for subscriber in subscribers
+        )
         left = len(subscribers) - done
         detail = f"; {_plural(left)} already unsubscribed or suppressed" if left else ""
         self.message_user(request, f"Unsubscribed {_plural(done)}{detail}.", messages.SUCCESS)
@@ -155,10 +180,16 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected subscribers as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="subscribers-{timezone.now():%Y%m%d-%H%M}.csv"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="subscribers-{timezone.now():%Y%m%d-%H%M}.csv"'
+        )
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
-        for row in queryset.order_by("created_at", "pk").values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
+        for row in (
+            queryset.order_by("created_at", "pk")
+            .values_list(*CSV_COLUMNS)
+            .iterator(chunk_size=2000)
+        ):
             writer.writerow([csv_cell(value) for value in row])
         return response
 

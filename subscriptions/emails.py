@@ -32,7 +32,10 @@ def unsubscribe_headers(*, unsubscribe_url: str) -> dict[str, str]:
     targets = [f"<{unsubscribe_url}>"]
     if mailto := settings.PAPERBOY_UNSUBSCRIBE_MAILTO:
         targets.append(f"<mailto:{mailto}?subject={quote('unsubscribe')}>")
-    return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def email_build(
@@ -67,5 +70,12 @@ def send_error_is_transient(error: BaseException) -> bool:
     if isinstance(error, AnymailAPIError):
         return False
     return isinstance(
-        error, (requests.ConnectionError, requests.Timeout, smtplib.SMTPServerDisconnected, socket.timeout, OSError)
+        error,
+        (
+            requests.ConnectionError,
+            requests.Timeout,
+            smtplib.SMTPServerDisconnected,
+            socket.timeout,
+            OSError,
+        ),
     )

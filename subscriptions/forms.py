@@ -25,7 +25,9 @@ from subscriptions.services import Preferences
 
 EMAIL_MAX_CHARS = 254  # RFC 5321's limit on a forward path
 # Django's validator, minus its default allowance for bare "user@localhost".
-_email_validator = EmailValidator(message="Enter a complete email address, like name@example.org.", allowlist=[])
+_email_validator = EmailValidator(
+    message="Enter a complete email address, like name@example.org.", allowlist=[]
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -52,7 +54,9 @@ class StrictEmailField(forms.EmailField):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_length=EMAIL_MAX_CHARS, **kwargs)  # type: ignore[arg-type]
-        self.error_messages["max_length"] = f"An email address has at most {EMAIL_MAX_CHARS} characters."
+        self.error_messages["max_length"] = (
+            f"An email address has at most {EMAIL_MAX_CHARS} characters."
+        )
 
     def to_python(self, value: object) -> str:
         # Checked before stripping: a CR or LF anywhere is a header-injection attempt, not a typo.
@@ -113,9 +117,13 @@ class PreferencesForm(forms.Form):
     interests = forms.CharField(
         required=False,
         max_length=INTERESTS_MAX_CHARS,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "3D human pose estimation, efficient LLM inference"}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "3D human pose estimation, efficient LLM inference"}
+        ),
         help_text="A few words or topics, separated by commas. Optional.",
-        error_messages={"max_length": f"Please keep your interests under {INTERESTS_MAX_CHARS} characters."},
+        error_messages={
+            "max_length": f"Please keep your interests under {INTERESTS_MAX_CHARS} characters."
+        },
     )
     categories = forms.MultipleChoiceField(
         required=False,
@@ -131,7 +139,10 @@ class PreferencesForm(forms.Form):
         choices=Subscriber.Frequency.choices,
         initial=Subscriber.Frequency.DAILY,
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "Pick how often you want the digest.", "required": "Pick how often."},
+        error_messages={
+            "invalid_choice": "Pick how often you want the digest.",
+            "required": "Pick how often.",
+        },
     )
     digest_size = forms.IntegerField(
         min_value=DIGEST_SIZE_MIN,
@@ -150,20 +161,28 @@ class PreferencesForm(forms.Form):
         coerce=int,
         initial=DELIVERY_HOUR_DEFAULT,
         label="Delivery time",
-        error_messages={"invalid_choice": "Pick an hour of the day.", "required": "Pick an hour of the day."},
+        error_messages={
+            "invalid_choice": "Pick an hour of the day.",
+            "required": "Pick an hour of the day.",
+        },
     )
     timezone = SharedChoiceField(
         choices=[(name, name) for name in timezone_names()],
         initial="UTC",
         label="Time zone",
-        error_messages={"invalid_choice": "Pick a time zone from the list.", "required": "Pick a time zone."},
+        error_messages={
+            "invalid_choice": "Pick a time zone from the list.",
+            "required": "Pick a time zone.",
+        },
     )
 
     def clean_interests(self) -> str:
         interests = interests_clean(self.cleaned_data["interests"])
         # Checked again after cleaning: NFC makes some characters longer (U+FB2C becomes three).
         if len(interests) > INTERESTS_MAX_CHARS:
-            raise forms.ValidationError(self.fields["interests"].error_messages["max_length"], code="max_length")
+            raise forms.ValidationError(
+                self.fields["interests"].error_messages["max_length"], code="max_length"
+            )
         return interests
 
     def clean_categories(self) -> list[str]:
@@ -192,13 +211,27 @@ class PreferencesForm(forms.Form):
 class SubscribeForm(PreferencesForm):
     email = StrictEmailField(
         label="Email address",
-        error_messages={"required": "Enter your email address.", "invalid": "Enter a complete email address."},
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter a complete email address.",
+        },
     )
-    field_order = ["email", "interests", "categories", "frequency", "digest_size", "delivery_hour", "timezone"]
+    field_order = [
+        "email",
+        "interests",
+        "categories",
+        "frequency",
+        "digest_size",
+        "delivery_hour",
+        "timezone",
+    ]
 
 
 class EmailChangeForm(forms.Form):
     new_email = StrictEmailField(
         label="New email address",
-        error_messages={"required": "Enter the new address.", "invalid": "Enter a complete email address."},
+        error_messages={
+            "required": "Enter the new address.",
+            "invalid": "Enter a complete email address.",
+        },
     )

@@ -55,11 +55,17 @@ class Subscriber(models.Model):
     email = models.EmailField(max_length=254)
     interests = models.TextField(blank=True, default="", max_length=INTERESTS_MAX_CHARS)
     categories = models.JSONField(default=list, blank=True)  # arXiv category codes, e.g. ["cs.CV"]
-    frequency = models.CharField(max_length=16, choices=SubscriberFrequency.choices, default=SubscriberFrequency.DAILY)
+    frequency = models.CharField(
+        max_length=16, choices=SubscriberFrequency.choices, default=SubscriberFrequency.DAILY
+    )
     digest_size = models.PositiveSmallIntegerField(default=DIGEST_SIZE_DEFAULT)
-    delivery_hour = models.PositiveSmallIntegerField(default=DELIVERY_HOUR_DEFAULT)  # local time, 0-23
+    delivery_hour = models.PositiveSmallIntegerField(
+        default=DELIVERY_HOUR_DEFAULT
+    )  # local time, 0-23
     timezone = models.CharField(max_length=64, default="UTC")  # an IANA name, checked with zoneinfo
-    status = models.CharField(max_length=16, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # When the last confirmation (or "already subscribed") email went out: at most one an hour.
@@ -74,23 +80,33 @@ class Subscriber(models.Model):
         indexes = [models.Index(fields=["status", "delivery_hour"])]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
-            models.CheckConstraint(condition=~models.Q(email=""), name="subscriber_email_not_empty"),
             models.CheckConstraint(
-                condition=LessThanOrEqual(Length("interests"), INTERESTS_MAX_CHARS), name="subscriber_interests_length"
+                condition=~models.Q(email=""), name="subscriber_email_not_empty"
             ),
-            models.CheckConstraint(condition=~models.Q(timezone=""), name="subscriber_timezone_not_empty"),
             models.CheckConstraint(
-                condition=models.Q(digest_size__gte=DIGEST_SIZE_MIN, digest_size__lte=DIGEST_SIZE_MAX),
+                condition=LessThanOrEqual(Length("interests"), INTERESTS_MAX_CHARS),
+                name="subscriber_interests_length",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(timezone=""), name="subscriber_timezone_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    digest_size__gte=DIGEST_SIZE_MIN, digest_size__lte=DIGEST_SIZE_MAX
+                ),
                 name="subscriber_digest_size_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(delivery_hour__gte=0, delivery_hour__lte=23), name="subscriber_delivery_hour_range"
+                condition=models.Q(delivery_hour__gte=0, delivery_hour__lte=23),
+                name="subscriber_delivery_hour_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=SubscriberStatus.values), name="subscriber_status_valid"
+                condition=models.Q(status__in=SubscriberStatus.values),
+                name="subscriber_status_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(frequency__in=SubscriberFrequency.values), name="subscriber_frequency_valid"
+                condition=models.Q(frequency__in=SubscriberFrequency.values),
+                name="subscriber_frequency_valid",
             ),
         ]
 
@@ -109,7 +125,11 @@ class SubscriptionStat(models.Model):
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "kind"], name="subscription_stat_day_kind_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind"], name="subscription_stat_day_kind_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind}: {self.count}"
@@ -151,10 +171,15 @@ class WebhookEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["esp_name", "message_id"])]
         constraints = [
-            models.UniqueConstraint(fields=["esp_name", "event_id"], name="webhook_event_esp_event_id_unique"),
-            models.CheckConstraint(condition=~models.Q(event_id=""), name="webhook_event_id_not_empty"),
+            models.UniqueConstraint(
+                fields=["esp_name", "event_id"], name="webhook_event_esp_event_id_unique"
+            ),
             models.CheckConstraint(
-                condition=models.Q(action__in=WebhookEventAction.values), name="webhook_event_action_valid"
+                condition=~models.Q(event_id=""), name="webhook_event_id_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action__in=WebhookEventAction.values),
+                name="webhook_event_action_valid",
             ),
         ]
 

@@ -58,7 +58,11 @@ def client_ip(request: HttpRequest) -> str:
     if proxies > 0:
         # Each trusted proxy appends the address it received the request from; entries further
         # left were written by the client and cannot be trusted.
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        hops = [
+            hop.strip()
+            for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if hop.strip()
+        ]
         if len(hops) >= proxies:
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR", "")

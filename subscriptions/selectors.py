@@ -20,7 +20,11 @@ def subscriber_list_deliverable() -> QuerySet[Subscriber]:
 
 def subscriber_find_by_email(*, email: str) -> Subscriber | None:
     """The subscriber with this address, whatever its case (uses the unique index on lower(email))."""
-    return Subscriber.objects.alias(email_lower=Lower("email")).filter(email_lower=email.strip().lower()).first()
+    return (
+        Subscriber.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=email.strip().lower())
+        .first()
+    )
 
 
 def subscriber_from_token(*, token: str, purpose: Purpose) -> Subscriber:
@@ -28,11 +32,15 @@ def subscriber_from_token(*, token: str, purpose: Purpose) -> Subscriber:
     claim = token_read(token=token, purpose=purpose)
     subscriber = Subscriber.objects.filter(pk=claim.subscriber_id).first()
     if subscriber is None:
-        raise TokenError("This link is no longer valid: there is no subscription behind it.", expired=True)
+        raise TokenError(
+            "This link is no longer valid: there is no subscription behind it.", expired=True
+        )
     # A change-email link is bound to the new address, every other link to the current one.
     address = subscriber.pending_email if purpose is Purpose.CHANGE_EMAIL else subscriber.email
     if not address or not fingerprint_matches(address, claim.fingerprint):
-        raise TokenError("This link is no longer valid: it was sent to another address.", expired=True)
+        raise TokenError(
+            "This link is no longer valid: it was sent to another address.", expired=True
+        )
     return subscriber
 
 

@@ -23,7 +23,13 @@ from django.utils import timezone
 # loading, so either may be imported first.
 from subscriptions import tasks
 from subscriptions.emails import email_build, site_url
-from subscriptions.models import DELIVERY_HOUR_DEFAULT, DIGEST_SIZE_DEFAULT, Subscriber, SubscriptionStat, WebhookEvent
+from subscriptions.models import (
+    DELIVERY_HOUR_DEFAULT,
+    DIGEST_SIZE_DEFAULT,
+    Subscriber,
+    SubscriptionStat,
+    WebhookEvent,
+)
 from subscriptions.signals import interests_changed
 from subscriptions.tokens import Purpose, token_make
 
@@ -65,7 +71,9 @@ def email_normalize(email: str) -> str:
 
 def subscriber_link(*, subscriber: Subscriber, purpose: Purpose, address: str | None = None) -> str:
     """The absolute URL of a signed link for this subscriber (to its current address unless told)."""
-    token = token_make(subscriber_id=subscriber.pk, address=address or subscriber.email, purpose=purpose)
+    token = token_make(
+        subscriber_id=subscriber.pk, address=address or subscriber.email, purpose=purpose
+    )
     return site_url(reverse(f"subscriptions:{purpose.value}", kwargs={"token": token}))
 
 
@@ -134,13 +142,21 @@ def subscriber_signup_email_send(*, subscriber_id: int) -> str | None:
         return None
     unsubscribe_url = subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE)
     if subscriber.status == Status.PENDING:
-        name, context = "confirm", {"confirm_url": subscriber_link(subscriber=subscriber, purpose=Purpose.CONFIRM)}
+        name, context = (
+            "confirm",
+            {"confirm_url": subscriber_link(subscriber=subscriber, purpose=Purpose.CONFIRM)},
+        )
     elif subscriber.status in (Status.ACTIVE, Status.PAUSED):
-        name, context = "manage_link", {"manage_url": subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)}
+        name, context = (
+            "manage_link",
+            {"manage_url": subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)},
+        )
     else:  # unsubscribed or suppressed since the sign-up: mail nothing
         return None
     context["subscriber"] = subscriber
-    email_build(name=name, to=subscriber.email, context=context, unsubscribe_url=unsubscribe_url).send()
+    email_build(
+        name=name, to=subscriber.email, context=context, unsubscribe_url=unsubscribe_url
+    ).send()
     logger.info("sign-up email sent", extra={"subscriber_id": subscriber.pk, "email_name": name})
     return name
 
@@ -150,7 +166,11 @@ def subscriber_confirm(*, subscriber: Subscriber) -> bool:
     now = timezone.now()
     confirmed = (
         Subscriber.objects.filter(pk=subscriber.pk, status=Status.PENDING).update(
-            status=Status.ACTIVE, confirmed_at=now, unsubscribed_at=None, soft_bounces=0, updated_at=now
+            status=Status.ACTIVE,
+            confirmed_at=now,
+            unsubscribed_at=None,
+            soft_bounces=0,
+            updated_at=now,
         )
         == 1
     )
@@ -169,9 +189,13 @@ def subscriber_update(*, subscriber: Subscriber, preferences: Preferences) -> Su
     return subscriber
 
 
-def _transition(subscriber: Subscriber, *, from_: tuple[str, ...], to: str, **fields: object) -> bool:
+def _transition(
+    subscriber: Subscriber, *, from_: tuple[str, ...], to: str, **fields: object
+) -> bool:
     now = timezone.now()
-    changed = Subscriber.objects.filter(pk=subscriber.pk, status__in=from_).update(status=to, updated_at=now, **fields)
+    changed = Subscriber.objects.filter(pk=subscriber.pk, status__in=from_).update(
+        status=to, updated_at=now, **fields
+    )
     subscriber.refresh_from_db()
     return changed == 1
 
@@ -218,7 +242,9 @@ def subscriber_email_change_send(*, subscriber_id: int) -> bool:
     address = subscriber.pending_email
     link = subscriber_link(subscriber=subscriber, purpose=Purpose.CHANGE_EMAIL, address=address)
     # No unsubscribe header: this address is not subscribed to anything (yet).
-    email_build(name="change_email", to=address, context={"subscriber": subscriber, "change_url": link}).send()
+    email_build(
+        name="change_email", to=address, context={"subscriber": subscriber, "change_url": link}
+    ).send()
     return True
 
 
@@ -245,7 +271,9 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     """Erase the subscriber (address and preferences); only an anonymous count of deletions is kept."""
     with transaction.atomic():
         subscriber.delete()
-        stat, _ = SubscriptionStat.objects.get_or_create(day=timezone.now().date(), kind=SubscriptionStat.Kind.DELETED)
+        stat, _ = SubscriptionStat.objects.get_or_create(
+            day=timezone.now().date(), kind=SubscriptionStat.Kind.DELETED
+        )
         SubscriptionStat.objects.filter(pk=stat.pk).update(count=F("count") + 1)
     logger.info("subscriber deleted")
 
@@ -276,13 +304,17 @@ def subscriber_suppress(*, subscriber: Subscriber, status: str) -> bool:
     from_ = _COMPLAINABLE if status == Status.COMPLAINED else _BOUNCEABLE
     changed = _transition(subscriber, from_=from_, to=status)
     if changed:
-        logger.info("subscriber suppressed", extra={"subscriber_id": subscriber.pk, "status": status})
+        logger.info(
+            "subscriber suppressed", extra={"subscriber_id": subscriber.pk, "status": status}
+        )
     return changed
 
 
 def subscriber_soft_bounce(*, subscriber: Subscriber) -> bool:
     """Count a soft bounce; the SOFT_BOUNCE_LIMIT-th in a row suppresses the address (True then)."""
-    Subscriber.objects.filter(pk=subscriber.pk).update(soft_bounces=F("soft_bounces") + 1, updated_at=timezone.now())
+    Subscriber.objects.filter(pk=subscriber.pk).update(
+        soft_bounces=F("soft_bounces") + 1, updated_at=timezone.now()
+    )
     subscriber.refresh_from_db()
     if subscriber.soft_bounces < SOFT_BOUNCE_LIMIT:
         return False
@@ -291,7 +323,9 @@ def subscriber_soft_bounce(*, subscriber: Subscriber) -> bool:
 
 def subscriber_delivered(*, subscriber: Subscriber) -> None:
     """A delivery ends a run of soft bounces."""
-    Subscriber.objects.filter(pk=subscriber.pk, soft_bounces__gt=0).update(soft_bounces=0, updated_at=timezone.now())
+    Subscriber.objects.filter(pk=subscriber.pk, soft_bounces__gt=0).update(
+        soft_bounces=0, updated_at=timezone.now()
+    )
 
 
 def _soft_bounce_counted(event: TrackingEvent, subscriber: Subscriber) -> bool:
@@ -340,7 +374,10 @@ def tracking_event_record(*, event: TrackingEvent) -> bool:
                     occurred_at=event.occurred_at,
                 )
         except IntegrityError:
-            logger.info("webhook event already seen", extra={"esp": event.esp_name, "event_id": event.event_id})
+            logger.info(
+                "webhook event already seen",
+                extra={"esp": event.esp_name, "event_id": event.event_id},
+            )
             return False
         subscriber = _locked_by_email(event.recipient) if event.recipient else None
         if subscriber is not None and event.action != WebhookEvent.Action.NONE:
@@ -349,6 +386,10 @@ def tracking_event_record(*, event: TrackingEvent) -> bool:
             record.save(update_fields=["subscriber"])
     logger.info(
         "webhook event",
-        extra={"esp": event.esp_name, "event_type": event.event_type, "subscriber_id": record.subscriber_id},
+        extra={
+            "esp": event.esp_name,
+            "event_type": event.event_type,
+            "subscriber_id": record.subscriber_id,
+        },
     )
     return True

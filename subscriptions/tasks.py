@@ -23,7 +23,11 @@ def _send(send: Callable[..., T], subscriber_id: int) -> T:
         # A refusal (bad address, bad key) would only fail again: it is not retried.
         if not send_error_is_transient(error):
             raise
-        detail = f"HTTP {error.status_code}" if isinstance(error, AnymailRequestsAPIError) else type(error).__name__
+        detail = (
+            f"HTTP {error.status_code}"
+            if isinstance(error, AnymailRequestsAPIError)
+            else type(error).__name__
+        )
         raise TransientSendError(f"email provider trouble ({detail})") from error
 
 
@@ -49,7 +53,13 @@ def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     return _send(services.subscriber_email_change_send, subscriber_id)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, retry_jitter=True, max_retries=5)
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def subscriber_subscribe_task(email: str, preferences: dict[str, object]) -> None:
     """A sign-up, stored and answered by the worker: the web only validated it (see views.subscribe)."""
     services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))  # type: ignore[arg-type]

@@ -53,7 +53,9 @@ def _salt(purpose: Purpose) -> str:
 
 def email_fingerprint(address: str, *, secret: str | None = None) -> str:
     """A short keyed hash of an address, case-insensitive: binds a token to the address it was sent to."""
-    digest = salted_hmac("paperboy.subscriptions.fingerprint", address.strip().lower(), secret=secret)
+    digest = salted_hmac(
+        "paperboy.subscriptions.fingerprint", address.strip().lower(), secret=secret
+    )
     return digest.hexdigest()[:20]
 
 
@@ -61,7 +63,10 @@ def fingerprint_matches(address: str, fingerprint: str) -> bool:
     """Whether a token's fingerprint is this address's, under SECRET_KEY or one of SECRET_KEY_FALLBACKS."""
     # Links signed before a key rotation stay valid as long as signing accepts them.
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return any(constant_time_compare(email_fingerprint(address, secret=key), fingerprint) for key in secrets)
+    return any(
+        constant_time_compare(email_fingerprint(address, secret=key), fingerprint)
+        for key in secrets
+    )
 
 
 def token_make(*, subscriber_id: int, address: str, purpose: Purpose) -> str:
@@ -77,6 +82,10 @@ def token_read(*, token: str, purpose: Purpose) -> TokenClaim:
         raise TokenError("This link has expired.", expired=True) from error
     except (signing.BadSignature, ValueError, UnicodeError) as error:
         raise TokenError("This link is not valid.") from error
-    if not (isinstance(payload, dict) and isinstance(payload.get("s"), int) and isinstance(payload.get("f"), str)):
+    if not (
+        isinstance(payload, dict)
+        and isinstance(payload.get("s"), int)
+        and isinstance(payload.get("f"), str)
+    ):
         raise TokenError("This link is not valid.")
     return TokenClaim(subscriber_id=payload["s"], fingerprint=payload["f"])

@@ -62,7 +62,9 @@ def by_token(purpose: Purpose) -> Callable[[TokenView], Callable[..., HttpRespon
             except TokenError as error:
                 status = 410 if error.expired else 400
                 context = {"reason": str(error), "expired": error.expired}
-                return _private(render(request, "subscriptions/link_invalid.html", context, status=status))
+                return _private(
+                    render(request, "subscriptions/link_invalid.html", context, status=status)
+                )
             return _private(view(request, subscriber, token=token))
 
         return wrapper
@@ -103,16 +105,24 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         form = SubscribeForm(initial={"email": _prefilled_email(request)})
         return render(request, "subscriptions/subscribe.html", {"form": form})
     form = SubscribeForm(request.POST)
-    if rate_limit_hit(scope="signup-ip", key=client_ip(request), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_IP):
-        return _too_many(request, form, "Too many sign-ups from your network in the last hour. Please try later.")
+    if rate_limit_hit(
+        scope="signup-ip", key=client_ip(request), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_IP
+    ):
+        return _too_many(
+            request, form, "Too many sign-ups from your network in the last hour. Please try later."
+        )
     if request.POST.get(HONEYPOT):
         logger.info("sign-up honeypot filled in")
         return _sent()  # the bot sees success; nothing is stored or sent
     if not form.is_valid():
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
     email = form.cleaned_data["email"]
-    if rate_limit_hit(scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS):
-        return _too_many(request, form, "Too many sign-ups for this address in the last hour. Please try later.")
+    if rate_limit_hit(
+        scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS
+    ):
+        return _too_many(
+            request, form, "Too many sign-ups for this address in the last hour. Please try later."
+        )
     _subscribe(email=email, preferences=form.preferences())
     return _sent()
 
@@ -125,9 +135,13 @@ def _subscribe(*, email: str, preferences: services.Preferences) -> None:
     """
     try:
         # argsrepr: the broker's headers (and monitoring tools) never show the address.
-        subscriber_subscribe_task.apply_async((email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}")
+        subscriber_subscribe_task.apply_async(
+            (email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}"
+        )
     except BrokerError as error:
-        logger.warning("broker unavailable, sign-up stored by the web process", extra={"error": str(error)})
+        logger.warning(
+            "broker unavailable, sign-up stored by the web process", extra={"error": str(error)}
+        )
         services.subscriber_subscribe(email=email, preferences=preferences)
 
 
@@ -208,9 +222,12 @@ def manage_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
     form = EmailChangeForm(request.POST)
     if not form.is_valid():
         return _manage_page(request, subscriber, email_form=form, status=400)
-    services.subscriber_email_change_request(subscriber=subscriber, new_email=form.cleaned_data["new_email"])
+    services.subscriber_email_change_request(
+        subscriber=subscriber, new_email=form.cleaned_data["new_email"]
+    )
     messages.success(
-        request, "We sent a link to the new address. Your digests go to the current one until you click it."
+        request,
+        "We sent a link to the new address. Your digests go to the current one until you click it.",
     )
     return redirect(_manage_url(token))
 
@@ -219,7 +236,9 @@ def manage_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
 @by_token(Purpose.MANAGE)
 def manage_export(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
     """Download everything stored about the reader, as JSON."""
-    response = JsonResponse(subscriber_export(subscriber=subscriber), json_dumps_params={"indent": 2})
+    response = JsonResponse(
+        subscriber_export(subscriber=subscriber), json_dumps_params={"indent": 2}
+    )
     response["Content-Disposition"] = 'attachment; filename="paperboy-my-data.json"'
     return response
 
@@ -244,7 +263,12 @@ def change_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
         try:
             services.subscriber_email_change_confirm(subscriber=subscriber)
         except services.SubscriptionError as error:
-            return render(request, "subscriptions/change_email.html", {**context, "error": str(error)}, status=409)
+            return render(
+                request,
+                "subscriptions/change_email.html",
+                {**context, "error": str(error)},
+                status=409,
+            )
         context.update(done=True, manage_path=_path(subscriber, Purpose.MANAGE))
     return render(request, "subscriptions/change_email.html", context)
 
@@ -262,7 +286,11 @@ def unsubscribe(request: HttpRequest, subscriber: Subscriber, *, token: str) -> 
     done = request.method == "POST"
     if done:
         services.subscriber_unsubscribe(subscriber=subscriber)
-    context = {"subscriber": subscriber, "done": done, "manage_path": _path(subscriber, Purpose.MANAGE)}
+    context = {
+        "subscriber": subscriber,
+        "done": done,
+        "manage_path": _path(subscriber, Purpose.MANAGE),
+    }
     return render(request, "subscriptions/unsubscribe.html", context)
 
 
@@ -279,7 +307,9 @@ def _outbox_folder() -> Path:
 def outbox(request: HttpRequest) -> HttpResponse:
     """Development only: the emails written to var/outbox, newest first."""
     folder = _outbox_folder()
-    return render(request, "subscriptions/outbox.html", {"outbox_messages": outbox_list(folder=folder)})
+    return render(
+        request, "subscriptions/outbox.html", {"outbox_messages": outbox_list(folder=folder)}
+    )
 
 
 @require_safe

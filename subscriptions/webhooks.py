@@ -104,12 +104,17 @@ def _recipient(event: AnymailTrackingEvent) -> str | None:
     return event.recipient
 
 
-def tracking_received(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
+def tracking_received(
+    sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
+) -> None:
     """Receiver of `anymail.signals.tracking` (connected in SubscriptionsConfig.ready)."""
     recipient = _recipient(event)
     if recipient is None:
         # Nothing to act on, and nothing worth keeping: the provider gets its 200 and moves on.
-        logger.info("webhook event without an address ignored", extra={"esp": esp_name, "type": event.event_type})
+        logger.info(
+            "webhook event without an address ignored",
+            extra={"esp": esp_name, "type": event.event_type},
+        )
         return
     tracking_event_record(
         event=TrackingEvent(
@@ -153,25 +158,34 @@ def _strict(view_class: type) -> type:
 
         def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if self.setup_error is not None:
-                logger.error("webhook not configured", extra={"esp": self.esp_name, "error": str(self.setup_error)})
+                logger.error(
+                    "webhook not configured",
+                    extra={"esp": self.esp_name, "error": str(self.setup_error)},
+                )
                 return HttpResponseNotFound(f"The {self.esp_name} webhook is not configured here.")
             return super().post(request, *args, **kwargs)
 
         def run_validators(self, request: HttpRequest) -> None:
             if not getattr(self, "basic_auth", None):
-                raise AnymailWebhookValidationFailure("Webhooks are refused: ANYMAIL_WEBHOOK_SECRET is not set.")
+                raise AnymailWebhookValidationFailure(
+                    "Webhooks are refused: ANYMAIL_WEBHOOK_SECRET is not set."
+                )
             try:
                 super().run_validators(request)
             except AnymailWebhookValidationFailure:
                 raise
             except _MALFORMED as error:
-                raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook") from error
+                raise AnymailWebhookValidationFailure(
+                    f"Malformed {self.esp_name} webhook"
+                ) from error
 
         def parse_events(self, request: HttpRequest) -> list[Any]:
             try:
                 return list(super().parse_events(request))
             except _MALFORMED as error:
-                raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook") from error
+                raise AnymailWebhookValidationFailure(
+                    f"Malformed {self.esp_name} webhook"
+                ) from error
 
     Strict.__name__ = Strict.__qualname__ = f"Strict{view_class.__name__}"
     return Strict

@@ -33,7 +33,11 @@ class RecordingBackend(AnymailTestBackend):
         calls = _count_call()
         if delay := float(os.environ.get("RECORDING_EMAIL_DELAY", "0") or 0):
             time.sleep(delay)
-        failures = [f.strip() for f in os.environ.get("RECORDING_EMAIL_FAILURES", "").split(",") if f.strip()]
+        failures = [
+            f.strip()
+            for f in os.environ.get("RECORDING_EMAIL_FAILURES", "").split(",")
+            if f.strip()
+        ]
         if calls <= len(failures):
             raise _failure(failures[calls - 1])
         response = super().post_to_esp(payload, message)
@@ -50,14 +54,20 @@ class RecordingBackend(AnymailTestBackend):
 def _failure(kind: str) -> AnymailRequestsAPIError:
     """What Anymail raises when the provider answers with an error, or does not answer at all."""
     if kind in ("timeout", "connection"):
-        cause = requests.Timeout("read timed out") if kind == "timeout" else requests.ConnectionError("refused")
+        cause = (
+            requests.Timeout("read timed out")
+            if kind == "timeout"
+            else requests.ConnectionError("refused")
+        )
         error = AnymailRequestsAPIError(f"the test provider did not answer: {cause}")
         error.__cause__ = cause
         return error
     status = int(kind)
     response = requests.Response()
     response.status_code, response.reason, response._content = status, "Provider trouble", b"{}"
-    return AnymailRequestsAPIError("the test provider is down", status_code=status, response=response)
+    return AnymailRequestsAPIError(
+        "the test provider is down", status_code=status, response=response
+    )
 
 
 def _path() -> Path:

@@ -15,7 +15,7 @@ from subscriptions.models import Subscriber
 from tests.helpers import DAY
 
 
-class PaperFactory(factory.django.DjangoModelFactory):
+class PaperFactory(factory.django.DjangoModelFactory[Paper]):
     class Meta:
         model = Paper
         skip_postgeneration_save = True
@@ -41,7 +41,7 @@ class PaperFactory(factory.django.DjangoModelFactory):
             obj.refresh_from_db(fields=["search_vector"])
 
 
-class FetchRunFactory(factory.django.DjangoModelFactory):
+class FetchRunFactory(factory.django.DjangoModelFactory[FetchRun]):
     class Meta:
         model = FetchRun
 
@@ -52,7 +52,7 @@ class FetchRunFactory(factory.django.DjangoModelFactory):
     created = 12
 
 
-class PaperMetricFactory(factory.django.DjangoModelFactory):
+class PaperMetricFactory(factory.django.DjangoModelFactory[PaperMetric]):
     class Meta:
         model = PaperMetric
 
@@ -62,7 +62,7 @@ class PaperMetricFactory(factory.django.DjangoModelFactory):
     num_comments = 0
 
 
-class SubscriberFactory(factory.django.DjangoModelFactory):
+class SubscriberFactory(factory.django.DjangoModelFactory[Subscriber]):
     class Meta:
         model = Subscriber
 
@@ -72,11 +72,19 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     confirmed_at = factory.LazyFunction(timezone.now)
 
 
-def papers_create(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1") -> list[Any]:
+def papers_create(
+    n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1"
+) -> list[Any]:
     """n papers of a day (by default the day before DAY) on five topics in turn, the first most upvoted."""
-    topics = ["pose estimation", "speech recognition", "robot grasping", "diffusion video", "protein folding"]
+    topics = [
+        "pose estimation",
+        "speech recognition",
+        "robot grasping",
+        "diffusion video",
+        "protein folding",
+    ]
     return [
-        PaperFactory(
+        PaperFactory.create(
             arxiv_id=f"{prefix}{i:04d}",
             title=f"{topics[i % len(topics)].title()} at scale, study {i}",
             abstract=f"We improve {topics[i % len(topics)]} with a new method.",
@@ -89,8 +97,13 @@ def papers_create(n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), pre
 
 def reader_create(**kwargs: Any) -> Subscriber:
     """A confirmed reader of a daily digest of three papers, due at 08:00 UTC (kwargs override)."""
-    fields = {"timezone": "UTC", "delivery_hour": 8, "frequency": Subscriber.Frequency.DAILY, "digest_size": 3}
-    return SubscriberFactory(**{**fields, **kwargs})
+    fields = {
+        "timezone": "UTC",
+        "delivery_hour": 8,
+        "frequency": Subscriber.Frequency.DAILY,
+        "digest_size": 3,
+    }
+    return SubscriberFactory.create(**{**fields, **kwargs})
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -109,7 +122,9 @@ def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
         "arxiv_id": paper["id"],
         "title": " ".join(paper["title"].split()),
         "abstract": " ".join(paper.get("summary", "").split()),
-        "authors": [author["name"] for author in paper.get("authors", []) if not author.get("hidden")],
+        "authors": [
+            author["name"] for author in paper.get("authors", []) if not author.get("hidden")
+        ],
         "published_at": _when(paper.get("publishedAt")),
         "hf_date": submitted.date() if submitted else None,
         "upvotes": paper.get("upvotes", 0),
@@ -126,4 +141,4 @@ def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def papers_from_hf_fixture(raw: bytes) -> list[Paper]:
     """Paper rows, one per item of a captured HF daily_papers response, through PaperFactory."""
-    return [PaperFactory(**paper_fields_from_hf_item(item)) for item in json.loads(raw)]
+    return [PaperFactory.create(**paper_fields_from_hf_item(item)) for item in json.loads(raw)]

@@ -99,7 +99,9 @@ def provider_http_error(status: int) -> AnymailRequestsAPIError:
 
 # --- The digest -------------------------------------------------------------------------------------
 
-DAY = dt.date(2026, 11, 24)  # a Tuesday: the day of the issue the ledger and command tests build and send
+DAY = dt.date(
+    2026, 11, 24
+)  # a Tuesday: the day of the issue the ledger and command tests build and send
 CANDIDATES = "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
 ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 
@@ -157,5 +159,11 @@ def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run this code in a new interpreter at the repository's root, with exactly this environment."""
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )

@@ -50,13 +50,23 @@ def state_counts(state: dict[str, Any]) -> dict[str, int]:
     return {label: len(rows) for label, rows in state.items() if rows}
 
 
-def command_argv(options: dict[str, st.SearchStrategy[str]], flags: list[str]) -> st.SearchStrategy[list[str]]:
+def command_argv(
+    options: dict[str, st.SearchStrategy[str]], flags: list[str]
+) -> st.SearchStrategy[list[str]]:
     """Command lines of these options (any order, any may repeat), flags, and stray words."""
-    option = st.sampled_from(sorted(options)).flatmap(lambda name: options[name].map(lambda value: [name, value]))
-    parts = st.one_of(
-        option, option, option, st.sampled_from(flags).map(lambda flag: [flag]), anything.map(lambda w: [w])
+    option = st.sampled_from(sorted(options)).flatmap(
+        lambda name: options[name].map(lambda value: [name, value])
     )
-    return st.lists(parts, max_size=5).map(lambda chunks: [word for chunk in chunks for word in chunk])
+    parts = st.one_of(
+        option,
+        option,
+        option,
+        st.sampled_from(flags).map(lambda flag: [flag]),
+        anything.map(lambda w: [w]),
+    )
+    return st.lists(parts, max_size=5).map(
+        lambda chunks: [word for chunk in chunks for word in chunk]
+    )
 
 
 def command_run(name: str, argv: list[str]) -> tuple[bool, str]:
@@ -66,6 +76,7 @@ def command_run(name: str, argv: list[str]) -> tuple[bool, str]:
         call_command(name, *argv, stdout=out, stderr=out)
     except CommandError as error:
         message = str(error)
-        assert message and "Traceback" not in message
+        assert message
+        assert "Traceback" not in message
         return False, message
     return True, out.getvalue()

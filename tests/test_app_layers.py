@@ -24,7 +24,9 @@ def imported_modules(source: str, *, module: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = (
+                package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            )
             name = ".".join([*base, node.module or ""]).strip(".")
             found.add(name)
             found.update(f"{name}.{alias.name}" for alias in node.names)

@@ -70,14 +70,22 @@ def test_production_settings_pass_check_deploy_without_a_warning(tmp_path: Path)
 
 
 def test_check_deploy_does_fail_on_a_weak_secret_key(tmp_path: Path) -> None:
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path, SECRET_KEY="short"))
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=production_env(tmp_path, SECRET_KEY="short"),
+    )
 
     assert result.returncode != 0
     assert "security.W009" in result.stderr
 
 
 @pytest.mark.parametrize("debug", ["false", ""])
-def test_it_refuses_to_start_without_SECRET_KEY_when_DEBUG_is_off(tmp_path: Path, debug: str) -> None:
+def test_it_refuses_to_start_without_SECRET_KEY_when_DEBUG_is_off(
+    tmp_path: Path, debug: str
+) -> None:
     env = production_env(tmp_path, DEBUG=debug)
     del env["SECRET_KEY"]
 
@@ -117,11 +125,16 @@ def test_compose_health_checks_and_start_order(compose: dict) -> None:
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
     assert services["web"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
-    assert "celery -A config inspect ping -d celery@$$HOSTNAME" in services["worker"]["healthcheck"]["test"][1]
+    assert (
+        "celery -A config inspect ping -d celery@$$HOSTNAME"
+        in services["worker"]["healthcheck"]["test"][1]
+    )
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["migrate"]["restart"] == "no"
     for name in ("web", "worker", "beat"):
-        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }, name
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
 
 
@@ -151,8 +164,12 @@ def worker_queues(command: list[str]) -> set[str]:
 
 
 def test_every_worker_listens_to_every_queue_tasks_are_routed_to(compose: dict) -> None:
-    routed = {settings.CELERY_TASK_DEFAULT_QUEUE} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line)
+    routed = {settings.CELERY_TASK_DEFAULT_QUEUE} | {
+        route["queue"] for route in settings.CELERY_TASK_ROUTES.values()
+    }
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line
+    )
 
     assert worker_queues(compose["services"]["worker"]["command"]) == routed
     assert worker_queues(shlex.split(procfile["worker"])) == routed
@@ -160,15 +177,29 @@ def test_every_worker_listens_to_every_queue_tasks_are_routed_to(compose: dict) 
 
 
 def test_make_run_migrates_loads_the_sample_queues_a_live_fetch_and_starts_the_procfile() -> None:
-    dry_run = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    steps = ["manage.py migrate", "manage.py load_sample", "fetch_hf_today.delay()", "honcho -f Procfile.dev start"]
+    dry_run = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    steps = [
+        "manage.py migrate",
+        "manage.py load_sample",
+        "fetch_hf_today.delay()",
+        "honcho -f Procfile.dev start",
+    ]
     positions = [dry_run.stdout.find(step) for step in steps]
-    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line)
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line
+    )
 
     assert -1 not in positions and positions == sorted(positions), dry_run.stdout
     assert "DEBUG=${DEBUG:-true}" in dry_run.stdout
     assert set(procfile) == {"web", "worker", "beat"}
-    assert shlex.split(procfile["web"])[:4] == ["python", "manage.py", "runserver", "127.0.0.1:8000"]
+    assert shlex.split(procfile["web"])[:4] == [
+        "python",
+        "manage.py",
+        "runserver",
+        "127.0.0.1:8000",
+    ]
 
 
 def test_the_beat_schedule_names_tasks_that_exist() -> None:
@@ -182,15 +213,20 @@ def test_the_beat_schedule_names_tasks_that_exist() -> None:
 
 def test_the_image_is_slim_runs_as_a_user_and_keeps_no_secret() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    instructions = [line.split(None, 1) for line in dockerfile.splitlines() if line and not line.startswith("#")]
+    instructions = [
+        line.split(None, 1) for line in dockerfile.splitlines() if line and not line.startswith("#")
+    ]
     env_lines = " ".join(rest for word, rest in instructions if word == "ENV")
     users = [rest.strip() for word, rest in instructions if word == "USER"]
 
     assert instructions[0] == ["FROM", "python:3.11-slim"]
     assert "pip install -r requirements.txt" in dockerfile
-    assert re.search(r"SECRET_KEY=\S+ DEBUG=false python manage.py collectstatic --noinput", dockerfile)
+    assert re.search(
+        r"SECRET_KEY=\S+ DEBUG=false python manage.py collectstatic --noinput", dockerfile
+    )
     assert "SECRET_KEY" not in env_lines
-    assert users and users[-1] not in {"root", "0"}
+    assert users
+    assert users[-1] not in {"root", "0"}
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", "var/", ".git"} <= set(ignored)
 
@@ -211,10 +247,18 @@ def test_the_readme_documents_every_variable_the_settings_read() -> None:
 def test_the_env_example_names_the_production_variables_without_a_secret() -> None:
     example = (ROOT / ".env.example").read_text()
     values = dict(
-        line.split("=", 1) for line in example.splitlines() if "=" in line and not line.lstrip().startswith("#")
+        line.split("=", 1)
+        for line in example.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
     )
 
-    assert {"SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SITE_URL", "POSTGRES_PASSWORD"} <= set(values)
+    assert {
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SITE_URL",
+        "POSTGRES_PASSWORD",
+    } <= set(values)
     assert values["SECRET_KEY"] == ""
 
 
@@ -232,7 +276,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A migrated SQLite database and collected static files, as the migrate job and the image build make them."""
     tmp = tmp_path_factory.mktemp("site")
     env = production_env(
-        tmp, DATABASE_URL=f"sqlite:///{tmp / 'paperboy.sqlite3'}", STATIC_ROOT=str(tmp / "static"), LOG_LEVEL="WARNING"
+        tmp,
+        DATABASE_URL=f"sqlite:///{tmp / 'paperboy.sqlite3'}",
+        STATIC_ROOT=str(tmp / "static"),
+        LOG_LEVEL="WARNING",
     )
     for args in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         result = manage(*args, env=env)
@@ -245,7 +292,15 @@ def gunicorn(command: list[str], env: dict[str, str]) -> Iterator[str]:
     """Run the compose web command on a free loopback port; yield its base URL; stop it."""
     port = free_port()
     bind = command.index("--bind") + 1
-    argv = [sys.executable, "-m", *command[:bind], f"127.0.0.1:{port}", *command[bind + 1 :], "--workers", "1"]
+    argv = [
+        sys.executable,
+        "-m",
+        *command[:bind],
+        f"127.0.0.1:{port}",
+        *command[bind + 1 :],
+        "--workers",
+        "1",
+    ]
     log = Path(env["HOME"]) / f"gunicorn-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -303,7 +358,9 @@ def test_behind_a_tls_proxy_plain_http_is_redirected_and_the_web_healthcheck_pas
 
     def probe(port: str) -> int:
         code = healthcheck.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        return subprocess.run([sys.executable, "-c", code], env=site, capture_output=True, timeout=30).returncode
+        return subprocess.run(
+            [sys.executable, "-c", code], env=site, capture_output=True, timeout=30
+        ).returncode
 
     with gunicorn(web["command"], site) as base:
         plain = requests.get(f"{base}/", timeout=10, allow_redirects=False)

@@ -21,7 +21,9 @@ def imported_test_modules(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names if _in_tests(alias.name) and _is_test(alias.name)]
+            found += [
+                alias.name for alias in node.names if _in_tests(alias.name) and _is_test(alias.name)
+            ]
         elif isinstance(node, ast.ImportFrom) and (node.level or _in_tests(node.module or "")):
             base = "." * node.level + (node.module or "")
             if _is_test(node.module or ""):
@@ -33,14 +35,18 @@ def imported_test_modules(source: str) -> list[str]:
 
 
 def test_the_check_sees_every_way_of_importing_a_test_module() -> None:
-    assert imported_test_modules("from tests.digest.test_sending import DAY") == ["tests.digest.test_sending"]
+    assert imported_test_modules("from tests.digest.test_sending import DAY") == [
+        "tests.digest.test_sending"
+    ]
     assert imported_test_modules("from tests.subscriptions.conftest import FORM")
     assert imported_test_modules("from tests.digest import test_sending")
     assert imported_test_modules("import tests.test_settings")
     assert imported_test_modules("from tests import test_settings")
     assert imported_test_modules("from .conftest import FORM")
     assert imported_test_modules("from . import test_webhooks")
-    assert not imported_test_modules("from tests.helpers import FORM\nfrom django.test import Client")
+    assert not imported_test_modules(
+        "from tests.helpers import FORM\nfrom django.test import Client"
+    )
 
 
 def test_no_test_module_imports_another_test_module_or_a_conftest() -> None:

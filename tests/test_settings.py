@@ -50,7 +50,9 @@ def test_it_uses_redis_for_the_cache_and_the_broker_when_REDIS_URL_is_set(tmp_pa
     assert not (tmp_path / "var" / "celery-broker").exists()
 
 
-def test_without_REDIS_URL_it_uses_locmem_and_a_filesystem_broker_whose_folders_exist(tmp_path: Path) -> None:
+def test_without_REDIS_URL_it_uses_locmem_and_a_filesystem_broker_whose_folders_exist(
+    tmp_path: Path,
+) -> None:
     seen = probe(tmp_path, DEBUG="true")
 
     broker_dir = tmp_path / "var" / "celery-broker"
@@ -65,7 +67,8 @@ def test_without_REDIS_URL_it_uses_locmem_and_a_filesystem_broker_whose_folders_
 def test_the_embedded_broker_carries_a_task_from_one_process_to_another(tmp_path: Path) -> None:
     env = clean_env(tmp_path, DEBUG="true")
     sent = run_python(
-        "from config.celery import app; app.send_task('papers.tasks.fetch_hf_today', kwargs={'probe': 1})", env
+        "from config.celery import app; app.send_task('papers.tasks.fetch_hf_today', kwargs={'probe': 1})",
+        env,
     )
     assert sent.returncode == 0, sent.stderr
     # Routed to the fetch queue, as a file the worker (another process) will pick up.
@@ -83,7 +86,12 @@ def test_the_embedded_broker_carries_a_task_from_one_process_to_another(tmp_path
 
 
 def test_it_uses_postgres_through_psycopg_3_when_DATABASE_URL_points_there(tmp_path: Path) -> None:
-    seen = probe(tmp_path, DEBUG="true", DATABASE_URL="postgres://pb:pw@db.internal:5433/paperboy", CONN_MAX_AGE="30")
+    seen = probe(
+        tmp_path,
+        DEBUG="true",
+        DATABASE_URL="postgres://pb:pw@db.internal:5433/paperboy",
+        CONN_MAX_AGE="30",
+    )
 
     assert seen["db"] == {
         "ENGINE": "django.db.backends.postgresql",
@@ -101,7 +109,9 @@ def test_it_uses_postgres_through_psycopg_3_when_DATABASE_URL_points_there(tmp_p
     assert driver.stdout.strip() == "True", driver.stderr
 
 
-def test_without_DATABASE_URL_it_uses_sqlite_in_the_var_folder_and_creates_it(tmp_path: Path) -> None:
+def test_without_DATABASE_URL_it_uses_sqlite_in_the_var_folder_and_creates_it(
+    tmp_path: Path,
+) -> None:
     seen = probe(tmp_path, DEBUG="true")
 
     assert seen["db"]["ENGINE"] == "django.db.backends.sqlite3"
@@ -143,7 +153,9 @@ def test_real_environment_variables_win_over_the_env_file(tmp_path: Path) -> Non
 
 
 def test_operators_can_move_static_files_and_size_workers(tmp_path: Path) -> None:
-    seen = probe(tmp_path, DEBUG="true", STATIC_ROOT=str(tmp_path / "static"), CELERY_WORKER_CONCURRENCY="6")
+    seen = probe(
+        tmp_path, DEBUG="true", STATIC_ROOT=str(tmp_path / "static"), CELERY_WORKER_CONCURRENCY="6"
+    )
 
     assert seen["static_root"] == str(tmp_path / "static")
     assert seen["worker_concurrency"] == 6

@@ -46,7 +46,9 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 @pytest.fixture
-def outbox(settings: Any, tmp_path: Path, live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+def outbox(
+    settings: Any, tmp_path: Path, live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """DEBUG on, mail written to a fresh folder the /outbox/ page reads, links in emails to the live server."""
     folder = tmp_path / "outbox"
     settings.DEBUG = True
@@ -56,7 +58,10 @@ def outbox(settings: Any, tmp_path: Path, live_server: Any, monkeypatch: pytest.
     settings.PAPERBOY_POSTAL_ADDRESS = "Paperboy, 12 Example Street, 75001 Paris, France"
     # Rate limits count in the cache: an empty one of this test's own, never a real Redis.
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
     }
     vectors.cache_clear()
     sending.contexts_clear()
@@ -100,12 +105,16 @@ def _open_from_outbox(page: Any, base: str, *, to: str, subject: str) -> None:
     page.goto(base + "/outbox/")
     row = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=to, exact=True))
     row.get_by_role("link", name=re.compile("^" + re.escape(subject))).first.click()
-    expect(page.get_by_role("heading", name=re.compile("^" + re.escape(subject)), level=1)).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile("^" + re.escape(subject)), level=1)
+    ).to_be_visible()
 
 
 def _text_link(page: Any, path: str) -> Any:
     """A link in the email's text part (the outbox urlizes it) to a URL containing `path`."""
-    return page.locator("pre").get_by_role("link", name=path)  # a string name matches as a substring
+    return page.locator("pre").get_by_role(
+        "link", name=path
+    )  # a string name matches as a substring
 
 
 def _html_part(page: Any) -> Any:
@@ -135,7 +144,9 @@ def _send(issue: Issue, *, at: dt.datetime) -> None:
 def _signs_up(page: Any, base: str) -> None:
     page.goto(base + "/")
     box = page.locator("section.subscribe")
-    expect(box.get_by_role("heading", name="Get trending papers in your email inbox")).to_be_visible()
+    expect(
+        box.get_by_role("heading", name="Get trending papers in your email inbox")
+    ).to_be_visible()
     box.get_by_label("Email address").fill(ADA)
     _shoot(page, "01-home")
     box.get_by_role("button", name="Subscribe").click()
@@ -152,7 +163,11 @@ def _signs_up(page: Any, base: str) -> None:
     expect(page.get_by_role("heading", name="Check your inbox", level=1)).to_be_visible()
     _shoot(page, "03-check-your-inbox")
     ada = _subscriber(ADA)
-    assert (ada.status, ada.interests, ada.timezone) == (Subscriber.Status.PENDING, SIGNUP_INTERESTS, ZONE)
+    assert (ada.status, ada.interests, ada.timezone) == (
+        Subscriber.Status.PENDING,
+        SIGNUP_INTERESTS,
+        ZONE,
+    )
 
 
 def _confirms_from_the_outbox(page: Any, base: str, folder: Path) -> None:
@@ -164,7 +179,9 @@ def _confirms_from_the_outbox(page: Any, base: str, folder: Path) -> None:
     confirm_url = re.search(r"https?://\S+/confirm/\S+/", email.text).group(0)
     assert confirm_url.startswith(base + "/confirm/")
     button = _html_part(page).get_by_role("link", name="Confirm my subscription")
-    assert button.get_attribute("href") == confirm_url  # the HTML part's button goes to the same place
+    assert (
+        button.get_attribute("href") == confirm_url
+    )  # the HTML part's button goes to the same place
     _shoot(page, "05-confirmation-email")
 
     _text_link(page, "/confirm/").click()
@@ -177,7 +194,8 @@ def _confirms_from_the_outbox(page: Any, base: str, folder: Path) -> None:
 
     expect(page.get_by_role("heading", name="You're subscribed", level=1)).to_be_visible()
     ada = _subscriber(ADA)
-    assert ada.status == Subscriber.Status.ACTIVE and ada.confirmed_at is not None
+    assert ada.status == Subscriber.Status.ACTIVE
+    assert ada.confirmed_at is not None
     _shoot(page, "07-confirmed")
 
 
@@ -190,19 +208,32 @@ def _changes_preferences(page: Any) -> None:
     page.get_by_label("Delivery time").select_option("07:00")
     page.get_by_role("button", name="Save preferences").click()
 
-    expect(page.get_by_role("status").filter(has_text="Your preferences are saved.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Your preferences are saved.")
+    ).to_be_visible()
     assert page.get_by_label("Interests").input_value() == NEW_INTERESTS
     assert page.get_by_label("Papers per digest").input_value() == "5"
     assert page.get_by_label("Delivery time").input_value() == "7"
     ada = _subscriber(ADA)
-    assert (ada.interests, ada.digest_size, ada.delivery_hour, ada.timezone) == (NEW_INTERESTS, 5, 7, ZONE)
+    assert (ada.interests, ada.digest_size, ada.delivery_hour, ada.timezone) == (
+        NEW_INTERESTS,
+        5,
+        7,
+        ZONE,
+    )
     _shoot(page, "08-preferences-saved")
 
 
 def _gets_the_first_digest(folder: Path) -> Issue:
     """Two more readers, the Wednesday issue, and the tick at Ada's hour: one email each."""
     for email in (BOB, CY):
-        SubscriberFactory(email=email, interests="video generation", timezone="UTC", delivery_hour=6, digest_size=3)
+        SubscriberFactory.create(
+            email=email,
+            interests="video generation",
+            timezone="UTC",
+            delivery_hour=6,
+            digest_size=3,
+        )
     issue = services.issue_build(date=FIRST_DAY)
     # An hour before 07:00 in Paris she is not due yet: her new delivery time counts.
     ledger.deliveries_create_due(now=dt.datetime.combine(FIRST_DAY, dt.time(5, tzinfo=dt.UTC)))
@@ -210,7 +241,8 @@ def _gets_the_first_digest(folder: Path) -> Issue:
     _send(issue, at=dt.datetime.combine(FIRST_DAY, SIX_UTC))
 
     delivery = Delivery.objects.get(issue=issue, subscriber__email=ADA)
-    assert delivery.status == DeliveryStatus.SENT and len(delivery.papers) == 5
+    assert delivery.status == DeliveryStatus.SENT
+    assert len(delivery.papers) == 5
     assert [len(_mail_to(folder, address)) for address in (ADA, BOB, CY)] == [2, 1, 1]
     return issue
 
@@ -225,14 +257,23 @@ def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
 
     email = _html_part(page)
     shown = [" ".join(title.split()) for title in email.locator("h2.pb-title").all_inner_texts()]
-    assert shown == [" ".join(titles[arxiv_id].split()) for arxiv_id in picked]  # her papers, in her order
+    assert shown == [
+        " ".join(titles[arxiv_id].split()) for arxiv_id in picked
+    ]  # her papers, in her order
     reasons = email.locator("p.pb-reason").all_inner_texts()
     assert len(reasons) == 5 and all(reasons), reasons
-    assert any(reason.startswith("matches: ") for reason in reasons), reasons  # picked for her interests
+    assert any(reason.startswith("matches: ") for reason in reasons), (
+        reasons
+    )  # picked for her interests
     # .strip(): the subject header is folded before its first word, and the outbox keeps the fold's space.
-    [digest] = [message for message in _mail_to(folder, ADA) if message.subject.strip().startswith("Paperboy")]
+    [digest] = [
+        message
+        for message in _mail_to(folder, ADA)
+        if message.subject.strip().startswith("Paperboy")
+    ]
     for title, reason in zip(shown, reasons, strict=True):
-        assert title in " ".join(digest.text.split()) and reason in digest.text  # the text part says the same
+        assert title in " ".join(digest.text.split())
+        assert reason in digest.text
     view_url = f"{base}/digest/{FIRST_DAY}/"
     assert email.get_by_role("link", name="View in browser").get_attribute("href") == view_url
     assert f"View in browser: {view_url}" in digest.text
@@ -242,7 +283,11 @@ def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
     html = page.locator("iframe[title='HTML part of the email']").get_attribute("srcdoc")
     alone = page.context.new_page()
     alone.set_content(html)
-    assert alone.get_by_role("link", name="Unsubscribe").get_attribute("href").startswith(base + "/unsubscribe/")
+    assert (
+        alone.get_by_role("link", name="Unsubscribe")
+        .get_attribute("href")
+        .startswith(base + "/unsubscribe/")
+    )
     _shoot(alone, "11-digest-email")
     alone.close()
     return view_url
@@ -256,7 +301,9 @@ def _views_it_in_the_browser(page: Any, view_url: str, issue: Issue) -> None:
     top = Paper.objects.get(arxiv_id=issue.candidate_ids[0])  # the day's most upvoted paper
     expect(page.get_by_role("link", name=" ".join(top.title.split()))).to_be_visible()
     reasons = page.locator("p.pb-reason").all_inner_texts()
-    assert reasons and all(reason.startswith("trending: ") for reason in reasons), reasons  # nothing about Ada
+    assert reasons and all(reason.startswith("trending: ") for reason in reasons), (
+        reasons
+    )  # nothing about Ada
     for personal in ("View in browser", "Manage your preferences", "Unsubscribe"):
         assert page.get_by_role("link", name=personal).count() == 0
     _shoot(page, "12-view-in-browser")
@@ -265,7 +312,9 @@ def _views_it_in_the_browser(page: Any, view_url: str, issue: Issue) -> None:
 def _leaves_in_one_click(page: Any, base: str) -> None:
     _open_from_outbox(page, base, to=ADA, subject="Paperboy · 19 Nov 2025")
     unsubscribe_url = _text_link(page, "/unsubscribe/").get_attribute("href")
-    assert _header(page, "List-Unsubscribe") == f"<{unsubscribe_url}>"  # the footer's link is the header's
+    assert (
+        _header(page, "List-Unsubscribe") == f"<{unsubscribe_url}>"
+    )  # the footer's link is the header's
     assert _header(page, "List-Unsubscribe-Post") == ONE_CLICK
     _text_link(page, "/unsubscribe/").click()
 
@@ -284,8 +333,11 @@ def _leaves_in_one_click(page: Any, base: str) -> None:
 def _bob_leaves_from_his_mail_client(page: Any, base: str) -> None:
     """RFC 8058: a bare POST of "List-Unsubscribe=One-Click" to the header's URL; no cookie, no CSRF token."""
     _open_from_outbox(page, base, to=BOB, subject="Paperboy · 19 Nov 2025")
-    found = re.fullmatch(r"<(https?://[^>]+/unsubscribe/[^>]+/)>", _header(page, "List-Unsubscribe"))
-    assert found and found.group(1).startswith(base)
+    found = re.fullmatch(
+        r"<(https?://[^>]+/unsubscribe/[^>]+/)>", _header(page, "List-Unsubscribe")
+    )
+    assert found
+    assert found.group(1).startswith(base)
     client = page.context.browser.new_context()  # a fresh cookie jar, as a mail provider has
     try:
         response = client.request.post(
@@ -311,7 +363,10 @@ def _gets_no_more_mail(page: Any, base: str, folder: Path) -> None:
     sent = Delivery.objects.filter(issue=issue).exclude(status=DeliveryStatus.SKIPPED)
     assert list(sent.values_list("subscriber__email", "status")) == [(CY, DeliveryStatus.SENT)]
     page.goto(base + "/outbox/")
-    assert page.locator("tbody tr").filter(has=page.get_by_role("cell", name=ADA, exact=True)).count() == 2
+    assert (
+        page.locator("tbody tr").filter(has=page.get_by_role("cell", name=ADA, exact=True)).count()
+        == 2
+    )
     _shoot(page, "15-outbox-after-leaving")
 
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 from django import forms
 
 from digest.selectors import subscriber_find_by_email_or_id
-from subscriptions.models import DIGEST_SIZE_DEFAULT, DIGEST_SIZE_MAX, DIGEST_SIZE_MIN, INTERESTS_MAX_CHARS, Subscriber
+from subscriptions.models import (
+    DIGEST_SIZE_DEFAULT,
+    DIGEST_SIZE_MAX,
+    DIGEST_SIZE_MIN,
+    INTERESTS_MAX_CHARS,
+    Subscriber,
+)
 
 
 class PreviewForm(forms.Form):
     """Whose digest to preview: a subscriber, an interests text, or both (the text wins), and how many papers."""
 
     subscriber = forms.CharField(
-        required=False, max_length=254, label="Subscriber", help_text="Email address or id; leave empty for anyone."
+        required=False,
+        max_length=254,
+        label="Subscriber",
+        help_text="Email address or id; leave empty for anyone.",
     )
     interests = forms.CharField(
         required=False,
@@ -21,7 +30,11 @@ class PreviewForm(forms.Form):
         help_text="Free text, as a reader writes it; empty: the subscriber's own, or trending only.",
     )
     size = forms.IntegerField(
-        required=False, min_value=DIGEST_SIZE_MIN, max_value=DIGEST_SIZE_MAX, label="Papers", help_text="Digest size."
+        required=False,
+        min_value=DIGEST_SIZE_MIN,
+        max_value=DIGEST_SIZE_MAX,
+        label="Papers",
+        help_text="Digest size.",
     )
 
     def clean_subscriber(self) -> Subscriber | None:
@@ -39,7 +52,9 @@ class PreviewForm(forms.Form):
         interests = " ".join(self.cleaned_data["interests"].split())
         if not interests and subscriber is not None:
             interests = subscriber.interests
-        size = self.cleaned_data["size"] or (subscriber.digest_size if subscriber else DIGEST_SIZE_DEFAULT)
+        size = self.cleaned_data["size"] or (
+            subscriber.digest_size if subscriber else DIGEST_SIZE_DEFAULT
+        )
         return subscriber, interests, size
 
 
@@ -53,4 +68,6 @@ class TestSendForm(forms.Form):
 class PauseForm(forms.Form):
     """Why the editor pauses the issue."""
 
-    reason = forms.CharField(required=False, max_length=300, help_text="Shown on the issue; optional.")
+    reason = forms.CharField(
+        required=False, max_length=300, help_text="Shown on the issue; optional."
+    )

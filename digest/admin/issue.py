@@ -55,7 +55,15 @@ from digest.tasks import issue_send_now
 from papers.models import Paper
 
 # The change form's figures: the ledger's statuses, then the provider's events.
-COUNTS_SHOWN = ["due", "queued", "sending", "sent", "failed", "skipped", *list(ISSUE_LIST_COUNTS)[3:]]
+COUNTS_SHOWN = [
+    "due",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "skipped",
+    *list(ISSUE_LIST_COUNTS)[3:],
+]
 
 
 class IssueChangeList(ChangeList):
@@ -95,12 +103,16 @@ class FrozenOnceSendingInline(admin.TabularInline):
     autocomplete_fields = ["paper"]
     template = "admin/digest/issue/tabular.html"
 
-    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> forms.Field | None:
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name == "paper":
             # Papers are pinned here, not written: no "add" or "change" paper buttons; and titles are long.
             wrapper = field.widget
-            wrapper.can_add_related = wrapper.can_change_related = wrapper.can_delete_related = False  # type: ignore[attr-defined]
+            wrapper.can_add_related = wrapper.can_change_related = wrapper.can_delete_related = (
+                False  # type: ignore[attr-defined]
+            )
             getattr(wrapper, "widget", wrapper).attrs["data-width"] = "42em"
         return field
 
@@ -146,7 +158,11 @@ class PausedFilter(admin.SimpleListFilter):
 
 
 # Soft hyphens let the longest headers break (see change_list.html), so the figures fit beside the filters.
-_COUNT_HEADERS = {"delivered": "deliv\u00adered", "complained": "com\u00adplained", "bounced": "boun\u00adced"}
+_COUNT_HEADERS = {
+    "delivered": "deliv\u00adered",
+    "complained": "com\u00adplained",
+    "bounced": "boun\u00adced",
+}
 
 
 def _count_column(name: str) -> Callable[[Any, Issue], Any]:
@@ -156,8 +172,12 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
         if name == "failed" and value:
             # Failed deliveries are one click away, with their errors.
             url = reverse("admin:digest_delivery_changelist")
-            query = urlencode({"issue__id__exact": issue.pk, "status__exact": DeliveryStatus.FAILED})
-            return format_html('<a href="{}?{}" style="color:#b91c1c;font-weight:700">{}</a>', url, query, value)
+            query = urlencode(
+                {"issue__id__exact": issue.pk, "status__exact": DeliveryStatus.FAILED}
+            )
+            return format_html(
+                '<a href="{}?{}" style="color:#b91c1c;font-weight:700">{}</a>', url, query, value
+            )
         return value
 
     column.__name__ = name
@@ -180,7 +200,13 @@ class IssueAdmin(admin.ModelAdmin):
         ("Editor's note", {"fields": ["note"]}),
         ("Delivery", {"fields": ["counts_table"]}),
         ("Candidates", {"fields": ["window", "new_papers", "quiet", "candidate_list"]}),
-        ("Record", {"fields": ["built_at", "sending_at", "sent_at", "updated_at"], "classes": ["collapse"]}),
+        (
+            "Record",
+            {
+                "fields": ["built_at", "sending_at", "sent_at", "updated_at"],
+                "classes": ["collapse"],
+            },
+        ),
     ]
     readonly_fields = [
         "date",
@@ -197,7 +223,9 @@ class IssueAdmin(admin.ModelAdmin):
         "sent_at",
         "updated_at",
     ]
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})}}
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 80})}
+    }
 
     due = _count_column("due")
     sent = _count_column("sent")
@@ -221,12 +249,20 @@ class IssueAdmin(admin.ModelAdmin):
 
     # The list's <style> block (narrow figure columns, so that they fit beside the filters) passes by nonce.
     @method_decorator(csp_update({"style-src": [NONCE]}))
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         return super().changelist_view(request, extra_context)
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Issue | None:
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Issue | None:
         issue = super().get_object(request, object_id, from_field)
-        if issue is not None and request.method == "POST" and request.resolver_match.url_name == "digest_issue_change":
+        if (
+            issue is not None
+            and request.method == "POST"
+            and request.resolver_match.url_name == "digest_issue_change"
+        ):
             # The change form saves in one transaction: holding the row there means no reader can be
             # made due (their ledger rows reference it) between the "not sending yet" check and the save.
             issue = issue_get_locked(issue_id=issue.pk)
@@ -236,7 +272,9 @@ class IssueAdmin(admin.ModelAdmin):
         frozen = ["note"] if issue_is_frozen(issue=obj) else []
         return [*self.readonly_fields, *frozen]
 
-    def save_model(self, request: HttpRequest, obj: Issue, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Issue, form: forms.ModelForm, change: bool
+    ) -> None:
         # Only the note is the editor's: the status and the pause belong to the worker and the buttons.
         if not issue_is_frozen(issue=obj):
             obj.save(update_fields=["note", "updated_at"])
@@ -304,7 +342,9 @@ class IssueAdmin(admin.ModelAdmin):
     def pause_state(self, issue: Issue) -> str:
         if issue.paused_at is None:
             return "No"
-        return f"Since {issue.paused_at:%Y-%m-%d %H:%M} UTC: {issue.pause_reason or 'no reason given'}"
+        return (
+            f"Since {issue.paused_at:%Y-%m-%d %H:%M} UTC: {issue.pause_reason or 'no reason given'}"
+        )
 
     @admin.display(description="window")
     def window(self, issue: Issue) -> str:
@@ -315,10 +355,14 @@ class IssueAdmin(admin.ModelAdmin):
         counts = issue_counts(issue=issue)
         ledger = self._counts_table(issue, counts, "Ledger", COUNTS_SHOWN[:6])
         provider = self._counts_table(issue, counts, "Provider events", COUNTS_SHOWN[6:])
-        return format_html('<div style="display:flex;flex-wrap:wrap;gap:8px 32px">{}{}</div>', ledger, provider)
+        return format_html(
+            '<div style="display:flex;flex-wrap:wrap;gap:8px 32px">{}{}</div>', ledger, provider
+        )
 
     @staticmethod
-    def _counts_table(issue: Issue, counts: dict[str, int], caption: str, names: list[str]) -> SafeString:
+    def _counts_table(
+        issue: Issue, counts: dict[str, int], caption: str, names: list[str]
+    ) -> SafeString:
         """One table of figures, each linked to the deliveries it counts."""
         url = reverse("admin:digest_delivery_changelist")
         links = []
@@ -344,7 +388,8 @@ class IssueAdmin(admin.ModelAdmin):
             return "None: no paper was trending in the window."
         rows = [self._candidate_row(candidate) for candidate in issue_candidate_list(issue=issue)]
         return format_html(
-            '<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>', SafeString("".join(rows))
+            '<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>',
+            SafeString("".join(rows)),
         )
 
     @staticmethod
@@ -375,26 +420,36 @@ class IssueAdmin(admin.ModelAdmin):
     def pause_issues(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         reason = f"paused by {request.user.get_username()}"
         done = sum(services.issue_pause(issue=issue, reason=reason) for issue in queryset)
-        self.message_user(request, f"Paused {_plural(done, 'issue')}.", messages.SUCCESS if done else messages.WARNING)
+        self.message_user(
+            request,
+            f"Paused {_plural(done, 'issue')}.",
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
     @admin.action(description="Resume selected issues")
     def resume_issues(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         done = sum(services.issue_resume(issue=issue) for issue in queryset)
-        self.message_user(request, f"Resumed {_plural(done, 'issue')}.", messages.SUCCESS if done else messages.WARNING)
+        self.message_user(
+            request,
+            f"Resumed {_plural(done, 'issue')}.",
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
     # --- The issue's own pages ---
 
     def get_urls(self) -> list[URLPattern]:
         def view(function: Callable[..., HttpResponseBase], name: str, suffix: str) -> URLPattern:
             return path(
-                f"<path:object_id>/{suffix}/", self.admin_site.admin_view(function), name=f"digest_issue_{name}"
+                f"<path:object_id>/{suffix}/",
+                self.admin_site.admin_view(function),
+                name=f"digest_issue_{name}",
             )
 
         email = xframe_options_sameorigin(
             # The email's <style> blocks (dark mode, phones) pass by nonce; only the admin may frame it.
-            csp_replace({"style-src": [NONCE], "frame-ancestors": [SELF], "form-action": ["'none'"]})(
-                self.preview_email_view
-            )
+            csp_replace(
+                {"style-src": [NONCE], "frame-ancestors": [SELF], "form-action": ["'none'"]}
+            )(self.preview_email_view)
         )
         return [
             view(self.preview_view, "preview", "preview"),
@@ -421,7 +476,12 @@ class IssueAdmin(admin.ModelAdmin):
         self, request: HttpRequest, issue: Issue, template: str, title: str, **context: Any
     ) -> TemplateResponse:
         """One of the issue's own pages (preview, send now, pause), inside the admin's frame."""
-        base = {**self.admin_site.each_context(request), "opts": self.opts, "original": issue, "title": title}
+        base = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": issue,
+            "title": title,
+        }
         return TemplateResponse(request, f"admin/digest/issue/{template}", {**base, **context})
 
     def _redirect_to_issue(self, issue: Issue) -> HttpResponseRedirect:
@@ -439,7 +499,9 @@ class IssueAdmin(admin.ModelAdmin):
         }
         if form.is_valid():
             subscriber, interests, size = form.reader()
-            preview = issue_preview(issue=issue, subscriber=subscriber, interests=interests, size=size)
+            preview = issue_preview(
+                issue=issue, subscriber=subscriber, interests=interests, size=size
+            )
             email_url = reverse("admin:digest_issue_preview_email", args=[issue.pk])
             context.update(
                 preview=preview,
@@ -458,9 +520,13 @@ class IssueAdmin(admin.ModelAdmin):
         issue = self._issue_to_change(request, object_id)
         form = PreviewForm(request.GET)
         if not form.is_valid():
-            return HttpResponse("This preview's form has errors.", status=400, content_type="text/plain")
+            return HttpResponse(
+                "This preview's form has errors.", status=400, content_type="text/plain"
+            )
         subscriber, interests, size = form.reader()
-        html = issue_preview(issue=issue, subscriber=subscriber, interests=interests, size=size).parts.html
+        html = issue_preview(
+            issue=issue, subscriber=subscriber, interests=interests, size=size
+        ).parts.html
         # Links open in a new tab (the frame may open pop-ups that leave its sandbox), not inside the frame.
         html = html.replace("<head>", '<head><base target="_blank">', 1)
         nonce = getattr(request, "csp_nonce", None)
@@ -476,19 +542,33 @@ class IssueAdmin(admin.ModelAdmin):
         to = request.user.email  # type: ignore[union-attr]
         preview_url = reverse("admin:digest_issue_preview", args=[issue.pk])
         if not form.is_valid():
-            self.message_user(request, "The test was not sent: the interests or size were not valid.", messages.ERROR)
+            self.message_user(
+                request,
+                "The test was not sent: the interests or size were not valid.",
+                messages.ERROR,
+            )
             return HttpResponseRedirect(preview_url)
         interests, size = form.cleaned_data["interests"], form.cleaned_data["size"]
-        back = HttpResponseRedirect(f"{preview_url}?{urlencode({'interests': interests, 'size': size})}")
+        back = HttpResponseRedirect(
+            f"{preview_url}?{urlencode({'interests': interests, 'size': size})}"
+        )
         if not to:
-            self.message_user(request, "Your account has no email address: add one to your user first.", messages.ERROR)
+            self.message_user(
+                request,
+                "Your account has no email address: add one to your user first.",
+                messages.ERROR,
+            )
             return back
         try:
             preview = issue_send_test(issue=issue, to=to, interests=interests, size=size)
         except (AnymailError, smtplib.SMTPException, OSError) as error:
             self.message_user(request, f"The test could not be sent: {error}", messages.ERROR)
             return back
-        self.message_user(request, f"Test sent to {to} with {_plural(len(preview.picks), 'paper')}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Test sent to {to} with {_plural(len(preview.picks), 'paper')}.",
+            messages.SUCCESS,
+        )
         return back
 
     def send_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -501,7 +581,14 @@ class IssueAdmin(admin.ModelAdmin):
         readers = issue_readers_to_send(issue=issue).count()
         if request.method != "POST":
             already = issue_delivery_count(issue=issue)
-            return self._render(request, issue, "send_now.html", f"Send {issue} now?", readers=readers, already=already)
+            return self._render(
+                request,
+                issue,
+                "send_now.html",
+                f"Send {issue} now?",
+                readers=readers,
+                already=already,
+            )
         transaction.on_commit(lambda: issue_send_now.delay(issue.pk))
         message = f"Sending {issue} now to {_plural(readers, 'more reader')}; the figures below fill in as it goes."
         self.message_user(request, message, messages.SUCCESS)
@@ -515,7 +602,11 @@ class IssueAdmin(admin.ModelAdmin):
             return self._render(request, issue, "pause.html", f"Pause {issue}", form=form)
         reason = form.cleaned_data["reason"].strip() or f"paused by {request.user.get_username()}"
         if services.issue_pause(issue=issue, reason=reason):
-            self.message_user(request, "Paused: no new batch will be claimed until it is resumed.", messages.SUCCESS)
+            self.message_user(
+                request,
+                "Paused: no new batch will be claimed until it is resumed.",
+                messages.SUCCESS,
+            )
         else:
             self.message_user(request, "This issue was already paused.", messages.WARNING)
         return self._redirect_to_issue(issue)
@@ -523,7 +614,9 @@ class IssueAdmin(admin.ModelAdmin):
     def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         issue = self._issue_to_change(request, object_id)
         if services.issue_resume(issue=issue):
-            self.message_user(request, "Resumed: its queued deliveries go out at the next tick.", messages.SUCCESS)
+            self.message_user(
+                request, "Resumed: its queued deliveries go out at the next tick.", messages.SUCCESS
+            )
         else:
             self.message_user(request, "This issue was not paused.", messages.WARNING)
         return self._redirect_to_issue(issue)
@@ -531,7 +624,9 @@ class IssueAdmin(admin.ModelAdmin):
     def schedule_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         issue = self._issue_to_change(request, object_id)
         if services.issue_schedule(issue=issue):
-            self.message_user(request, "Scheduled: it goes out at each reader's hour.", messages.SUCCESS)
+            self.message_user(
+                request, "Scheduled: it goes out at each reader's hour.", messages.SUCCESS
+            )
         else:
             message = f"Only a draft can be scheduled; this issue is {issue.get_status_display().lower()}."
             self.message_user(request, message, messages.WARNING)
@@ -540,15 +635,17 @@ class IssueAdmin(admin.ModelAdmin):
     def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         issue = self._issue_to_change(request, object_id)
         if services.issue_hold(issue=issue):
-            self.message_user(request, "Back to draft: nothing goes out until it is scheduled again.", messages.SUCCESS)
+            self.message_user(
+                request,
+                "Back to draft: nothing goes out until it is scheduled again.",
+                messages.SUCCESS,
+            )
         elif issue.status != IssueStatus.SCHEDULED:
             message = f"Only a scheduled issue can go back to draft; this one is {issue.get_status_display().lower()}."
             self.message_user(request, message, messages.WARNING)
         else:
             due = issue_delivery_count(issue=issue)
-            message = (
-                f"Not held: {_plural(due, 'reader')} already due for it, so it has started going out. Pause it instead."
-            )
+            message = f"Not held: {_plural(due, 'reader')} already due for it, so it has started going out. Pause it instead."
             self.message_user(request, message, messages.WARNING)
         return self._redirect_to_issue(issue)
 
@@ -556,4 +653,7 @@ class IssueAdmin(admin.ModelAdmin):
 def _pick_rows(preview: Preview) -> list[tuple[int, Paper | None, str, str]]:
     """(position, paper, arXiv id, reason) for each pick, the papers read in one query."""
     papers = papers_by_arxiv_id(arxiv_ids=[pick.arxiv_id for pick in preview.picks])
-    return [(n, papers.get(pick.arxiv_id), pick.arxiv_id, pick.reason) for n, pick in enumerate(preview.picks, 1)]
+    return [
+        (n, papers.get(pick.arxiv_id), pick.arxiv_id, pick.reason)
+        for n, pick in enumerate(preview.picks, 1)
+    ]

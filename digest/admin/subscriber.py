@@ -27,7 +27,9 @@ def _when(value: object) -> str:
 
 def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
     """The cells of one delivery's row: issue link and name, status class and label, sent, papers, events, error."""
-    events = ", ".join(name.removesuffix("_at") for name in _DELIVERY_EVENTS if getattr(delivery, name))
+    events = ", ".join(
+        name.removesuffix("_at") for name in _DELIVERY_EVENTS if getattr(delivery, name)
+    )
     issue_url = reverse("admin:digest_issue_change", args=[delivery.issue_id])
     issue = f"{delivery.issue.date:%Y-%m-%d} {delivery.issue.get_kind_display().lower()}"
     error = Truncator(delivery.error).chars(100)
@@ -66,7 +68,9 @@ class SubscriberWithDeliveriesAdmin(SubscriberAdmin):
         )
         if not rows:
             return "No digest yet."
-        all_url = reverse("admin:digest_delivery_changelist") + f"?subscriber__id__exact={subscriber.pk}"
+        all_url = (
+            reverse("admin:digest_delivery_changelist") + f"?subscriber__id__exact={subscriber.pk}"
+        )
         return format_html(
             '<table class="subscriber-deliveries"><thead><tr><th>issue</th><th>status</th><th>sent (UTC)</th>'
             "<th>papers</th><th>events</th><th>error</th></tr></thead><tbody>{}</tbody></table>"

@@ -47,11 +47,16 @@ def profiles_load(path: Path = DEV_PROFILES) -> tuple[list[Profile], list[PaperR
     data = json.loads(path.read_text(encoding="utf-8"))
     candidates_file = PROJECT_DIR / "tests" / data["candidates_file"]
     records = hf_api.parse(candidates_file.read_bytes()).records
-    profiles = [Profile(p["interests"], {k: int(v) for k, v in p["relevant"].items()}) for p in data["profiles"]]
+    profiles = [
+        Profile(p["interests"], {k: int(v) for k, v in p["relevant"].items()})
+        for p in data["profiles"]
+    ]
     return profiles, records
 
 
-def mean_ndcg(profiles: Sequence[Profile], rank: Callable[[str], Sequence[str]], k: int = 5) -> float:
+def mean_ndcg(
+    profiles: Sequence[Profile], rank: Callable[[str], Sequence[str]], k: int = 5
+) -> float:
     """nDCG@k averaged over profiles; `rank(interests)` answers arXiv ids, best first."""
     if not profiles:
         return 0.0

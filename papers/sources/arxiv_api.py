@@ -85,7 +85,9 @@ def _total(feed: Element) -> int:
     try:
         return int((value or "").strip())
     except ValueError:
-        raise ParseError(f"arXiv API feed has no valid opensearch:totalResults: {value!r}") from None
+        raise ParseError(
+            f"arXiv API feed has no valid opensearch:totalResults: {value!r}"
+        ) from None
 
 
 def _feed(raw: bytes) -> Element:
@@ -125,7 +127,9 @@ def _record(entry: Element) -> PaperRecord | str:
 
 
 def _authors(entry: Element) -> tuple[str, ...]:
-    names = (clean_text(author.findtext(f"{ATOM}name")) for author in entry.iterfind(f"{ATOM}author"))
+    names = (
+        clean_text(author.findtext(f"{ATOM}name")) for author in entry.iterfind(f"{ATOM}author")
+    )
     return tuple(name for name in names if name)
 
 
@@ -137,7 +141,9 @@ def _categories(entry: Element) -> tuple[str, ...]:
     return tuple(dict.fromkeys(term.strip() for term in terms if term and term.strip()))
 
 
-def search_query(*, category: str | None = None, since: dt.date | None = None, until: dt.date | None = None) -> str:
+def search_query(
+    *, category: str | None = None, since: dt.date | None = None, until: dt.date | None = None
+) -> str:
     """arXiv's search_query for a category and/or a submission-date window ("" when neither is given).
 
     A window with only `since` runs to today; one with only `until` is that single day.
@@ -202,7 +208,9 @@ def _get(client: HttpClient, params: dict[str, str | int]) -> Fetched | None:
         try:
             parse(exc.content)
         except ParseError as explained:
-            raise FetchError(f"{API_URL}: HTTP {exc.status}: {explained}", status=exc.status) from exc
+            raise FetchError(
+                f"{API_URL}: HTTP {exc.status}: {explained}", status=exc.status
+            ) from exc
         raise
 
 

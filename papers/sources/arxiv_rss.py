@@ -28,7 +28,9 @@ SOURCE = "arxiv-rss"
 
 DC = "{http://purl.org/dc/elements/1.1/}"
 # "arXiv:2411.17700v1 Announce Type: new \nAbstract: The abstract..." -> "The abstract..."
-_ANNOUNCE_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?", re.IGNORECASE)
+_ANNOUNCE_PREFIX = re.compile(
+    r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?", re.IGNORECASE
+)
 _ANNOUNCE_ID = re.compile(r"^\s*arXiv:(\S+)", re.IGNORECASE)
 # Name suffixes that arXiv sometimes writes after a comma ("Kenneth M. Merz, Jr.").
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
@@ -37,8 +39,23 @@ _DATED_TYPES = {"new", "cross"}
 # The feeds write accented names in TeX (Andr\'es, S{\o}gaard, \v{S}timac); the API and HF write
 # Unicode. Names are decoded so that one person reads the same whatever the source.
 _TEX_LETTERS = {
-    **{"ss": "ß", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å", "o": "ø", "O": "Ø"},
-    **{"l": "ł", "L": "Ł", "i": "ı", "j": "ȷ"},  # dotless i/j (Kad{\i}o\u{g}lu): dotted again under an accent
+    **{
+        "ss": "ß",
+        "ae": "æ",
+        "AE": "Æ",
+        "oe": "œ",
+        "OE": "Œ",
+        "aa": "å",
+        "AA": "Å",
+        "o": "ø",
+        "O": "Ø",
+    },
+    **{
+        "l": "ł",
+        "L": "Ł",
+        "i": "ı",
+        "j": "ȷ",
+    },  # dotless i/j (Kad{\i}o\u{g}lu): dotted again under an accent
 }
 _TEX_SYMBOL_ACCENTS = {
     "'": "\u0301",
@@ -95,7 +112,9 @@ def _rss_record(item: Element) -> PaperRecord | str:
     arxiv_id = _first_id(item.findtext("guid"), item.findtext("link"), _announced_id(description))
     categories = tuple(clean_text(category.text) for category in item.iterfind("category"))
     published = _rfc822(item.findtext("pubDate"))
-    return _record(item, arxiv_id=arxiv_id, description=description, categories=categories, published=published)
+    return _record(
+        item, arxiv_id=arxiv_id, description=description, categories=categories, published=published
+    )
 
 
 def _atom_record(entry: Element) -> PaperRecord | str:
@@ -106,9 +125,17 @@ def _atom_record(entry: Element) -> PaperRecord | str:
         link.get("href") if link is not None else None,
         _announced_id(description),
     )
-    categories = tuple(clean_text(category.get("term")) for category in entry.iterfind(f"{ATOM}category"))
+    categories = tuple(
+        clean_text(category.get("term")) for category in entry.iterfind(f"{ATOM}category")
+    )
     published = parse_datetime(entry.findtext(f"{ATOM}published"))
-    return _record(entry, arxiv_id=arxiv_id, description=description, categories=categories, published=published)
+    return _record(
+        entry,
+        arxiv_id=arxiv_id,
+        description=description,
+        categories=categories,
+        published=published,
+    )
 
 
 def _record(

@@ -14,7 +14,9 @@ from papers.sources import arxiv_api, arxiv_rss, hf_api, hf_html
 from papers.sources.records import ParseError, ParseResult
 
 HEAD_BYTES = 64 * 1024
-UNRECOGNIZED = "unrecognized format: expected HF daily_papers JSON, HF papers HTML, arXiv Atom or arXiv RSS"
+UNRECOGNIZED = (
+    "unrecognized format: expected HF daily_papers JSON, HF papers HTML, arXiv Atom or arXiv RSS"
+)
 
 PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
     "hf": hf_api.parse,
@@ -25,7 +27,9 @@ PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
 
 _BOM = b"\xef\xbb\xbf"
 # What may come before the root element: the XML declaration, processing instructions, comments, a DOCTYPE.
-_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s+(?!html\b)[^\[>]*(?:\[.*?\])?\s*>)", re.S | re.I)
+_PROLOG_ITEM = re.compile(
+    rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s+(?!html\b)[^\[>]*(?:\[.*?\])?\s*>)", re.S | re.I
+)
 _HTML_START = re.compile(rb"\s*(?:<!DOCTYPE\s+html\b|<html\b)", re.I)
 _ROOT_TAG = re.compile(rb"\s*<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
 

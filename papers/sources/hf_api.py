@@ -56,9 +56,15 @@ def fetch(
 
 
 def _period_params(*, date: dt.date | None, week: str | None, month: str | None) -> dict[str, str]:
-    given = [name for name, value in (("date", date), ("week", week), ("month", month)) if value is not None]
+    given = [
+        name
+        for name, value in (("date", date), ("week", week), ("month", month))
+        if value is not None
+    ]
     if len(given) != 1:
-        raise ValueError(f"give exactly one of date, week, month (got {', '.join(given) or 'none'})")
+        raise ValueError(
+            f"give exactly one of date, week, month (got {', '.join(given) or 'none'})"
+        )
     if date is not None:
         return {"date": date.isoformat()}
     if week is not None:
@@ -83,7 +89,9 @@ def load_items(raw: bytes) -> list[Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ParseError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ParseError(f"invalid JSON: {type(exc).__name__}") from exc
     if isinstance(data, list):
@@ -91,11 +99,17 @@ def load_items(raw: bytes) -> list[Any]:
     if isinstance(data, dict) and "error" in data:
         raise ParseError(f"API error: {clean_text(str(data['error']))[:200]}")
     if isinstance(data, dict):
-        raise ParseError(f"expected a JSON list of papers, got an object with keys {sorted(data)[:10]}")
-    raise ParseError(f"expected a JSON list of papers, got {type(data).__name__ if data is not None else 'null'}")
+        raise ParseError(
+            f"expected a JSON list of papers, got an object with keys {sorted(data)[:10]}"
+        )
+    raise ParseError(
+        f"expected a JSON list of papers, got {type(data).__name__ if data is not None else 'null'}"
+    )
 
 
-def parse_items(items: list[Any], *, source: str, default_hf_date: dt.date | None = None) -> ParseResult:
+def parse_items(
+    items: list[Any], *, source: str, default_hf_date: dt.date | None = None
+) -> ParseResult:
     """Map Daily Papers items to records; an unusable item is skipped with its reason.
 
     `default_hf_date` is the listing's own day (the HTML page's date), used when an item does
@@ -114,7 +128,9 @@ def parse_items(items: list[Any], *, source: str, default_hf_date: dt.date | Non
             continue
         if record.arxiv_id in seen:
             # One batch must not upsert the same row twice (PostgreSQL ON CONFLICT refuses it).
-            result.skipped.append(f"item {index}: {record.arxiv_id} duplicates item {seen[record.arxiv_id]}")
+            result.skipped.append(
+                f"item {index}: {record.arxiv_id} duplicates item {seen[record.arxiv_id]}"
+            )
             continue
         seen[record.arxiv_id] = index
         result.records.append(record)
@@ -140,7 +156,9 @@ def item_record(item: Any, *, source: str, default_hf_date: dt.date | None = Non
         raise _SkipItem(f"{arxiv_id}: {exc}") from exc
 
 
-def _record(arxiv_id: str, paper: dict, item: dict, *, source: str, default_hf_date: dt.date | None) -> PaperRecord:
+def _record(
+    arxiv_id: str, paper: dict, item: dict, *, source: str, default_hf_date: dt.date | None
+) -> PaperRecord:
     title = clean_text(_string(paper, "title")) or clean_text(_string(item, "title"))
     if not title:
         raise _SkipItem("no title")
@@ -187,7 +205,10 @@ def _authors(value: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list):
         raise _SkipItem(f"authors is not a list but {type(value).__name__}")
-    names = (clean_text(a.get("name")) if isinstance(a, dict) and isinstance(a.get("name"), str) else "" for a in value)
+    names = (
+        clean_text(a.get("name")) if isinstance(a, dict) and isinstance(a.get("name"), str) else ""
+        for a in value
+    )
     return tuple(name for name in names if name)
 
 

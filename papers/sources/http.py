@@ -21,7 +21,12 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 if TYPE_CHECKING:
@@ -34,7 +39,9 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 VALIDATOR_TTL = 7 * 24 * 3600
 CONNECT_RETRIES = 1  # a refused or reset connection gets one more try; a DNS failure gets none
-MAX_WAIT = 60  # seconds: the longest backoff or Retry-After a worker sits through before the task retries
+MAX_WAIT = (
+    60  # seconds: the longest backoff or Retry-After a worker sits through before the task retries
+)
 
 
 class FetchError(Exception):
@@ -138,15 +145,23 @@ class HttpClient:
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
-    def get(self, url: str, *, params: dict | None = None, conditional: bool = True) -> Fetched | None:
+    def get(
+        self, url: str, *, params: dict | None = None, conditional: bool = True
+    ) -> Fetched | None:
         """GET a URL; None when the server says it has not changed since the last ingested fetch."""
         full_url = f"{url}?{urlencode(params, doseq=True)}" if params else url
         headers = self._validators(full_url) if conditional else {}
         self._wait_turn()
         try:
-            response = self.session.get(full_url, headers=headers, timeout=self.timeout, stream=True)
+            response = self.session.get(
+                full_url, headers=headers, timeout=self.timeout, stream=True
+            )
             content = self._read(response)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             raise TransientFetchError(f"{url}: {_network_failure(exc, self.timeout)}") from exc
         except requests.RequestException as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
@@ -157,7 +172,8 @@ class HttpClient:
             return None
         if response.status_code in RETRY_STATUSES:
             raise TransientFetchError(
-                f"{url}: HTTP {response.status_code} after {self.retries} retries", status=response.status_code
+                f"{url}: HTTP {response.status_code} after {self.retries} retries",
+                status=response.status_code,
             )
         fetched = Fetched(
             url=full_url,
@@ -221,11 +237,15 @@ def _network_failure(exc: requests.RequestException, timeout: float) -> str:
         return f"timed out after {timeout:g} s ({kind})"
     if isinstance(reason, NewConnectionError):
         cause = reason.__cause__
-        detail = cause.strerror if isinstance(cause, OSError) and cause.strerror else "connection failed"
+        detail = (
+            cause.strerror if isinstance(cause, OSError) and cause.strerror else "connection failed"
+        )
         return f"cannot connect ({detail.lower()})"
     inner = _first_exception_arg(reason) or reason
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"cannot connect (TLS error: {getattr(inner, 'reason', None) or type(inner).__name__})"
+        return (
+            f"cannot connect (TLS error: {getattr(inner, 'reason', None) or type(inner).__name__})"
+        )
     return f"connection broken ({type(inner).__name__})"
 
 

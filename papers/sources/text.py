@@ -15,7 +15,9 @@ _WHITESPACE = re.compile(r"\s+")
 # New-style ids (April 2007 on): YYMM.NNNN until 2014, YYMM.NNNNN from 2015.
 _NEW_ID = re.compile(r"(?P<yymm>\d{4})\.(?P<number>\d{4,5})")
 # Old-style ids (until March 2007): archive[.SUBJECT-CLASS]/YYMMNNN, e.g. "math.GT/0309136".
-_OLD_ID = re.compile(r"(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.(?P<subject>[a-z]{2}))?/(?P<number>\d{7})", re.IGNORECASE)
+_OLD_ID = re.compile(
+    r"(?P<archive>[a-z]+(?:-[a-z]+)*)(?:\.(?P<subject>[a-z]{2}))?/(?P<number>\d{7})", re.IGNORECASE
+)
 _VERSION = re.compile(r"v\d+$")
 _PREFIXES = re.compile(
     r"^(?:arxiv:|oai:arxiv\.org:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)",

@@ -30,7 +30,13 @@ pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2026, 11, 24)  # a Tuesday
 BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
-TOPICS = ["pose estimation", "speech recognition", "robot grasping", "diffusion video", "protein folding"]
+TOPICS = [
+    "pose estimation",
+    "speech recognition",
+    "robot grasping",
+    "diffusion video",
+    "protein folding",
+]
 ISSUES = reverse("admin:digest_issue_changelist")
 DELIVERIES = reverse("admin:digest_delivery_changelist")
 Status = Issue.Status
@@ -51,7 +57,7 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _papers(n: int = 10) -> list[Paper]:
     return [
-        PaperFactory(
+        PaperFactory.create(
             arxiv_id=f"2611.1{i:04d}",
             title=f"{TOPICS[i % len(TOPICS)].title()} at scale, study {i}",
             abstract=f"We improve {TOPICS[i % len(TOPICS)]} with a new method.",
@@ -72,8 +78,13 @@ def _issue(**fields: Any) -> Issue:
 
 
 def _reader(**fields: Any) -> Subscriber:
-    defaults = {"timezone": "UTC", "delivery_hour": 8, "frequency": Subscriber.Frequency.DAILY, "digest_size": 4}
-    return SubscriberFactory(**{**defaults, **fields})
+    defaults = {
+        "timezone": "UTC",
+        "delivery_hour": 8,
+        "frequency": Subscriber.Frequency.DAILY,
+        "digest_size": 4,
+    }
+    return SubscriberFactory.create(**{**defaults, **fields})
 
 
 def _url(name: str, issue: Issue) -> str:
@@ -82,7 +93,9 @@ def _url(name: str, issue: Issue) -> str:
 
 def _pin(issue: Issue, *arxiv_ids: str) -> None:
     for position, arxiv_id in enumerate(arxiv_ids):
-        IssuePin.objects.create(issue=issue, paper=Paper.objects.get(arxiv_id=arxiv_id), position=position)
+        IssuePin.objects.create(
+            issue=issue, paper=Paper.objects.get(arxiv_id=arxiv_id), position=position
+        )
 
 
 def _picks(response: Any) -> list[tuple[str, str]]:
@@ -105,10 +118,20 @@ def _inline(prefix: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _change_form(issue: Issue, *, note: str, pins: list[tuple[Paper, int]], hides: list[Paper]) -> dict[str, Any]:
-    pin_rows = [{"paper": paper.pk, "position": position, "issue": issue.pk, "id": ""} for paper, position in pins]
+def _change_form(
+    issue: Issue, *, note: str, pins: list[tuple[Paper, int]], hides: list[Paper]
+) -> dict[str, Any]:
+    pin_rows = [
+        {"paper": paper.pk, "position": position, "issue": issue.pk, "id": ""}
+        for paper, position in pins
+    ]
     hide_rows = [{"paper": paper.pk, "issue": issue.pk, "id": ""} for paper in hides]
-    return {"note": note, **_inline("pins", pin_rows), **_inline("hides", hide_rows), "_continue": "Save"}
+    return {
+        "note": note,
+        **_inline("pins", pin_rows),
+        **_inline("hides", hide_rows),
+        "_continue": "Save",
+    }
 
 
 # --- The issue page ---------------------------------------------------------------------------------
@@ -123,7 +146,8 @@ def test_the_issue_pages_render_whatever_its_status(admin_client: Client, status
     change = admin_client.get(_url("change", issue))
     preview = admin_client.get(_url("preview", issue))
 
-    assert change.status_code == 200 and preview.status_code == 200
+    assert change.status_code == 200
+    assert preview.status_code == 200
     html = change.content.decode()
     assert "Good morning!" in html
     assert papers[0].title in html  # the candidates, linked to the paper admin
@@ -137,7 +161,9 @@ def test_the_inline_saves_pins_in_position_order_hides_and_the_note(admin_client
     papers = _papers(6)
     issue = _issue()
 
-    data = _change_form(issue, note="Two picks today.", pins=[(papers[4], 2), (papers[1], 0)], hides=[papers[0]])
+    data = _change_form(
+        issue, note="Two picks today.", pins=[(papers[4], 2), (papers[1], 0)], hides=[papers[0]]
+    )
     response = admin_client.post(_url("change", issue), data)
 
     assert response.status_code == 302, response.context["errors"] if response.context else ""
@@ -146,7 +172,9 @@ def test_the_inline_saves_pins_in_position_order_hides_and_the_note(admin_client
     pins, candidates = services.issue_papers(issue=issue)
     assert [paper.arxiv_id for paper in pins] == [papers[1].arxiv_id, papers[4].arxiv_id]
     assert papers[0].arxiv_id not in [paper.arxiv_id for paper in candidates]
-    assert list(IssueHide.objects.filter(issue=issue).values_list("paper_id", flat=True)) == [papers[0].pk]
+    assert list(IssueHide.objects.filter(issue=issue).values_list("paper_id", flat=True)) == [
+        papers[0].pk
+    ]
     page = admin_client.get(_url("change", issue)).content.decode()
     assert page.index(papers[1].title) < page.index(papers[4].title)
 
@@ -157,7 +185,10 @@ def test_scraped_titles_are_escaped_on_the_issue_and_preview_pages(admin_client:
     issue = _issue()
     _pin(issue, papers[0].arxiv_id)
 
-    pages = [admin_client.get(_url(name, issue)).content.decode() for name in ("change", "preview", "preview_email")]
+    pages = [
+        admin_client.get(_url(name, issue)).content.decode()
+        for name in ("change", "preview", "preview_email")
+    ]
 
     for html in pages:
         assert "<script>alert" not in html
@@ -174,11 +205,14 @@ def test_pinning_the_same_paper_twice_is_an_error_and_saves_nothing(admin_client
     assert response.status_code == 200
     assert "Please correct" in response.content.decode()
     issue.refresh_from_db()
-    assert issue.note == "" and not IssuePin.objects.exists()
+    assert issue.note == ""
+    assert not IssuePin.objects.exists()
 
 
 @pytest.mark.parametrize("how", ["sending", "a reader is due"])
-def test_an_issue_that_has_started_going_out_cannot_be_edited(admin_client: Client, how: str) -> None:
+def test_an_issue_that_has_started_going_out_cannot_be_edited(
+    admin_client: Client, how: str
+) -> None:
     papers = _papers(4)
     issue = _issue(note="As sent.")
     _pin(issue, papers[2].arxiv_id)
@@ -192,8 +226,10 @@ def test_an_issue_that_has_started_going_out_cannot_be_edited(admin_client: Clie
     admin_client.post(_url("change", issue), data)
 
     html = page.content.decode()
-    assert "read-only" in html and "would give its readers different issues" in html
-    assert 'name="_save"' not in html and 'name="note"' not in html
+    assert "read-only" in html
+    assert "would give its readers different issues" in html
+    assert 'name="_save"' not in html
+    assert 'name="note"' not in html
     issue.refresh_from_db()
     assert issue.note == "As sent."
     assert list(issue.pins.values_list("paper__arxiv_id", flat=True)) == [papers[2].arxiv_id]
@@ -212,7 +248,8 @@ def test_saving_the_note_leaves_the_status_and_pause_the_worker_set(admin_client
 
     issue.refresh_from_db()
     assert issue.note == "Hello"
-    assert issue.paused_at is not None and issue.pause_reason == "error rate 40%"
+    assert issue.paused_at is not None
+    assert issue.pause_reason == "error rate 40%"
 
 
 # --- The list and its counts -------------------------------------------------------------------------
@@ -226,7 +263,10 @@ def _ledger(issue: Issue, rows: list[dict[str, Any]]) -> None:
 def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
     _papers(3)
     now = timezone.now()
-    today, yesterday = _issue(status=Status.SENDING), _issue(date=DAY - dt.timedelta(days=1), status=Status.SENT)
+    today, yesterday = (
+        _issue(status=Status.SENDING),
+        _issue(date=DAY - dt.timedelta(days=1), status=Status.SENT),
+    )
     _ledger(
         today,
         [
@@ -238,7 +278,10 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
             {"status": "skipped"},
         ],
     )
-    _ledger(yesterday, [{"status": "sent", "delivered_at": now}, {"status": "failed", "error": "timeout"}])
+    _ledger(
+        yesterday,
+        [{"status": "sent", "delivered_at": now}, {"status": "failed", "error": "timeout"}],
+    )
 
     response = admin_client.get(ISSUES)
 
@@ -246,13 +289,25 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
     by_date = {issue.date: issue for issue in response.context["cl"].result_list}
     figures = ["due", "sent", "failed", "delivered", "opened", "clicked", "bounced", "complained"]
     assert [by_date[DAY].counts[name] for name in figures] == [6, 3, 1, 2, 2, 1, 1, 1]
-    assert [by_date[DAY - dt.timedelta(days=1)].counts[name] for name in figures] == [2, 1, 1, 1, 0, 0, 0, 0]
+    assert [by_date[DAY - dt.timedelta(days=1)].counts[name] for name in figures] == [
+        2,
+        1,
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ]
     html = response.content.decode()
     row = html[html.index(f'href="{_url("change", today)}'.split("change")[0]) :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r'<td class="field-(\w+)[^"]*">(.*?)</td>', row)
     shown = {name: re.sub(r"<[^>]+>", "", value) for name, value in cells}
-    assert {name: shown[name] for name in ("due", "sent", "delivered", "opened", "bounced", "complained")} == {
+    assert {
+        name: shown[name]
+        for name in ("due", "sent", "delivered", "opened", "bounced", "complained")
+    } == {
         "due": "6",
         "sent": "3",
         "delivered": "2",
@@ -260,7 +315,9 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
         "bounced": "1",
         "complained": "1",
     }
-    assert f"issue__id__exact={today.pk}&amp;status__exact=failed" in row  # failed links to the failures
+    assert (
+        f"issue__id__exact={today.pk}&amp;status__exact=failed" in row
+    )  # failed links to the failures
     # The list's own <style> block passes the CSP by its nonce, and only by it.
     style_src = re.search(r"style-src ([^;]*)", response["Content-Security-Policy"]).group(1)
     nonce = re.fullmatch(r"'self' 'nonce-([^']+)'", style_src).group(1)
@@ -312,7 +369,9 @@ def test_the_list_filters_by_status_kind_and_pause(admin_client: Client) -> None
 # --- Preview ------------------------------------------------------------------------------------------
 
 
-def test_a_preview_as_a_subscriber_shows_pins_first_then_their_matches(admin_client: Client) -> None:
+def test_a_preview_as_a_subscriber_shows_pins_first_then_their_matches(
+    admin_client: Client,
+) -> None:
     papers = _papers(10)
     issue = _issue()
     _pin(issue, papers[4].arxiv_id, papers[0].arxiv_id)
@@ -333,7 +392,10 @@ def test_a_preview_as_a_subscriber_shows_pins_first_then_their_matches(admin_cli
     html = response.content.decode()
     assert "Ranked by words and votes only" in html  # the interests have no stored vectors yet
     assert "top trending papers" not in html
-    assert re.search(r'<iframe[^>]+sandbox="[^"]*"[^>]+src="[^"]+/preview/email/\?subscriber=ADA%40example.org"', html)
+    assert re.search(
+        r'<iframe[^>]+sandbox="[^"]*"[^>]+src="[^"]+/preview/email/\?subscriber=ADA%40example.org"',
+        html,
+    )
     assert reader.email in html
     assert embeddings._model is None
 
@@ -351,7 +413,9 @@ def test_a_preview_for_an_interests_text_ranks_by_meaning_once_its_vectors_are_s
     vectors.cache_clear()
     monkeypatch.setattr(vectors, "text_embed", _no_embedding)
 
-    response = admin_client.get(_url("preview", issue), {"interests": "speech recognition", "size": "3"})
+    response = admin_client.get(
+        _url("preview", issue), {"interests": "speech recognition", "size": "3"}
+    )
 
     assert [arxiv_id for arxiv_id, _ in _picks(response)] == [
         papers[9].arxiv_id,
@@ -362,11 +426,15 @@ def test_a_preview_for_an_interests_text_ranks_by_meaning_once_its_vectors_are_s
     assert embeddings._model is None
 
 
-def test_a_preview_that_matches_nothing_says_the_reader_gets_trending_papers(admin_client: Client) -> None:
+def test_a_preview_that_matches_nothing_says_the_reader_gets_trending_papers(
+    admin_client: Client,
+) -> None:
     papers = _papers(6)
     issue = _issue()
 
-    response = admin_client.get(_url("preview", issue), {"interests": "quantum error correction", "size": "3"})
+    response = admin_client.get(
+        _url("preview", issue), {"interests": "quantum error correction", "size": "3"}
+    )
 
     assert [arxiv_id for arxiv_id, _ in _picks(response)] == [p.arxiv_id for p in papers[:3]]
     assert "the reader gets the top trending papers" in response.content.decode()
@@ -376,7 +444,9 @@ def test_an_unknown_subscriber_or_a_bad_size_is_a_form_error(admin_client: Clien
     _papers(3)
     issue = _issue()
 
-    response = admin_client.get(_url("preview", issue), {"subscriber": "nobody@example.org", "size": "500"})
+    response = admin_client.get(
+        _url("preview", issue), {"subscriber": "nobody@example.org", "size": "500"}
+    )
 
     assert response.status_code == 200
     assert "No subscriber has this email address or id." in response.content.decode()
@@ -392,17 +462,21 @@ def test_the_framed_email_is_the_readers_without_their_signed_links(admin_client
     response = admin_client.get(_url("preview_email", issue), {"subscriber": str(reader.pk)})
 
     html = response.content.decode()
-    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
     assert papers[0].title in html
-    assert "/manage/" not in html and "/unsubscribe/" not in html
+    assert "/manage/" not in html
+    assert "/unsubscribe/" not in html
     # Framed by the admin only, its <style> blocks allowed by nonce, no form may post anywhere.
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     policy = response["Content-Security-Policy"]
-    assert "frame-ancestors 'self'" in policy and "form-action 'none'" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert "form-action 'none'" in policy
     nonce = re.search(r"style-src 'nonce-([^']+)'", policy).group(1)
     assert f'<style nonce="{nonce}"' in html
     text = admin_client.get(_url("preview", issue), {"subscriber": str(reader.pk)}).context["text"]
-    assert papers[0].title in text and "/manage/" not in text
+    assert papers[0].title in text
+    assert "/manage/" not in text
 
 
 # --- Send a test --------------------------------------------------------------------------------------
@@ -415,7 +489,9 @@ def test_send_a_test_to_me_mails_the_editor_only_and_leaves_no_ledger_row(
     issue = _issue()
     _reader()
 
-    response = admin_client.post(_url("send_test", issue), {"interests": "protein folding", "size": "3"}, follow=True)
+    response = admin_client.post(
+        _url("send_test", issue), {"interests": "protein folding", "size": "3"}, follow=True
+    )
 
     [email] = mail.outbox
     assert email.to == [admin_user.email]
@@ -423,15 +499,21 @@ def test_send_a_test_to_me_mails_the_editor_only_and_leaves_no_ledger_row(
     assert papers[4].title in email.body
     assert not Delivery.objects.exists()
     assert f"Test sent to {admin_user.email} with 3 papers." in _messages(response)
-    assert response.context["form"]["interests"].value() == "protein folding"  # back on the same preview
+    assert (
+        response.context["form"]["interests"].value() == "protein folding"
+    )  # back on the same preview
 
 
-def test_send_a_test_needs_an_email_address_on_the_account(admin_client: Client, admin_user: User) -> None:
+def test_send_a_test_needs_an_email_address_on_the_account(
+    admin_client: Client, admin_user: User
+) -> None:
     _papers(3)
     issue = _issue()
     User.objects.filter(pk=admin_user.pk).update(email="")
 
-    response = admin_client.post(_url("send_test", issue), {"interests": "", "size": "3"}, follow=True)
+    response = admin_client.post(
+        _url("send_test", issue), {"interests": "", "size": "3"}, follow=True
+    )
 
     assert not mail.outbox
     assert "Your account has no email address: add one to your user first." in _messages(response)
@@ -443,7 +525,9 @@ def test_send_a_test_needs_an_email_address_on_the_account(admin_client: Client,
 def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     admin_client: Client, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vectors, "text_embed", fake_embed)  # the sending batches are the worker's: they embed
+    monkeypatch.setattr(
+        vectors, "text_embed", fake_embed
+    )  # the sending batches are the worker's: they embed
     _papers(6)
     issue = _issue()
     daily, weekdays = _reader(), _reader(frequency=Subscriber.Frequency.WEEKDAYS, delivery_hour=23)
@@ -456,8 +540,10 @@ def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     page = admin_client.get(_url("send_now", issue))
 
     assert page.status_code == 200
-    assert page.context["readers"] == 2 and page.context["already"] == 1
-    assert not mail.outbox and Delivery.objects.count() == 1
+    assert page.context["readers"] == 2
+    assert page.context["already"] == 1
+    assert not mail.outbox
+    assert Delivery.objects.count() == 1
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(_url("send_now", issue))
     assert response.status_code == 302
@@ -500,7 +586,8 @@ def test_send_now_refuses_a_draft_a_paused_or_a_sent_issue(
     for response in (page, posted):
         assert response.redirect_chain[-1][0] == _url("change", issue)
         assert any(message in text for text in _messages(response))
-    assert not Delivery.objects.exists() and not mail.outbox
+    assert not Delivery.objects.exists()
+    assert not mail.outbox
 
 
 # --- Pause, resume, schedule, back to draft ------------------------------------------------------------------
@@ -515,12 +602,14 @@ def test_pause_asks_for_a_reason_and_resume_lifts_it(admin_client: Client) -> No
     assert issue.paused_at is None
     admin_client.post(_url("pause", issue), {"reason": "  wrong   note  "})
     issue.refresh_from_db()
-    assert issue.paused_at is not None and issue.pause_reason == "wrong note"
+    assert issue.paused_at is not None
+    assert issue.pause_reason == "wrong note"
     assert "wrong note" in admin_client.get(_url("change", issue)).content.decode()
 
     admin_client.post(_url("resume", issue))
     issue.refresh_from_db()
-    assert issue.paused_at is None and issue.pause_reason == ""
+    assert issue.paused_at is None
+    assert issue.pause_reason == ""
 
 
 def test_pause_without_a_reason_says_who_paused_it(admin_client: Client, admin_user: User) -> None:
@@ -533,13 +622,17 @@ def test_pause_without_a_reason_says_who_paused_it(admin_client: Client, admin_u
     assert issue.pause_reason == f"paused by {admin_user.get_username()}"
 
 
-def test_the_list_actions_pause_and_resume_the_selected_issues(admin_client: Client, admin_user: User) -> None:
+def test_the_list_actions_pause_and_resume_the_selected_issues(
+    admin_client: Client, admin_user: User
+) -> None:
     _papers(3)
     first, second = _issue(), _issue(date=DAY - dt.timedelta(days=1))
     untouched = _issue(date=DAY - dt.timedelta(days=2))
 
     def act(action: str, *issues: Issue) -> Any:
-        return admin_client.post(ISSUES, {"action": action, ACTION_CHECKBOX_NAME: [i.pk for i in issues]}, follow=True)
+        return admin_client.post(
+            ISSUES, {"action": action, ACTION_CHECKBOX_NAME: [i.pk for i in issues]}, follow=True
+        )
 
     response = act("pause_issues", first, second)
     assert "Paused 2 issues." in _messages(response)
@@ -548,10 +641,14 @@ def test_the_list_actions_pause_and_resume_the_selected_issues(admin_client: Cli
 
     response = act("resume_issues", first)
     assert "Resumed 1 issue." in _messages(response)
-    assert set(Issue.objects.filter(paused_at__isnull=False).values_list("pk", flat=True)) == {second.pk}
+    assert set(Issue.objects.filter(paused_at__isnull=False).values_list("pk", flat=True)) == {
+        second.pk
+    }
 
 
-def test_schedule_approves_a_draft_and_back_to_draft_holds_it_until_someone_is_due(admin_client: Client) -> None:
+def test_schedule_approves_a_draft_and_back_to_draft_holds_it_until_someone_is_due(
+    admin_client: Client,
+) -> None:
     _papers(3)
     issue = _issue(status=Status.DRAFT)
 
@@ -567,7 +664,10 @@ def test_schedule_approves_a_draft_and_back_to_draft_holds_it_until_someone_is_d
     response = admin_client.post(_url("hold", issue), follow=True)
     issue.refresh_from_db()
     assert issue.status == Status.SCHEDULED
-    assert any("1 reader already due for it" in text and "Pause it instead" in text for text in _messages(response))
+    assert any(
+        "1 reader already due for it" in text and "Pause it instead" in text
+        for text in _messages(response)
+    )
     response = admin_client.post(_url("schedule", issue), follow=True)
     assert "Only a draft can be scheduled; this issue is scheduled." in _messages(response)
 
@@ -585,12 +685,23 @@ def test_a_get_on_a_url_that_changes_state_changes_nothing(admin_client: Client)
     admin_client.get(_url("send_now", issue))
 
     assert Issue.objects.values().get(pk=issue.pk) == before
-    assert not Delivery.objects.exists() and not mail.outbox
+    assert not Delivery.objects.exists()
+    assert not mail.outbox
 
 
 # --- Who may -----------------------------------------------------------------------------------------------
 
-ISSUE_VIEWS = ["change", "preview", "preview_email", "send_test", "send_now", "pause", "resume", "schedule", "hold"]
+ISSUE_VIEWS = [
+    "change",
+    "preview",
+    "preview_email",
+    "send_test",
+    "send_now",
+    "pause",
+    "resume",
+    "schedule",
+    "hold",
+]
 
 
 @pytest.mark.parametrize("name", ISSUE_VIEWS)
@@ -601,22 +712,32 @@ def test_anonymous_and_non_staff_users_are_sent_to_the_login_page(
     _papers(3)
     issue = _issue()
     if who == "reader":
-        client.force_login(django_user_model.objects.create_user("reader", "reader@example.org", "pw"))
+        client.force_login(
+            django_user_model.objects.create_user("reader", "reader@example.org", "pw")
+        )
 
     for method in (client.get, client.post):
         response = method(_url(name, issue))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
     issue.refresh_from_db()
-    assert issue.status == Status.SCHEDULED and issue.paused_at is None
-    assert not Delivery.objects.exists() and not mail.outbox
+    assert issue.status == Status.SCHEDULED
+    assert issue.paused_at is None
+    assert not Delivery.objects.exists()
+    assert not mail.outbox
 
 
-@pytest.mark.parametrize("name", ["preview", "preview_email", "send_test", "send_now", "pause", "resume"])
-def test_staff_who_may_only_view_issues_are_refused(client: Client, django_user_model: Any, name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["preview", "preview_email", "send_test", "send_now", "pause", "resume"]
+)
+def test_staff_who_may_only_view_issues_are_refused(
+    client: Client, django_user_model: Any, name: str
+) -> None:
     _papers(3)
     issue = _issue()
-    viewer = django_user_model.objects.create_user("viewer", "viewer@example.org", "pw", is_staff=True)
+    viewer = django_user_model.objects.create_user(
+        "viewer", "viewer@example.org", "pw", is_staff=True
+    )
     viewer.user_permissions.add(Permission.objects.get(codename="view_issue"))
     client.force_login(viewer)
 
@@ -625,32 +746,46 @@ def test_staff_who_may_only_view_issues_are_refused(client: Client, django_user_
 
     assert response.status_code == 403
     issue.refresh_from_db()
-    assert issue.paused_at is None and not mail.outbox
+    assert issue.paused_at is None
+    assert not mail.outbox
 
 
 # --- The ledger --------------------------------------------------------------------------------------------
 
 
-def test_the_delivery_list_is_read_only_and_shows_failures_with_their_error(admin_client: Client) -> None:
+def test_the_delivery_list_is_read_only_and_shows_failures_with_their_error(
+    admin_client: Client,
+) -> None:
     _papers(3)
     issue = _issue(status=Status.SENDING)
     failed = _reader(email="grace@navy.example")
-    Delivery.objects.create(issue=issue, subscriber=failed, status="failed", attempts=5, error="550 5.1.1 no such user")
-    Delivery.objects.create(issue=issue, subscriber=_reader(), status="sent", delivered_at=timezone.now())
+    Delivery.objects.create(
+        issue=issue, subscriber=failed, status="failed", attempts=5, error="550 5.1.1 no such user"
+    )
+    Delivery.objects.create(
+        issue=issue, subscriber=_reader(), status="sent", delivered_at=timezone.now()
+    )
 
     response = admin_client.get(DELIVERIES, {"status__exact": "failed"})
 
     assert response.status_code == 200
-    assert [d.subscriber.email for d in response.context["cl"].result_list] == ["grace@navy.example"]
-    html = response.content.decode()
-    assert "550 5.1.1 no such user" in html
-    assert [d.subscriber.email for d in admin_client.get(DELIVERIES, {"q": "NAVY"}).context["cl"].result_list] == [
+    assert [d.subscriber.email for d in response.context["cl"].result_list] == [
         "grace@navy.example"
     ]
-    assert len(admin_client.get(DELIVERIES, {"issue__id__exact": issue.pk}).context["cl"].result_list) == 2
+    html = response.content.decode()
+    assert "550 5.1.1 no such user" in html
+    assert [
+        d.subscriber.email
+        for d in admin_client.get(DELIVERIES, {"q": "NAVY"}).context["cl"].result_list
+    ] == ["grace@navy.example"]
+    assert (
+        len(admin_client.get(DELIVERIES, {"issue__id__exact": issue.pk}).context["cl"].result_list)
+        == 2
+    )
     delivery = Delivery.objects.get(subscriber=failed)
     change = admin_client.get(reverse("admin:digest_delivery_change", args=[delivery.pk]))
-    assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
+    assert change.status_code == 200
+    assert 'name="_save"' not in change.content.decode()
     assert admin_client.get(reverse("admin:digest_delivery_add")).status_code == 403
     admin_client.post(reverse("admin:digest_delivery_delete", args=[delivery.pk]), {"post": "yes"})
     assert Delivery.objects.filter(pk=delivery.pk).exists()
@@ -662,7 +797,9 @@ def test_issues_cannot_be_added_or_deleted_here(admin_client: Client) -> None:
 
     assert admin_client.get(reverse("admin:digest_issue_add")).status_code == 403
     admin_client.post(reverse("admin:digest_issue_delete", args=[issue.pk]), {"post": "yes"})
-    admin_client.post(ISSUES, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [issue.pk], "post": "yes"})
+    admin_client.post(
+        ISSUES, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [issue.pk], "post": "yes"}
+    )
 
     assert Issue.objects.filter(pk=issue.pk).exists()
 
@@ -685,10 +822,16 @@ def test_the_subscriber_page_lists_their_latest_twenty_deliveries(admin_client: 
 
     html = response.content.decode()
     table = html[
-        html.index('class="subscriber-deliveries"') : html.index("</table>", html.index("subscriber-deliveries"))
+        html.index('class="subscriber-deliveries"') : html.index(
+            "</table>", html.index("subscriber-deliveries")
+        )
     ]
     dates = re.findall(r">(\d{4}-\d{2}-\d{2}) daily<", table)
     assert dates == [f"{DAY - dt.timedelta(days=n):%Y-%m-%d}" for n in range(20)]
-    assert "mailbox full" in table and "opened" in table and ">2<" in table
-    listed = admin_client.get(DELIVERIES, {"subscriber__id__exact": reader.pk}).context["cl"].result_list
+    assert "mailbox full" in table
+    assert "opened" in table
+    assert ">2<" in table
+    listed = (
+        admin_client.get(DELIVERIES, {"subscriber__id__exact": reader.pk}).context["cl"].result_list
+    )
     assert len(listed) == 22

@@ -38,7 +38,7 @@ def _ledger(issue: Issue) -> None:
         {"status": "queued"},
     ]
     for fields in marks * 3:
-        Delivery.objects.create(issue=issue, subscriber=SubscriberFactory(), **fields)
+        Delivery.objects.create(issue=issue, subscriber=SubscriberFactory.create(), **fields)
 
 
 def _page(browser: Any, live_server: Any, scheme: str = "light") -> tuple[Any, Any, list[str]]:
@@ -48,14 +48,18 @@ def _page(browser: Any, live_server: Any, scheme: str = "light") -> tuple[Any, A
     client.force_login(user)
     width, height = WIDTHS["desktop"]
     context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     # No network in tests: only the live server answers.
     context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())
     page = context.new_page()
     complaints: list[str] = []
     page.on(
         "console",
-        lambda message: complaints.append(message.text) if "Content Security Policy" in message.text else None,
+        lambda message: (
+            complaints.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     return context, page, complaints
 
@@ -81,7 +85,9 @@ def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str)
         assert page.get_by_role("link", name="Preview & test").is_visible()
         assert page.get_by_role("table", name="Ledger").is_visible()
         assert page.get_by_role("table", name="Provider events").is_visible()
-        assert page.get_by_role("link", name=" ".join(ranked[0].title.split())[:60], exact=False).first.is_visible()
+        assert page.get_by_role(
+            "link", name=" ".join(ranked[0].title.split())[:60], exact=False
+        ).first.is_visible()
         if status == "scheduled":
             assert page.get_by_role("button", name="Back to draft").is_visible()
             assert page.locator("#id_note").input_value() == NOTE
@@ -122,7 +128,9 @@ def test_the_preview_page_looks_right(browser: Any, live_server: Any, scheme: st
         pinned = " ".join(ranked[3].title.split())
         assert frame.get_by_role("link", name=pinned).is_visible()
         # The email's own <style> block (dark mode) applies inside the frame: its nonce got through the CSP.
-        background = frame.locator("body").evaluate("element => getComputedStyle(element).backgroundColor")
+        background = frame.locator("body").evaluate(
+            "element => getComputedStyle(element).backgroundColor"
+        )
         assert background == ("rgb(15, 17, 21)" if scheme == "dark" else "rgb(247, 247, 248)")
         assert pinned in page.locator("pre.preview-text").inner_text()
         assert not complaints, complaints

@@ -35,7 +35,12 @@ from tests.factories import papers_create
 from tests.fakes import fake_embed
 
 # slow: it starts real worker processes and kills them; `make test-fast` leaves it out.
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -52,7 +57,12 @@ def issue(monkeypatch: pytest.MonkeyPatch) -> Issue:
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
     papers_create(30, day=dt.date.today() - dt.timedelta(days=1))
     built = services.issue_build(date=dt.date.today(), rebuild=True)
-    topics = ["pose estimation", "speech recognition and robots", "", "protein folding, diffusion video"]
+    topics = [
+        "pose estimation",
+        "speech recognition and robots",
+        "",
+        "protein folding, diffusion video",
+    ]
     Subscriber.objects.bulk_create(
         Subscriber(
             email=f"crash{i}@example.org",
@@ -100,18 +110,42 @@ def worker_env(recording: Path, queue: str) -> dict[str, str]:
         "PAPERBOY_SEND_QUEUE": queue,
     }
     if db.get("PASSWORD"):
-        env["DATABASE_URL"] = env["DATABASE_URL"].replace(f"{db['USER']}@", f"{db['USER']}:{db['PASSWORD']}@")
+        env["DATABASE_URL"] = env["DATABASE_URL"].replace(
+            f"{db['USER']}@", f"{db['USER']}:{db['PASSWORD']}@"
+        )
     return env
 
 
 @pytest.fixture
-def workers(worker_env: dict[str, str], queue: str) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def workers(
+    worker_env: dict[str, str], queue: str
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start Celery workers on the test's queue; every one is killed at the end."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-n", f"{name}@%h"]
-        command += ["--concurrency", "2", "--pool", "prefork", "--without-gossip", "--without-mingle", "-l", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{name}@%h",
+        ]
+        command += [
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ]
         process = subprocess.Popen(command, cwd=ROOT, env=worker_env, start_new_session=True)
         started.append(process)
         return process
@@ -152,14 +186,18 @@ def _wait(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
 def _assert_exactly_once(issue: Issue, recording: Path, scenario: str) -> None:
     keys, addresses = recorded(recording)
     readers = dict(Subscriber.objects.values_list("pk", "email"))
-    expected = {sending.idempotency_key(issue_id=issue.pk, subscriber_id=pk): email for pk, email in readers.items()}
+    expected = {
+        sending.idempotency_key(issue_id=issue.pk, subscriber_id=pk): email
+        for pk, email in readers.items()
+    }
     missing = set(expected) - set(keys)
     unexpected = set(keys) - set(expected)
     assert not missing, f"{len(missing)} readers never got their digest"
     assert not unexpected, f"{len(unexpected)} digests under keys that are no reader's"
     assert set(addresses) == set(readers.values())
     # The ledger agrees: every row sent, and nothing marked sent that the provider did not get.
-    assert _count(issue, "sent") == READERS and Delivery.objects.filter(issue=issue).count() == READERS
+    assert _count(issue, "sent") == READERS
+    assert Delivery.objects.filter(issue=issue).count() == READERS
     raw = sum(keys.values())
     FIGURES[scenario] = {
         "readers": READERS,
@@ -178,8 +216,14 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     ledger.deliveries_create_all(issue=issue, now=timezone.now())
     _enqueue(issue, queue, math.ceil(READERS / BATCH))
     first = workers("doomed")
-    _wait(lambda: _count(issue, "sent") >= READERS // 4, timeout=120, what="a quarter of the digests to go out")
-    _kill(first)  # SIGKILL, mid-send: claimed rows stay "sending", its unacknowledged tasks go back to Redis
+    _wait(
+        lambda: _count(issue, "sent") >= READERS // 4,
+        timeout=120,
+        what="a quarter of the digests to go out",
+    )
+    _kill(
+        first
+    )  # SIGKILL, mid-send: claimed rows stay "sending", its unacknowledged tasks go back to Redis
     in_flight = _count(issue, "sending")
     assert _count(issue, "sent") < READERS, "the worker finished before it could be killed"
     # The next tick, once the claim timeout has passed, puts the dead worker's claims back in the queue.

@@ -27,13 +27,18 @@ def _delivery(email: str = "reader@example.org", message_id: str = "pm-0001") ->
         window_start=dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
         window_end=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
     )
-    reader = SubscriberFactory(email=email)
-    return Delivery.objects.create(issue=issue, subscriber=reader, status="sent", message_id=message_id)
+    reader = SubscriberFactory.create(email=email)
+    return Delivery.objects.create(
+        issue=issue, subscriber=reader, status="sent", message_id=message_id
+    )
 
 
 def _post(client: Client, payload: dict[str, Any]) -> int:
     response = client.post(
-        POSTMARK_WEBHOOK, json.dumps(payload), content_type="application/json", **basic_auth(WEBHOOK_SECRET)
+        POSTMARK_WEBHOOK,
+        json.dumps(payload),
+        content_type="application/json",
+        **basic_auth(WEBHOOK_SECRET),
     )
     return response.status_code
 
@@ -51,13 +56,23 @@ def _event(record_type: str, delivery: Delivery, **extra: Any) -> dict[str, Any]
 def test_delivered_opened_and_clicked_are_stamped_on_the_delivery(client: Client) -> None:
     delivery = _delivery()
     assert _post(client, _event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z")) == 200
-    assert _post(client, _event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z", FirstOpen=True)) == 200
-    assert _post(client, _event("Click", delivery, ReceivedAt="2026-11-24T09:11:00Z", OriginalLink="https://x")) == 200
+    assert (
+        _post(client, _event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z", FirstOpen=True))
+        == 200
+    )
+    assert (
+        _post(
+            client,
+            _event("Click", delivery, ReceivedAt="2026-11-24T09:11:00Z", OriginalLink="https://x"),
+        )
+        == 200
+    )
     delivery.refresh_from_db()
     assert delivery.delivered_at == dt.datetime(2026, 11, 24, 8, 0, 5, tzinfo=dt.UTC)
     assert delivery.opened_at == dt.datetime(2026, 11, 24, 9, 10, tzinfo=dt.UTC)
     assert delivery.clicked_at == dt.datetime(2026, 11, 24, 9, 11, tzinfo=dt.UTC)
-    assert delivery.bounced_at is None and delivery.complained_at is None
+    assert delivery.bounced_at is None
+    assert delivery.complained_at is None
 
 
 def test_a_redelivered_event_keeps_the_first_time(client: Client) -> None:
@@ -68,7 +83,9 @@ def test_a_redelivered_event_keeps_the_first_time(client: Client) -> None:
     assert delivery.opened_at == dt.datetime(2026, 11, 24, 9, 10, tzinfo=dt.UTC)
 
 
-def test_a_bounce_without_metadata_is_found_by_message_id_and_suppresses_the_reader(client: Client) -> None:
+def test_a_bounce_without_metadata_is_found_by_message_id_and_suppresses_the_reader(
+    client: Client,
+) -> None:
     delivery = _delivery(message_id="2706ee8a-737c-4285-b032-ccd317af53ed")
     bounce = {
         "RecordType": "Bounce",
@@ -89,14 +106,18 @@ def test_a_bounce_without_metadata_is_found_by_message_id_and_suppresses_the_rea
 def test_metadata_naming_another_readers_delivery_is_ignored(client: Client) -> None:
     mine = _delivery()
     other = Delivery.objects.create(
-        issue=mine.issue, subscriber=SubscriberFactory(email="other@example.org"), status="sent", message_id="pm-2"
+        issue=mine.issue,
+        subscriber=SubscriberFactory.create(email="other@example.org"),
+        status="sent",
+        message_id="pm-2",
     )
     forged = _event("Open", mine, ReceivedAt="2026-11-24T09:10:00Z")
     forged["Metadata"] = {"delivery": str(other.pk)}
     assert _post(client, forged) == 200
     other.refresh_from_db()
     mine.refresh_from_db()
-    assert other.opened_at is None and mine.opened_at is None
+    assert other.opened_at is None
+    assert mine.opened_at is None
 
 
 def test_an_unauthenticated_event_changes_nothing(client: Client) -> None:

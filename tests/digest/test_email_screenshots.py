@@ -12,7 +12,9 @@ from digest.render import Pick, issue_frame_build
 from papers.models import Paper
 from tests.helpers import SHOTS, WIDTHS, issue_of_a_real_day
 
-NOTE = "Good morning! Two editors' picks on top today.\nReply to this email to tell us what you think."
+NOTE = (
+    "Good morning! Two editors' picks on top today.\nReply to this email to tell us what you think."
+)
 REASONS = ["editor's pick", "matches: 3D human pose estimation", "matches: efficient LLM inference"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,7 +62,11 @@ def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
         page.emulate_media(color_scheme=scheme)
         page.set_content(email.html)
         assert page.get_by_role("link", name=" ".join(chosen[0].title.split())).is_visible()
-        assert page.locator(".pb-note").get_by_text("Good morning! Two editors' picks on top today.").is_visible()
+        assert (
+            page.locator(".pb-note")
+            .get_by_text("Good morning! Two editors' picks on top today.")
+            .is_visible()
+        )
         assert page.get_by_role("link", name="Unsubscribe").is_visible()
         assert page.locator(".pb-title").count() == len(chosen)
         assert _fits_width(page)
@@ -92,7 +98,9 @@ def test_the_view_in_browser_page_and_the_archive_look_right(
         assert page.get_by_role("link", name="Get the digest by email").is_visible()
         assert _fits_width(page)
         # The email's <style> block (phones, dark mode) applies under the site's CSP.
-        padding = page.locator(".pb-head").evaluate("element => getComputedStyle(element).paddingLeft")
+        padding = page.locator(".pb-head").evaluate(
+            "element => getComputedStyle(element).paddingLeft"
+        )
         assert padding == ("18px" if device == "phone" else "28px")
         _shot(page, f"digest-page-{device}")
     finally:

@@ -22,7 +22,9 @@ def test_it_takes_the_ideal_from_every_judged_id_not_only_the_ranked_ones() -> N
     relevant = {str(i): 2 for i in range(6)}
     assert ndcg_at_k(["0", "1", "2", "3", "4"], relevant, k=5) == pytest.approx(1.0)
     # One relevant paper found, at rank 1, out of three judged: 3 / (3 + 3/log2(3) + 3/2).
-    assert ndcg_at_k(["a", "zz"], {"a": 2, "b": 2, "c": 2}, k=5) == pytest.approx(1 / (1 + 1 / math.log2(3) + 0.5))
+    assert ndcg_at_k(["a", "zz"], {"a": 2, "b": 2, "c": 2}, k=5) == pytest.approx(
+        1 / (1 + 1 / math.log2(3) + 0.5)
+    )
 
 
 def test_it_cuts_at_k_and_averages_over_profiles() -> None:

@@ -16,7 +16,9 @@ MONDAY = dt.date(2026, 11, 30)
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_ticks_building_the_same_issue_at_once_both_get_the_one_issue(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_ticks_building_the_same_issue_at_once_both_get_the_one_issue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     both_looked = threading.Barrier(2, timeout=10)
     select = services.issue_candidates_select
 
@@ -44,5 +46,6 @@ def test_two_ticks_building_the_same_issue_at_once_both_get_the_one_issue(monkey
         thread.join()
 
     assert errors == []
-    assert len(built) == 2 and len(set(built)) == 1
+    assert len(built) == 2
+    assert len(set(built)) == 1
     assert Issue.objects.filter(date=MONDAY, kind=IssueKind.WEEKLY).count() == 1

@@ -21,7 +21,9 @@ TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _provider(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retrying_eagerly: None) -> Path:
+def _provider(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retrying_eagerly: None
+) -> Path:
     """The recording provider, eager Celery whose retries run in place, and the model's stand-in."""
     vectors.cache_clear()
     sending.contexts_clear()
@@ -71,14 +73,18 @@ def test_an_outage_then_recovery_delivers_everything_once_after_backing_off(
     tasks.send_batch.delay(issue.pk)
     keys, addresses = recorded(_provider)
     assert sorted(addresses) == sorted(r.email for r in readers)
-    assert set(addresses.values()) == {1} and set(keys.values()) == {1}
+    assert set(addresses.values()) == {1}
+    assert set(keys.values()) == {1}
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
     # While the provider failed, nothing was marked sent.
     attempts = len(failures.split(",")) + 1
     assert seen_sent_during_outage == [0] * attempts
     # One retry per failure, each allowed to wait longer than the last (exponential, with jitter).
     assert [attempt for attempt, _ in delays] == list(range(1, attempts))
-    assert all(0 <= seconds <= min(tasks.RETRY_CAP_SECONDS, tasks.RETRY_BASE_SECONDS * 2**a) for a, seconds in delays)
+    assert all(
+        0 <= seconds <= min(tasks.RETRY_CAP_SECONDS, tasks.RETRY_BASE_SECONDS * 2**a)
+        for a, seconds in delays
+    )
     assert Delivery.objects.filter(attempts=attempts).count() == 12
 
 
@@ -88,7 +94,9 @@ def test_retry_delays_grow_exponentially_with_full_jitter_and_a_cap() -> None:
         samples = [tasks.retry_delay(attempt) for _ in range(200)]
         assert all(0 <= s <= bound for s in samples)
         assert max(samples) > bound / 2  # jitter spreads over the whole range, not a fixed delay
-    assert tasks.RETRY_CAP_SECONDS < 15 * 60  # within the claim timeout: a retry is never taken for a crash
+    assert (
+        tasks.RETRY_CAP_SECONDS < 15 * 60
+    )  # within the claim timeout: a retry is never taken for a crash
 
 
 def test_an_outage_longer_than_the_retries_fails_the_batch_and_marks_nothing_sent(
@@ -98,7 +106,9 @@ def test_an_outage_longer_than_the_retries_fails_the_batch_and_marks_nothing_sen
     issue, _ = _due(3)
     tasks.send_batch.delay(issue.pk)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
-    assert all("gave up after 5 attempts" in e for e in Delivery.objects.values_list("error", flat=True))
+    assert all(
+        "gave up after 5 attempts" in e for e in Delivery.objects.values_list("error", flat=True)
+    )
     keys, _ = recorded(_provider)
     assert not keys
     assert mail.outbox == []
@@ -111,10 +121,12 @@ def test_a_permanent_refusal_of_one_reader_fails_that_delivery_alone(
     monkeypatch.setenv("RECORDING_EMAIL_REJECT", readers[2].email)
     tasks.send_batch.delay(issue.pk)
     refused = Delivery.objects.get(subscriber=readers[2])
-    assert refused.status == "failed" and "rejected" in refused.error
+    assert refused.status == "failed"
+    assert "rejected" in refused.error
     assert Delivery.objects.filter(status="sent").count() == 4
     _, addresses = recorded(_provider)
-    assert readers[2].email not in addresses and len(addresses) == 4
+    assert readers[2].email not in addresses
+    assert len(addresses) == 4
     issue.refresh_from_db()
     assert issue.paused_at is None  # one refusal is not an outage
 
@@ -140,12 +152,14 @@ def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_st
         mock.get(hf_api.API_URL, status=status, body="upstream trouble")
         papers_fetch_hf(date=TUESDAY_8AM.date() - dt.timedelta(days=1))
     run = FetchRun.objects.get()
-    assert run.status == FetchRun.Status.FAILED and str(status) in run.error
+    assert run.status == FetchRun.Status.FAILED
+    assert str(status) in run.error
     assert set(Paper.objects.values_list("arxiv_id", "updated_at")) == before
     with time_machine.travel(TUESDAY_8AM, tick=False):
         issue = services.issue_build(date=TUESDAY_8AM.date())
         ledger.deliveries_create_due(now=TUESDAY_8AM)
-    assert issue.quiet and issue.new_papers == 0
+    assert issue.quiet
+    assert issue.new_papers == 0
     tasks.send_batch.delay(issue.pk)
     (message,) = [m for m in _sent_messages(_provider, reader.email)]
     assert "A quiet day: no new papers came out" in message["text"]

@@ -23,9 +23,13 @@ def _run(*args: str) -> str:
 
 
 @pytest.mark.django_db
-def test_it_ranks_a_file_as_json_without_touching_the_database(judged, django_assert_num_queries) -> None:
+def test_it_ranks_a_file_as_json_without_touching_the_database(
+    judged, django_assert_num_queries
+) -> None:
     with django_assert_num_queries(0):
-        out = _run("--interests", "image segmentation", "--from-file", FILE, "--limit", "5", "--json")
+        out = _run(
+            "--interests", "image segmentation", "--from-file", FILE, "--limit", "5", "--json"
+        )
 
     items = json.loads(out)
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(CANDIDATES)).records}
@@ -36,7 +40,9 @@ def test_it_ranks_a_file_as_json_without_touching_the_database(judged, django_as
         assert isinstance(item["score"], float)
         assert item["reason"].startswith(("matches: ", "trending: "))
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
-    judged_segmentation = next(p for p in judged.profiles if p.interests == "image segmentation").relevant
+    judged_segmentation = next(
+        p for p in judged.profiles if p.interests == "image segmentation"
+    ).relevant
     assert items[0]["arxiv_id"] in judged_segmentation
 
 
@@ -44,8 +50,11 @@ def test_it_keeps_only_the_given_day_of_a_file(judged) -> None:
     records = hf_api.parse(fixture_bytes(CANDIDATES)).records
     day = records[0].hf_date
     on_day = {r.arxiv_id for r in records if r.hf_date == day}
-    items = json.loads(_run("--interests", "robots", "--from-file", FILE, "--date", day.isoformat(), "--json"))
-    assert items and {i["arxiv_id"] for i in items} <= on_day
+    items = json.loads(
+        _run("--interests", "robots", "--from-file", FILE, "--date", day.isoformat(), "--json")
+    )
+    assert items
+    assert {i["arxiv_id"] for i in items} <= on_day
     assert len(items) == min(10, len(on_day))
 
 
@@ -53,16 +62,19 @@ def test_it_prints_lines_and_says_when_nothing_matched(judged) -> None:
     out = _run("--interests", "knitting sweaters", "--from-file", FILE, "--limit", "2")
     top = max(hf_api.parse(fixture_bytes(CANDIDATES)).records, key=lambda r: r.upvotes or 0)
     assert out.startswith("Nothing matched these interests")
-    assert top.arxiv_id in out and f"trending: {top.upvotes} upvotes" in out
+    assert top.arxiv_id in out
+    assert f"trending: {top.upvotes} upvotes" in out
 
 
 @pytest.mark.django_db
 def test_it_ranks_the_latest_days_visible_papers_from_the_database(judged) -> None:
     day = dt.date(2025, 11, 20)
-    robot = PaperFactory(title="A humanoid robot learns to grasp household objects", hf_date=day, upvotes=3)
-    PaperFactory(title="Sparse attention for long documents", hf_date=day, upvotes=50)
-    PaperFactory(title="Robot arms that fold laundry", hf_date=day, hidden=True)
-    PaperFactory(title="Robots in the kitchen", hf_date=day - dt.timedelta(days=1))
+    robot = PaperFactory.create(
+        title="A humanoid robot learns to grasp household objects", hf_date=day, upvotes=3
+    )
+    PaperFactory.create(title="Sparse attention for long documents", hf_date=day, upvotes=50)
+    PaperFactory.create(title="Robot arms that fold laundry", hf_date=day, hidden=True)
+    PaperFactory.create(title="Robots in the kitchen", hf_date=day - dt.timedelta(days=1))
 
     items = json.loads(_run("--interests", "robots", "--json"))
 
@@ -76,7 +88,7 @@ def test_it_ranks_the_latest_days_visible_papers_from_the_database(judged) -> No
 def test_it_says_so_when_the_database_has_no_papers_for_the_day() -> None:
     with pytest.raises(CommandError, match="no papers"):
         _run("--interests", "robots")
-    PaperFactory(hf_date=dt.date(2025, 11, 20))
+    PaperFactory.create(hf_date=dt.date(2025, 11, 20))
     with pytest.raises(CommandError, match="no papers on 2025-11-01"):
         _run("--interests", "robots", "--date", "2025-11-01")
 
@@ -100,7 +112,11 @@ def test_it_rejects_bad_input_with_one_line(args: list[str], message: str) -> No
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty response body"), (b"[{not json", "invalid JSON"), (b"[]", "no papers in the file")],
+    [
+        (b"", "empty response body"),
+        (b"[{not json", "invalid JSON"),
+        (b"[]", "no papers in the file"),
+    ],
 )
 def test_it_rejects_an_empty_or_broken_file(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "day.json"
@@ -116,7 +132,15 @@ def test_it_exits_non_zero_from_the_command_line(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "manage.py", "preview_digest", "--interests", "x", "--from-file", str(tmp_path / "none")],
+        [
+            sys.executable,
+            "manage.py",
+            "preview_digest",
+            "--interests",
+            "x",
+            "--from-file",
+            str(tmp_path / "none"),
+        ],
         cwd=root,
         capture_output=True,
         text=True,

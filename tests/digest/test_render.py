@@ -62,12 +62,17 @@ def _picks(papers: dict[str, Paper], reason: str = "matches: pose estimation") -
 
 
 def _assemble(frame: IssueFrame, picks: list[Pick], *, fallback: bool = False) -> EmailParts:
-    return frame.assemble(picks=picks, fallback=fallback, manage_url=MANAGE, unsubscribe_url=UNSUBSCRIBE)
+    return frame.assemble(
+        picks=picks, fallback=fallback, manage_url=MANAGE, unsubscribe_url=UNSUBSCRIBE
+    )
 
 
 def _long_paper(n: int) -> Paper:
     return PaperFactory.build(
-        title=("Scaling laws for sparse mixture-of-experts vision-language models with long context " * 4).strip(),
+        title=(
+            "Scaling laws for sparse mixture-of-experts vision-language models with long context "
+            * 4
+        ).strip(),
         abstract="We propose a method for efficient inference in large multimodal models. " * 80,
         ai_summary="",
         authors=[f"Author Number{i} Surname{n}" for i in range(60)],
@@ -80,9 +85,13 @@ def _long_paper(n: int) -> Paper:
 
 def test_it_escapes_scraped_text_and_the_reason_in_the_html() -> None:
     paper = PaperFactory.build(
-        title=f"Title {SCRIPT} {IMG}", ai_summary=f"Summary {SCRIPT} {IMG}", authors=[f"Eve {IMG}", SCRIPT]
+        title=f"Title {SCRIPT} {IMG}",
+        ai_summary=f"Summary {SCRIPT} {IMG}",
+        authors=[f"Eve {IMG}", SCRIPT],
     )
-    frame = issue_frame_build(issue=_issue(note=f"Note {SCRIPT}\n{IMG}"), papers={paper.arxiv_id: paper})
+    frame = issue_frame_build(
+        issue=_issue(note=f"Note {SCRIPT}\n{IMG}"), papers={paper.arxiv_id: paper}
+    )
 
     html = _assemble(frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT} {IMG}")]).html
 
@@ -93,7 +102,12 @@ def test_it_escapes_scraped_text_and_the_reason_in_the_html() -> None:
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     # Each payload shows up, escaped, where it was: title, summary, authors, note, reason.
     # (The inliner re-serializes text nodes with a bare '"', which is harmless outside attributes.)
-    for shown in ("Title &lt;script&gt;", "Summary &lt;script&gt;", 'Eve "&gt;&lt;img', "Note &lt;script&gt;"):
+    for shown in (
+        "Title &lt;script&gt;",
+        "Summary &lt;script&gt;",
+        'Eve "&gt;&lt;img',
+        "Note &lt;script&gt;",
+    ):
         assert shown in html
     assert "matches: &lt;script&gt;" in html
 
@@ -102,18 +116,23 @@ def test_the_text_part_holds_the_scraped_text_as_plain_text_on_its_lines() -> No
     paper = PaperFactory.build(title=f"Title {SCRIPT}", authors=[IMG])
     frame = issue_frame_build(issue=_issue(), papers={paper.arxiv_id: paper})
 
-    text = _assemble(frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT}\r\nBcc: eve@example.org")]).text
+    text = _assemble(
+        frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT}\r\nBcc: eve@example.org")]
+    ).text
 
     assert f"Title {SCRIPT}" in text
     assert IMG in text
-    assert "&lt;" not in text and "&quot;" not in text
+    assert "&lt;" not in text
+    assert "&quot;" not in text
     # A reason never breaks its line, whatever the interests text held.
     assert f"matches: {SCRIPT} Bcc: eve@example.org · 10 upvotes" in text.splitlines()
 
 
 def test_it_stays_under_100_kb_with_20_long_papers() -> None:
     papers = {paper.arxiv_id: paper for paper in (_long_paper(n) for n in range(20))}
-    frame = issue_frame_build(issue=_issue(note="A long note from the editors. " * 30), papers=papers)
+    frame = issue_frame_build(
+        issue=_issue(note="A long note from the editors. " * 30), papers=papers
+    )
 
     email = _assemble(frame, _picks(papers, reason="matches: " + "x" * 60), fallback=True)
 
@@ -159,14 +178,20 @@ def test_each_paper_has_its_title_authors_summary_votes_reason_and_links() -> No
         "https://example.org/pose/",
     } <= links
     assert re.search(
-        r'<a href="https://huggingface.co/papers/2511.11111"[^>]*>Pose estimation in the wild</a>', email.html
+        r'<a href="https://huggingface.co/papers/2511.11111"[^>]*>Pose estimation in the wild</a>',
+        email.html,
     )
     for part in (email.html, email.text):
         assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in part
         assert "Dijkstra" not in part
-        assert "A short AI summary." in part and "The longer abstract." not in part
-        assert "212 upvotes" in part and "trending: 212 upvotes" in part
-    for line in ("Code: https://github.com/example/pose", "Project page: https://example.org/pose/"):
+        assert "A short AI summary." in part
+        assert "The longer abstract." not in part
+        assert "212 upvotes" in part
+        assert "trending: 212 upvotes" in part
+    for line in (
+        "Code: https://github.com/example/pose",
+        "Project page: https://example.org/pose/",
+    ):
         assert line in email.text.splitlines()
 
 
@@ -177,9 +202,12 @@ def test_only_http_links_are_ever_linked() -> None:
     email = _assemble(frame, _picks({paper.arxiv_id: paper}))
 
     hrefs = [attrs.get("href") or "" for tag, attrs in _tags(email.html) if tag == "a"]
-    assert hrefs and all(href.startswith(("http://", "https://")) for href in hrefs)
-    assert "javascript:" not in email.html and "javascript:" not in email.text
-    assert "Code:" not in email.text and "Project page:" not in email.text
+    assert hrefs
+    assert all(href.startswith(("http://", "https://")) for href in hrefs)
+    assert "javascript:" not in email.html
+    assert "javascript:" not in email.text
+    assert "Code:" not in email.text
+    assert "Project page:" not in email.text
 
 
 def test_the_summary_falls_back_to_the_abstract_cut_on_a_word_boundary() -> None:
@@ -190,7 +218,8 @@ def test_the_summary_falls_back_to_the_abstract_cut_on_a_word_boundary() -> None
     html = _assemble(frame, _picks({paper.arxiv_id: paper})).html
 
     summary = re.search(r'<p class="pb-summary"[^>]*>(.*?)</p>', html).group(1)
-    assert summary.endswith("…") and len(summary) <= render.SUMMARY_MAX_CHARS
+    assert summary.endswith("…")
+    assert len(summary) <= render.SUMMARY_MAX_CHARS
     assert summary[:-1].split(" ")[-1] in abstract.split(" ")  # a whole word before the ellipsis
     assert summary.startswith("word000 word001")
 
@@ -215,17 +244,25 @@ def test_two_readers_get_their_own_links_and_reasons_from_one_frame() -> None:
 
     assert 'href="https://paperboy.example/manage/ADA/?a=1&amp;b=2"' in ada.html
     assert "Manage your preferences: https://paperboy.example/manage/ADA/?a=1&b=2" in ada.text
-    assert "https://paperboy.example/unsubscribe/ADA/" in ada.html and "BOB" not in ada.html + ada.text
-    assert "https://paperboy.example/unsubscribe/BOB/" in bob.text and "ADA" not in bob.html + bob.text
-    assert "matches: pose" in ada.html and "matches: pose" not in bob.html
-    assert "matches: LLM &lt;inference&gt;" in bob.html and "matches: LLM <inference>" in bob.text
-    assert second in ada.html and second not in bob.html
+    assert "https://paperboy.example/unsubscribe/ADA/" in ada.html
+    assert "BOB" not in ada.html + ada.text
+    assert "https://paperboy.example/unsubscribe/BOB/" in bob.text
+    assert "ADA" not in bob.html + bob.text
+    assert "matches: pose" in ada.html
+    assert "matches: pose" not in bob.html
+    assert "matches: LLM &lt;inference&gt;" in bob.html
+    assert "matches: LLM <inference>" in bob.text
+    assert second in ada.html
+    assert second not in bob.html
     # Each reader's papers in their own order.
     assert bob.html.index(f"papers/{third}") < bob.html.index(f"papers/{first}")
-    assert "most upvoted papers instead" in bob.html and "most upvoted papers instead" not in ada.html
+    assert "most upvoted papers instead" in bob.html
+    assert "most upvoted papers instead" not in ada.html
 
 
-def test_it_renders_templates_and_inlines_css_only_when_the_frame_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_renders_templates_and_inlines_css_only_when_the_frame_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     papers = _papers(5)
     frame = issue_frame_build(issue=_issue(), papers=papers)
 
@@ -268,7 +305,8 @@ def test_a_quiet_day_says_how_few_papers_came_out() -> None:
     email = _assemble(issue_frame_build(issue=quiet, papers=papers), _picks(papers))
 
     line = "A quiet day: only 2 new papers came out today."
-    assert line in email.html and line in email.text.splitlines()
+    assert line in email.html
+    assert line in email.text.splitlines()
     assert "earlier in the week" not in email.text
 
 
@@ -282,7 +320,8 @@ def test_a_quiet_day_topped_up_from_the_week_before_says_where_the_rest_came_fro
         "A quiet day: only 1 new paper came out today. The others here came out earlier in the week; "
         "you have not had them before."
     )
-    assert line in email.text and line in email.html
+    assert line in email.text
+    assert line in email.html
 
 
 def test_a_quiet_week_says_this_week_and_a_busy_day_says_nothing() -> None:
@@ -294,7 +333,10 @@ def test_a_quiet_week_says_this_week_and_a_busy_day_says_nothing() -> None:
     day = _assemble(issue_frame_build(issue=busy, papers=papers), _picks(papers))
 
     assert "A quiet week: only 1 new paper came out this week." in week.text
-    assert "Nothing new matched your interests this week, so here are the most upvoted papers instead." in week.html
+    assert (
+        "Nothing new matched your interests this week, so here are the most upvoted papers instead."
+        in week.html
+    )
     assert "Weekly digest · Week of 25 November 2025" in week.html
     assert "quiet" not in day.html + day.text
 
@@ -307,8 +349,10 @@ def test_the_fallback_line_is_only_for_readers_nothing_matched() -> None:
     matched = _assemble(frame, _picks(papers), fallback=False)
     unmatched = _assemble(frame, _picks(papers), fallback=True)
 
-    assert line in unmatched.html and line in unmatched.text
-    assert line not in matched.html and line not in matched.text
+    assert line in unmatched.html
+    assert line in unmatched.text
+    assert line not in matched.html
+    assert line not in matched.text
 
 
 def test_the_header_has_the_date_and_the_note_with_its_line_breaks() -> None:
@@ -330,7 +374,8 @@ def test_the_footer_prints_the_postal_address_when_there_is_one(settings: Any) -
 
     assert "Paperboy Ltd<br>1 &lt;Main&gt; Street" in email.html
     assert "Paperboy Ltd\n1 <Main> Street" in email.text
-    assert "Manage your preferences" in email.html and "Unsubscribe" in email.html
+    assert "Manage your preferences" in email.html
+    assert "Unsubscribe" in email.html
 
 
 def test_without_a_postal_address_the_footer_prints_nothing_in_its_place(settings: Any) -> None:
@@ -340,8 +385,11 @@ def test_without_a_postal_address_the_footer_prints_nothing_in_its_place(setting
     email = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
 
     footer = email.html[email.html.index('class="pb-footer"') :]
-    assert "<p></p>" not in footer and '<p style="margin:0 0 8px"></p>' not in footer
-    assert email.text.rstrip().endswith(f"subscribed to the Paperboy digest at {settings.SITE_URL}.")
+    assert "<p></p>" not in footer
+    assert '<p style="margin:0 0 8px"></p>' not in footer
+    assert email.text.rstrip().endswith(
+        f"subscribed to the Paperboy digest at {settings.SITE_URL}."
+    )
 
 
 def test_the_subject_is_one_line_with_the_date_and_the_first_title_shortened() -> None:
@@ -355,9 +403,11 @@ def test_the_subject_is_one_line_with_the_date_and_the_first_title_shortened() -
     second = _assemble(frame, [Pick(other.arxiv_id, "y")]).subject
     empty = _assemble(frame, []).subject
 
-    assert "\n" not in first and "\r" not in first
+    assert "\n" not in first
+    assert "\r" not in first
     assert first.startswith("Paperboy · 25 Nov 2025: Seeing through walls: a very long title")
-    assert first.endswith("…") and len(first) < 110
+    assert first.endswith("…")
+    assert len(first) < 110
     assert second == "Paperboy · 25 Nov 2025: Short & sweet"
     assert empty == "Paperboy · 25 Nov 2025"
 
@@ -366,7 +416,10 @@ def test_a_weekly_subject_says_weekly() -> None:
     papers = _papers(1, title="Sparse attention")
     frame = issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers)
 
-    assert _assemble(frame, _picks(papers)).subject == "Paperboy weekly · 25 Nov 2025: Sparse attention"
+    assert (
+        _assemble(frame, _picks(papers)).subject
+        == "Paperboy weekly · 25 Nov 2025: Sparse attention"
+    )
 
 
 def test_text_that_looks_like_a_marker_comes_through_unchanged() -> None:
@@ -378,7 +431,10 @@ def test_text_that_looks_like_a_marker_comes_through_unchanged() -> None:
 
     assert email.text.count(tricky) == 3
     # Title, summary, note and the note again in the hidden preheader.
-    assert email.html.count("&lt;!--pb:0123456789abcdef:@papers--&gt; and pb0123456789abcdefreason") == 4
+    assert (
+        email.html.count("&lt;!--pb:0123456789abcdef:@papers--&gt; and pb0123456789abcdefreason")
+        == 4
+    )
 
 
 def test_an_issue_with_no_papers_for_the_reader_says_so() -> None:
@@ -386,17 +442,23 @@ def test_an_issue_with_no_papers_for_the_reader_says_so() -> None:
 
     email = _assemble(frame, [])
 
-    assert "No papers in this issue." in email.html and "No papers in this issue." in email.text
+    assert "No papers in this issue." in email.html
+    assert "No papers in this issue." in email.text
     assert "A quiet day: no new papers came out today." in email.text
 
 
 def test_the_personal_email_links_to_its_view_in_browser_page() -> None:
     papers = _papers(1)
     daily = _assemble(issue_frame_build(issue=_issue(), papers=papers), _picks(papers))
-    weekly = _assemble(issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers), _picks(papers))
+    weekly = _assemble(
+        issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers), _picks(papers)
+    )
 
-    assert re.search(r'<a href="http://[^"]+/digest/2025-11-25/"[^>]*>View in browser</a>', daily.html)
-    assert "/digest/2025-11-25/?kind=weekly" in weekly.html and "/digest/2025-11-25/?kind=weekly" in weekly.text
+    assert re.search(
+        r'<a href="http://[^"]+/digest/2025-11-25/"[^>]*>View in browser</a>', daily.html
+    )
+    assert "/digest/2025-11-25/?kind=weekly" in weekly.html
+    assert "/digest/2025-11-25/?kind=weekly" in weekly.text
 
 
 def test_the_public_version_has_a_sign_up_link_instead_of_the_readers_links() -> None:
@@ -405,10 +467,13 @@ def test_the_public_version_has_a_sign_up_link_instead_of_the_readers_links() ->
 
     public = frame.assemble_public(picks=_picks(papers, reason="editor's pick"))
 
-    assert "/subscribe/" in public.html and "/digest/" in public.html
-    assert "Unsubscribe" not in public.html and "Manage your preferences" not in public.html
+    assert "/subscribe/" in public.html
+    assert "/digest/" in public.html
+    assert "Unsubscribe" not in public.html
+    assert "Manage your preferences" not in public.html
     assert "View in browser" not in public.html
-    assert "editor&#x27;s pick" in public.html and "editor's pick" in public.text
+    assert "editor&#x27;s pick" in public.html
+    assert "editor's pick" in public.text
 
 
 @pytest.mark.parametrize(
@@ -439,12 +504,18 @@ def test_shorten_cuts_on_a_word_boundary(text: str, limit: int, expected: str) -
     assert render.shorten(text, limit) == expected
 
 
-def test_a_template_that_lost_a_marker_fails_when_the_frame_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_template_that_lost_a_marker_fails_when_the_frame_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     real = render.render_to_string
 
     def without_the_papers_slot(name: str, context: dict[str, Any]) -> str:
         rendered = real(name, context)
-        return rendered.replace(str(context["slot"]["papers"]), "") if name == "emails/digest.html" else rendered
+        return (
+            rendered.replace(str(context["slot"]["papers"]), "")
+            if name == "emails/digest.html"
+            else rendered
+        )
 
     monkeypatch.setattr(render, "render_to_string", without_the_papers_slot)
 

@@ -41,7 +41,9 @@ def _issue(**kwargs: Any) -> Issue:
 def _send_all(issue: Issue, *, batch_size: int = 50) -> list[sending.BatchResult]:
     results = []
     while True:
-        result = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC)
+        result = sending.deliveries_send_batch(
+            issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC
+        )
         if not result.claimed:
             return results
         results.append(result)
@@ -53,10 +55,13 @@ def _send_all(issue: Issue, *, batch_size: int = 50) -> list[sending.BatchResult
 @pytest.mark.django_db
 def test_the_issue_takes_the_windows_papers_most_trending_first() -> None:
     papers = papers_create(12)
-    PaperFactory(arxiv_id="2611.09999", hf_date=DAY - dt.timedelta(days=3), upvotes=500)  # before the window
+    PaperFactory.create(
+        arxiv_id="2611.09999", hf_date=DAY - dt.timedelta(days=3), upvotes=500
+    )  # before the window
     issue = _issue()
     assert issue.candidate_ids == [p.arxiv_id for p in papers]
-    assert issue.new_papers == 12 and not issue.quiet
+    assert issue.new_papers == 12
+    assert not issue.quiet
     assert issue.status == Issue.Status.SCHEDULED
     assert issue.window_end == dt.datetime(2026, 11, 24, 0, 0, tzinfo=dt.UTC)
 
@@ -66,7 +71,8 @@ def test_a_quiet_day_says_so_and_is_topped_up_from_the_week_before() -> None:
     papers_create(2)
     older = papers_create(5, day=DAY - dt.timedelta(days=4), prefix="2611.2")
     issue = _issue()
-    assert issue.quiet and issue.new_papers == 2
+    assert issue.quiet
+    assert issue.new_papers == 2
     assert issue.candidate_ids[2:] == [p.arxiv_id for p in older]
 
 
@@ -125,9 +131,13 @@ def test_weekday_and_weekly_readers_get_their_own_days() -> None:
     weekly = reader_create(frequency=Subscriber.Frequency.WEEKLY)
     at = dt.datetime.combine(saturday, dt.time(9), tzinfo=dt.UTC)
     ledger.deliveries_create_due(now=at)
-    assert set(Delivery.objects.filter(issue=sat_issue).values_list("subscriber_id", flat=True)) == {daily.pk}
+    assert set(
+        Delivery.objects.filter(issue=sat_issue).values_list("subscriber_id", flat=True)
+    ) == {daily.pk}
     with time_machine.travel(dt.datetime.combine(monday, dt.time(0, 5), tzinfo=dt.UTC), tick=False):
-        built = services.issues_build_due(now=dt.datetime.combine(monday, dt.time(0, 5), tzinfo=dt.UTC))
+        built = services.issues_build_due(
+            now=dt.datetime.combine(monday, dt.time(0, 5), tzinfo=dt.UTC)
+        )
     assert [issue.kind for issue in built] == ["daily", "weekly"]
     ledger.deliveries_create_due(now=dt.datetime.combine(monday, dt.time(9), tzinfo=dt.UTC))
     got = {(d.issue.kind, d.subscriber_id) for d in Delivery.objects.filter(issue__date=monday)}
@@ -164,8 +174,14 @@ def test_a_paper_already_sent_is_never_sent_again() -> None:
     second.save()
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC + dt.timedelta(days=1))
     _send_all(second)
-    sent = list(Delivery.objects.filter(subscriber=reader).order_by("issue__date").values_list("papers", flat=True))
-    assert len(sent) == 2 and len(sent[0]) == 3 and len(sent[1]) == 3
+    sent = list(
+        Delivery.objects.filter(subscriber=reader)
+        .order_by("issue__date")
+        .values_list("papers", flat=True)
+    )
+    assert len(sent) == 2
+    assert len(sent[0]) == 3
+    assert len(sent[1]) == 3
     assert not set(sent[0]) & set(sent[1])
 
 
@@ -180,7 +196,12 @@ def test_pins_come_first_and_hidden_papers_never_appear() -> None:
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(issue)
     delivery = Delivery.objects.get()
-    assert delivery.papers == [papers[6].arxiv_id, papers[7].arxiv_id, papers[1].arxiv_id, papers[2].arxiv_id]
+    assert delivery.papers == [
+        papers[6].arxiv_id,
+        papers[7].arxiv_id,
+        papers[1].arxiv_id,
+        papers[2].arxiv_id,
+    ]
     html = mail.outbox[0].alternatives[0][0]
     assert "editor&#x27;s pick" in html or "editor's pick" in html
     assert papers[0].title not in html
@@ -211,7 +232,8 @@ def test_each_email_has_its_readers_links_headers_and_key() -> None:
     assert message.extra_headers[transport.IDEMPOTENCY_HEADER] == key
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/unsubscribe/" in message.extra_headers["List-Unsubscribe"]
-    assert "/manage/" in message.body and "/unsubscribe/" in message.body
+    assert "/manage/" in message.body
+    assert "/unsubscribe/" in message.body
     assert message.alternatives[0][1] == "text/html"
 
 
@@ -224,7 +246,8 @@ def test_a_paused_issue_is_not_claimed_until_resumed() -> None:
     assert services.issue_pause(issue=issue, reason="checking the note")
     assert _send_all(issue) == []
     assert services.issue_resume(issue=issue)
-    assert len(_send_all(issue)) == 1 and len(mail.outbox) == 1
+    assert len(_send_all(issue)) == 1
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db
@@ -232,13 +255,21 @@ def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
     papers_create(20)
     issue = _issue()
     for i in range(120):
-        reader_create(interests=["pose estimation", "speech and robots", "", "protein folding, diffusion"][i % 4])
+        reader_create(
+            interests=["pose estimation", "speech and robots", "", "protein folding, diffusion"][
+                i % 4
+            ]
+        )
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
-    sending.deliveries_send_batch(issue_id=issue.pk, batch_size=5, now=LOCAL_8AM_UTC)  # warms the issue
+    sending.deliveries_send_batch(
+        issue_id=issue.pk, batch_size=5, now=LOCAL_8AM_UTC
+    )  # warms the issue
     counts = []
     for size in (10, 100):
         with CaptureQueriesContext(connection) as queries:
-            result = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=size, now=LOCAL_8AM_UTC)
+            result = sending.deliveries_send_batch(
+                issue_id=issue.pk, batch_size=size, now=LOCAL_8AM_UTC
+            )
         assert result.sent == size
         counts.append(len(queries))
     assert counts[0] == counts[1] and counts[1] <= 5, counts
@@ -248,7 +279,9 @@ def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
 
 
 @pytest.mark.django_db
-def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from django.core.mail import EmailMessage
 
     papers_create()
@@ -269,9 +302,13 @@ def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(monke
     held = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).retry
     statuses = dict(Delivery.objects.values_list("subscriber_id", "status"))
     assert sorted(statuses.values()) == ["sending", "sending", "sent", "sent"]
-    assert held is not None and held.claim is not None
+    assert held is not None
+    assert held.claim is not None
     # Nobody else may take the held rows meanwhile, and the retry sends only them.
-    assert sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).claimed == 0
+    assert (
+        sending.deliveries_send_batch(issue_id=issue.pk, batch_size=10, now=LOCAL_8AM_UTC).claimed
+        == 0
+    )
     retry = sending.deliveries_send_batch(issue_id=issue.pk, claim=held.claim, now=LOCAL_8AM_UTC)
     assert (retry.claimed, retry.sent) == (2, 2)
     assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
@@ -297,12 +334,15 @@ def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.Monke
     (result,) = _send_all(issue)
     assert (result.sent, result.failed, result.paused) == (1, 1, False)
     failed = Delivery.objects.get(subscriber=bad)
-    assert failed.status == "failed" and "suppression list" in failed.error
+    assert failed.status == "failed"
+    assert "suppression list" in failed.error
     assert Delivery.objects.get(subscriber=good).status == "sent"
 
 
 @pytest.mark.django_db
-def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from django.core.mail import EmailMessage
 
     papers_create()
@@ -316,10 +356,15 @@ def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(monkeypatc
 
     monkeypatch.setattr(EmailMessage, "send", send)
     first = sending.deliveries_send_batch(issue_id=issue.pk, batch_size=25, now=LOCAL_8AM_UTC)
-    assert first.failed == 25 and first.paused
+    assert first.failed == 25
+    assert first.paused
     issue.refresh_from_db()
-    assert issue.paused_at and "invalid server token" in issue.pause_reason
-    assert sending.deliveries_send_batch(issue_id=issue.pk, batch_size=25, now=LOCAL_8AM_UTC).claimed == 0
+    assert issue.paused_at
+    assert "invalid server token" in issue.pause_reason
+    assert (
+        sending.deliveries_send_batch(issue_id=issue.pk, batch_size=25, now=LOCAL_8AM_UTC).claimed
+        == 0
+    )
     assert Delivery.objects.filter(status="queued").count() == 5
 
 
@@ -341,7 +386,10 @@ def test_a_stuck_claim_is_recovered_and_resent_with_the_same_key(settings: Any) 
     assert [m.extra_headers[transport.IDEMPOTENCY_HEADER] for m in mail.outbox] == [key]
     # The dead worker's late write cannot touch a row it no longer holds.
     assert (
-        ledger.delivery_record(claim=claim, outcomes=[ledger.Outcome(claimed[0].delivery_id, "failed")], now=later) == 0
+        ledger.delivery_record(
+            claim=claim, outcomes=[ledger.Outcome(claimed[0].delivery_id, "failed")], now=later
+        )
+        == 0
     )
     assert Delivery.objects.get().status == "sent"
 
@@ -377,7 +425,8 @@ def test_a_batch_goes_to_the_provider_in_one_call_with_merge_data(settings: Any)
     merge = params["merge_data"]
     assert set(merge) == {r.email for r in readers}
     assert all(set(v) == {"subject", "html", "text"} for v in merge.values())
-    assert message.body == "{{text}}" and message.subject == "{{subject}}"
+    assert message.body == "{{text}}"
+    assert message.subject == "{{subject}}"
     headers = params["merge_headers"]
     assert {h[transport.IDEMPOTENCY_HEADER] for h in headers.values()} == {
         sending.idempotency_key(issue_id=issue.pk, subscriber_id=r.pk) for r in readers
@@ -433,7 +482,8 @@ def test_send_issue_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str]) 
     call_command("send_issue", "--issue", str(issue.pk), "--dry-run")
     out = capsys.readouterr().out
     assert "1 reader" in out
-    assert Delivery.objects.count() == 0 and mail.outbox == []
+    assert Delivery.objects.count() == 0
+    assert mail.outbox == []
 
 
 @pytest.mark.django_db
@@ -443,14 +493,17 @@ def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_
         paper.categories = [["cs.CV"], ["cs.CL"], []][i % 3]
         paper.save(update_fields=["categories"])
     issue = _issue()
-    IssuePin.objects.create(issue=issue, paper=papers[1], position=0)  # cs.CL, pinned: everyone gets it
+    IssuePin.objects.create(
+        issue=issue, paper=papers[1], position=0
+    )  # cs.CL, pinned: everyone gets it
     reader = reader_create(interests="", digest_size=5, categories=["cs.CV"])
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
     _send_all(issue)
     sent = Delivery.objects.get(subscriber=reader).papers
     by_id = {p.arxiv_id: p for p in papers}
     assert sent[0] == papers[1].arxiv_id
-    assert len(sent) == 5 and all(by_id[a].categories in (["cs.CV"], []) for a in sent[1:])
+    assert len(sent) == 5
+    assert all(by_id[a].categories in (["cs.CV"], []) for a in sent[1:])
 
 
 @pytest.mark.django_db
@@ -463,5 +516,6 @@ def test_a_preview_makes_the_readers_signed_links_only_when_asked() -> None:
     staff_view = issue_preview(issue=issue, subscriber=reader)
     assert "/manage/" not in staff_view.parts.html + staff_view.parts.text
     as_reader = issue_preview(issue=issue, subscriber=reader, reader_links=True)
-    assert "/manage/" in as_reader.parts.text and "/unsubscribe/" in as_reader.parts.html
+    assert "/manage/" in as_reader.parts.text
+    assert "/unsubscribe/" in as_reader.parts.html
     assert [p.arxiv_id for p in staff_view.picks] == [p.arxiv_id for p in as_reader.picks]

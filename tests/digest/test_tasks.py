@@ -40,16 +40,25 @@ def test_the_hourly_tick_builds_the_issue_and_mails_each_reader_whose_hour_has_c
     papers_create()
     due = reader_create(delivery_hour=8)
     reader_create(delivery_hour=20)
-    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(TUESDAY_8AM, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         summary = tasks.tick()
-    assert summary["due"] == 1 and summary["batches"] == 1
+    assert summary["due"] == 1
+    assert summary["batches"] == 1
     assert [m.to[0] for m in mail.outbox] == [due.email]
     issue = Issue.objects.get()
-    assert issue.date == TUESDAY_8AM.date() and issue.status == Issue.Status.SENDING
+    assert issue.date == TUESDAY_8AM.date()
+    assert issue.status == Issue.Status.SENDING
     # The beat fires twice (a restart, a second beat): nobody gets a second copy.
-    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(TUESDAY_8AM, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         again = tasks.tick()
-    assert again["due"] == 0 and len(mail.outbox) == 1
+    assert again["due"] == 0
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.usefixtures("retrying_eagerly")
@@ -67,7 +76,10 @@ def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
         return original(message, fail_silently)
 
     monkeypatch.setattr(EmailMessage, "send", send)
-    with time_machine.travel(TUESDAY_8AM, tick=False), django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(TUESDAY_8AM, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         tasks.tick()
     assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
     attempts = dict(Delivery.objects.values_list("subscriber__email", "attempts"))
@@ -76,11 +88,15 @@ def test_a_batch_task_retries_provider_trouble_then_sends_each_reader_once(
 
 
 @pytest.mark.usefixtures("retrying_eagerly")
-def test_a_batch_out_of_retries_is_marked_failed_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_out_of_retries_is_marked_failed_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     papers_create()
     reader_create()
     monkeypatch.setattr(
-        EmailMessage, "send", lambda message, fail_silently=False: (_ for _ in ()).throw(provider_http_error(503))
+        EmailMessage,
+        "send",
+        lambda message, fail_silently=False: (_ for _ in ()).throw(provider_http_error(503)),
     )
     with time_machine.travel(TUESDAY_8AM, tick=False):
         from digest import ledger, services
@@ -89,8 +105,10 @@ def test_a_batch_out_of_retries_is_marked_failed_with_its_error(monkeypatch: pyt
         ledger.deliveries_create_due(now=TUESDAY_8AM)
         tasks.send_batch.delay(issue.pk)
     delivery = Delivery.objects.get()
-    assert delivery.status == "failed" and delivery.attempts == 5
-    assert "gave up after 5 attempts" in delivery.error and "503" in delivery.error
+    assert delivery.status == "failed"
+    assert delivery.attempts == 5
+    assert "gave up after 5 attempts" in delivery.error
+    assert "503" in delivery.error
     assert mail.outbox == []
 
 
@@ -111,20 +129,28 @@ def test_new_interests_are_embedded_by_the_worker_after_commit(
         subscriber_update(subscriber=reader, preferences=preferences)
     assert len(callbacks) == 1
     keys = {vectors.text_key(f) for f in interests_facets(preferences.interests)}
-    assert len(keys) == 3 and set(TextEmbedding.objects.values_list("key", flat=True)) == keys
+    assert len(keys) == 3
+    assert set(TextEmbedding.objects.values_list("key", flat=True)) == keys
 
 
 def test_an_ingest_has_its_papers_embedded(settings: Any) -> None:
     settings.PAPERBOY_EMBED_ON_CHANGE = True
-    path = FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+    path = (
+        FIXTURES
+        / "hf_daily_papers/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+    )
     papers_load_file(path=path)
     stored = set(TextEmbedding.objects.values_list("key", flat=True))
     expected = {vectors.text_key(embeddings.paper_text(p)) for p in Paper.objects.all()}
-    assert len(expected) == 35 and stored == expected
+    assert len(expected) == 35
+    assert stored == expected
 
 
 def test_a_sign_up_asks_the_worker_for_the_embedding_and_the_web_never_loads_the_model(
-    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    client: Client,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.PAPERBOY_EMBED_ON_CHANGE = True
     queued: list[str] = []

@@ -33,8 +33,8 @@ def test_the_admin_needs_a_login(client, url: str) -> None:  # noqa: ANN001
 
 
 def test_the_paper_list_renders_with_search_and_filters(admin_client) -> None:  # noqa: ANN001
-    PaperFactory(arxiv_id="2511.00001", title="Sparse attention", authors=["Grace Hopper"])
-    PaperFactory(arxiv_id="2511.00002", title="Dense attention", hidden=True)
+    PaperFactory.create(arxiv_id="2511.00001", title="Sparse attention", authors=["Grace Hopper"])
+    PaperFactory.create(arxiv_id="2511.00002", title="Dense attention", hidden=True)
 
     response = admin_client.get(PAPERS)
     html = response.content.decode()
@@ -49,9 +49,9 @@ def test_the_paper_list_renders_with_search_and_filters(admin_client) -> None:  
 
 
 def test_the_source_filter_matches_the_whole_source_name(admin_client) -> None:  # noqa: ANN001
-    PaperFactory(arxiv_id="2511.00001", sources=[Source.HF])
-    PaperFactory(arxiv_id="2511.00002", sources=[Source.HF_HTML])
-    PaperFactory(arxiv_id="2511.00003", sources=[Source.ARXIV, Source.HF])
+    PaperFactory.create(arxiv_id="2511.00001", sources=[Source.HF])
+    PaperFactory.create(arxiv_id="2511.00002", sources=[Source.HF_HTML])
+    PaperFactory.create(arxiv_id="2511.00003", sources=[Source.ARXIV, Source.HF])
 
     assert listed(admin_client.get(PAPERS, {"source": "hf"})) == {"2511.00001", "2511.00003"}
     assert listed(admin_client.get(PAPERS, {"source": "hf-html"})) == {"2511.00002"}
@@ -59,8 +59,8 @@ def test_the_source_filter_matches_the_whole_source_name(admin_client) -> None: 
 
 
 def test_the_date_filters_narrow_the_list(admin_client) -> None:  # noqa: ANN001
-    PaperFactory(arxiv_id="2511.00001", hf_date=dt.date(2025, 11, 20))
-    PaperFactory(arxiv_id="2510.00001", hf_date=dt.date(2025, 10, 2))
+    PaperFactory.create(arxiv_id="2511.00001", hf_date=dt.date(2025, 11, 20))
+    PaperFactory.create(arxiv_id="2510.00001", hf_date=dt.date(2025, 10, 2))
 
     response = admin_client.get(PAPERS, {"hf_date__year": "2025", "hf_date__month": "10"})
 
@@ -79,7 +79,11 @@ def test_the_actions_hide_unhide_feature_and_unfeature(admin_client) -> None:  #
     act(admin_client, "unfeature", untouched)
 
     flags = {paper.pk: (paper.hidden, paper.featured) for paper in Paper.objects.all()}
-    assert flags == {first.pk: (False, False), second.pk: (True, True), untouched.pk: (False, False)}
+    assert flags == {
+        first.pk: (False, False),
+        second.pk: (True, True),
+        untouched.pk: (False, False),
+    }
 
 
 def test_fetch_again_queues_the_selected_ids_for_arxiv(
@@ -87,9 +91,9 @@ def test_fetch_again_queues_the_selected_ids_for_arxiv(
 ) -> None:  # noqa: ANN001, E501
     calls: list[list[str]] = []
     monkeypatch.setattr("papers.tasks.fetch_papers_by_id.delay", calls.append)
-    old = PaperFactory(arxiv_id="astro-ph/0601001")
-    new = PaperFactory(arxiv_id="2511.14993")
-    PaperFactory(arxiv_id="2511.00001")
+    old = PaperFactory.create(arxiv_id="astro-ph/0601001")
+    new = PaperFactory.create(arxiv_id="2511.14993")
+    PaperFactory.create(arxiv_id="2511.00001")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = act(admin_client, "fetch_again", new, old)
@@ -99,8 +103,10 @@ def test_fetch_again_queues_the_selected_ids_for_arxiv(
 
 
 def test_the_paper_form_shows_recent_metrics(admin_client) -> None:  # noqa: ANN001
-    paper = PaperFactory(title=f"Escaped {'<b>bold</b>'}")
-    PaperMetricFactory(paper=paper, upvotes=77, captured_at=dt.datetime(2025, 11, 20, 9, 30, tzinfo=dt.UTC))
+    paper = PaperFactory.create(title=f"Escaped {'<b>bold</b>'}")
+    PaperMetricFactory.create(
+        paper=paper, upvotes=77, captured_at=dt.datetime(2025, 11, 20, 9, 30, tzinfo=dt.UTC)
+    )
 
     html = admin_client.get(reverse("admin:papers_paper_change", args=[paper.pk])).content.decode()
 
@@ -110,36 +116,46 @@ def test_the_paper_form_shows_recent_metrics(admin_client) -> None:  # noqa: ANN
 
 def test_fetch_runs_are_listed_read_only_with_failures_marked(admin_client) -> None:  # noqa: ANN001
     started = dt.datetime(2025, 11, 20, 8, 0, tzinfo=dt.UTC)
-    ok = FetchRunFactory(source=Source.HF, created=12, updated=3)
-    failed = FetchRunFactory(
+    ok = FetchRunFactory.create(source=Source.HF, created=12, updated=3)
+    failed = FetchRunFactory.create(
         source=Source.ARXIV,
         status=FetchRun.Status.FAILED,
         error="ParseError: truncated XML at line 1 <script>x</script>",
     )
-    FetchRun.objects.filter(pk=failed.pk).update(started_at=started, finished_at=started + dt.timedelta(seconds=4))
+    FetchRun.objects.filter(pk=failed.pk).update(
+        started_at=started, finished_at=started + dt.timedelta(seconds=4)
+    )
 
     response = admin_client.get(RUNS)
     html = response.content.decode()
 
     assert response.status_code == 200
     assert {run.pk for run in response.context["cl"].result_list} == {ok.pk, failed.pk}
-    assert 'class="fetchrun-failed"' in html and "✗ Failed" in html
+    assert 'class="fetchrun-failed"' in html
+    assert "✗ Failed" in html
     assert "ParseError: truncated XML at line 1 &lt;script&gt;" in html
     assert "4.0 s" in html
-    assert {run.pk for run in admin_client.get(RUNS, {"status__exact": "failed"}).context["cl"].result_list} == {
-        failed.pk
-    }
-    assert {run.pk for run in admin_client.get(RUNS, {"source__exact": "hf"}).context["cl"].result_list} == {ok.pk}
+    assert {
+        run.pk
+        for run in admin_client.get(RUNS, {"status__exact": "failed"}).context["cl"].result_list
+    } == {failed.pk}
+    assert {
+        run.pk for run in admin_client.get(RUNS, {"source__exact": "hf"}).context["cl"].result_list
+    } == {ok.pk}
 
 
 def test_fetch_runs_cannot_be_added_changed_or_deleted(admin_client) -> None:  # noqa: ANN001
-    run = FetchRunFactory()
+    run = FetchRunFactory.create()
     change = reverse("admin:papers_fetchrun_change", args=[run.pk])
 
     assert admin_client.get(reverse("admin:papers_fetchrun_add")).status_code == 403
-    assert admin_client.get(reverse("admin:papers_fetchrun_delete", args=[run.pk])).status_code == 403
+    assert (
+        admin_client.get(reverse("admin:papers_fetchrun_delete", args=[run.pk])).status_code == 403
+    )
     page = admin_client.get(change)
-    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
     admin_client.post(change, {"status": "failed", "error": "edited"})
     run.refresh_from_db()
-    assert run.status == FetchRun.Status.SUCCEEDED and run.error == ""
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.error == ""

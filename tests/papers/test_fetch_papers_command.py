@@ -42,7 +42,9 @@ ERROR_FIXTURES = {
 GOOD_FIXTURES = sorted(
     str(path.relative_to(FIXTURES))
     for path in FIXTURES.rglob("*")
-    if path.is_file() and path.suffix != ".md" and str(path.relative_to(FIXTURES)) not in ERROR_FIXTURES
+    if path.is_file()
+    and path.suffix != ".md"
+    and str(path.relative_to(FIXTURES)) not in ERROR_FIXTURES
 )
 
 
@@ -58,7 +60,9 @@ def run_command(*args: str) -> tuple[str, str]:
 
 
 def stored_state() -> tuple[list[dict], list[dict]]:
-    return list(Paper.objects.order_by("pk").values()), list(PaperMetric.objects.order_by("pk").values())
+    return list(Paper.objects.order_by("pk").values()), list(
+        PaperMetric.objects.order_by("pk").values()
+    )
 
 
 def hf_day_items() -> list[dict]:
@@ -72,7 +76,10 @@ def test_it_fetches_a_day_and_prints_a_one_line_summary() -> None:
     out, _ = run_command("--source", "hf", "--date", "2025-11-20")
 
     run = FetchRun.objects.get()
-    assert out == f"hf 2025-11-20: {len(hf_day_items())} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    assert (
+        out
+        == f"hf 2025-11-20: {len(hf_day_items())} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    )
     assert responses.calls[0].request.params["date"] == "2025-11-20"
 
 
@@ -92,7 +99,10 @@ def test_a_second_fetch_of_the_same_day_reports_everything_unchanged() -> None:
         (["--source", "hf", "--date", "2025-13-01"], "--date '2025-13-01' is not a date"),
         (["--source", "hf", "--date", "yesterday"], "is not a date"),
         (["--source", "hf", "--since", "2025-11-20", "--until", "2025-11-01"], "is after --until"),
-        (["--source", "hf", "--date", "2025-11-20", "--since", "2025-11-01"], "either --date or --since"),
+        (
+            ["--source", "hf", "--date", "2025-11-20", "--since", "2025-11-01"],
+            "either --date or --since",
+        ),
         (["--source", "hf", "--until", "2025-11-01"], "--until needs --since"),
         (["--source", "hf", "--since", "2024-01-01", "--until", "2025-01-02"], "at most 366 days"),
         (["--source", "hf", "--category", "cs.CV"], "--category only applies to --source arxiv"),
@@ -124,8 +134,16 @@ def test_a_full_leap_year_is_not_too_long_a_range() -> None:
     [
         (b'[{"paper": {"id": "2511.1', 200, "fetch failed: invalid JSON"),
         (b"", 200, "fetch failed: empty response body"),
-        (b"oops", 500, "fetch failed: https://huggingface.co/api/daily_papers: HTTP 500 after 2 retries"),
-        (requests.exceptions.ConnectTimeout("timed out"), 200, "fetch failed: https://huggingface.co/api/daily_papers"),
+        (
+            b"oops",
+            500,
+            "fetch failed: https://huggingface.co/api/daily_papers: HTTP 500 after 2 retries",
+        ),
+        (
+            requests.exceptions.ConnectTimeout("timed out"),
+            200,
+            "fetch failed: https://huggingface.co/api/daily_papers",
+        ),
     ],
     ids=["truncated JSON", "empty body", "HTTP 500", "timeout"],
 )
@@ -149,33 +167,50 @@ def test_a_failed_fetch_raises_a_one_line_error_and_changes_nothing(
     assert stored_state() == before
 
 
-def test_a_failure_exits_non_zero_with_one_line_and_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failure_exits_non_zero_with_one_line_and_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from papers.management.commands.fetch_papers import Command
 
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, status=429, headers={"Retry-After": "0"})
         with pytest.raises(SystemExit) as excinfo:
-            Command().run_from_argv(["manage.py", "fetch_papers", "--source", "hf", "--date", "2025-11-20"])
+            Command().run_from_argv(
+                ["manage.py", "fetch_papers", "--source", "hf", "--date", "2025-11-20"]
+            )
 
     assert excinfo.value.code != 0
     stderr = capsys.readouterr().err
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.startswith("CommandError")]
-    assert lines == ["CommandError: fetch failed: https://huggingface.co/api/daily_papers: HTTP 429 after 2 retries"]
+    assert lines == [
+        "CommandError: fetch failed: https://huggingface.co/api/daily_papers: HTTP 429 after 2 retries"
+    ]
 
 
 def test_a_backfill_runs_one_fetch_per_day_with_a_progress_bar() -> None:
     items = hf_day_items()
     with responses.RequestsMock() as mock:
         for day, body in (("2025-11-18", items[:4]), ("2025-11-19", []), ("2025-11-20", items)):
-            mock.get(hf_api.API_URL, json=body, match=[matchers.query_param_matcher({"date": day}, strict_match=False)])
+            mock.get(
+                hf_api.API_URL,
+                json=body,
+                match=[matchers.query_param_matcher({"date": day}, strict_match=False)],
+            )
         out, err = run_command("--source", "hf", "--since", "2025-11-18", "--until", "2025-11-20")
 
     runs = list(FetchRun.objects.order_by("pk").values_list("params", "created", "unchanged"))
-    assert runs == [({"date": "2025-11-18"}, 4, 0), ({"date": "2025-11-19"}, 0, 0), ({"date": "2025-11-20"}, 8, 4)]
+    assert runs == [
+        ({"date": "2025-11-18"}, 4, 0),
+        ({"date": "2025-11-19"}, 0, 0),
+        ({"date": "2025-11-20"}, 8, 4),
+    ]
     assert "hf backfill" in err
     assert "3/3" in err
-    assert out == "hf 2025-11-18..2025-11-20: 12 created, 0 updated, 4 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    assert (
+        out
+        == "hf 2025-11-18..2025-11-20: 12 created, 0 updated, 4 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    )
 
 
 def test_a_backfill_with_a_failed_day_fetches_the_others_and_exits_non_zero() -> None:
@@ -191,7 +226,10 @@ def test_a_backfill_with_a_failed_day_fetches_the_others_and_exits_non_zero() ->
     assert str(excinfo.value).startswith("fetch failed for 1 of 2 days; first: 2024-08-02: ")
     assert "\n" not in str(excinfo.value)
     assert Paper.objects.count() == 13
-    assert list(FetchRun.objects.order_by("pk").values_list("status", flat=True)) == ["succeeded", "failed"]
+    assert list(FetchRun.objects.order_by("pk").values_list("status", flat=True)) == [
+        "succeeded",
+        "failed",
+    ]
 
 
 @override_settings(PAPERBOY_ARXIV_CATEGORIES=["cs.AI"])
@@ -208,9 +246,21 @@ def test_arxiv_with_a_date_queries_the_api_for_each_category() -> None:
     with responses.RequestsMock() as mock:
         # One entry, totalResults 1: one page per category.
         mock.get(
-            arxiv_api.API_URL, body=fixture_bytes("arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.xml")
+            arxiv_api.API_URL,
+            body=fixture_bytes(
+                "arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.xml"
+            ),
         )
-        out, _ = run_command("--source", "arxiv", "--date", "2026-04-12", "--category", "cs.CV", "--category", "cs.LG")
+        out, _ = run_command(
+            "--source",
+            "arxiv",
+            "--date",
+            "2026-04-12",
+            "--category",
+            "cs.CV",
+            "--category",
+            "cs.LG",
+        )
         queries = [call.request.params["search_query"] for call in mock.calls]
 
     assert queries == [
@@ -225,42 +275,86 @@ def on_arxiv_day(category: str, day: str) -> list:
     return [matchers.query_param_matcher({"search_query": query}, strict_match=False)]
 
 
-def test_an_arxiv_backfill_runs_one_fetch_per_day_with_a_progress_bar_and_warns_of_truncation() -> None:
+def test_an_arxiv_backfill_runs_one_fetch_per_day_with_a_progress_bar_and_warns_of_truncation() -> (
+    None
+):
     short = fixture_bytes(ARXIV_SHORT)  # 10 entries of a query arXiv says has 31
     days = (("20250101", ARXIV_ONE), ("20250102", ARXIV_EMPTY), ("20250103", ARXIV_SHORT))
     with responses.RequestsMock() as mock:
         for day, fixture in days:
-            mock.get(arxiv_api.API_URL, body=fixture_bytes(fixture), match=on_arxiv_day("cs.LG", day))
+            mock.get(
+                arxiv_api.API_URL, body=fixture_bytes(fixture), match=on_arxiv_day("cs.LG", day)
+            )
         out, err = run_command(
-            "--source", "arxiv", "--since", "2025-01-01", "--until", "2025-01-03", "--category", "cs.LG"
+            "--source",
+            "arxiv",
+            "--since",
+            "2025-01-01",
+            "--until",
+            "2025-01-03",
+            "--category",
+            "cs.LG",
         )
         assert len(mock.calls) == 3
 
-    runs = list(FetchRun.objects.order_by("pk").values_list("source", "params", "status", "created", "error"))
+    runs = list(
+        FetchRun.objects.order_by("pk").values_list(
+            "source", "params", "status", "created", "error"
+        )
+    )
     assert [run[:4] for run in runs] == [
         (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-01"}, "succeeded", 1),
         (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-02"}, "succeeded", 0),
-        (Source.ARXIV, {"categories": ["cs.LG"], "date": "2025-01-03"}, "succeeded", short.count(b"<entry>")),
+        (
+            Source.ARXIV,
+            {"categories": ["cs.LG"], "date": "2025-01-03"},
+            "succeeded",
+            short.count(b"<entry>"),
+        ),
     ]
     note = f"truncated: fetched {short.count(b'<entry>')} of 31 for cs.LG"
     assert [run[4] for run in runs] == ["", "", note]
-    assert "arxiv backfill" in err and "3/3" in err
-    assert out == "arxiv 2025-01-01..2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    assert "arxiv backfill" in err
+    assert "3/3" in err
+    assert (
+        out
+        == "arxiv 2025-01-01..2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    )
     last = FetchRun.objects.latest("pk")
     assert err.splitlines()[-1] == f"warning: arxiv 2025-01-03: {note} (run #{last.pk})"
 
 
 def test_an_arxiv_day_asks_for_every_category_in_one_run_and_warns_when_truncated() -> None:
     with responses.RequestsMock() as mock:
-        mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_ONE), match=on_arxiv_day("cs.CV", "20250103"))
-        mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_SHORT), match=on_arxiv_day("hep-th", "20250103"))
+        mock.get(
+            arxiv_api.API_URL,
+            body=fixture_bytes(ARXIV_ONE),
+            match=on_arxiv_day("cs.CV", "20250103"),
+        )
+        mock.get(
+            arxiv_api.API_URL,
+            body=fixture_bytes(ARXIV_SHORT),
+            match=on_arxiv_day("hep-th", "20250103"),
+        )
         out, err = run_command(
-            "--source", "arxiv", "--date", "2025-01-03", "--category", "cs.CV", "--category", "hep-th"
+            "--source",
+            "arxiv",
+            "--date",
+            "2025-01-03",
+            "--category",
+            "cs.CV",
+            "--category",
+            "hep-th",
         )
 
     run = FetchRun.objects.get()
-    assert out == f"arxiv 2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
-    assert err == f"warning: arxiv 2025-01-03: truncated: fetched 10 of 31 for hep-th (run #{run.pk})\n"
+    assert (
+        out == f"arxiv 2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    )
+    assert (
+        err
+        == f"warning: arxiv 2025-01-03: truncated: fetched 10 of 31 for hep-th (run #{run.pk})\n"
+    )
 
 
 NOW = dt.datetime(2025, 11, 20, 23, 30, tzinfo=dt.UTC)  # tomorrow, in UTC, is 2025-11-21
@@ -279,20 +373,44 @@ NOW = dt.datetime(2025, 11, 20, 23, 30, tzinfo=dt.UTC)  # tomorrow, in UTC, is 2
             ["--source", "hf-html", "--since", "1991-07-31", "--until", "1991-08-02"],
             "--since 1991-07-31 is out of range",
         ),
-        (["--source", "arxiv", "--since", "2025-11-01", "--until", "2025-11-22"], "--until 2025-11-22 is out of range"),
+        (
+            ["--source", "arxiv", "--since", "2025-11-01", "--until", "2025-11-22"],
+            "--until 2025-11-22 is out of range",
+        ),
         (["--source", "arxiv", "--date", ""], "--date '' is not a date"),
-        (["--source", "arxiv", "--category", "cs.CV; DROP"], "--category 'cs.CV; DROP' is not an arXiv category"),
+        (
+            ["--source", "arxiv", "--category", "cs.CV; DROP"],
+            "--category 'cs.CV; DROP' is not an arXiv category",
+        ),
         (["--source", "arxiv", "--category", ""], "--category '' is not an arXiv category"),
         (
             ["--source", "arxiv", "--category", "cs." + "X" * 200],
             f"--category 'cs.{'X' * 29}' is not an arXiv category",
         ),
-        (["--source", "arxiv", "--category", "cs.CV", "--category", "cs.CV/../x"], "--category 'cs.CV/../x' is not"),
-        (["--source", "arxiv", "--category", "cs.cv.lg"], "--category 'cs.cv.lg' is not an arXiv category"),
-        (["--source", "arxiv", "--category", "CS.CV"], "--category 'CS.CV' is not an arXiv category"),
-        (["--source", "arxiv", "--category", "cs.CVX"], "--category 'cs.CVX' is not an arXiv category"),
-        (["--source", "arxiv", "--category", "cs.CV\n"], "--category 'cs.CV\\n' is not an arXiv category"),
-        (["--source", "arxiv", "--category", "cs+cs.LG"], "--category 'cs+cs.LG' is not an arXiv category"),
+        (
+            ["--source", "arxiv", "--category", "cs.CV", "--category", "cs.CV/../x"],
+            "--category 'cs.CV/../x' is not",
+        ),
+        (
+            ["--source", "arxiv", "--category", "cs.cv.lg"],
+            "--category 'cs.cv.lg' is not an arXiv category",
+        ),
+        (
+            ["--source", "arxiv", "--category", "CS.CV"],
+            "--category 'CS.CV' is not an arXiv category",
+        ),
+        (
+            ["--source", "arxiv", "--category", "cs.CVX"],
+            "--category 'cs.CVX' is not an arXiv category",
+        ),
+        (
+            ["--source", "arxiv", "--category", "cs.CV\n"],
+            "--category 'cs.CV\\n' is not an arXiv category",
+        ),
+        (
+            ["--source", "arxiv", "--category", "cs+cs.LG"],
+            "--category 'cs+cs.LG' is not an arXiv category",
+        ),
     ],
 )
 def test_out_of_range_dates_and_bad_categories_are_refused_before_any_request(
@@ -321,7 +439,8 @@ def test_the_first_day_of_arxiv_and_tomorrow_are_accepted(day: str, time_machine
 
 
 @pytest.mark.parametrize(
-    "category", ["cs.CV", "astro-ph.GA", "hep-th", "math.AP", "stat.ML", "q-bio.NC", "cond-mat.mes-hall", "cs"]
+    "category",
+    ["cs.CV", "astro-ph.GA", "hep-th", "math.AP", "stat.ML", "q-bio.NC", "cond-mat.mes-hall", "cs"],
 )
 def test_real_arxiv_categories_are_accepted(category: str) -> None:
     with responses.RequestsMock() as mock:
@@ -344,7 +463,10 @@ def test_from_file_loads_every_fixture_format(relative: str) -> None:
     run = FetchRun.objects.get()
     assert run.source == Source.FILE
     assert run.params["format"] == expected_format
-    assert out == f"file {path.name}: {distinct} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    assert (
+        out
+        == f"file {path.name}: {distinct} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    )
     assert Paper.objects.count() == distinct
 
 
@@ -360,7 +482,10 @@ def test_from_file_of_an_error_response_fails_with_its_message(relative: str) ->
 
 def test_from_file_counts_match_the_raw_captures() -> None:
     # Independent of the parsers: the JSON has one item per paper, the Atom feed one <entry>.
-    month = FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
+    month = (
+        FIXTURES
+        / "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
+    )
     run_command("--from-file", str(month))
     run_command("--from-file", str(FIXTURES / RSS_ATOM))
 
@@ -375,14 +500,29 @@ def test_load_sample_loads_every_bundled_file_and_is_idempotent() -> None:
 
     first, second = StringIO(), StringIO()
     call_command("load_sample", stdout=first)
-    stored = list(Paper.objects.order_by("pk").values("arxiv_id", "title", "upvotes", "sources", "updated_at"))
+    stored = list(
+        Paper.objects.order_by("pk").values("arxiv_id", "title", "upvotes", "sources", "updated_at")
+    )
     call_command("load_sample", stdout=second)
 
     assert len(first.getvalue().splitlines()) == len(files)
     assert all(" 0 created, 0 updated, " in line for line in second.getvalue().splitlines())
-    assert list(Paper.objects.order_by("pk").values("arxiv_id", "title", "upvotes", "sources", "updated_at")) == stored
-    assert FetchRun.objects.filter(status=FetchRun.Status.SUCCEEDED, source=Source.FILE).count() == 2 * len(files)
-    assert {run.params["format"] for run in FetchRun.objects.all()} == {"hf", "hf-html", "arxiv-rss"}
+    assert (
+        list(
+            Paper.objects.order_by("pk").values(
+                "arxiv_id", "title", "upvotes", "sources", "updated_at"
+            )
+        )
+        == stored
+    )
+    assert FetchRun.objects.filter(
+        status=FetchRun.Status.SUCCEEDED, source=Source.FILE
+    ).count() == 2 * len(files)
+    assert {run.params["format"] for run in FetchRun.objects.all()} == {
+        "hf",
+        "hf-html",
+        "arxiv-rss",
+    }
 
 
 def test_the_sample_is_the_real_captures_byte_for_byte() -> None:

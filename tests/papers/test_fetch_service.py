@@ -64,7 +64,9 @@ def hf_day_count() -> int:
 
 def stored_state() -> tuple[list[dict], list[dict]]:
     """Every column of every paper and metric row, to compare before/after a failed fetch."""
-    return list(Paper.objects.order_by("pk").values()), list(PaperMetric.objects.order_by("pk").values())
+    return list(Paper.objects.order_by("pk").values()), list(
+        PaperMetric.objects.order_by("pk").values()
+    )
 
 
 def good_hf_fetch() -> FetchRun:
@@ -81,7 +83,8 @@ def test_a_good_fetch_stores_every_paper_and_logs_a_succeeded_run() -> None:
     assert run.source == Source.HF
     assert run.params == {"date": "2025-11-20"}
     assert (run.created, run.updated, run.unchanged, run.skipped) == (hf_day_count(), 0, 0, 0)
-    assert run.finished_at is not None and run.error == ""
+    assert run.finished_at is not None
+    assert run.error == ""
     assert Paper.objects.count() == hf_day_count() == 12
     assert PaperMetric.objects.filter(fetch_run=run).count() == 12
     # Every paper of that list was on Daily Papers that day.
@@ -151,7 +154,9 @@ def test_a_bad_hf_body_fails_the_run_and_changes_nothing(case: str) -> None:
     ("status", "headers"),
     [(500, {}), (503, {}), (429, {"Retry-After": "0"})],
 )
-def test_a_server_error_or_rate_limit_fails_the_run_as_transient(status: int, headers: dict) -> None:
+def test_a_server_error_or_rate_limit_fails_the_run_as_transient(
+    status: int, headers: dict
+) -> None:
     good_hf_fetch()
     before = stored_state()
 
@@ -214,7 +219,9 @@ def test_an_arxiv_api_error_feed_fails_the_run() -> None:
     with responses.RequestsMock() as mock:
         mock.get(arxiv_api.API_URL, status=400, body=fixture_bytes(ARXIV_ERROR_400))
         run = papers_fetch_arxiv(categories=[], ids=["abc"])
-        mock.replace(responses.GET, arxiv_api.API_URL, status=200, body=fixture_bytes(ARXIV_ERROR_400))
+        mock.replace(
+            responses.GET, arxiv_api.API_URL, status=200, body=fixture_bytes(ARXIV_ERROR_400)
+        )
         with_200 = papers_fetch_arxiv(categories=[], ids=["abc"])
 
     assert run.status == with_200.status == FetchRun.Status.FAILED
@@ -223,7 +230,9 @@ def test_an_arxiv_api_error_feed_fails_the_run() -> None:
     assert stored_state() == before
 
 
-def test_a_failure_in_the_middle_of_the_ingest_rolls_back_every_paper(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_in_the_middle_of_the_ingest_rolls_back_every_paper(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     good_hf_fetch()
     before = stored_state()
 
@@ -274,7 +283,9 @@ def test_a_good_fetch_after_a_failure_recovers() -> None:
     assert recovered.created == Paper.objects.count() == hf_day_count()
 
 
-def test_an_invalid_item_in_a_good_response_is_skipped_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_invalid_item_in_a_good_response_is_skipped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     items = json.loads(fixture_bytes(HF_DAY))
     bad_id = items[3]["paper"]["id"]
     items[3]["paper"]["upvotes"] = "lots"
@@ -334,7 +345,8 @@ def test_an_arxiv_day_is_one_run_with_one_query_per_category() -> None:
     assert (run.created, run.updated, run.unchanged) == (1, 0, 0)
     assert Paper.objects.count() == 1
     # totalResults 1, one entry: all of it was fetched, nothing to note.
-    assert run.status == FetchRun.Status.SUCCEEDED and run.error == ""
+    assert run.status == FetchRun.Status.SUCCEEDED
+    assert run.error == ""
 
 
 def total_results_of(raw: bytes) -> int:
@@ -353,7 +365,8 @@ def test_an_arxiv_day_past_the_cap_keeps_what_it_got_and_says_it_was_truncated()
         starts = [int(call.request.params["start"]) for call in mock.calls]
 
     page = 200
-    assert starts == list(range(0, ARXIV_DAY_MAX_RESULTS, page)) and ARXIV_DAY_MAX_RESULTS == 5_000
+    assert starts == list(range(0, ARXIV_DAY_MAX_RESULTS, page))
+    assert ARXIV_DAY_MAX_RESULTS == 5_000
     fetched = len(starts) * feed.count(b"<entry>")
     assert run.status == FetchRun.Status.SUCCEEDED
     assert run.error == f"truncated: fetched {fetched} of {total_results_of(feed)} for cs.LG"
@@ -376,7 +389,10 @@ def test_an_arxiv_answer_short_of_its_total_is_noted_for_that_category_only() ->
         assert len(mock.calls) == 2  # one page each: arXiv said it had no more for this query
 
     assert run.status == FetchRun.Status.SUCCEEDED
-    assert run.error == f"truncated: fetched {short.count(b'<entry>')} of {total_results_of(short)} for cond-mat.str-el"
+    assert (
+        run.error
+        == f"truncated: fetched {short.count(b'<entry>')} of {total_results_of(short)} for cond-mat.str-el"
+    )
     assert run.error == "truncated: fetched 10 of 31 for cond-mat.str-el"
     assert run.created == Paper.objects.count() == 11
 
@@ -423,17 +439,23 @@ def test_a_paper_seen_by_hf_and_by_arxiv_is_one_row_with_both_sources() -> None:
     assert paper.upvotes == items[0]["paper"]["upvotes"]
 
 
-def test_validators_are_remembered_only_after_the_ingest_commits(django_capture_on_commit_callbacks) -> None:
+def test_validators_are_remembered_only_after_the_ingest_commits(
+    django_capture_on_commit_callbacks,
+) -> None:
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, body=truncated(HF_DAY), headers={"ETag": '"bad"'})
         with django_capture_on_commit_callbacks(execute=True):
             papers_fetch_hf(date=DAY)
-        mock.replace(responses.GET, hf_api.API_URL, body=fixture_bytes(HF_DAY), headers={"ETag": '"good"'})
+        mock.replace(
+            responses.GET, hf_api.API_URL, body=fixture_bytes(HF_DAY), headers={"ETag": '"good"'}
+        )
         with django_capture_on_commit_callbacks(execute=True):
             papers_fetch_hf(date=DAY)
         mock.remove(responses.GET, hf_api.API_URL)
         page = {"date": "2025-11-20", "limit": "100"}
-        mock.get(hf_api.API_URL, status=304, match=[matchers.query_param_matcher({**page, "p": "0"})])
+        mock.get(
+            hf_api.API_URL, status=304, match=[matchers.query_param_matcher({**page, "p": "0"})]
+        )
         mock.get(hf_api.API_URL, json=[], match=[matchers.query_param_matcher({**page, "p": "1"})])
         with django_capture_on_commit_callbacks(execute=True):
             unchanged = papers_fetch_hf(date=DAY)
@@ -518,7 +540,8 @@ def test_when_the_hf_api_keeps_failing_the_days_html_page_is_used() -> None:
     failed = FetchRun.objects.get(source=Source.HF)
     assert "HTTP 500" in failed.error
     assert failed.params == run.params == {"date": "2024-08-01"}
-    assert run.source == Source.HF_HTML and run.error == ""
+    assert run.source == Source.HF_HTML
+    assert run.error == ""
     assert run.created == Paper.objects.count() == fixture_bytes(HF_HTML).count(b"<article") == 13
 
 
@@ -587,6 +610,7 @@ def test_when_both_fail_for_good_the_failed_run_is_returned_not_raised() -> None
         run = papers_fetch_hf_day(date=HTML_DAY)
 
     assert runs_made() == [(Source.HF, "failed"), (Source.HF_HTML, "failed")]
-    assert run.source == Source.HF_HTML and run.status == FetchRun.Status.FAILED
+    assert run.source == Source.HF_HTML
+    assert run.status == FetchRun.Status.FAILED
     assert "no papers found in HTML" in run.error
     assert Paper.objects.count() == 0

@@ -64,7 +64,9 @@ def pool_answers(monkeypatch: pytest.MonkeyPatch) -> list[Answer]:
     """Answers urllib3's connection pool gets, in order: (status, headers), or an exception to raise."""
     script: list[Answer] = []
 
-    def make_request(pool: HTTPConnectionPool, conn: object, method: str, url: str, **kwargs: object) -> HTTPResponse:
+    def make_request(
+        pool: HTTPConnectionPool, conn: object, method: str, url: str, **kwargs: object
+    ) -> HTTPResponse:
         answer = script.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -153,7 +155,8 @@ def test_it_retries_a_rate_limit_or_server_error_and_returns_the_next_answer(sta
 
     fetched = HttpClient(retries=2).get(URL)
 
-    assert fetched is not None and fetched.content == b"fine now"
+    assert fetched is not None
+    assert fetched.content == b"fine now"
     assert [call.response.status_code for call in responses.calls] == [status, 200]
 
 
@@ -177,13 +180,16 @@ def test_it_backs_off_exponentially_with_jitter_between_retries(
 
     fetched = HttpClient(retries=3, backoff_factor=2).get(URL)
 
-    assert fetched is not None and fetched.content == b"answer 200"
+    assert fetched is not None
+    assert fetched.content == b"answer 200"
     # urllib3 2.x makes its first retry at once; the client waits one backoff_factor even then.
     # Then backoff_factor * 2**n, plus a random fraction of backoff_jitter (= backoff_factor).
     assert sleeps == [2, 2 * 2 + 0.25 * 2, 2 * 4 + 0.25 * 2]
 
 
-def test_the_jitter_is_random(pool_answers: list[Answer], sleeps: list[float], jitter: Callable[[float], None]) -> None:
+def test_the_jitter_is_random(
+    pool_answers: list[Answer], sleeps: list[float], jitter: Callable[[float], None]
+) -> None:
     for fraction in (0.0, 0.9):
         jitter(fraction)
         pool_answers.extend([(500, {}), (500, {}), (200, {})])
@@ -192,16 +198,21 @@ def test_the_jitter_is_random(pool_answers: list[Answer], sleeps: list[float], j
     assert sleeps == [1, 2.0, 1, 2.9]
 
 
-def test_it_waits_as_long_as_retry_after_asks(pool_answers: list[Answer], sleeps: list[float]) -> None:
+def test_it_waits_as_long_as_retry_after_asks(
+    pool_answers: list[Answer], sleeps: list[float]
+) -> None:
     pool_answers.extend([(429, {"Retry-After": "7"}), (503, {"Retry-After": "11"}), (200, {})])
 
     fetched = HttpClient(retries=2).get(URL)
 
-    assert fetched is not None and fetched.status == 200
+    assert fetched is not None
+    assert fetched.status == 200
     assert sleeps == [7, 11]
 
 
-def test_it_waits_at_most_a_minute_for_a_far_retry_after(pool_answers: list[Answer], sleeps: list[float]) -> None:
+def test_it_waits_at_most_a_minute_for_a_far_retry_after(
+    pool_answers: list[Answer], sleeps: list[float]
+) -> None:
     pool_answers.extend([(429, {"Retry-After": "3600"}), (200, {})])
 
     HttpClient(retries=2).get(URL)
@@ -209,7 +220,9 @@ def test_it_waits_at_most_a_minute_for_a_far_retry_after(pool_answers: list[Answ
     assert sleeps == [http.MAX_WAIT]
 
 
-def test_it_does_not_sleep_after_the_last_failed_retry(pool_answers: list[Answer], sleeps: list[float]) -> None:
+def test_it_does_not_sleep_after_the_last_failed_retry(
+    pool_answers: list[Answer], sleeps: list[float]
+) -> None:
     pool_answers.extend([(503, {}), (503, {}), (503, {})])
 
     with pytest.raises(TransientFetchError, match="HTTP 503 after 2 retries"):
@@ -286,7 +299,9 @@ def test_the_next_request_keeps_its_distance_from_the_last_retry(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
 @responses.activate
-def test_a_client_error_is_a_fetch_error_with_status_and_body_and_is_not_retried(status: int) -> None:
+def test_a_client_error_is_a_fetch_error_with_status_and_body_and_is_not_retried(
+    status: int,
+) -> None:
     responses.get(URL, status=status, body=b'{"error": "Invalid date"}')
 
     with pytest.raises(FetchError) as excinfo:
@@ -302,9 +317,15 @@ def test_a_client_error_is_a_fetch_error_with_status_and_body_and_is_not_retried
 @pytest.mark.parametrize(
     ("error", "message"),
     [
-        (requests.ConnectTimeout("connect timed out"), f"{URL}: timed out after 20 s (ConnectTimeout)"),
+        (
+            requests.ConnectTimeout("connect timed out"),
+            f"{URL}: timed out after 20 s (ConnectTimeout)",
+        ),
         (requests.ReadTimeout("read timed out"), f"{URL}: timed out after 20 s (ReadTimeout)"),
-        (requests.ConnectionError("connection reset"), f"{URL}: connection broken (ConnectionError)"),
+        (
+            requests.ConnectionError("connection reset"),
+            f"{URL}: connection broken (ConnectionError)",
+        ),
     ],
 )
 @responses.activate
@@ -333,10 +354,15 @@ def test_a_failed_dns_lookup_fails_at_once_in_one_short_line(
 
     assert lookups == ["huggingface.co"]  # not retried
     assert sleeps == []
-    assert str(excinfo.value) == "https://huggingface.co/api/daily_papers: cannot connect (DNS lookup failed)"
+    assert (
+        str(excinfo.value)
+        == "https://huggingface.co/api/daily_papers: cannot connect (DNS lookup failed)"
+    )
 
 
-def test_a_refused_connection_is_retried_once(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> None:
+def test_a_refused_connection_is_retried_once(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
     attempts: list[tuple] = []
 
     def create_connection(address: tuple, *args: object, **kwargs: object) -> socket.socket:
@@ -350,7 +376,10 @@ def test_a_refused_connection_is_retried_once(monkeypatch: pytest.MonkeyPatch, s
 
     assert attempts == [("export.arxiv.org", 443)] * 2
     assert sleeps == [1]
-    assert str(excinfo.value) == "https://export.arxiv.org/api/query: cannot connect (connection refused)"
+    assert (
+        str(excinfo.value)
+        == "https://export.arxiv.org/api/query: cannot connect (connection refused)"
+    )
 
 
 def test_a_connect_timeout_is_retried_once_and_says_how_long_it_waited(
@@ -369,10 +398,15 @@ def test_a_connect_timeout_is_retried_once_and_says_how_long_it_waited(
 
     assert len(attempts) == 2
     assert sleeps == [3]
-    assert str(excinfo.value) == "https://export.arxiv.org/api/query: timed out after 20 s (ConnectTimeout)"
+    assert (
+        str(excinfo.value)
+        == "https://export.arxiv.org/api/query: timed out after 20 s (ConnectTimeout)"
+    )
 
 
-def test_a_read_timeout_is_retried_like_a_server_error(pool_answers: list[Answer], sleeps: list[float]) -> None:
+def test_a_read_timeout_is_retried_like_a_server_error(
+    pool_answers: list[Answer], sleeps: list[float]
+) -> None:
     timeout = ReadTimeoutError(None, URL, "Read timed out. (read timeout=20)")  # type: ignore[arg-type]
     pool_answers.extend([timeout, timeout, timeout])
 
@@ -383,7 +417,9 @@ def test_a_read_timeout_is_retried_like_a_server_error(pool_answers: list[Answer
     assert str(excinfo.value) == f"{URL}: timed out after 20 s (ReadTimeout)"
 
 
-def test_a_dropped_connection_names_its_cause(pool_answers: list[Answer], sleeps: list[float]) -> None:
+def test_a_dropped_connection_names_its_cause(
+    pool_answers: list[Answer], sleeps: list[float]
+) -> None:
     pool_answers.extend([RemoteDisconnected("Remote end closed connection without response")] * 3)
 
     with pytest.raises(TransientFetchError) as excinfo:
@@ -442,7 +478,8 @@ def test_validators_are_not_kept_without_remember() -> None:
 
         again = HttpClient().get(URL, params=PAGE)
 
-        assert again is not None and again.content == b"page one"
+        assert again is not None
+        assert again.content == b"page one"
         second = mock.calls[1].request.headers
         assert "If-None-Match" not in second
         assert "If-Modified-Since" not in second
@@ -484,4 +521,5 @@ def test_a_body_at_the_cap_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> Non
 
     fetched = HttpClient().get(URL)
 
-    assert fetched is not None and fetched.content == b"x" * 1000
+    assert fetched is not None
+    assert fetched.content == b"x" * 1000

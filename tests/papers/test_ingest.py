@@ -56,7 +56,12 @@ def test_it_stores_every_parsed_paper_with_its_fields() -> None:
 
     counts = papers_ingest(records=records, fetch_run=None, now=T0)
 
-    assert (counts.created, counts.updated, counts.unchanged, counts.skipped) == (len(records), 0, 0, 0)
+    assert (counts.created, counts.updated, counts.unchanged, counts.skipped) == (
+        len(records),
+        0,
+        0,
+        0,
+    )
     assert Paper.objects.count() == len(records) == 100
     # 2511.11793 is one of the items without ai_summary/ai_keywords.
     record = hf_record("2511.11793")
@@ -76,7 +81,9 @@ def test_it_merges_the_same_paper_from_hf_and_arxiv_into_one_row() -> None:
     revised_title = f"{hf.title} (revised)"
 
     counts = papers_ingest(
-        records=[arxiv_version_of(hf, title=revised_title, abstract="")], fetch_run=None, now=T0 + dt.timedelta(hours=1)
+        records=[arxiv_version_of(hf, title=revised_title, abstract="")],
+        fetch_run=None,
+        now=T0 + dt.timedelta(hours=1),
     )
 
     assert (counts.created, counts.updated) == (0, 1)
@@ -94,10 +101,14 @@ def test_it_merges_the_same_paper_from_hf_and_arxiv_into_one_row() -> None:
 
 def test_it_keeps_arxivs_text_when_hf_sees_the_paper_afterwards() -> None:
     hf = hf_record("2511.04570")
-    arxiv = arxiv_version_of(hf, title="The title as arXiv has it", authors=("A. Author", "B. Author"))
+    arxiv = arxiv_version_of(
+        hf, title="The title as arXiv has it", authors=("A. Author", "B. Author")
+    )
     papers_ingest(records=[arxiv], fetch_run=None, now=T0)
 
-    papers_ingest(records=[replace(hf, categories=("cs.LG",))], fetch_run=None, now=T0 + dt.timedelta(hours=1))
+    papers_ingest(
+        records=[replace(hf, categories=("cs.LG",))], fetch_run=None, now=T0 + dt.timedelta(hours=1)
+    )
 
     paper = Paper.objects.get(arxiv_id=hf.arxiv_id)
     assert paper.title == "The title as arXiv has it"
@@ -112,17 +123,29 @@ def test_an_hf_only_paper_takes_hfs_newest_title() -> None:
     hf = hf_record("2511.04570")
     papers_ingest(records=[hf], fetch_run=None, now=T0)
 
-    papers_ingest(records=[replace(hf, title=f"{hf.title}!")], fetch_run=None, now=T0 + dt.timedelta(hours=1))
+    papers_ingest(
+        records=[replace(hf, title=f"{hf.title}!")], fetch_run=None, now=T0 + dt.timedelta(hours=1)
+    )
 
     assert Paper.objects.get(arxiv_id=hf.arxiv_id).title == f"{hf.title}!"
 
 
 def test_a_source_that_does_not_know_a_field_never_erases_it() -> None:
     hf = hf_record("2511.04570")
-    assert hf.ai_summary and hf.github_repo and hf.ai_keywords
+    assert hf.ai_summary
+    assert hf.github_repo
+    assert hf.ai_keywords
     papers_ingest(records=[hf], fetch_run=None, now=T0)
 
-    bare = replace(hf, ai_summary="", github_repo="", ai_keywords=(), upvotes=None, github_stars=None, hf_date=None)
+    bare = replace(
+        hf,
+        ai_summary="",
+        github_repo="",
+        ai_keywords=(),
+        upvotes=None,
+        github_stars=None,
+        hf_date=None,
+    )
     counts = papers_ingest(records=[bare], fetch_run=None, now=T0 + dt.timedelta(hours=1))
 
     assert counts.unchanged == 1
@@ -165,14 +188,20 @@ def test_changed_upvotes_count_as_updated_and_add_a_metric_snapshot() -> None:
     updated_at = Paper.objects.get(arxiv_id=hf.arxiv_id).updated_at
 
     counts = papers_ingest(
-        records=[replace(hf, upvotes=hf.upvotes + 7)], fetch_run=second, now=T0 + dt.timedelta(hours=1)
+        records=[replace(hf, upvotes=hf.upvotes + 7)],
+        fetch_run=second,
+        now=T0 + dt.timedelta(hours=1),
     )
 
     assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 0)
     paper = Paper.objects.get(arxiv_id=hf.arxiv_id)
     assert paper.upvotes == hf.upvotes + 7
     assert paper.updated_at > updated_at
-    history = list(PaperMetric.objects.filter(paper=paper).order_by("captured_at").values_list("fetch_run", "upvotes"))
+    history = list(
+        PaperMetric.objects.filter(paper=paper)
+        .order_by("captured_at")
+        .values_list("fetch_run", "upvotes")
+    )
     assert history == [(first.pk, hf.upvotes), (second.pk, hf.upvotes + 7)]
 
 
@@ -181,16 +210,20 @@ def test_it_snapshots_metrics_once_per_paper_per_fetch_and_only_when_the_source_
     hf = hf_record("2511.04570")
     papers_ingest(records=[hf, arxiv_version_of(hf_record("2511.11793"))], fetch_run=run, now=T0)
 
-    assert list(PaperMetric.objects.values_list("paper__arxiv_id", "upvotes", "num_comments", "github_stars")) == [
-        (hf.arxiv_id, hf.upvotes, hf.num_comments, hf.github_stars)
-    ]
+    assert list(
+        PaperMetric.objects.values_list(
+            "paper__arxiv_id", "upvotes", "num_comments", "github_stars"
+        )
+    ) == [(hf.arxiv_id, hf.upvotes, hf.num_comments, hf.github_stars)]
 
 
 def test_the_same_paper_twice_in_one_batch_is_one_row_merged_last_wins() -> None:
     hf = hf_record("2511.04570")
     arxiv = arxiv_version_of(hf, title="arXiv title")
 
-    counts = papers_ingest(records=[hf, arxiv, replace(hf, upvotes=hf.upvotes + 1)], fetch_run=None, now=T0)
+    counts = papers_ingest(
+        records=[hf, arxiv, replace(hf, upvotes=hf.upvotes + 1)], fetch_run=None, now=T0
+    )
 
     assert (counts.created, counts.updated, counts.unchanged) == (1, 0, 0)
     paper = Paper.objects.get(arxiv_id=hf.arxiv_id)
@@ -245,9 +278,13 @@ def ingest_three_passes(max_queries, limit: int) -> None:
         created = papers_ingest(records=records, fetch_run=run, now=T0)
     with max_queries(limit):
         unchanged = papers_ingest(records=records, fetch_run=run, now=T0 + dt.timedelta(hours=1))
-    half_changed = [replace(r, upvotes=r.upvotes + 1) if n % 2 else r for n, r in enumerate(records)]
+    half_changed = [
+        replace(r, upvotes=r.upvotes + 1) if n % 2 else r for n, r in enumerate(records)
+    ]
     with max_queries(limit):
-        mixed = papers_ingest(records=[*half_changed, *many_records(10, start=5000)], fetch_run=run, now=T0)
+        mixed = papers_ingest(
+            records=[*half_changed, *many_records(10, start=5000)], fetch_run=run, now=T0
+        )
 
     assert created.created == unchanged.unchanged == 1000
     assert (mixed.created, mixed.updated, mixed.unchanged) == (10, 500, 500)
@@ -330,7 +367,9 @@ def test_new_papers_become_searchable_once_indexed_and_rewording_reindexes_them(
     assert [p.arxiv_id for p in paper_search(query=hf.title)] == [hf.arxiv_id]
     assert papers_search_index() == 0  # nothing left to do
 
-    papers_ingest(records=[arxiv_version_of(hf, title="Zygomorphic flowers")], fetch_run=None, now=T0)
+    papers_ingest(
+        records=[arxiv_version_of(hf, title="Zygomorphic flowers")], fetch_run=None, now=T0
+    )
     assert papers_search_index() == 1
     assert [p.arxiv_id for p in paper_search(query="zygomorphic")] == [hf.arxiv_id]
 

@@ -41,8 +41,10 @@ def _give_history(arxiv_id: str) -> None:
     paper = Paper.objects.get(arxiv_id=arxiv_id)
     start = timezone.now() - dt.timedelta(hours=22)
     for step, share in enumerate([0.05, 0.2, 0.45, 0.6, 0.8, 0.9, 1.0]):
-        PaperMetricFactory(
-            paper=paper, upvotes=round(paper.upvotes * share), captured_at=start + dt.timedelta(hours=3 * step)
+        PaperMetricFactory.create(
+            paper=paper,
+            upvotes=round(paper.upvotes * share),
+            captured_at=start + dt.timedelta(hours=3 * step),
         )
 
 
@@ -78,7 +80,9 @@ def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None: 
         first_card = page.locator(".cards > li").first
         assert first_card.get_by_role("link", name=_title(top)).is_visible()
         assert page.locator(".cards > li").count() == len(ranked)
-        assert page.get_by_role("heading", name="Get trending papers in your email inbox").is_visible()
+        assert page.get_by_role(
+            "heading", name="Get trending papers in your email inbox"
+        ).is_visible()
         assert page.get_by_label("Email address").is_visible()
         assert _fits_width(page)
         _shot(page, f"home-{device}")
@@ -87,7 +91,9 @@ def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None: 
         page.wait_for_url(f"**/papers/{top['paper']['id']}/")
         assert page.get_by_role("heading", name=_title(top), level=1).is_visible()
         assert page.get_by_role("heading", name="Abstract").is_visible()
-        assert page.get_by_role("img", name=re.compile(r"Upvotes went from \d+ to \d+")).is_visible()
+        assert page.get_by_role(
+            "img", name=re.compile(r"Upvotes went from \d+ to \d+")
+        ).is_visible()
         assert _fits_width(page)
         _shot(page, f"paper-{device}")
 
@@ -117,7 +123,8 @@ def test_it_has_a_dark_mode_and_a_skip_link(browser, live_server) -> None:  # no
         assert background == "rgb(15, 17, 21)"
         page.keyboard.press("Tab")
         skip = page.get_by_role("link", name="Skip to content")
-        assert skip.is_visible() and skip.evaluate("element => element === document.activeElement")
+        assert skip.is_visible()
+        assert skip.evaluate("element => element === document.activeElement")
         _shot(page, "home-phone-dark")
     finally:
         context.close()

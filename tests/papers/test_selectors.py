@@ -34,30 +34,39 @@ def ids(papers) -> list[str]:  # noqa: ANN001
 
 
 def test_it_scores_papers_with_the_documented_formula() -> None:
-    paper = PaperFactory(upvotes=50, hf_date=DAY)
-    PaperMetricFactory(paper=paper, upvotes=45, captured_at=NOW - dt.timedelta(hours=30))
+    paper = PaperFactory.create(upvotes=50, hf_date=DAY)
+    PaperMetricFactory.create(paper=paper, upvotes=45, captured_at=NOW - dt.timedelta(hours=30))
 
     [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
 
     assert scored.growth_24h == 5
     assert scored.age_hours == pytest.approx(8.0)
-    assert scored.trending_score == pytest.approx(expected_score(upvotes=50, growth=5, age_hours=8.0))
+    assert scored.trending_score == pytest.approx(
+        expected_score(upvotes=50, growth=5, age_hours=8.0)
+    )
 
 
 def test_it_ranks_a_paper_gaining_votes_now_above_a_bigger_one_that_stalled() -> None:
-    stalled = PaperFactory(upvotes=50, hf_date=DAY)
-    PaperMetricFactory(paper=stalled, upvotes=48, captured_at=NOW - dt.timedelta(hours=26))
-    rising = PaperFactory(upvotes=40, hf_date=DAY)
-    PaperMetricFactory(paper=rising, upvotes=5, captured_at=NOW - dt.timedelta(hours=26))
+    stalled = PaperFactory.create(upvotes=50, hf_date=DAY)
+    PaperMetricFactory.create(paper=stalled, upvotes=48, captured_at=NOW - dt.timedelta(hours=26))
+    rising = PaperFactory.create(upvotes=40, hf_date=DAY)
+    PaperMetricFactory.create(paper=rising, upvotes=5, captured_at=NOW - dt.timedelta(hours=26))
 
-    assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [rising.arxiv_id, stalled.arxiv_id]
+    assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [
+        rising.arxiv_id,
+        stalled.arxiv_id,
+    ]
 
 
 def test_it_measures_growth_from_the_latest_snapshot_at_least_a_day_old() -> None:
-    paper = PaperFactory(upvotes=30, hf_date=DAY)
-    PaperMetricFactory(paper=paper, upvotes=2, captured_at=NOW - dt.timedelta(hours=72))
-    PaperMetricFactory(paper=paper, upvotes=10, captured_at=NOW - dt.timedelta(hours=24))  # the baseline
-    PaperMetricFactory(paper=paper, upvotes=29, captured_at=NOW - dt.timedelta(hours=1))  # too recent
+    paper = PaperFactory.create(upvotes=30, hf_date=DAY)
+    PaperMetricFactory.create(paper=paper, upvotes=2, captured_at=NOW - dt.timedelta(hours=72))
+    PaperMetricFactory.create(
+        paper=paper, upvotes=10, captured_at=NOW - dt.timedelta(hours=24)
+    )  # the baseline
+    PaperMetricFactory.create(
+        paper=paper, upvotes=29, captured_at=NOW - dt.timedelta(hours=1)
+    )  # too recent
 
     [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
 
@@ -65,9 +74,9 @@ def test_it_measures_growth_from_the_latest_snapshot_at_least_a_day_old() -> Non
 
 
 def test_it_counts_all_votes_as_growth_without_an_old_snapshot_and_never_negative_growth() -> None:
-    new = PaperFactory(upvotes=12, hf_date=DAY)
-    shrinking = PaperFactory(upvotes=3, hf_date=DAY)
-    PaperMetricFactory(paper=shrinking, upvotes=9, captured_at=NOW - dt.timedelta(days=2))
+    new = PaperFactory.create(upvotes=12, hf_date=DAY)
+    shrinking = PaperFactory.create(upvotes=3, hf_date=DAY)
+    PaperMetricFactory.create(paper=shrinking, upvotes=9, captured_at=NOW - dt.timedelta(days=2))
 
     scored = {paper.arxiv_id: paper for paper in paper_list_trending(start=DAY, end=DAY, now=NOW)}
 
@@ -77,17 +86,21 @@ def test_it_counts_all_votes_as_growth_without_an_old_snapshot_and_never_negativ
 
 def test_the_day_view_still_decays_a_paper_by_its_age_from_now() -> None:
     yesterday = DAY - dt.timedelta(days=1)
-    paper = PaperFactory(upvotes=20, hf_date=yesterday)
+    paper = PaperFactory.create(upvotes=20, hf_date=yesterday)
 
     [scored] = paper_list_trending(start=yesterday, end=yesterday, now=NOW)
 
     assert scored.arxiv_id == paper.arxiv_id
     assert scored.age_hours == pytest.approx(32.0)
-    assert scored.trending_score == pytest.approx(expected_score(upvotes=20, growth=20, age_hours=32.0))
+    assert scored.trending_score == pytest.approx(
+        expected_score(upvotes=20, growth=20, age_hours=32.0)
+    )
 
 
 def test_it_ages_a_paper_without_hf_date_from_its_publication_time() -> None:
-    paper = PaperFactory(hf_date=None, published_at=NOW - dt.timedelta(hours=5, minutes=30), upvotes=0)
+    paper = PaperFactory.create(
+        hf_date=None, published_at=NOW - dt.timedelta(hours=5, minutes=30), upvotes=0
+    )
 
     [scored] = paper_list_trending(start=DAY, end=DAY, now=NOW)
 
@@ -97,7 +110,7 @@ def test_it_ages_a_paper_without_hf_date_from_its_publication_time() -> None:
 
 def test_it_never_gives_a_negative_age_to_a_paper_dated_after_now() -> None:
     tomorrow = DAY + dt.timedelta(days=1)
-    PaperFactory(hf_date=tomorrow, upvotes=4)
+    PaperFactory.create(hf_date=tomorrow, upvotes=4)
 
     [scored] = paper_list_trending(start=tomorrow, end=tomorrow, now=NOW)
 
@@ -111,9 +124,13 @@ WEEK_NOW = dt.datetime(2025, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 
 def test_a_week_ranks_an_old_well_liked_paper_above_a_new_lightly_liked_one() -> None:
-    old_hit = PaperFactory(upvotes=100, hf_date=WEEK_START)
-    PaperMetricFactory(paper=old_hit, upvotes=95, captured_at=WEEK_NOW - dt.timedelta(days=5))
-    new = PaperFactory(upvotes=30, hf_date=WEEK_END)  # no snapshot a day old: all 30 votes are recent
+    old_hit = PaperFactory.create(upvotes=100, hf_date=WEEK_START)
+    PaperMetricFactory.create(
+        paper=old_hit, upvotes=95, captured_at=WEEK_NOW - dt.timedelta(days=5)
+    )
+    new = PaperFactory.create(
+        upvotes=30, hf_date=WEEK_END
+    )  # no snapshot a day old: all 30 votes are recent
 
     week = list(paper_list_trending(start=WEEK_START, end=WEEK_END, now=WEEK_NOW))
 
@@ -122,16 +139,22 @@ def test_a_week_ranks_an_old_well_liked_paper_above_a_new_lightly_liked_one() ->
     # The day view keeps the decayed score, under which the new paper would have won the week.
     [old_day] = paper_list_trending(start=WEEK_START, end=WEEK_START, now=WEEK_NOW)
     [new_day] = paper_list_trending(start=WEEK_END, end=WEEK_END, now=WEEK_NOW)
-    assert old_day.trending_score == pytest.approx(expected_score(upvotes=100, growth=5, age_hours=152.0))
-    assert new_day.trending_score == pytest.approx(expected_score(upvotes=30, growth=30, age_hours=8.0))
+    assert old_day.trending_score == pytest.approx(
+        expected_score(upvotes=100, growth=5, age_hours=152.0)
+    )
+    assert new_day.trending_score == pytest.approx(
+        expected_score(upvotes=30, growth=30, age_hours=8.0)
+    )
     assert new_day.trending_score > 40 * old_day.trending_score
 
 
 def test_a_week_counts_the_last_days_votes_twice() -> None:
-    stalled = PaperFactory(upvotes=50, hf_date=WEEK_START)
-    PaperMetricFactory(paper=stalled, upvotes=48, captured_at=WEEK_NOW - dt.timedelta(days=2))
-    rising = PaperFactory(upvotes=40, hf_date=WEEK_START + dt.timedelta(days=2))
-    PaperMetricFactory(paper=rising, upvotes=20, captured_at=WEEK_NOW - dt.timedelta(days=2))
+    stalled = PaperFactory.create(upvotes=50, hf_date=WEEK_START)
+    PaperMetricFactory.create(
+        paper=stalled, upvotes=48, captured_at=WEEK_NOW - dt.timedelta(days=2)
+    )
+    rising = PaperFactory.create(upvotes=40, hf_date=WEEK_START + dt.timedelta(days=2))
+    PaperMetricFactory.create(paper=rising, upvotes=20, captured_at=WEEK_NOW - dt.timedelta(days=2))
 
     week = list(paper_list_trending(start=WEEK_START, end=WEEK_END, now=WEEK_NOW))
 
@@ -143,12 +166,14 @@ def test_a_month_ranks_by_votes_in_one_query_without_hidden_or_withdrawn_papers(
     django_assert_num_queries,  # noqa: ANN001
 ) -> None:
     first = dt.date(2025, 11, 1)
-    early = PaperFactory(upvotes=80, hf_date=first)
-    late = PaperFactory(upvotes=20, hf_date=WEEK_END)
-    arxiv_only = PaperFactory(upvotes=50, hf_date=None, published_at=dt.datetime(2025, 11, 10, 9, tzinfo=dt.UTC))
-    PaperFactory(upvotes=900, hf_date=first, hidden=True)
-    PaperFactory(upvotes=900, hf_date=first, withdrawn_at=WEEK_NOW)
-    PaperFactory(upvotes=900, hf_date=dt.date(2025, 12, 1))
+    early = PaperFactory.create(upvotes=80, hf_date=first)
+    late = PaperFactory.create(upvotes=20, hf_date=WEEK_END)
+    arxiv_only = PaperFactory.create(
+        upvotes=50, hf_date=None, published_at=dt.datetime(2025, 11, 10, 9, tzinfo=dt.UTC)
+    )
+    PaperFactory.create(upvotes=900, hf_date=first, hidden=True)
+    PaperFactory.create(upvotes=900, hf_date=first, withdrawn_at=WEEK_NOW)
+    PaperFactory.create(upvotes=900, hf_date=dt.date(2025, 12, 1))
 
     with django_assert_num_queries(1):
         month = list(paper_list_trending(start=first, end=dt.date(2025, 11, 30), now=WEEK_NOW))
@@ -157,26 +182,33 @@ def test_a_month_ranks_by_votes_in_one_query_without_hidden_or_withdrawn_papers(
 
 
 def test_it_breaks_ties_by_upvotes_then_arxiv_id() -> None:
-    PaperFactory(arxiv_id="2511.00002", upvotes=7, hf_date=DAY)
-    PaperFactory(arxiv_id="2511.00001", upvotes=7, hf_date=DAY)
+    PaperFactory.create(arxiv_id="2511.00002", upvotes=7, hf_date=DAY)
+    PaperFactory.create(arxiv_id="2511.00001", upvotes=7, hf_date=DAY)
 
     assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == ["2511.00001", "2511.00002"]
 
 
 def test_it_lists_only_the_window_by_hf_date_else_publication_date() -> None:
-    on_day = PaperFactory(hf_date=DAY)
-    arxiv_only = PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 20, 23, 59, tzinfo=dt.UTC))
-    PaperFactory(hf_date=DAY + dt.timedelta(days=1), published_at=dt.datetime(2025, 11, 20, 1, tzinfo=dt.UTC))
-    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 21, 0, 0, tzinfo=dt.UTC))
-    PaperFactory(hf_date=DAY - dt.timedelta(days=1))
+    on_day = PaperFactory.create(hf_date=DAY)
+    arxiv_only = PaperFactory.create(
+        hf_date=None, published_at=dt.datetime(2025, 11, 20, 23, 59, tzinfo=dt.UTC)
+    )
+    PaperFactory.create(
+        hf_date=DAY + dt.timedelta(days=1), published_at=dt.datetime(2025, 11, 20, 1, tzinfo=dt.UTC)
+    )
+    PaperFactory.create(hf_date=None, published_at=dt.datetime(2025, 11, 21, 0, 0, tzinfo=dt.UTC))
+    PaperFactory.create(hf_date=DAY - dt.timedelta(days=1))
 
-    assert set(ids(paper_list_trending(start=DAY, end=DAY, now=NOW))) == {on_day.arxiv_id, arxiv_only.arxiv_id}
+    assert set(ids(paper_list_trending(start=DAY, end=DAY, now=NOW))) == {
+        on_day.arxiv_id,
+        arxiv_only.arxiv_id,
+    }
 
 
 def test_it_never_lists_hidden_or_withdrawn_papers() -> None:
-    shown = PaperFactory(hf_date=DAY)
-    PaperFactory(hf_date=DAY, hidden=True, upvotes=500)
-    PaperFactory(hf_date=DAY, withdrawn_at=NOW, upvotes=500)
+    shown = PaperFactory.create(hf_date=DAY)
+    PaperFactory.create(hf_date=DAY, hidden=True, upvotes=500)
+    PaperFactory.create(hf_date=DAY, withdrawn_at=NOW, upvotes=500)
 
     assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [shown.arxiv_id]
 
@@ -195,11 +227,11 @@ def test_it_ranks_a_real_day_in_one_query(django_assert_num_queries) -> None:  #
 
 
 def test_it_finds_the_latest_day_with_papers_and_its_neighbours() -> None:
-    PaperFactory(hf_date=dt.date(2025, 11, 14))
-    PaperFactory(hf_date=dt.date(2025, 11, 20))
-    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 17, 18, tzinfo=dt.UTC))
-    PaperFactory(hf_date=dt.date(2025, 11, 18), hidden=True)
-    PaperFactory(hf_date=dt.date(2025, 11, 25))  # after "now": not the latest day
+    PaperFactory.create(hf_date=dt.date(2025, 11, 14))
+    PaperFactory.create(hf_date=dt.date(2025, 11, 20))
+    PaperFactory.create(hf_date=None, published_at=dt.datetime(2025, 11, 17, 18, tzinfo=dt.UTC))
+    PaperFactory.create(hf_date=dt.date(2025, 11, 18), hidden=True)
+    PaperFactory.create(hf_date=dt.date(2025, 11, 25))  # after "now": not the latest day
 
     assert paper_latest_day(now=NOW) == DAY
     assert paper_days_around(start=DAY, end=DAY) == (dt.date(2025, 11, 17), dt.date(2025, 11, 25))
@@ -211,7 +243,7 @@ def test_it_finds_the_latest_day_with_papers_and_its_neighbours() -> None:
 
 
 def test_it_takes_the_extreme_dates() -> None:
-    PaperFactory(hf_date=None, published_at=dt.datetime(2025, 11, 20, tzinfo=dt.UTC))
+    PaperFactory.create(hf_date=None, published_at=dt.datetime(2025, 11, 20, tzinfo=dt.UTC))
 
     assert list(paper_list_trending(start=dt.date(9999, 12, 31), end=dt.date.max, now=NOW)) == []
     assert paper_days_around(start=dt.date.min, end=dt.date.max) == (None, None)
@@ -267,7 +299,9 @@ def test_it_finds_authors_with_accented_names(query: str, name: str) -> None:
     assert set(ids(paper_search(query=query))) == expected
 
 
-@pytest.mark.parametrize(("query", "name"), [("żołna", "Żołna"), ("Défossez", "Défossez"), ("LUKOŠIŪTĖ", "Lukošiūtė")])
+@pytest.mark.parametrize(
+    ("query", "name"), [("żołna", "Żołna"), ("Défossez", "Défossez"), ("LUKOŠIŪTĖ", "Lukošiūtė")]
+)
 def test_it_finds_accented_names_in_any_case(query: str, name: str) -> None:
     raw = fixture_bytes(AUGUST_2023)
     papers_from_hf_fixture(raw)
@@ -279,19 +313,21 @@ def test_it_finds_accented_names_in_any_case(query: str, name: str) -> None:
 
 @pytest.mark.usefixtures("real_day")
 def test_it_never_finds_hidden_papers() -> None:
-    PaperFactory(title="Kandinsky secrets", hidden=True)
+    PaperFactory.create(title="Kandinsky secrets", hidden=True)
 
     assert "Kandinsky secrets" not in [paper.title for paper in paper_search(query="Kandinsky")]
 
 
-@pytest.mark.parametrize("query", ["", "   \n\t ", "x" * 5000, "'\"&|!():*<>\\", "-", "OR", '"unclosed'])
+@pytest.mark.parametrize(
+    "query", ["", "   \n\t ", "x" * 5000, "'\"&|!():*<>\\", "-", "OR", '"unclosed']
+)
 @pytest.mark.usefixtures("real_day")
 def test_it_takes_odd_queries_without_errors(query: str) -> None:
     list(paper_search(query=query))
 
 
 def test_it_returns_nothing_for_an_empty_query() -> None:
-    PaperFactory()
+    PaperFactory.create()
     assert list(paper_search(query="  ")) == []
 
 
@@ -302,8 +338,12 @@ def test_it_limits_the_results() -> None:
 
 @pytest.mark.postgres
 def test_it_ranks_title_matches_above_abstract_matches_on_postgres() -> None:
-    in_abstract = PaperFactory(title="A survey", abstract="We discuss tokenizers at length.", upvotes=900)
-    in_title = PaperFactory(title="Tokenizers considered harmful", abstract="Nothing else.", upvotes=1)
+    in_abstract = PaperFactory.create(
+        title="A survey", abstract="We discuss tokenizers at length.", upvotes=900
+    )
+    in_title = PaperFactory.create(
+        title="Tokenizers considered harmful", abstract="Nothing else.", upvotes=1
+    )
 
     assert ids(paper_search(query="tokenizer")) == [in_title.arxiv_id, in_abstract.arxiv_id]
 

@@ -25,7 +25,9 @@ API_EMPTY = "arxiv_atom/2026-04-12_api_query_idlist-0000.0000_empty-zero-results
 API_ERROR = "arxiv_atom/2026-04-12_api_query_idlist-abc_error-http400.xml"
 API_TWO_IDS = "arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.xml"
 API_TITLE_ZERO = "arxiv_atom/2026-04-12_api_query_idlist-2104.12255v1_versioned-id.xml"
-API_OLD_STYLE_ID = "arxiv_atom/2026-05-11_api_query_idlist-astro-ph_0601001_affiliations-journalref.xml"
+API_OLD_STYLE_ID = (
+    "arxiv_atom/2026-05-11_api_query_idlist-astro-ph_0601001_affiliations-journalref.xml"
+)
 API_OLD_FORMAT_ONE = "arxiv_atom/2016-10-09_api_query_idlist-1111.2011v2_OLD-FORMAT.xml"
 API_OLD_FORMAT_TEN = "arxiv_atom/2016-10-09_api_query_search-au-del_maestro_max10_OLD-FORMAT.xml"
 API_GOOD = [API_MAX15, API_MAX100, API_EMPTY, API_TWO_IDS, API_TITLE_ZERO, API_OLD_STYLE_ID]
@@ -129,7 +131,9 @@ def test_it_reads_ids_without_version_titles_abstracts_dates_in_feed_order(relat
         assert not re.search(r"v\d+$", record.arxiv_id)
         assert record.title == _text(_field(entry, "title"))
         assert record.abstract == _text(_field(entry, "summary"))
-        published = dt.datetime.strptime(_field(entry, "published"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        published = dt.datetime.strptime(_field(entry, "published"), "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.UTC
+        )
         assert record.published_at == published
 
 
@@ -146,7 +150,9 @@ def test_it_reads_non_ascii_author_names_as_unicode_even_from_a_double_encoded_c
     raw = fixture_bytes(API_MAX100)
     authors = [name for record in arxiv_api.parse(raw).records for name in record.authors]
 
-    assert "Oliver WeiÃ\u009fl".encode() in raw  # ß saved as Latin-1 mojibake, with a C1 control character
+    assert (
+        "Oliver WeiÃ\u009fl".encode() in raw
+    )  # ß saved as Latin-1 mojibake, with a C1 control character
     assert "Oliver Weißl" in authors
     assert "Sólrún Einarsdóttir" in authors
     assert not any("Ã" in name for name in authors)
@@ -226,9 +232,14 @@ def test_it_unwraps_hard_wrapped_old_format_titles_and_abstracts() -> None:
     (record,) = arxiv_api.parse(fixture_bytes(API_OLD_FORMAT_ONE)).records
 
     assert b"Large\n  Connectivity" in fixture_bytes(API_OLD_FORMAT_ONE)
-    assert record.title == "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
+    assert (
+        record.title
+        == "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
+    )
     assert "\n" not in record.abstract
-    assert record.abstract.startswith("Theoretical description of anisotropic systems, such as layered superconductors")
+    assert record.abstract.startswith(
+        "Theoretical description of anisotropic systems, such as layered superconductors"
+    )
     assert record.authors == ("James M. Murray", "Adrian Del Maestro", "Zlatko Tesanovic")
     assert record.categories == ("cond-mat.str-el", "cond-mat.stat-mech")
 
@@ -243,7 +254,10 @@ def test_it_returns_an_empty_result_for_zero_results() -> None:
 
 @pytest.mark.parametrize(
     ("relative", "pattern"),
-    [(API_MAX15, rb"<opensearch:totalResults>(\d+)<"), (API_OLD_FORMAT_TEN, rb"<opensearch:totalResults[^>]*>(\d+)<")],
+    [
+        (API_MAX15, rb"<opensearch:totalResults>(\d+)<"),
+        (API_OLD_FORMAT_TEN, rb"<opensearch:totalResults[^>]*>(\d+)<"),
+    ],
 )
 def test_it_reads_the_total_number_of_results_for_paging(relative: str, pattern: bytes) -> None:
     expected = int(re.search(pattern, fixture_bytes(relative))[1])
@@ -261,7 +275,9 @@ def test_it_skips_an_entry_without_valid_id_or_title_and_says_why() -> None:
     raw = fixture_bytes(API_MAX15)
     first_id = re.search(rb"<entry>\s*<id>([^<]+)</id>", raw)[1]
     second_title = re.findall(rb"<title>([^<]+)</title>", raw)[2]  # [0] is the feed's own title
-    raw = raw.replace(first_id, b"http://arxiv.org/abs/not-an-id", 1).replace(second_title, b"  ", 1)
+    raw = raw.replace(first_id, b"http://arxiv.org/abs/not-an-id", 1).replace(
+        second_title, b"  ", 1
+    )
 
     result = arxiv_api.parse(raw)
 
@@ -323,7 +339,9 @@ def test_the_rss_parser_rejects_xml_that_is_no_feed() -> None:
 def test_it_parses_every_item_of_each_feed(relative: str, expected: int) -> None:
     result = arxiv_rss.parse(fixture_bytes(relative))
 
-    assert len(result.records) == expected == len(_raw_items(relative)) + len(_raw_entries(relative))
+    assert (
+        len(result.records) == expected == len(_raw_items(relative)) + len(_raw_entries(relative))
+    )
     assert result.skipped == []
     assert {record.source for record in result.records} <= {"arxiv-rss"}
 
@@ -358,13 +376,20 @@ def test_it_reads_atom_entries_ids_titles_abstracts_and_categories_primary_first
     records = arxiv_rss.parse(fixture_bytes(RSS_ATOM)).records
 
     for record, entry in zip(records, _raw_entries(RSS_ATOM), strict=True):
-        assert record.arxiv_id == _unversioned(re.fullmatch(r"oai:arXiv\.org:(.+)", _field(entry, "id"))[1])
+        assert record.arxiv_id == _unversioned(
+            re.fullmatch(r"oai:arXiv\.org:(.+)", _field(entry, "id"))[1]
+        )
         assert record.title == _text(_field(entry, "title"))
         assert record.abstract == _text(_field(entry, "summary").partition("Abstract:")[2])
         assert "Announce Type" not in record.abstract
         assert list(record.categories) == re.findall(r'<category term="([^"]+)"/>', entry)
-    cross = [record for record, entry in zip(records, _raw_entries(RSS_ATOM), strict=True) if ">cross<" in entry]
-    assert cross and all(record.categories[0] != "cs.AI" for record in cross)  # cross-lists into cs.AI
+    cross = [
+        record
+        for record, entry in zip(records, _raw_entries(RSS_ATOM), strict=True)
+        if ">cross<" in entry
+    ]
+    assert cross
+    assert all(record.categories[0] != "cs.AI" for record in cross)
 
 
 @pytest.mark.parametrize("relative", [RSS_ALL, RSS_ATOM])
@@ -407,8 +432,17 @@ def test_it_splits_plain_author_lists_on_commas_in_order(relative: str) -> None:
 def test_it_drops_affiliations_even_when_they_contain_commas_and_and() -> None:
     by_id = {record.arxiv_id: record for record in arxiv_rss.parse(fixture_bytes(RSS_ALL)).records}
 
-    assert by_id["2411.17935"].authors == ("Jadelynn Dao", "Ruixiao Liu", "Sarah Solomon", "Samuel Solomon")
-    araujo = next(record for record in by_id.values() if record.authors and record.authors[0] == "Aleteia Araujo")
+    assert by_id["2411.17935"].authors == (
+        "Jadelynn Dao",
+        "Ruixiao Liu",
+        "Sarah Solomon",
+        "Samuel Solomon",
+    )
+    araujo = next(
+        record
+        for record in by_id.values()
+        if record.authors and record.authors[0] == "Aleteia Araujo"
+    )
     assert araujo.authors == (
         "Aleteia Araujo",
         "Breno Costa",
@@ -424,12 +458,23 @@ def test_it_keeps_name_suffixes_with_their_name() -> None:
 
     assert rss["2411.17856"].authors == ("Hongni Jin", "Kenneth M. Merz Jr")
     assert atom["2508.13187"].authors[0] == "Jonathan A. Karr Jr."
-    assert arxiv_rss.split_authors("Kenneth M. Merz, Jr., Hongni Jin") == ("Kenneth M. Merz, Jr.", "Hongni Jin")
+    assert arxiv_rss.split_authors("Kenneth M. Merz, Jr., Hongni Jin") == (
+        "Kenneth M. Merz, Jr.",
+        "Hongni Jin",
+    )
 
 
 def test_it_decodes_tex_accents_in_author_names() -> None:
-    rss_names = {name for record in arxiv_rss.parse(fixture_bytes(RSS_ALL)).records for name in record.authors}
-    atom_names = {name for record in arxiv_rss.parse(fixture_bytes(RSS_ATOM)).records for name in record.authors}
+    rss_names = {
+        name
+        for record in arxiv_rss.parse(fixture_bytes(RSS_ALL)).records
+        for name in record.authors
+    }
+    atom_names = {
+        name
+        for record in arxiv_rss.parse(fixture_bytes(RSS_ATOM)).records
+        for name in record.authors
+    }
 
     assert rb"Andr\'es R. Vindas-Mel\'endez" in fixture_bytes(RSS_ALL)
     assert "Andrés R. Vindas-Meléndez" in rss_names
@@ -500,17 +545,26 @@ def test_it_stops_paging_once_total_results_are_fetched() -> None:
 
 @responses.activate
 def test_it_never_asks_for_more_than_max_results() -> None:
-    responses.get(arxiv_api.API_URL, body=fixture_bytes(API_MAX100))  # 100 entries, totalResults 214881
+    responses.get(
+        arxiv_api.API_URL, body=fixture_bytes(API_MAX100)
+    )  # 100 entries, totalResults 214881
 
     arxiv_api.fetch(
-        HttpClient(retries=0), since=dt.date(2026, 4, 12), until=dt.date(2026, 4, 12), page_size=100, max_results=150
+        HttpClient(retries=0),
+        since=dt.date(2026, 4, 12),
+        until=dt.date(2026, 4, 12),
+        page_size=100,
+        max_results=150,
     )
 
     assert [(_params(call)["start"], _params(call)["max_results"]) for call in responses.calls] == [
         ("0", "100"),
         ("100", "50"),
     ]
-    assert _params(responses.calls[0])["search_query"] == "submittedDate:[202604120000 TO 202604122359]"
+    assert (
+        _params(responses.calls[0])["search_query"]
+        == "submittedDate:[202604120000 TO 202604122359]"
+    )
 
 
 @responses.activate
@@ -527,7 +581,9 @@ def test_it_makes_one_request_when_there_are_no_results() -> None:
 @responses.activate
 def test_it_stops_on_a_page_without_entries_even_if_the_total_says_more() -> None:
     # arXiv sometimes serves an empty page in the middle of a result set; looping on it never ends.
-    empty_page = fixture_bytes(API_EMPTY).replace(b"<opensearch:totalResults>0<", b"<opensearch:totalResults>5000<")
+    empty_page = fixture_bytes(API_EMPTY).replace(
+        b"<opensearch:totalResults>0<", b"<opensearch:totalResults>5000<"
+    )
     responses.get(arxiv_api.API_URL, body=empty_page)
 
     pages = arxiv_api.fetch(HttpClient(retries=0), category="cs.CV", page_size=100)
@@ -544,7 +600,9 @@ def test_it_fetches_by_id_list() -> None:
     params = _params(responses.calls[0])
     assert params["id_list"] == "0808.05394,1707.08567"
     assert "search_query" not in params
-    assert [record.arxiv_id for record in arxiv_api.parse(pages[0].content).records] == ["1707.08567"]
+    assert [record.arxiv_id for record in arxiv_api.parse(pages[0].content).records] == [
+        "1707.08567"
+    ]
 
 
 @responses.activate

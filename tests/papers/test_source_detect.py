@@ -17,7 +17,9 @@ FORMAT_OF_DIRECTORY = {
     "arxiv_rss": "arxiv-rss",
 }
 CAPTURES = sorted(
-    path.relative_to(FIXTURES).as_posix() for path in FIXTURES.rglob("*") if path.is_file() and path.suffix != ".md"
+    path.relative_to(FIXTURES).as_posix()
+    for path in FIXTURES.rglob("*")
+    if path.is_file() and path.suffix != ".md"
 )
 ERROR_FEEDS = {
     "arxiv_atom/2026-04-12_api_query_idlist-abc_error-http400.xml",
@@ -42,7 +44,9 @@ def test_it_sees_through_a_byte_order_mark_and_leading_whitespace(relative: str)
     assert detect_format(raw) == FORMAT_OF_DIRECTORY[relative.split("/")[0]]
 
 
-@pytest.mark.parametrize("relative", [c for c in CAPTURES if c.startswith("arxiv") and c not in ERROR_FEEDS])
+@pytest.mark.parametrize(
+    "relative", [c for c in CAPTURES if c.startswith("arxiv") and c not in ERROR_FEEDS]
+)
 def test_the_parser_it_picks_reads_the_capture(relative: str) -> None:
     raw = fixture_bytes(relative)
 
@@ -53,7 +57,9 @@ def test_the_parser_it_picks_reads_the_capture(relative: str) -> None:
 
 
 def test_the_arxiv_parsers_also_read_a_file_with_a_bom_and_blank_lines() -> None:
-    raw = b"\xef\xbb\xbf\n\n" + fixture_bytes("arxiv_atom/2026-04-12_api_query_idlist-2104.12255v1_versioned-id.xml")
+    raw = b"\xef\xbb\xbf\n\n" + fixture_bytes(
+        "arxiv_atom/2026-04-12_api_query_idlist-2104.12255v1_versioned-id.xml"
+    )
 
     result = PARSERS[detect_format(raw)](raw)
 
@@ -69,7 +75,12 @@ def test_an_error_feed_is_recognized_and_its_parser_reports_the_error(relative: 
 
 
 def test_each_format_maps_to_its_modules_parser() -> None:
-    expected = {"hf": hf_api.parse, "hf-html": hf_html.parse, "arxiv": arxiv_api.parse, "arxiv-rss": arxiv_rss.parse}
+    expected = {
+        "hf": hf_api.parse,
+        "hf-html": hf_html.parse,
+        "arxiv": arxiv_api.parse,
+        "arxiv-rss": arxiv_rss.parse,
+    }
 
     assert expected == PARSERS
 
@@ -88,7 +99,18 @@ def test_each_format_maps_to_its_modules_parser() -> None:
         b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>a blog</title></feed>",
         b"<?xml version='1.0'?><rss version='2.0'><channel><title>some podcast</title></channel></rss>",
     ],
-    ids=["empty", "blank", "bom-only", "text", "pdf", "png", "other-html", "other-xml", "other-atom", "other-rss"],
+    ids=[
+        "empty",
+        "blank",
+        "bom-only",
+        "text",
+        "pdf",
+        "png",
+        "other-html",
+        "other-xml",
+        "other-atom",
+        "other-rss",
+    ],
 )
 def test_it_refuses_anything_else_with_one_clear_message(garbage: bytes) -> None:
     with pytest.raises(ParseError) as error:
@@ -111,7 +133,8 @@ def test_it_only_reads_the_head_of_a_large_file() -> None:
 def test_an_abstract_mentioning_the_other_feed_does_not_fool_it() -> None:
     raw = fixture_bytes("arxiv_atom/2026-04-12_api_query_idlist-2104.12255v1_versioned-id.xml")
     raw = raw.replace(
-        b"What is the funniest number", b"See http://rss.arxiv.org/atom/cs.CR. What is the funniest number"
+        b"What is the funniest number",
+        b"See http://rss.arxiv.org/atom/cs.CR. What is the funniest number",
     )
 
     assert detect_format(raw) == "arxiv"

@@ -25,8 +25,12 @@ from tests.helpers import fixture_bytes
 
 DAILY = "hf_daily_papers/"
 MONTH_2023_08 = DAILY + "api_daily_papers_month-2023-08_sort-publishedAt_all-pages.json"
-MONTH_2024_10_P4 = DAILY + "api_daily_papers_month-2024-10_sort-publishedAt_limit100_p4-lastpage.json"
-MONTH_2025_09_P5 = DAILY + "api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+MONTH_2024_10_P4 = (
+    DAILY + "api_daily_papers_month-2024-10_sort-publishedAt_limit100_p4-lastpage.json"
+)
+MONTH_2025_09_P5 = (
+    DAILY + "api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+)
 MONTH_2025_11_P0 = DAILY + "api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
 DAY_2025_11_20 = DAILY + "DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 API_FIXTURES = [MONTH_2023_08, MONTH_2024_10_P4, MONTH_2025_09_P5, MONTH_2025_11_P0, DAY_2025_11_20]
@@ -83,7 +87,9 @@ def test_it_parses_every_item_of_every_captured_response(relative: str, count: i
     # No item in the captures is unusable, so none is skipped.
     assert result.skipped == []
     assert len(result.records) == count
-    assert [r.arxiv_id for r in result.records] == [item["paper"]["id"] for item in _items(relative)]
+    assert [r.arxiv_id for r in result.records] == [
+        item["paper"]["id"] for item in _items(relative)
+    ]
 
 
 @pytest.mark.parametrize("relative", API_FIXTURES)
@@ -107,7 +113,9 @@ def test_it_maps_every_field_as_the_raw_json_has_it(relative: str) -> None:
         assert record.ai_summary == _one_line(paper.get("ai_summary", ""))
         assert record.ai_keywords == tuple(k for k in paper.get("ai_keywords", []) if k.strip())
         assert record.categories == ()
-        assert record.withdrawn_at == (_utc(paper["withdrawnAt"]) if "withdrawnAt" in paper else None)
+        assert record.withdrawn_at == (
+            _utc(paper["withdrawnAt"]) if "withdrawnAt" in paper else None
+        )
 
 
 def test_it_puts_hard_wrapped_titles_on_one_line() -> None:
@@ -125,10 +133,16 @@ def test_it_unwraps_the_pi_rl_title() -> None:
     raw_item = next(i for i in _items(MONTH_2025_11_P0) if i["paper"]["title"].startswith("π_RL"))
     assert "\n  " in raw_item["paper"]["title"]
 
-    record = next(r for r in hf_api.parse(fixture_bytes(MONTH_2025_11_P0)).records if r.title.startswith("π_RL"))
+    record = next(
+        r
+        for r in hf_api.parse(fixture_bytes(MONTH_2025_11_P0)).records
+        if r.title.startswith("π_RL")
+    )
 
     assert record.arxiv_id == raw_item["paper"]["id"]
-    assert record.title == "π_RL: Online RL Fine-tuning for Flow-based Vision-Language-Action Models"
+    assert (
+        record.title == "π_RL: Online RL Fine-tuning for Flow-based Vision-Language-Action Models"
+    )
 
 
 def test_it_records_when_a_paper_was_withdrawn() -> None:
@@ -140,7 +154,9 @@ def test_it_records_when_a_paper_was_withdrawn() -> None:
     assert withdrawn[0].withdrawn_at == dt.datetime(2025, 2, 13, 19, 7, 6, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize("relative", [MONTH_2023_08, MONTH_2024_10_P4, MONTH_2025_09_P5, MONTH_2025_11_P0])
+@pytest.mark.parametrize(
+    "relative", [MONTH_2023_08, MONTH_2024_10_P4, MONTH_2025_09_P5, MONTH_2025_11_P0]
+)
 def test_it_keeps_hidden_authors_in_their_place(relative: str) -> None:
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(relative)).records}
     hidden = [
@@ -167,7 +183,9 @@ def test_it_keeps_non_ascii_names_and_titles_intact() -> None:
 
     for arxiv_id, name in non_ascii:
         assert unicodedata.normalize("NFC", name) in records[arxiv_id].authors
-    kerbl = next(r for r in hf_api.parse(fixture_bytes(MONTH_2023_08)).records if r.arxiv_id == "2308.04079")
+    kerbl = next(
+        r for r in hf_api.parse(fixture_bytes(MONTH_2023_08)).records if r.arxiv_id == "2308.04079"
+    )
     assert "Thomas Leimkühler" in kerbl.authors
 
 
@@ -175,30 +193,44 @@ def test_it_leaves_fields_hf_does_not_have_empty() -> None:
     papers = [i["paper"] for i in _items(MONTH_2025_11_P0)]
     no_summary = [p["id"] for p in papers if "ai_summary" not in p]
     no_repo = [p["id"] for p in papers if "githubRepo" not in p]
-    assert "2511.11793" in no_summary and (len(no_summary), len(no_repo)) == (11, 25)
+    assert "2511.11793" in no_summary
+    assert (len(no_summary), len(no_repo)) == (11, 25)
 
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(MONTH_2025_11_P0)).records}
 
     assert all(records[i].ai_summary == "" and records[i].ai_keywords == () for i in no_summary)
     assert all(records[i].github_repo == "" and records[i].github_stars is None for i in no_repo)
     assert all(records[i].ai_summary for i in records.keys() - set(no_summary))
-    assert all(records[i].github_repo.startswith("https://github.com/") for i in records.keys() - set(no_repo))
+    assert all(
+        records[i].github_repo.startswith("https://github.com/")
+        for i in records.keys() - set(no_repo)
+    )
 
 
 def test_it_joins_a_url_hf_hard_wrapped() -> None:
-    raw_paper = next(i["paper"] for i in _items(MONTH_2025_11_P0) if i["paper"]["id"] == "2511.11113")
+    raw_paper = next(
+        i["paper"] for i in _items(MONTH_2025_11_P0) if i["paper"]["id"] == "2511.11113"
+    )
     assert raw_paper["projectPage"] == "https://videop2r.\ngithub.io/videop2r/"
 
-    record = next(r for r in hf_api.parse(fixture_bytes(MONTH_2025_11_P0)).records if r.arxiv_id == "2511.11113")
+    record = next(
+        r
+        for r in hf_api.parse(fixture_bytes(MONTH_2025_11_P0)).records
+        if r.arxiv_id == "2511.11113"
+    )
 
     assert record.project_page == "https://videop2r.github.io/videop2r/"
 
 
 def test_it_drops_empty_ai_keywords() -> None:
-    raw_keywords = next(i["paper"]["ai_keywords"] for i in _items(MONTH_2023_08) if i["paper"]["id"] == "2308.05884")
+    raw_keywords = next(
+        i["paper"]["ai_keywords"] for i in _items(MONTH_2023_08) if i["paper"]["id"] == "2308.05884"
+    )
     assert "" in raw_keywords
 
-    record = next(r for r in hf_api.parse(fixture_bytes(MONTH_2023_08)).records if r.arxiv_id == "2308.05884")
+    record = next(
+        r for r in hf_api.parse(fixture_bytes(MONTH_2023_08)).records if r.arxiv_id == "2308.05884"
+    )
 
     assert record.ai_keywords == tuple(k for k in raw_keywords if k)
 
@@ -259,7 +291,8 @@ def _parse_error(raw: bytes) -> str:
     with pytest.raises(ParseError) as caught:
         hf_api.parse(raw)
     message = str(caught.value)
-    assert message and "\n" not in message
+    assert message
+    assert "\n" not in message
     return message
 
 
@@ -303,17 +336,31 @@ def test_it_skips_bad_items_and_keeps_the_good_ones() -> None:
     no_title["paper"]["title"] = "  \n "
     no_title["title"] = ""
     no_paper = {key: value for key, value in good[0].items() if key != "paper"}
-    items = [good[0], "a string", abc_upvotes, good[1], no_id, bad_id, no_title, 17, None, no_paper, good[2]]
+    items = [
+        good[0],
+        "a string",
+        abc_upvotes,
+        good[1],
+        no_id,
+        bad_id,
+        no_title,
+        17,
+        None,
+        no_paper,
+        good[2],
+    ]
 
     result = hf_api.parse(json.dumps(items).encode())
 
     assert [r.arxiv_id for r in result.records] == [item["paper"]["id"] for item in good]
     assert len(result.skipped) == 8
     assert result.skipped[0].startswith("item 1: ")
-    assert result.skipped[1].startswith("item 2: ") and "upvotes" in result.skipped[1]
+    assert result.skipped[1].startswith("item 2: ")
+    assert "upvotes" in result.skipped[1]
     assert result.skipped[2] == "item 4: no arXiv id"
     assert result.skipped[3] == "item 5: invalid arXiv id 'not-an-id'"
-    assert result.skipped[4].startswith("item 6: ") and "no title" in result.skipped[4]
+    assert result.skipped[4].startswith("item 6: ")
+    assert "no title" in result.skipped[4]
 
 
 def test_it_skips_a_repeated_paper() -> None:
@@ -358,7 +405,8 @@ def test_it_never_lets_a_wrongly_typed_field_escape_as_an_exception() -> None:
         assert not any("unexpected shape" in reason for reason in result.skipped), result.skipped
         for record in result.records:
             assert record.arxiv_id == original["paper"]["id"]
-            assert record.title and "\n" not in record.title
+            assert record.title
+            assert "\n" not in record.title
             assert record.upvotes is None or (type(record.upvotes) is int and record.upvotes >= 0)
             assert record.num_comments is None or type(record.num_comments) is int
             assert all(isinstance(name, str) and name for name in record.authors)
@@ -385,7 +433,9 @@ def test_it_fetches_pages_until_a_short_one() -> None:
     pages = hf_api.fetch(HttpClient(retries=0), month="2025-11", limit=10)
 
     assert [len(json.loads(p.content)) for p in pages] == [10, 10, 10, 5]
-    assert _queries(responses.calls) == [{"month": ["2025-11"], "limit": ["10"], "p": [str(p)]} for p in range(4)]
+    assert _queries(responses.calls) == [
+        {"month": ["2025-11"], "limit": ["10"], "p": [str(p)]} for p in range(4)
+    ]
     assert [r.arxiv_id for p in pages for r in hf_api.parse(p.content).records] == [
         i["paper"]["id"] for i in items[:35]
     ]
@@ -399,7 +449,8 @@ def test_it_asks_for_a_day_or_a_week() -> None:
     day = hf_api.fetch(HttpClient(retries=0), date=dt.date(2025, 11, 20))
     week = hf_api.fetch(HttpClient(retries=0), week="2025-W47")
 
-    assert len(day) == 1 and len(week) == 1
+    assert len(day) == 1
+    assert len(week) == 1
     assert _queries(responses.calls) == [
         {"date": ["2025-11-20"], "limit": ["100"], "p": ["0"]},
         {"week": ["2025-W47"], "limit": ["100"], "p": ["0"]},
@@ -451,7 +502,9 @@ def test_it_raises_parse_error_for_a_bad_page() -> None:
         {"month": "2025-11", "limit": 101},
     ],
 )
-def test_it_refuses_a_period_that_is_not_exactly_one_day_week_or_month(period: dict[str, Any]) -> None:
+def test_it_refuses_a_period_that_is_not_exactly_one_day_week_or_month(
+    period: dict[str, Any],
+) -> None:
     with pytest.raises(ValueError):
         hf_api.fetch(HttpClient(retries=0), **period)
 
@@ -489,9 +542,15 @@ def test_it_falls_back_to_the_visible_cards_without_hydration_json() -> None:
 
     assert [r.arxiv_id for r in result.records] == linked_ids
     assert [r.arxiv_id for r in result.records] == [i["paper"]["id"] for i in props["dailyPapers"]]
-    assert [r.title for r in result.records] == [_one_line(i["title"]) for i in props["dailyPapers"]]
-    assert [r.upvotes for r in result.records] == [i["paper"]["upvotes"] for i in props["dailyPapers"]]
-    assert [r.num_comments for r in result.records] == [i["numComments"] for i in props["dailyPapers"]]
+    assert [r.title for r in result.records] == [
+        _one_line(i["title"]) for i in props["dailyPapers"]
+    ]
+    assert [r.upvotes for r in result.records] == [
+        i["paper"]["upvotes"] for i in props["dailyPapers"]
+    ]
+    assert [r.num_comments for r in result.records] == [
+        i["numComments"] for i in props["dailyPapers"]
+    ]
     assert all(r.source == "hf-html" for r in result.records)
 
 
@@ -507,7 +566,9 @@ def test_it_does_not_take_a_cards_comment_count_for_its_upvotes() -> None:
 
 
 def test_it_falls_back_to_the_cards_when_the_hydration_json_is_broken() -> None:
-    raw = fixture_bytes(INDEX_HTML).replace(b"{&quot;canSubmit&quot;", b"{&quot;canSubmit&quot;&quot;", 1)
+    raw = fixture_bytes(INDEX_HTML).replace(
+        b"{&quot;canSubmit&quot;", b"{&quot;canSubmit&quot;&quot;", 1
+    )
 
     result = hf_html.parse(raw)
 
@@ -525,7 +586,10 @@ def test_it_reads_a_single_paper_page() -> None:
     assert result.skipped == []
     [record] = result.records
     assert record.arxiv_id == paper["id"] == "2509.24002"
-    assert record.title == "MCPMark: A Benchmark for Stress-Testing Realistic and Comprehensive MCP Use"
+    assert (
+        record.title
+        == "MCPMark: A Benchmark for Stress-Testing Realistic and Comprehensive MCP Use"
+    )
     assert record.upvotes == upvote_control["upvotes"] == 118
     assert record.authors == tuple(a["name"] for a in paper["authors"])
     assert record.abstract == _one_line(paper["summary"])
@@ -557,7 +621,8 @@ def test_it_parses_a_day_nobody_posted_as_no_records() -> None:
 
     result = hf_html.parse(page.encode())
 
-    assert result.records == [] and result.skipped == []
+    assert result.records == []
+    assert result.skipped == []
 
 
 @pytest.mark.parametrize(

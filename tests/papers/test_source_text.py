@@ -32,7 +32,9 @@ from papers.sources.text import arxiv_id_normalize, clean_text, parse_datetime, 
         ("  2511.11793\n", "2511.11793"),
     ],
 )
-def test_it_normalizes_every_arxiv_id_spelling_to_the_bare_id(raw: str, expected: str | None) -> None:
+def test_it_normalizes_every_arxiv_id_spelling_to_the_bare_id(
+    raw: str, expected: str | None
+) -> None:
     assert arxiv_id_normalize(raw) == expected
 
 
@@ -63,7 +65,10 @@ def test_it_refuses_what_is_not_an_arxiv_id(raw: object) -> None:
 
 def test_it_puts_a_hard_wrapped_title_on_one_line() -> None:
     raw = "π_RL: Online RL Fine-tuning for Flow-based\n  Vision-Language-Action Models"
-    assert clean_text(raw) == "π_RL: Online RL Fine-tuning for Flow-based Vision-Language-Action Models"
+    assert (
+        clean_text(raw)
+        == "π_RL: Online RL Fine-tuning for Flow-based Vision-Language-Action Models"
+    )
 
 
 def test_it_strips_and_collapses_every_kind_of_whitespace() -> None:
@@ -126,15 +131,22 @@ def test_it_refuses_urls_that_are_not_absolute_http(url: object) -> None:
 
 
 def test_it_reads_iso_timestamps_as_aware_utc() -> None:
-    assert parse_datetime("2025-11-19T00:23:22.000Z") == dt.datetime(2025, 11, 19, 0, 23, 22, tzinfo=dt.UTC)
-    assert parse_datetime("2025-10-01T01:58:54.337Z") == dt.datetime(2025, 10, 1, 1, 58, 54, 337000, tzinfo=dt.UTC)
+    assert parse_datetime("2025-11-19T00:23:22.000Z") == dt.datetime(
+        2025, 11, 19, 0, 23, 22, tzinfo=dt.UTC
+    )
+    assert parse_datetime("2025-10-01T01:58:54.337Z") == dt.datetime(
+        2025, 10, 1, 1, 58, 54, 337000, tzinfo=dt.UTC
+    )
 
 
 def test_it_converts_offsets_to_utc_and_takes_naive_times_as_utc() -> None:
     converted = parse_datetime("2024-11-28T00:00:00-05:00")
     assert converted == dt.datetime(2024, 11, 28, 5, tzinfo=dt.UTC)
-    assert converted is not None and converted.utcoffset() == dt.timedelta(0)
-    assert parse_datetime("2025-02-13T19:07:06") == dt.datetime(2025, 2, 13, 19, 7, 6, tzinfo=dt.UTC)
+    assert converted is not None
+    assert converted.utcoffset() == dt.timedelta(0)
+    assert parse_datetime("2025-02-13T19:07:06") == dt.datetime(
+        2025, 2, 13, 19, 7, 6, tzinfo=dt.UTC
+    )
 
 
 @pytest.mark.parametrize("raw", [None, "", "yesterday", "2025-13-01T00:00:00Z", 1700000000])

@@ -50,7 +50,9 @@ def test_the_beat_schedule_names_these_tasks() -> None:
 def test_the_tasks_retry_only_transient_failures_with_backoff() -> None:
     for task in (tasks.fetch_hf_today, tasks.fetch_arxiv_today, tasks.fetch_papers_by_id):
         assert task.autoretry_for == (TransientFetchError,)
-        assert task.acks_late and task.retry_backoff and task.retry_jitter
+        assert task.acks_late
+        assert task.retry_backoff
+        assert task.retry_jitter
         assert task.max_retries == 5
 
 
@@ -98,7 +100,9 @@ def test_fetch_hf_today_falls_back_to_the_html_page_of_a_day_the_api_fails(time_
         (Source.HF, "failed", {"date": "2024-08-01"}),
         (Source.HF_HTML, "succeeded", {"date": "2024-08-01"}),
     ]
-    assert run_ids == list(FetchRun.objects.filter(status="succeeded").order_by("pk").values_list("pk", flat=True))
+    assert run_ids == list(
+        FetchRun.objects.filter(status="succeeded").order_by("pk").values_list("pk", flat=True)
+    )
     assert Paper.objects.count() == fixture_bytes(HF_HTML).count(b"<article") == 13
 
 
@@ -109,7 +113,11 @@ def test_fetch_arxiv_today_reads_the_feed_of_the_configured_categories() -> None
         run_id = tasks.fetch_arxiv_today.delay().get()
 
     run = FetchRun.objects.get(pk=run_id)
-    assert (run.source, run.status, run.created) == (Source.ARXIV_RSS, FetchRun.Status.SUCCEEDED, 86)
+    assert (run.source, run.status, run.created) == (
+        Source.ARXIV_RSS,
+        FetchRun.Status.SUCCEEDED,
+        86,
+    )
 
 
 def test_fetch_papers_by_id_fetches_those_papers_from_the_api() -> None:
@@ -130,7 +138,9 @@ def test_fetch_papers_by_id_fetches_those_papers_from_the_api() -> None:
     ],
     ids=["503", "429", "timeout"],
 )
-def test_when_api_and_pages_are_down_it_is_retried_until_max_retries(failure: dict, retrying_eagerly: None) -> None:
+def test_when_api_and_pages_are_down_it_is_retried_until_max_retries(
+    failure: dict, retrying_eagerly: None
+) -> None:
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, **failure)
         mock.get(ANY_HTML_DAY, **failure)
@@ -161,7 +171,9 @@ def test_a_transient_failure_of_one_day_still_fetches_the_other_then_recovers_on
         mock.get(hf_api.API_URL, json=hf_items()[:4], match=on_day("2025-11-19"))
         run_ids = tasks.fetch_hf_today.apply().get()
 
-    runs = list(FetchRun.objects.order_by("pk").values_list("source", "status", "params", "created"))
+    runs = list(
+        FetchRun.objects.order_by("pk").values_list("source", "status", "params", "created")
+    )
     assert runs == [
         # First attempt: today fails on both; yesterday is still fetched.
         (Source.HF, "failed", {"date": "2025-11-20"}, 0),
@@ -192,7 +204,10 @@ def test_a_permanent_failure_of_one_day_does_not_stop_the_other_and_is_not_retri
     today, yesterday = (FetchRun.objects.get(pk=pk) for pk in run_ids)
     assert (today.source, today.status) == (Source.HF_HTML, FetchRun.Status.FAILED)
     assert "no papers found in HTML" in today.error
-    assert "invalid JSON" in FetchRun.objects.get(source=Source.HF, params={"date": "2025-11-21"}).error
+    assert (
+        "invalid JSON"
+        in FetchRun.objects.get(source=Source.HF, params={"date": "2025-11-21"}).error
+    )
     assert (yesterday.status, yesterday.created) == (FetchRun.Status.SUCCEEDED, 12)
     assert retried == []
     assert FetchRun.objects.count() == 3

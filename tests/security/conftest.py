@@ -31,7 +31,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsM
 
     def guarded(self: socket.socket, address: Any) -> Any:
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
-            raise ConnectionRefusedError(f"the security tests never touch the network ({address!r})")
+            raise ConnectionRefusedError(
+                f"the security tests never touch the network ({address!r})"
+            )
         return connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
@@ -43,5 +45,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsM
 def _own_cache(settings: Any) -> None:
     """Rate limits count in the cache: each test gets an empty one of its own (never a flush of a real Redis)."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
     }

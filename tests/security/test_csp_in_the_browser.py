@@ -49,11 +49,17 @@ def _styled(page: Any, selector: str, prop: str) -> str:
     return page.eval_on_selector(selector, f"(el) => getComputedStyle(el).{prop}")
 
 
-def test_the_public_pages_work_under_the_policy_without_a_violation(page: Any, live_server: Any) -> None:
-    paper = PaperFactory(arxiv_id="2511.00042")
-    subscriber = SubscriberFactory()
-    manage = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE)
-    unsubscribe = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.UNSUBSCRIBE)
+def test_the_public_pages_work_under_the_policy_without_a_violation(
+    page: Any, live_server: Any
+) -> None:
+    paper = PaperFactory.create(arxiv_id="2511.00042")
+    subscriber = SubscriberFactory.create()
+    manage = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
+    )
+    unsubscribe = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.UNSUBSCRIBE
+    )
     urls = [
         "/",
         f"/papers/{paper.arxiv_id}/",
@@ -71,15 +77,17 @@ def test_the_public_pages_work_under_the_policy_without_a_violation(page: Any, l
     page.goto(live_server.url + "/subscribe/", wait_until="networkidle")
     assert _styled(page, "form.form", "display") == "grid"  # static/css/subscriptions.css
     assert _styled(page, ".site-header", "position") != ""  # static/css/site.css
-    assert page.eval_on_selector("select[name=timezone]", "(el) => el.value") == BROWSER_ZONE  # js/subscribe.js
+    assert (
+        page.eval_on_selector("select[name=timezone]", "(el) => el.value") == BROWSER_ZONE
+    )  # js/subscribe.js
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "security-subscribe-under-csp.png"), full_page=True)
 
 
 def test_the_admin_works_under_the_policy_without_a_violation(page: Any, live_server: Any) -> None:
     get_user_model().objects.create_superuser("editor", "editor@example.org", PASSWORD)
-    subscriber = SubscriberFactory()
-    PaperFactory(arxiv_id="2511.00042")
+    subscriber = SubscriberFactory.create()
+    PaperFactory.create(arxiv_id="2511.00042")
 
     assert _visit(page, live_server.url + "/admin/login/") == []
     page.fill("input[name=username]", "editor")
@@ -101,7 +109,9 @@ def test_the_admin_works_under_the_policy_without_a_violation(page: Any, live_se
     assert page.is_checked("input.action-select")
 
 
-def test_the_policy_blocks_an_injected_inline_script_and_a_foreign_script(page: Any, live_server: Any) -> None:
+def test_the_policy_blocks_an_injected_inline_script_and_a_foreign_script(
+    page: Any, live_server: Any
+) -> None:
     """The negative control: what an XSS would try to run does not run."""
     page.goto(live_server.url + "/", wait_until="networkidle")
 
@@ -124,5 +134,7 @@ def test_the_policy_blocks_an_injected_inline_script_and_a_foreign_script(page: 
     assert page.is_visible("main")  # the injected <style> was not applied either
     violations = page.evaluate("window.__violations")
     assert any(v.startswith("script-src-elem inline") for v in violations), violations
-    assert any(v.startswith("script-src-elem https://evil.example/x.js") for v in violations), violations
+    assert any(v.startswith("script-src-elem https://evil.example/x.js") for v in violations), (
+        violations
+    )
     assert any(v.startswith("style-src-elem inline") for v in violations), violations

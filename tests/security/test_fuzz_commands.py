@@ -28,7 +28,9 @@ from tests.helpers_fuzz import FUZZ, anything, command_argv, command_run, stored
 
 pytestmark = pytest.mark.django_db
 
-HF_MONTH = FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
+HF_MONTH = (
+    FIXTURES / "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
+)
 ARXIV_FEED = FIXTURES / "arxiv_rss/2025-08-20_atom-feed_cs.AI_TRUNCATED-86-entries_closed.xml"
 TODAY = dt.datetime.now(dt.UTC).date()
 
@@ -71,7 +73,10 @@ class _HashingModel:
         vectors = (
             np.array(
                 [
-                    np.frombuffer(hashlib.sha512(text.encode("utf-8", "surrogatepass")).digest() * 6, dtype=np.uint8)
+                    np.frombuffer(
+                        hashlib.sha512(text.encode("utf-8", "surrogatepass")).digest() * 6,
+                        dtype=np.uint8,
+                    )
                     for text in texts
                 ],
                 dtype=np.float32,
@@ -97,7 +102,9 @@ def _assert_failed_cleanly(before: dict[str, Any], runs_before: set[int]) -> Non
     for run in new_runs:
         assert run.status == FetchRun.Status.FAILED and run.error, (run.status, run.error)
     label = FetchRun._meta.label
-    assert {k: v for k, v in after.items() if k != label} == {k: v for k, v in before.items() if k != label}
+    assert {k: v for k, v in after.items() if k != label} == {
+        k: v for k, v in before.items() if k != label
+    }
     old_runs = [row for row in after.get(label, []) if row[0] in runs_before]
     assert old_runs == before.get(label, [])
 
@@ -116,7 +123,9 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
         "--date": dates,
         "--since": dates,
         "--until": dates,
-        "--category": st.one_of(st.sampled_from(["cs.CV", "hep-th", "cond-mat.mes-hall", "cs.cv", "cs CV"]), anything),
+        "--category": st.one_of(
+            st.sampled_from(["cs.CV", "hep-th", "cond-mat.mes-hall", "cs.cv", "cs CV"]), anything
+        ),
         "--from-file": _paths(files),
         "--verbosity": st.one_of(st.sampled_from(["0", "1", "2", "3"]), anything),
     }
@@ -141,8 +150,14 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
 
 
 @settings(FUZZ, max_examples=30)
-@given(argv=command_argv({"--verbosity": st.one_of(st.sampled_from(["0", "1", "3"]), anything)}, ["--no-color", "-v"]))
-def test_load_sample_takes_any_arguments_without_crashing_and_a_failure_stores_nothing(argv: list[str]) -> None:
+@given(
+    argv=command_argv(
+        {"--verbosity": st.one_of(st.sampled_from(["0", "1", "3"]), anything)}, ["--no-color", "-v"]
+    )
+)
+def test_load_sample_takes_any_arguments_without_crashing_and_a_failure_stores_nothing(
+    argv: list[str],
+) -> None:
     before = stored_state()
 
     succeeded, output = command_run("load_sample", argv)
@@ -165,17 +180,27 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
     PaperFactory.create_batch(3, hf_date=dt.date(2025, 11, 20))
     options = {
         "--interests": st.one_of(
-            st.sampled_from(["robots", "3D human pose estimation", "", " ", "x" * 2001]), st.text(max_size=300)
+            st.sampled_from(["robots", "3D human pose estimation", "", " ", "x" * 2001]),
+            st.text(max_size=300),
         ),
         "--from-file": st.one_of(
-            st.sampled_from([str(files[name]) for name in ("small", "garbage", "missing")]), anything
+            st.sampled_from([str(files[name]) for name in ("small", "garbage", "missing")]),
+            anything,
         ),
         "--date": dates,
-        "--limit": st.one_of(st.integers(-3, 60).map(str), st.sampled_from(["1e3", "5.0", " 5", ""]), anything),
+        "--limit": st.one_of(
+            st.integers(-3, 60).map(str), st.sampled_from(["1e3", "5.0", " 5", ""]), anything
+        ),
     }
     # Half the time a plausible command line (so that some succeed), else anything at all.
     plausible = st.builds(
-        lambda interests, source, limit, as_json: ["--interests", interests, *source, *limit, *as_json],
+        lambda interests, source, limit, as_json: [
+            "--interests",
+            interests,
+            *source,
+            *limit,
+            *as_json,
+        ],
         options["--interests"],
         st.sampled_from([[], ["--from-file", str(files["small"])], ["--date", "2025-11-20"]]),
         st.one_of(st.just([]), options["--limit"].map(lambda limit: ["--limit", limit])),
@@ -189,7 +214,12 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
     event("success" if succeeded else "CommandError")
     # A preview only reads; the embeddings it may cache are not the papers' or the readers' data.
     after = stored_state()
-    for label in ("papers.Paper", "papers.PaperMetric", "papers.FetchRun", "subscriptions.Subscriber"):
+    for label in (
+        "papers.Paper",
+        "papers.PaperMetric",
+        "papers.FetchRun",
+        "subscriptions.Subscriber",
+    ):
         assert after.get(label) == before.get(label), (label, argv)
     if not succeeded:
         assert after == before, argv
@@ -200,7 +230,9 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
 # --- The controls: the same commands do work, and a fetch does fail offline --------------------------------
 
 
-def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_logged(files: dict[str, Path]) -> None:
+def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_logged(
+    files: dict[str, Path],
+) -> None:
     succeeded, output = command_run("fetch_papers", ["--from-file", str(files["small"])])
     assert succeeded and "3 created" in output, output
 
@@ -213,7 +245,9 @@ def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_
     _assert_failed_cleanly(before, runs_before)
 
 
-def test_the_controls_preview_digest_ranks_a_saved_file(files: dict[str, Path], cheap_embeddings: None) -> None:
+def test_the_controls_preview_digest_ranks_a_saved_file(
+    files: dict[str, Path], cheap_embeddings: None
+) -> None:
     succeeded, output = command_run(
         "preview_digest", ["--interests", "agents", "--from-file", str(files["small"]), "--json"]
     )

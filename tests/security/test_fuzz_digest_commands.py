@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2025, 11, 20)
 dates = st.one_of(
-    st.sampled_from([str(DAY), "2025-11-21", "1999-01-01", "2999-01-01", "2025-02-30", "20251120", "", " "]),
+    st.sampled_from(
+        [str(DAY), "2025-11-21", "1999-01-01", "2999-01-01", "2025-02-30", "20251120", "", " "]
+    ),
     st.dates().map(str),
     anything,
 )
@@ -67,10 +69,18 @@ def test_build_issue_takes_any_arguments_and_a_failure_stores_nothing(data: Any)
 
 @FUZZ
 @given(data=st.data())
-def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothing(data: Any) -> None:
+def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothing(
+    data: Any,
+) -> None:
     issue = _setup()
-    ids = st.one_of(st.sampled_from([str(issue.pk), "0", "-1", "99999999999999999999", "1e3", ""]), anything)
-    argv = data.draw(command_argv({"--issue": ids, "--date": dates, "--kind": kinds}, ["--dry-run", "--no-color"]))
+    ids = st.one_of(
+        st.sampled_from([str(issue.pk), "0", "-1", "99999999999999999999", "1e3", ""]), anything
+    )
+    argv = data.draw(
+        command_argv(
+            {"--issue": ids, "--date": dates, "--kind": kinds}, ["--dry-run", "--no-color"]
+        )
+    )
     before = stored_state()
     succeeded, output = command_run("send_issue", argv)
     event("success" if succeeded else "CommandError")
@@ -83,8 +93,17 @@ def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothi
 def test_send_due_takes_any_arguments_without_crashing(data: Any) -> None:
     _setup()
     moments = st.one_of(
-        st.sampled_from(["2025-11-20T08:00", "2025-11-20T08:00+09:00", "2025-11-20", "yesterday", "", "T"]),
-        st.sampled_from(["0001-01-01T00:30", "0001-01-01T00:30+14:00", "9999-12-31T23:00", "9999-12-31T23:59-12:00"]),
+        st.sampled_from(
+            ["2025-11-20T08:00", "2025-11-20T08:00+09:00", "2025-11-20", "yesterday", "", "T"]
+        ),
+        st.sampled_from(
+            [
+                "0001-01-01T00:30",
+                "0001-01-01T00:30+14:00",
+                "9999-12-31T23:00",
+                "9999-12-31T23:59-12:00",
+            ]
+        ),
         st.datetimes().map(lambda moment: moment.isoformat()),
         anything,
     )

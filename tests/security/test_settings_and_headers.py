@@ -44,10 +44,15 @@ def csp_directives(response: Any) -> dict[str, list[str]]:
 
 def public_pages() -> list[str]:
     """One URL of every kind of public page, with the data each needs."""
-    paper = PaperFactory(arxiv_id="2511.00042")
-    subscriber = SubscriberFactory()
+    paper = PaperFactory.create(arxiv_id="2511.00042")
+    subscriber = SubscriberFactory.create()
     pages = ["/", f"/papers/{paper.arxiv_id}/", "/search/?q=attention", "/papers/date/2025-11-20/"]
-    pages += ["/papers/week/2025-W47/", "/papers/month/2025-11/", "/subscribe/", "/subscribe/check-your-inbox/"]
+    pages += [
+        "/papers/week/2025-W47/",
+        "/papers/month/2025-11/",
+        "/subscribe/",
+        "/subscribe/check-your-inbox/",
+    ]
     for purpose in (Purpose.CONFIRM, Purpose.MANAGE, Purpose.UNSUBSCRIBE):
         token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=purpose)
         pages.append(f"/{purpose.value}/{token}/")
@@ -58,7 +63,9 @@ def public_pages() -> list[str]:
 # --- Headers on every page --------------------------------------------------------------------------------
 
 
-def test_every_page_sends_hsts_for_a_year_with_subdomains_and_preload_over_https(client: Client) -> None:
+def test_every_page_sends_hsts_for_a_year_with_subdomains_and_preload_over_https(
+    client: Client,
+) -> None:
     for url in public_pages():
         response = client.get(url, secure=True)
 
@@ -94,7 +101,10 @@ def test_every_page_has_a_strict_content_security_policy(client: Client) -> None
         assert policy["form-action"] == ["'self'"], url
         for name, sources in policy.items():
             if name != "style-src-attr":
-                assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, (url, name)
+                assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, (
+                    url,
+                    name,
+                )
             assert "*" not in sources and "http:" not in sources, (url, name)
 
 
@@ -124,7 +134,9 @@ def test_the_csrf_cookie_is_secure_httponly_and_same_site() -> None:
 
 
 def test_the_admin_session_cookie_is_secure_httponly_and_same_site() -> None:
-    get_user_model().objects.create_superuser("editor", "editor@example.org", "a long passphrase 42")
+    get_user_model().objects.create_superuser(
+        "editor", "editor@example.org", "a long passphrase 42"
+    )
     client = Client()
 
     response = client.post(
@@ -133,7 +145,8 @@ def test_the_admin_session_cookie_is_secure_httponly_and_same_site() -> None:
         secure=True,
     )
 
-    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
     cookie = response.cookies[django_settings.SESSION_COOKIE_NAME]
     assert cookie.value
     assert (cookie["secure"], cookie["httponly"], cookie["samesite"]) == (True, True, "Lax")
@@ -153,7 +166,7 @@ ADMIN_PAGES = [
 
 @pytest.mark.parametrize("url", ADMIN_PAGES)
 def test_the_admin_sends_anyone_not_logged_in_to_its_login_page(client: Client, url: str) -> None:
-    SubscriberFactory(email="private@example.org")
+    SubscriberFactory.create(email="private@example.org")
 
     response = client.get(url, secure=True)
 
@@ -164,9 +177,11 @@ def test_the_admin_sends_anyone_not_logged_in_to_its_login_page(client: Client, 
 
 def test_the_admin_refuses_a_staff_member_without_permissions_and_a_non_staff_user() -> None:
     user_model = get_user_model()
-    staff = user_model.objects.create_user("staff", "staff@example.org", "a long passphrase 42", is_staff=True)
+    staff = user_model.objects.create_user(
+        "staff", "staff@example.org", "a long passphrase 42", is_staff=True
+    )
     reader = user_model.objects.create_user("reader", "reader@example.org", "a long passphrase 42")
-    SubscriberFactory(email="private@example.org")
+    SubscriberFactory.create(email="private@example.org")
 
     staff_client, reader_client = Client(), Client()
     staff_client.force_login(staff)
@@ -177,11 +192,14 @@ def test_the_admin_refuses_a_staff_member_without_permissions_and_a_non_staff_us
 
 
 def test_an_admin_post_without_a_login_changes_nothing(client: Client) -> None:
-    subscriber = SubscriberFactory(email="private@example.org")
+    subscriber = SubscriberFactory.create(email="private@example.org")
 
-    response = client.post(f"/admin/subscriptions/subscriber/{subscriber.pk}/delete/", {"post": "yes"}, secure=True)
+    response = client.post(
+        f"/admin/subscriptions/subscriber/{subscriber.pk}/delete/", {"post": "yes"}, secure=True
+    )
 
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
     assert Subscriber.objects.filter(pk=subscriber.pk).exists()
 
 
@@ -202,7 +220,9 @@ def test_no_secret_read_from_the_environment_has_a_production_default() -> None:
             continue  # the DEBUG-only key, guarded by `if DEBUG:` (checked below)
         assert default.strip() in {"", '""', "''"}, f"{name} has a default: {default}"
     # The only default key is the development one, and only inside `if DEBUG:`.
-    assert re.search(r"if DEBUG:\n\s+SECRET_KEY = env\.str\(\"SECRET_KEY\", default=\"dev-only", source)
+    assert re.search(
+        r"if DEBUG:\n\s+SECRET_KEY = env\.str\(\"SECRET_KEY\", default=\"dev-only", source
+    )
 
 
 def _settings_in_a_fresh_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -214,14 +234,23 @@ def _settings_in_a_fresh_process(tmp_path: Path, **env: str) -> subprocess.Compl
         "PAPERBOY_VAR_DIR": str(tmp_path / "var"),
         **env,
     }
-    code = "from django.conf import settings; print(repr(settings.SECRET_KEY), repr(settings.ANYMAIL))"
+    code = (
+        "from django.conf import settings; print(repr(settings.SECRET_KEY), repr(settings.ANYMAIL))"
+    )
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 @pytest.mark.parametrize("debug", [None, "false", "0", "no"])
-def test_with_debug_off_nothing_starts_without_a_secret_key(tmp_path: Path, debug: str | None) -> None:
+def test_with_debug_off_nothing_starts_without_a_secret_key(
+    tmp_path: Path, debug: str | None
+) -> None:
     env = {} if debug is None else {"DEBUG": debug}
 
     result = _settings_in_a_fresh_process(tmp_path, **env)
@@ -261,4 +290,6 @@ def test_check_deploy_does_fail_when_a_protection_is_switched_off(settings: Any)
     settings.SESSION_COOKIE_SECURE = False
 
     with pytest.raises(SystemCheckError, match="security.W012"):
-        call_command("check", deploy=True, fail_level="WARNING", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "check", deploy=True, fail_level="WARNING", stdout=StringIO(), stderr=StringIO()
+        )

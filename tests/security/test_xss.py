@@ -93,13 +93,21 @@ def assert_no_injected_markup(page: str, where: str) -> _Markup:
             assert source.startswith("/") and not source.startswith("//"), (where, attrs)
         assert tag != "style", (where, "a <style> element")
         if tag == "meta":
-            assert "http-equiv" not in attrs or attrs["http-equiv"].lower() != "refresh", (where, attrs)
+            assert "http-equiv" not in attrs or attrs["http-equiv"].lower() != "refresh", (
+                where,
+                attrs,
+            )
         if tag == "img":
             assert attrs.get("src") != "x", (where, attrs)
         for name, value in attrs.items():
             assert not name.startswith("on"), (where, tag, name, value)
             if name in {"href", "src", "action", "formaction", "data", "srcdoc"}:
-                assert not value.strip().lower().startswith(("javascript:", "data:text")), (where, tag, name, value)
+                assert not value.strip().lower().startswith(("javascript:", "data:text")), (
+                    where,
+                    tag,
+                    name,
+                    value,
+                )
             if name == "style":
                 assert "evil.example" not in value, (where, tag, value)
     return markup
@@ -148,7 +156,9 @@ PAPER_PAGES = [
 )
 @example(field="title", payload="<script>alert(1)</script>")
 @example(field="authors", payload="<img src=x onerror=alert(1)>")
-def test_scraped_text_with_markup_is_shown_as_text_on_every_page(client: Client, field: str, payload: str) -> None:
+def test_scraped_text_with_markup_is_shown_as_text_on_every_page(
+    client: Client, field: str, payload: str
+) -> None:
     value: Any = (payload,) if field in {"authors", "ai_keywords"} else payload
     if field == "title":
         value = payload if payload.strip() else "x" + payload
@@ -159,7 +169,9 @@ def test_scraped_text_with_markup_is_shown_as_text_on_every_page(client: Client,
         assert response.status_code == 200, url
         assert_no_injected_markup(response.content.decode(), f"{url} ({field})")
 
-    detail = assert_no_injected_markup(client.get(f"/papers/{ARXIV_ID}/").content.decode(), "detail")
+    detail = assert_no_injected_markup(
+        client.get(f"/papers/{ARXIV_ID}/").content.decode(), "detail"
+    )
     if field in {"title", "authors", "abstract", "ai_summary"}:
         assert _shown(payload) in _text(detail), (field, payload)
 
@@ -176,7 +188,12 @@ def test_a_search_query_with_markup_is_echoed_as_text(client: Client, query: str
 def test_scraped_text_with_markup_is_escaped_in_the_digest_as_emailed(client: Client) -> None:
     """The "view in browser" page is the digest's own HTML, rendered as it is for the email."""
     vector = "<img src=x onerror=alert(1)>"
-    _ingest(title=f"Title {vector}", abstract=f"Abstract {vector}", authors=(f"Mallory {vector}",), ai_summary=vector)
+    _ingest(
+        title=f"Title {vector}",
+        abstract=f"Abstract {vector}",
+        authors=(f"Mallory {vector}",),
+        ai_summary=vector,
+    )
     Issue.objects.create(
         date=DAY,
         status=IssueStatus.SENT,
@@ -211,8 +228,10 @@ def test_interests_with_markup_are_stored_as_text_and_shown_escaped(
     client: Client, django_capture_on_commit_callbacks: Any, interests: str
 ) -> None:
     Subscriber.objects.all().delete()
-    subscriber = SubscriberFactory(email="reader@example.org", interests=interests)
-    token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE)
+    subscriber = SubscriberFactory.create(email="reader@example.org", interests=interests)
+    token = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
+    )
 
     page = client.get(f"/manage/{token}/", secure=True)
 
@@ -229,12 +248,16 @@ def test_interests_with_markup_are_stored_as_text_and_shown_escaped(
     field=st.sampled_from(["email", "interests", "timezone", "frequency", "digest_size"]),
     payload=payloads,
 )
-def test_a_refused_form_echoes_what_was_typed_only_as_text(client: Client, url: str, field: str, payload: str) -> None:
+def test_a_refused_form_echoes_what_was_typed_only_as_text(
+    client: Client, url: str, field: str, payload: str
+) -> None:
     """A 400 page shows the form again with the input in it: a reflected XSS, were it not escaped."""
     Subscriber.objects.all().delete()
     cache.clear()  # this test's own locmem cache: every example starts under the sign-up limits
-    subscriber = SubscriberFactory(email="reader@example.org")
-    token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE)
+    subscriber = SubscriberFactory.create(email="reader@example.org")
+    token = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
+    )
     # An invalid size makes sure the form is refused and shown again, whatever the payload does.
     data = {**FORM, "digest_size": "9999", field: payload}
 
@@ -243,16 +266,22 @@ def test_a_refused_form_echoes_what_was_typed_only_as_text(client: Client, url: 
 
     assert response.status_code == 400, path
     assert_no_injected_markup(response.content.decode(), f"{path} {field}")
-    assert Subscriber.objects.count() == 1 and mail.outbox == []
+    assert Subscriber.objects.count() == 1
+    assert mail.outbox == []
 
 
 def test_interests_with_markup_are_escaped_in_the_admin(client: Client) -> None:
     vector = "</textarea><script>alert(1)</script><img src=x onerror=alert(1)>"
-    subscriber = SubscriberFactory(email="reader@example.org", interests=vector)
-    get_user_model().objects.create_superuser("editor", "editor@example.org", "a long passphrase 42")
+    subscriber = SubscriberFactory.create(email="reader@example.org", interests=vector)
+    get_user_model().objects.create_superuser(
+        "editor", "editor@example.org", "a long passphrase 42"
+    )
     client.login(username="editor", password="a long passphrase 42")  # noqa: S106
 
-    for url in ("/admin/subscriptions/subscriber/", f"/admin/subscriptions/subscriber/{subscriber.pk}/change/"):
+    for url in (
+        "/admin/subscriptions/subscriber/",
+        f"/admin/subscriptions/subscriber/{subscriber.pk}/change/",
+    ):
         response = client.get(url, secure=True)
         assert response.status_code == 200, url
         assert_no_injected_markup(response.content.decode(), url)
@@ -260,8 +289,10 @@ def test_interests_with_markup_are_escaped_in_the_admin(client: Client) -> None:
 
 def test_the_data_export_is_json_to_download_never_a_page(client: Client) -> None:
     vector = "<script>alert(1)</script>"
-    subscriber = SubscriberFactory(email="reader@example.org", interests=vector)
-    token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE)
+    subscriber = SubscriberFactory.create(email="reader@example.org", interests=vector)
+    token = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
+    )
 
     response = client.get(f"/manage/{token}/export/", secure=True)
 

@@ -16,7 +16,10 @@ from tests.helpers import FORM
 def _fresh_rate_limits(settings: Any) -> None:
     """Rate limits count in the cache: each test gets an empty one of its own (never a flush of a real Redis)."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
     }
 
 

@@ -21,10 +21,15 @@ pytestmark = pytest.mark.django_db
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
-def test_it_limits_sign_ups_per_ip_with_a_clear_message_then_lets_them_in_an_hour_later(client, settings) -> None:  # noqa: ANN001
+def test_it_limits_sign_ups_per_ip_with_a_clear_message_then_lets_them_in_an_hour_later(
+    client, settings
+) -> None:  # noqa: ANN001
     settings.PAPERBOY_SIGNUP_LIMIT_PER_IP = 3
     with time_machine.travel(START, tick=False) as clock:
-        answers = [client.post("/subscribe/", {**FORM, "email": f"r{n}@example.org"}).status_code for n in range(4)]
+        answers = [
+            client.post("/subscribe/", {**FORM, "email": f"r{n}@example.org"}).status_code
+            for n in range(4)
+        ]
 
         assert answers == [303, 303, 303, 429]
         refused = client.post("/subscribe/", {**FORM, "email": "late@example.org"})
@@ -73,10 +78,16 @@ def test_the_honeypot_is_hidden_from_people_and_assistive_technology(client) -> 
         (0, "1.1.1.1", "10.0.0.9"),  # no proxy trusted: the header is the client's word, ignored
         (1, "6.6.6.6, 203.0.113.5", "203.0.113.5"),  # the client forged the first entry
         (2, "6.6.6.6, 203.0.113.5, 172.16.0.2", "203.0.113.5"),
-        (2, "203.0.113.5", "10.0.0.9"),  # fewer hops than proxies: not through them, use the connection
+        (
+            2,
+            "203.0.113.5",
+            "10.0.0.9",
+        ),  # fewer hops than proxies: not through them, use the connection
     ],
 )
-def test_the_client_ip_trusts_only_the_configured_proxies(settings, proxies, forwarded, expected) -> None:  # noqa: ANN001
+def test_the_client_ip_trusts_only_the_configured_proxies(
+    settings, proxies, forwarded, expected
+) -> None:  # noqa: ANN001
     settings.PAPERBOY_TRUSTED_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
 
@@ -86,7 +97,10 @@ def test_the_client_ip_trusts_only_the_configured_proxies(settings, proxies, for
 @pytest.mark.redis
 def test_the_limit_is_shared_through_redis(settings) -> None:  # noqa: ANN001
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
     }
     key = f"203.0.113.5-{uuid.uuid4()}"  # never seen before, so nothing needs flushing
 
@@ -98,5 +112,7 @@ def test_the_limit_is_shared_through_redis(settings) -> None:  # noqa: ANN001
 
     backend = caches["default"]
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    (redis_key,) = backend._cache.get_client(write=False).keys(f"*paperboy:ratelimit:test:{digest}:*")
+    (redis_key,) = backend._cache.get_client(write=False).keys(
+        f"*paperboy:ratelimit:test:{digest}:*"
+    )
     assert 3600 < backend._cache.get_client(write=False).ttl(redis_key) <= 3660

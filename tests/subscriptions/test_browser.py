@@ -38,9 +38,13 @@ def _subscriber() -> Subscriber:
 
 
 @pytest.mark.parametrize("device", list(WIDTHS))
-def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(browser, live_server, device: str) -> None:  # noqa: ANN001
+def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
+    browser, live_server, device: str
+) -> None:  # noqa: ANN001
     width, height = WIDTHS[device]
-    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE
+    )
     # No network in tests: only the live server answers.
     context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())
     page = context.new_page()
@@ -53,7 +57,9 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(browser
         page.wait_for_url("**/subscribe/?email=ada%40example.org")
 
         # The form: the address carried over, the time zone prefilled from the browser by subscribe.js.
-        assert page.get_by_role("heading", name="Get trending papers in your inbox", level=1).is_visible()
+        assert page.get_by_role(
+            "heading", name="Get trending papers in your inbox", level=1
+        ).is_visible()
         assert page.get_by_label("Email address").input_value() == "ada@example.org"
         assert page.get_by_label("Time zone").input_value() == BROWSER_ZONE
         page.get_by_label("Interests").fill("3D human pose estimation, efficient LLM inference")
@@ -70,12 +76,17 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(browser
         _shot(page, "2-check-inbox", device)
         subscriber = _subscriber()
         assert subscriber.status == Subscriber.Status.PENDING
-        assert (subscriber.timezone, subscriber.delivery_hour, subscriber.digest_size) == (BROWSER_ZONE, 7, 7)
+        assert (subscriber.timezone, subscriber.delivery_hour, subscriber.digest_size) == (
+            BROWSER_ZONE,
+            7,
+            7,
+        )
         assert (subscriber.frequency, subscriber.categories) == ("weekly", ["cs.CV"])
 
         # The on-commit task ran during the request (a real commit, an eager Celery): the email is there.
         [email] = mail.outbox
-        assert email.to == ["ada@example.org"] and email.subject == "Confirm your Paperboy subscription"
+        assert email.to == ["ada@example.org"]
+        assert email.subject == "Confirm your Paperboy subscription"
         confirm_path = link_path(email, "confirm")
 
         # Opening the link shows a button and changes nothing.
@@ -92,12 +103,17 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(browser
         # The manage page: new interests, another category, a bigger digest.
         page.get_by_role("link", name="Your preferences").click()
         assert page.get_by_role("heading", name="Your preferences", level=1).is_visible()
-        assert page.get_by_label("Interests").input_value() == "3D human pose estimation, efficient LLM inference"
+        assert (
+            page.get_by_label("Interests").input_value()
+            == "3D human pose estimation, efficient LLM inference"
+        )
         page.get_by_label("Interests").fill("  diffusion   models,\nrobot learning ")
         page.get_by_label("cs.RO — Robotics").check()
         page.get_by_label("Papers per digest").fill("12")
         page.get_by_role("button", name="Save preferences").click()
-        assert page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
+        assert (
+            page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
+        )
         assert page.get_by_label("Papers per digest").input_value() == "12"
         subscriber = _subscriber()
         assert subscriber.interests == "diffusion models, robot learning"

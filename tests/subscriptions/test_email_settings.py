@@ -35,7 +35,11 @@ def test_EMAIL_PROVIDER_selects_the_anymail_backend_with_its_own_variables(tmp_p
 
 def test_any_anymail_provider_works_by_its_module_name(tmp_path: Path) -> None:
     seen = _email_settings(
-        tmp_path, DEBUG="true", EMAIL_PROVIDER="mailgun", MAILGUN_API_KEY="key", MAILGUN_SENDER_DOMAIN="mg.example.org"
+        tmp_path,
+        DEBUG="true",
+        EMAIL_PROVIDER="mailgun",
+        MAILGUN_API_KEY="key",
+        MAILGUN_SENDER_DOMAIN="mg.example.org",
     )
 
     assert seen["backend"] == "anymail.backends.mailgun.EmailBackend"

@@ -23,12 +23,20 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         response = signup()
 
         # Sign-up: a pending row with the form's preferences, and one confirmation email.
-        assert response.status_code == 303 and response["Location"] == "/subscribe/check-your-inbox/"
+        assert response.status_code == 303
+        assert response["Location"] == "/subscribe/check-your-inbox/"
         subscriber = Subscriber.objects.get()
         assert subscriber.status == Subscriber.Status.PENDING
-        assert (subscriber.email, subscriber.frequency, subscriber.digest_size) == ("ada@example.org", "weekdays", 7)
+        assert (subscriber.email, subscriber.frequency, subscriber.digest_size) == (
+            "ada@example.org",
+            "weekdays",
+            7,
+        )
         assert (subscriber.delivery_hour, subscriber.timezone) == (9, "Europe/Paris")
-        assert subscriber.categories == ["cs.CL", "cs.CV"]  # catalogue order, whatever the order sent
+        assert subscriber.categories == [
+            "cs.CL",
+            "cs.CV",
+        ]  # catalogue order, whatever the order sent
         assert subscriber.interests == "3D human pose estimation, efficient LLM inference"
         assert not subscriber_list_deliverable().exists()
 
@@ -39,27 +47,35 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         assert mimetype == "text/html"
         confirm_path = link_path(email, "confirm")
         unsubscribe_path = link_path(email, "unsubscribe")
-        assert confirm_path in html and unsubscribe_path in html
-        assert email.extra_headers["List-Unsubscribe"] == f"<http://127.0.0.1:8000{unsubscribe_path}>"
+        assert confirm_path in html
+        assert unsubscribe_path in html
+        assert (
+            email.extra_headers["List-Unsubscribe"] == f"<http://127.0.0.1:8000{unsubscribe_path}>"
+        )
         assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
         # A mail scanner's GET of the link shows a button and changes nothing.
         page = client.get(confirm_path)
-        assert page.status_code == 200 and "Confirm my subscription" in page.content.decode()
+        assert page.status_code == 200
+        assert "Confirm my subscription" in page.content.decode()
         subscriber.refresh_from_db()
-        assert subscriber.status == Subscriber.Status.PENDING and subscriber.confirmed_at is None
+        assert subscriber.status == Subscriber.Status.PENDING
+        assert subscriber.confirmed_at is None
 
         # The reader's POST confirms.
         confirmed = client.post(confirm_path)
-        assert confirmed.status_code == 200 and "You're subscribed" in confirmed.content.decode()
+        assert confirmed.status_code == 200
+        assert "You're subscribed" in confirmed.content.decode()
         subscriber.refresh_from_db()
-        assert subscriber.status == Subscriber.Status.ACTIVE and subscriber.confirmed_at == START
+        assert subscriber.status == Subscriber.Status.ACTIVE
+        assert subscriber.confirmed_at == START
         assert list(subscriber_list_deliverable()) == [subscriber]
 
         # The manage page (linked from the confirmation page) changes preferences.
         manage_path = page_link(confirmed, "manage")
         page = client.get(manage_path)
-        assert page.status_code == 200 and '<option value="Europe/Paris" selected>' in page.content.decode()
+        assert page.status_code == 200
+        assert '<option value="Europe/Paris" selected>' in page.content.decode()
         preferences = {
             "interests": "  robot\u200b grasping\x07 \n",
             "categories": ["cs.RO"],
@@ -69,25 +85,34 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
             "timezone": "Asia/Tokyo",
         }
         saved = client.post(manage_path, preferences)
-        assert saved.status_code == 302 and saved["Location"] == manage_path
+        assert saved.status_code == 302
+        assert saved["Location"] == manage_path
         subscriber.refresh_from_db()
         assert (subscriber.interests, subscriber.categories, subscriber.frequency) == (
             "robot grasping",
             ["cs.RO"],
             "weekly",
         )
-        assert (subscriber.digest_size, subscriber.delivery_hour, subscriber.timezone) == (3, 18, "Asia/Tokyo")
+        assert (subscriber.digest_size, subscriber.delivery_hour, subscriber.timezone) == (
+            3,
+            18,
+            "Asia/Tokyo",
+        )
         assert "Your preferences are saved." in client.get(manage_path).content.decode()
 
         # One-click unsubscribe as a mail provider sends it: no cookie, no CSRF token, answered directly.
         provider = Client(enforce_csrf_checks=True)
         gone = provider.post(
-            unsubscribe_path, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+            unsubscribe_path,
+            "List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
         )
-        assert gone.status_code == 200 and "You're unsubscribed" in gone.content.decode()
+        assert gone.status_code == 200
+        assert "You're unsubscribed" in gone.content.decode()
         assert not gone.cookies
         subscriber.refresh_from_db()
-        assert subscriber.status == Subscriber.Status.UNSUBSCRIBED and subscriber.unsubscribed_at == START
+        assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+        assert subscriber.unsubscribed_at == START
         assert not subscriber_list_deliverable().exists()
 
         # Coming back, later, goes through confirmation again, with the new sign-up's preferences.
@@ -95,20 +120,25 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         mail.outbox.clear()
         signup(frequency="daily")
         subscriber.refresh_from_db()
-        assert subscriber.status == Subscriber.Status.PENDING and subscriber.frequency == "daily"
+        assert subscriber.status == Subscriber.Status.PENDING
+        assert subscriber.frequency == "daily"
         [again] = mail.outbox
         assert again.subject == "Confirm your Paperboy subscription"
         assert client.post(link_path(again, "confirm")).status_code == 200
         subscriber.refresh_from_db()
-        assert subscriber.status == Subscriber.Status.ACTIVE and subscriber.unsubscribed_at is None
+        assert subscriber.status == Subscriber.Status.ACTIVE
+        assert subscriber.unsubscribed_at is None
 
 
 def test_the_home_page_box_prefills_the_full_form_with_a_valid_address_only(client) -> None:  # noqa: ANN001
     valid = client.get("/subscribe/", {"email": "grace@example.org"}).content.decode()
-    hostile = client.get("/subscribe/", {"email": "a@b.c<script>alert(1)</script>"}).content.decode()
+    hostile = client.get(
+        "/subscribe/", {"email": "a@b.c<script>alert(1)</script>"}
+    ).content.decode()
 
     assert 'name="email" value="grace@example.org"' in valid
-    assert "alert(1)" not in hostile and "a@b.c" not in hostile
+    assert "alert(1)" not in hostile
+    assert "a@b.c" not in hostile
     assert 'name="csrfmiddlewaretoken"' in valid
 
 
@@ -117,4 +147,5 @@ def test_the_sign_up_form_works_without_javascript_and_defaults_to_utc(client) -
 
     assert '<form method="post" action="/subscribe/"' in html
     assert '<option value="UTC" selected>' in html
-    assert 'name="frequency" value="daily"' in html and 'name="digest_size" value="5"' in html
+    assert 'name="frequency" value="daily"' in html
+    assert 'name="digest_size" value="5"' in html

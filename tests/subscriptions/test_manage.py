@@ -30,7 +30,7 @@ def _state(subscriber: Subscriber) -> dict:
 
 
 def test_get_requests_never_change_anything(client) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(pending_email="new@example.org")
+    subscriber = SubscriberFactory.create(pending_email="new@example.org")
     before = _state(subscriber)
 
     for url in (
@@ -43,7 +43,9 @@ def test_get_requests_never_change_anything(client) -> None:  # noqa: ANN001
             "subscriptions:change-email",
             kwargs={
                 "token": token_make(
-                    subscriber_id=subscriber.pk, address="new@example.org", purpose=Purpose.CHANGE_EMAIL
+                    subscriber_id=subscriber.pk,
+                    address="new@example.org",
+                    purpose=Purpose.CHANGE_EMAIL,
                 )
             },
         ),
@@ -56,7 +58,9 @@ def test_get_requests_never_change_anything(client) -> None:  # noqa: ANN001
 
 
 def test_the_manage_page_shows_the_current_preferences_and_is_private(client) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(interests="diffusion <b>models</b>", categories=["cs.LG"], delivery_hour=7)
+    subscriber = SubscriberFactory.create(
+        interests="diffusion <b>models</b>", categories=["cs.LG"], delivery_hour=7
+    )
 
     response = client.get(_url("manage", subscriber))
 
@@ -69,27 +73,31 @@ def test_the_manage_page_shows_the_current_preferences_and_is_private(client) ->
 
 
 def test_bad_preferences_are_refused_with_a_message_and_change_nothing(client) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory()
+    subscriber = SubscriberFactory.create()
     before = _state(subscriber)
 
     response = client.post(
-        _url("manage", subscriber), {"frequency": "daily", "digest_size": "99", "delivery_hour": "8", "timezone": "UTC"}
+        _url("manage", subscriber),
+        {"frequency": "daily", "digest_size": "99", "delivery_hour": "8", "timezone": "UTC"},
     )
 
-    assert response.status_code == 400 and "A digest has at most 20 papers." in response.content.decode()
+    assert response.status_code == 400
+    assert "A digest has at most 20 papers." in response.content.decode()
     assert _state(subscriber) == before
 
 
 def test_preferences_need_the_csrf_token_like_any_normal_form() -> None:
-    subscriber = SubscriberFactory()
+    subscriber = SubscriberFactory.create()
 
-    response = Client(enforce_csrf_checks=True).post(_url("manage", subscriber), {"digest_size": "3"})
+    response = Client(enforce_csrf_checks=True).post(
+        _url("manage", subscriber), {"digest_size": "3"}
+    )
 
     assert response.status_code == 403
 
 
 def test_a_reader_can_pause_and_resume_and_gets_nothing_while_paused(client) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory()
+    subscriber = SubscriberFactory.create()
 
     paused = client.post(_url("manage-pause", subscriber), {"action": "pause"}, follow=True)
     subscriber.refresh_from_db()
@@ -104,7 +112,7 @@ def test_a_reader_can_pause_and_resume_and_gets_nothing_while_paused(client) -> 
 
 
 def test_a_pending_subscriber_cannot_skip_confirmation_by_resuming(client) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(status=Subscriber.Status.PENDING, confirmed_at=None)
+    subscriber = SubscriberFactory.create(status=Subscriber.Status.PENDING, confirmed_at=None)
 
     client.post(_url("manage-pause", subscriber), {"action": "resume"})
     client.post(_url("manage-pause", subscriber), {"action": "pause"})
@@ -114,8 +122,10 @@ def test_a_pending_subscriber_cannot_skip_confirmation_by_resuming(client) -> No
     assert not subscriber_list_deliverable().exists()
 
 
-def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(client, run_on_commit) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(email="old@example.org")
+def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(
+    client, run_on_commit
+) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory.create(email="old@example.org")
 
     with run_on_commit():
         response = client.post(_url("manage-email", subscriber), {"new_email": "New@Example.ORG"})
@@ -124,7 +134,8 @@ def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(client
     subscriber.refresh_from_db()
     assert (subscriber.email, subscriber.pending_email) == ("old@example.org", "New@example.org")
     [email] = mail.outbox
-    assert email.to == ["New@example.org"] and email.subject == "Confirm your new address for Paperboy"
+    assert email.to == ["New@example.org"]
+    assert email.subject == "Confirm your new address for Paperboy"
     assert "List-Unsubscribe" not in email.extra_headers
     change_path = link_path(email, "email")
     assert change_path in email.alternatives[0][0]
@@ -134,41 +145,51 @@ def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(client
     assert subscriber.email == "old@example.org"
 
     done = client.post(change_path)
-    assert done.status_code == 200 and "now go to <strong>New@example.org</strong>" in done.content.decode()
+    assert done.status_code == 200
+    assert "now go to <strong>New@example.org</strong>" in done.content.decode()
     subscriber.refresh_from_db()
     assert (subscriber.email, subscriber.pending_email) == ("New@example.org", "")
     # The new manage link works; the old address's links no longer do.
     assert client.get(page_link(done, "manage")).status_code == 200
-    assert client.get(_url("manage", Subscriber(pk=subscriber.pk, email="old@example.org"))).status_code == 410
+    assert (
+        client.get(
+            _url("manage", Subscriber(pk=subscriber.pk, email="old@example.org"))
+        ).status_code
+        == 410
+    )
 
 
-def test_a_new_address_that_has_its_own_active_subscription_is_refused_on_confirmation(client, run_on_commit) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(email="old@example.org")
-    SubscriberFactory(email="taken@example.org")
+def test_a_new_address_that_has_its_own_active_subscription_is_refused_on_confirmation(
+    client, run_on_commit
+) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory.create(email="old@example.org")
+    SubscriberFactory.create(email="taken@example.org")
     with run_on_commit():
         client.post(_url("manage-email", subscriber), {"new_email": "taken@example.org"})
 
     response = client.post(link_path(mail.outbox[0], "email"))
 
-    assert response.status_code == 409 and "already has its own subscription" in response.content.decode()
+    assert response.status_code == 409
+    assert "already has its own subscription" in response.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.email == "old@example.org"
 
 
 @pytest.mark.parametrize("bad", ["", "nope", "a@b.org\r\nBcc: x@y.org"])
 def test_a_bad_new_address_is_refused_with_a_message(client, bad) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(email="old@example.org")
+    subscriber = SubscriberFactory.create(email="old@example.org")
 
     response = client.post(_url("manage-email", subscriber), {"new_email": bad})
 
-    assert response.status_code == 400 and "Please correct the address below." in response.content.decode()
+    assert response.status_code == 400
+    assert "Please correct the address below." in response.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.pending_email == ""
 
 
 def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # noqa: ANN001
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False):
-        subscriber = SubscriberFactory(
+        subscriber = SubscriberFactory.create(
             email="ada@example.org",
             interests="graph neural networks",
             categories=["cs.LG", "stat.ML"],
@@ -180,7 +201,8 @@ def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # no
 
     response = client.get(_url("manage-export", subscriber))
 
-    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == 'attachment; filename="paperboy-my-data.json"'
     assert json.loads(response.content) == {
         "email": "ada@example.org",
@@ -202,23 +224,31 @@ def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # no
 
 
 def test_delete_me_erases_the_address_and_keeps_only_an_anonymous_count(client) -> None:  # noqa: ANN001
-    first, second = SubscriberFactory(email="ada@example.org"), SubscriberFactory(email="bob@example.org")
+    first, second = (
+        SubscriberFactory.create(email="ada@example.org"),
+        SubscriberFactory.create(email="bob@example.org"),
+    )
     delete_url = _url("manage-delete", first)
 
     assert "Delete everything about you?" in client.get(delete_url).content.decode()
     response = client.post(delete_url)
     client.post(_url("manage-delete", second))
 
-    assert response.status_code == 200 and "You're deleted" in response.content.decode()
+    assert response.status_code == 200
+    assert "You're deleted" in response.content.decode()
     assert not Subscriber.objects.exists()
     [stat] = SubscriptionStat.objects.all()
     assert (stat.kind, stat.count) == ("deleted", 2)
-    assert not any("example.org" in str(value) for value in SubscriptionStat.objects.values().get().values())
+    assert not any(
+        "example.org" in str(value) for value in SubscriptionStat.objects.values().get().values()
+    )
     assert client.post(delete_url).status_code == 410
 
 
-def test_the_unsubscribe_button_on_the_manage_page_unsubscribes_and_the_reader_can_come_back(client, signup) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(email="ada@example.org")
+def test_the_unsubscribe_button_on_the_manage_page_unsubscribes_and_the_reader_can_come_back(
+    client, signup
+) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory.create(email="ada@example.org")
     page = client.get(_url("manage", subscriber)).content.decode()
     unsubscribe_path = page.split('<form method="post" action="')[-1].split('"')[0]
     assert unsubscribe_path.startswith("/unsubscribe/")
@@ -242,6 +272,7 @@ def test_an_old_confirmation_link_cannot_resubscribe_someone_who_left(client, si
 
     response = client.post(confirm_path)
 
-    assert response.status_code == 410 and "This sign-up was cancelled" in response.content.decode()
+    assert response.status_code == 410
+    assert "This sign-up was cancelled" in response.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED

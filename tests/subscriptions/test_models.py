@@ -26,15 +26,15 @@ pytestmark = pytest.mark.django_db
 )
 def test_the_database_refuses_out_of_range_values(fields: dict) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        SubscriberFactory(**fields)
+        SubscriberFactory.create(**fields)
 
     assert not Subscriber.objects.exists()
 
 
 def test_the_database_refuses_the_same_address_in_another_case() -> None:
-    SubscriberFactory(email="ada@example.org")
+    SubscriberFactory.create(email="ada@example.org")
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        SubscriberFactory(email="ADA@Example.org")
+        SubscriberFactory.create(email="ADA@Example.org")
 
     assert Subscriber.objects.count() == 1

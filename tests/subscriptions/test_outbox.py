@@ -15,7 +15,9 @@ from subscriptions.emails import email_build
 @pytest.fixture
 def outbox_folder(settings, tmp_path: Path) -> Path:  # noqa: ANN001
     settings.EMAIL_FILE_PATH = tmp_path
-    connection = get_connection("django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path))
+    connection = get_connection(
+        "django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path)
+    )
     messages = [
         email_build(
             name="confirm",
@@ -24,7 +26,9 @@ def outbox_folder(settings, tmp_path: Path) -> Path:  # noqa: ANN001
             unsubscribe_url="http://127.0.0.1:8000/unsubscribe/xyz/",
         ),
         email_build(
-            name="change_email", to="bob@example.org", context={"change_url": "http://127.0.0.1:8000/email/q/"}
+            name="change_email",
+            to="bob@example.org",
+            context={"change_url": "http://127.0.0.1:8000/email/q/"},
         ),
     ]
     connection.send_messages(messages)
@@ -36,25 +40,33 @@ def test_with_debug_on_it_lists_the_outbox_newest_first(client, settings, outbox
 
     html = client.get("/outbox/").content.decode()
 
-    rows = re.findall(r"<td>([^<]*@example\.org)</td><td><a href=\"(/outbox/[^\"]+/)\">([^<]+)</a>", html)
+    rows = re.findall(
+        r"<td>([^<]*@example\.org)</td><td><a href=\"(/outbox/[^\"]+/)\">([^<]+)</a>", html
+    )
     assert [(to, subject) for to, _, subject in rows] == [
         ("bob@example.org", "Confirm your new address for Paperboy"),
         ("ada@example.org", "Confirm your Paperboy subscription"),
     ]
 
 
-def test_with_debug_on_it_shows_a_message_with_its_html_in_a_sandboxed_frame(client, settings, outbox_folder) -> None:  # noqa: ANN001
+def test_with_debug_on_it_shows_a_message_with_its_html_in_a_sandboxed_frame(
+    client, settings, outbox_folder
+) -> None:  # noqa: ANN001
     settings.DEBUG = True
     listing = client.get("/outbox/").content.decode()
     path = re.findall(r'href="(/outbox/[^"]+/)"', listing)[-1]
 
     html = client.get(path).content.decode()
 
-    frame = re.search(r'<iframe title="HTML part of the email" sandbox srcdoc="([^"]*)"', html, re.S)
+    frame = re.search(
+        r'<iframe title="HTML part of the email" sandbox srcdoc="([^"]*)"', html, re.S
+    )
     assert frame, "no sandboxed frame"
     assert '<a href="http://127.0.0.1:8000/confirm/abc/"' in unescape(frame.group(1))
     assert "<script" not in frame.group(1)  # the HTML is inside an attribute, escaped
-    assert 'href="http://127.0.0.1:8000/confirm/abc/"' in html.split("<h2>Text part</h2>")[1]  # urlized text part
+    assert (
+        'href="http://127.0.0.1:8000/confirm/abc/"' in html.split("<h2>Text part</h2>")[1]
+    )  # urlized text part
     assert "List-Unsubscribe-Post" in html
 
 
@@ -66,7 +78,9 @@ def test_with_debug_off_the_outbox_does_not_exist(client, settings, outbox_folde
     assert client.get(f"/outbox/{name}:0/").status_code == 404
 
 
-@pytest.mark.parametrize("key", ["..:0", "../../etc/passwd:0", "nothing.log:0", "x.log:9", "x.log:-1", "x"])
+@pytest.mark.parametrize(
+    "key", ["..:0", "../../etc/passwd:0", "nothing.log:0", "x.log:9", "x.log:-1", "x"]
+)
 def test_a_bad_message_key_is_a_404(client, settings, outbox_folder, key) -> None:  # noqa: ANN001
     settings.DEBUG = True
 

@@ -23,26 +23,43 @@ START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 def _answer(email: str, django_capture_on_commit_callbacks) -> tuple[int, str, str, int, int]:  # noqa: ANN001
     """What a stranger sees after signing this address up, and how much work the request did."""
     client = Client()
-    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=False) as queued:
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False) as queued,
+    ):
         response = client.post("/subscribe/", {**FORM, "email": email})
     page = client.get(response["Location"])
-    return response.status_code, response["Location"], page.content.decode(), len(queued), len(queries)
+    return (
+        response.status_code,
+        response["Location"],
+        page.content.decode(),
+        len(queued),
+        len(queries),
+    )
 
 
 def test_the_answer_is_the_same_whether_the_address_is_new_pending_active_or_unsubscribed(
     django_capture_on_commit_callbacks,  # noqa: ANN001
 ) -> None:
-    SubscriberFactory(email="pending@example.org", status=Subscriber.Status.PENDING, confirmed_at=None)
-    SubscriberFactory(email="active@example.org")
-    SubscriberFactory(email="gone@example.org", status=Subscriber.Status.UNSUBSCRIBED)
+    SubscriberFactory.create(
+        email="pending@example.org", status=Subscriber.Status.PENDING, confirmed_at=None
+    )
+    SubscriberFactory.create(email="active@example.org")
+    SubscriberFactory.create(email="gone@example.org", status=Subscriber.Status.UNSUBSCRIBED)
 
     answers = [
         _answer(email, django_capture_on_commit_callbacks)
-        for email in ("new@example.org", "pending@example.org", "Active@EXAMPLE.org", "gone@example.org")
+        for email in (
+            "new@example.org",
+            "pending@example.org",
+            "Active@EXAMPLE.org",
+            "gone@example.org",
+        )
     ]
 
     assert {answer[:3] for answer in answers} == {answers[0][:3]}
-    assert answers[0][0] == 303 and "Check your inbox" in answers[0][2]
+    assert answers[0][0] == 303
+    assert "Check your inbox" in answers[0][2]
     # Each queues exactly one email for after the response (never sent inside the request) ...
     assert [answer[3] for answer in answers] == [1, 1, 1, 1]
     assert mail.outbox == []
@@ -50,16 +67,25 @@ def test_the_answer_is_the_same_whether_the_address_is_new_pending_active_or_uns
     assert max(answer[4] for answer in answers) - min(answer[4] for answer in answers) <= 2
 
 
-def test_an_active_subscription_is_not_changed_by_a_sign_up_but_its_owner_gets_the_manage_link(signup) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(email="ada@example.org", interests="sparse attention", digest_size=10)
+def test_an_active_subscription_is_not_changed_by_a_sign_up_but_its_owner_gets_the_manage_link(
+    signup,
+) -> None:  # noqa: ANN001
+    subscriber = SubscriberFactory.create(
+        email="ada@example.org", interests="sparse attention", digest_size=10
+    )
 
     signup(email="ADA@example.org", interests="crypto spam", digest_size="3")
 
     subscriber.refresh_from_db()
-    assert (subscriber.status, subscriber.interests, subscriber.digest_size) == ("active", "sparse attention", 10)
+    assert (subscriber.status, subscriber.interests, subscriber.digest_size) == (
+        "active",
+        "sparse attention",
+        10,
+    )
     assert Subscriber.objects.count() == 1
     [email] = mail.outbox
-    assert email.to == ["ada@example.org"] and email.subject == "Your Paperboy subscription"
+    assert email.to == ["ada@example.org"]
+    assert email.subject == "Your Paperboy subscription"
     assert link_path(email, "manage") in email.alternatives[0][0]
     assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
@@ -77,7 +103,9 @@ def test_it_resends_the_confirmation_at_most_once_an_hour(signup) -> None:  # no
         assert Subscriber.objects.get().confirmation_sent_at == START + dt.timedelta(hours=1)
 
 
-def test_the_address_is_unique_whatever_its_case_and_its_domain_is_stored_lower_case(signup) -> None:  # noqa: ANN001
+def test_the_address_is_unique_whatever_its_case_and_its_domain_is_stored_lower_case(
+    signup,
+) -> None:  # noqa: ANN001
     signup(email="Ada.Lovelace@Example.ORG")
     signup(email="ada.lovelace@example.org")
 
@@ -90,7 +118,11 @@ def test_the_address_is_unique_whatever_its_case_and_its_domain_is_stored_lower_
         ("email", "", "Enter your email address."),
         ("email", "not-an-address", "Enter a complete email address."),
         ("email", "root@localhost", "Enter a complete email address."),
-        ("email", "ada@example.org\r\nBcc: victim@example.org", "An email address fits on one line."),
+        (
+            "email",
+            "ada@example.org\r\nBcc: victim@example.org",
+            "An email address fits on one line.",
+        ),
         ("email", "ada@example.org\n", "An email address fits on one line."),
         ("email", "ada@[192.0.2.1]", "Enter a complete email address."),
         ("email", "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "example.org", "at most 254 characters"),
@@ -104,12 +136,15 @@ def test_the_address_is_unique_whatever_its_case_and_its_domain_is_stored_lower_
         ("timezone", "Mars/Olympus_Mons", "Pick a time zone from the list."),
     ],
 )
-def test_it_rejects_bad_input_with_a_clear_message_and_stores_nothing(client, field, value, message) -> None:  # noqa: ANN001
+def test_it_rejects_bad_input_with_a_clear_message_and_stores_nothing(
+    client, field, value, message
+) -> None:  # noqa: ANN001
     response = client.post("/subscribe/", {**FORM, field: value})
 
     assert response.status_code == 400
     html = response.content.decode()
-    assert message in html and "Please correct the field marked below." in html
+    assert message in html
+    assert "Please correct the field marked below." in html
     assert not Subscriber.objects.exists()
     assert mail.outbox == []
 
@@ -121,7 +156,9 @@ def test_a_sign_up_without_the_csrf_token_is_refused() -> None:
     assert not Subscriber.objects.exists()
 
 
-def test_the_confirmation_goes_out_through_an_anymail_backend_with_its_headers(settings, signup) -> None:  # noqa: ANN001
+def test_the_confirmation_goes_out_through_an_anymail_backend_with_its_headers(
+    settings, signup
+) -> None:  # noqa: ANN001
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
 
     signup(email="ada@example.org")

@@ -35,7 +35,8 @@ def test_the_web_only_queues_the_sign_up_and_stores_nothing_itself(
     assert response.status_code == 303
     assert not Subscriber.objects.exists()
     ((email, preferences),) = queued
-    assert email == FORM["email"] and preferences["timezone"] == "Europe/Paris"
+    assert email == FORM["email"]
+    assert preferences["timezone"] == "Europe/Paris"
     # The broker's headers, which monitoring tools show, never carry the address.
     assert FORM["email"] not in repr(sent_options)
     # The worker's side of it: the row and the confirmation email.
@@ -55,4 +56,5 @@ def test_a_broker_that_is_down_makes_the_web_store_the_sign_up_instead_of_losing
     response = client.post("/subscribe/", FORM)
     assert response.status_code == 303
     reader = Subscriber.objects.get()
-    assert reader.email == FORM["email"] and reader.interests == FORM["interests"]
+    assert reader.email == FORM["email"]
+    assert reader.interests == FORM["interests"]

@@ -14,10 +14,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    ("status_code", "transient"), [(None, True), (429, True), (503, True), (400, False), (401, False)]
+    ("status_code", "transient"),
+    [(None, True), (429, True), (503, True), (400, False), (401, False)],
 )
 def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, transient) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory()
+    subscriber = SubscriberFactory.create()
 
     def failing(*, subscriber_id: int) -> None:
         assert subscriber_id == subscriber.pk
@@ -39,7 +40,7 @@ def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, 
     ],
 )
 def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, transient) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory()
+    subscriber = SubscriberFactory.create()
 
     def failing(*, subscriber_id: int) -> None:
         raise error
@@ -51,7 +52,7 @@ def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, tr
 
 
 def test_nothing_is_mailed_to_a_subscriber_who_left_before_the_task_ran(mailoutbox) -> None:  # noqa: ANN001
-    subscriber = SubscriberFactory(status="unsubscribed")
+    subscriber = SubscriberFactory.create(status="unsubscribed")
 
     assert tasks.subscriber_signup_email_send_task.delay(subscriber.pk).get() is None
     assert tasks.subscriber_signup_email_send_task.delay(subscriber.pk + 1000).get() is None

@@ -111,19 +111,31 @@ def postmark_soft_bounce(n: int, *, email: str = "reader@example.org") -> dict[s
     }
 
 
-def mailgun_event(event_data: dict[str, Any], *, token: str, key: str = MAILGUN_KEY) -> dict[str, Any]:
+def mailgun_event(
+    event_data: dict[str, Any], *, token: str, key: str = MAILGUN_KEY
+) -> dict[str, Any]:
     """A Mailgun webhook body, signed as Mailgun signs it: HMAC-SHA256 of timestamp + token."""
     timestamp = str(int(event_data.get("timestamp", 1534108637)))
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
-    return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event_data}
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": event_data,
+    }
 
 
-def mailgun_data(event: str, *, recipient: str = "reader@example.org", **extra: Any) -> dict[str, Any]:
+def mailgun_data(
+    event: str, *, recipient: str = "reader@example.org", **extra: Any
+) -> dict[str, Any]:
     return {
         "event": event,
         "recipient": recipient,
         "timestamp": 1534110422.389832,
-        "message": {"headers": {"to": recipient, "message-id": "20180812214658.1.0DF563D0B3597700@example.org"}},
+        "message": {
+            "headers": {
+                "to": recipient,
+                "message-id": "20180812214658.1.0DF563D0B3597700@example.org",
+            }
+        },
         **extra,
     }
 
@@ -131,18 +143,29 @@ def mailgun_data(event: str, *, recipient: str = "reader@example.org", **extra: 
 MAILGUN_PERMANENT_FAILURE = {
     "severity": "permanent",
     "reason": "bounce",
-    "delivery-status": {"code": 550, "message": "5.1.1 The email account that you tried to reach does not exist."},
+    "delivery-status": {
+        "code": 550,
+        "message": "5.1.1 The email account that you tried to reach does not exist.",
+    },
 }
 MAILGUN_TEMPORARY_FAILURE = {
     "severity": "temporary",
     "reason": "generic",
-    "delivery-status": {"attempt-no": 3, "code": 498, "message": "No MX for example.org", "retry-seconds": 1800},
+    "delivery-status": {
+        "attempt-no": 3,
+        "code": 498,
+        "message": "No MX for example.org",
+        "retry-seconds": 1800,
+    },
 }
 
 
 @pytest.fixture(autouse=True)
 def _webhook_settings(settings: Any) -> None:
-    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
+    }
 
 
 @pytest.fixture
@@ -159,7 +182,7 @@ def post(client: Client) -> Any:
 
 @pytest.fixture
 def reader() -> Subscriber:
-    return SubscriberFactory(email="reader@example.org", soft_bounces=0)
+    return SubscriberFactory.create(email="reader@example.org", soft_bounces=0)
 
 
 def status_of(subscriber: Subscriber) -> str:
@@ -171,9 +194,13 @@ def status_of(subscriber: Subscriber) -> str:
 
 
 @pytest.mark.parametrize(
-    "credentials", [None, "paperboy:wrong", "someone:webhook-s3cret", ""], ids=["none", "wrong", "user", "empty"]
+    "credentials",
+    [None, "paperboy:wrong", "someone:webhook-s3cret", ""],
+    ids=["none", "wrong", "user", "empty"],
 )
-def test_it_refuses_a_webhook_without_the_right_credentials_and_changes_nothing(post, reader, credentials) -> None:  # noqa: ANN001
+def test_it_refuses_a_webhook_without_the_right_credentials_and_changes_nothing(
+    post, reader, credentials
+) -> None:  # noqa: ANN001
     response = post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE, credentials=credentials)
 
     assert response.status_code == 400
@@ -192,15 +219,21 @@ def test_it_refuses_every_webhook_while_no_secret_is_configured(post, reader, se
 
 
 def test_it_refuses_a_mailgun_event_with_a_bad_signature_even_with_the_secret(post, reader) -> None:  # noqa: ANN001
-    forged = mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="t" * 50, key="not-the-key")
+    forged = mailgun_event(
+        mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="t" * 50, key="not-the-key"
+    )
 
     assert post(MAILGUN_WEBHOOK, forged).status_code == 400
     assert status_of(reader) == Status.ACTIVE
     assert not WebhookEvent.objects.exists()
 
 
-def test_it_answers_404_not_500_for_a_provider_that_is_not_configured(post, reader, settings) -> None:  # noqa: ANN001
-    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}  # no Mailgun signing key: Anymail's view cannot start
+def test_it_answers_404_not_500_for_a_provider_that_is_not_configured(
+    post, reader, settings
+) -> None:  # noqa: ANN001
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": WEBHOOK_SECRET
+    }  # no Mailgun signing key: Anymail's view cannot start
 
     response = post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("complained"), token="a" * 50))
 
@@ -221,7 +254,9 @@ def test_it_answers_404_not_500_for_a_provider_that_is_not_configured(post, read
     ],
     ids=["not-json", "not-utf8", "list", "null", "string", "odd-type", "truncated"],
 )
-def test_it_answers_a_malformed_postmark_body_with_400_and_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
+def test_it_answers_a_malformed_postmark_body_with_400_and_stores_nothing(
+    post, reader, body
+) -> None:  # noqa: ANN001
     response = post(POSTMARK_WEBHOOK, body)
 
     assert response.status_code == 400
@@ -231,10 +266,17 @@ def test_it_answers_a_malformed_postmark_body_with_400_and_stores_nothing(post, 
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[]", b'{"signature": 1}', json.dumps(mailgun_event({"no": "event"}, token="b" * 50)).encode()],
+    [
+        b"{not json",
+        b"[]",
+        b'{"signature": 1}',
+        json.dumps(mailgun_event({"no": "event"}, token="b" * 50)).encode(),
+    ],
     ids=["not-json", "list", "bad-signature-block", "unsigned-shape"],
 )
-def test_it_answers_a_malformed_mailgun_body_with_400_and_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
+def test_it_answers_a_malformed_mailgun_body_with_400_and_stores_nothing(
+    post, reader, body
+) -> None:  # noqa: ANN001
     response = post(MAILGUN_WEBHOOK, body)
 
     assert response.status_code == 400
@@ -249,13 +291,17 @@ def test_a_postmark_hard_bounce_marks_the_address_bounced(post, reader) -> None:
 
     assert status_of(reader) == Status.BOUNCED
     event = WebhookEvent.objects.get()
-    assert (event.esp_name, event.event_id, event.event_type) == ("Postmark", "901542550", "bounced")
+    assert (event.esp_name, event.event_id, event.event_type) == (
+        "Postmark",
+        "901542550",
+        "bounced",
+    )
     assert (event.action, event.subscriber) == (WebhookEvent.Action.HARD_BOUNCE, reader)
     assert event.message_id == "2706ee8a-737c-4285-b032-ccd317af53ed"
 
 
 def test_it_matches_the_bounced_address_whatever_its_case(post) -> None:  # noqa: ANN001
-    reader = SubscriberFactory(email="Reader.Name@example.org")
+    reader = SubscriberFactory.create(email="Reader.Name@example.org")
 
     post(POSTMARK_WEBHOOK, {**POSTMARK_HARD_BOUNCE, "Email": "reader.name@EXAMPLE.ORG"})
 
@@ -263,7 +309,10 @@ def test_it_matches_the_bounced_address_whatever_its_case(post) -> None:  # noqa
 
 
 def test_a_mailgun_permanent_failure_marks_the_address_bounced(post, reader) -> None:  # noqa: ANN001
-    response = post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="c" * 50))
+    response = post(
+        MAILGUN_WEBHOOK,
+        mailgun_event(mailgun_data("failed", **MAILGUN_PERMANENT_FAILURE), token="c" * 50),
+    )
 
     assert response.status_code == 200
     assert status_of(reader) == Status.BOUNCED
@@ -310,11 +359,13 @@ def test_soft_bounces_are_counted_and_the_third_in_a_row_suppresses(post, reader
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(1))
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(2))
 
-    assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 2
+    assert status_of(reader) == Status.ACTIVE
+    assert reader.soft_bounces == 2
 
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(3))
 
-    assert status_of(reader) == Status.BOUNCED and reader.soft_bounces == 3
+    assert status_of(reader) == Status.BOUNCED
+    assert reader.soft_bounces == 3
 
 
 def test_a_delivery_starts_the_soft_bounce_count_again(post, reader) -> None:  # noqa: ANN001
@@ -328,13 +379,18 @@ def test_a_delivery_starts_the_soft_bounce_count_again(post, reader) -> None:  #
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(3))
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(4))
 
-    assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 2
+    assert status_of(reader) == Status.ACTIVE
+    assert reader.soft_bounces == 2
 
 
 def test_a_postmark_transient_bounce_is_a_soft_bounce(post, reader) -> None:  # noqa: ANN001
-    post(POSTMARK_WEBHOOK, {**postmark_soft_bounce(1), "Type": "Transient", "TypeCode": 2, "Name": "Message delayed"})
+    post(
+        POSTMARK_WEBHOOK,
+        {**postmark_soft_bounce(1), "Type": "Transient", "TypeCode": 2, "Name": "Message delayed"},
+    )
 
-    assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 1
+    assert status_of(reader) == Status.ACTIVE
+    assert reader.soft_bounces == 1
     assert WebhookEvent.objects.get().event_type == "deferred"
 
 
@@ -345,12 +401,15 @@ def test_mailgun_retries_of_one_message_count_as_one_soft_bounce(post, reader) -
         data["delivery-status"]["attempt-no"] = attempt
         assert post(MAILGUN_WEBHOOK, mailgun_event(data, token=token)).status_code == 200
 
-    assert status_of(reader) == Status.ACTIVE and reader.soft_bounces == 1
+    assert status_of(reader) == Status.ACTIVE
+    assert reader.soft_bounces == 1
     assert WebhookEvent.objects.filter(event_type="deferred").count() == 3
 
 
 def test_a_refusal_to_send_to_a_previously_bounced_address_marks_it_bounced(post, reader) -> None:  # noqa: ANN001
-    rejected = mailgun_data("rejected", reason="suppress-bounce", reject={"reason": "address previously bounced"})
+    rejected = mailgun_data(
+        "rejected", reason="suppress-bounce", reject={"reason": "address previously bounced"}
+    )
 
     assert post(MAILGUN_WEBHOOK, mailgun_event(rejected, token="r" * 50)).status_code == 200
 
@@ -359,7 +418,10 @@ def test_a_refusal_to_send_to_a_previously_bounced_address_marks_it_bounced(post
 
 def test_a_refusal_for_a_reason_of_ours_says_nothing_about_the_reader(post, reader) -> None:  # noqa: ANN001
     # Postmark's "Blocked" (e.g. our content or reputation): Anymail's "rejected" with reason "blocked".
-    post(POSTMARK_WEBHOOK, {**POSTMARK_HARD_BOUNCE, "Type": "Blocked", "TypeCode": 100006, "Name": "ISP block"})
+    post(
+        POSTMARK_WEBHOOK,
+        {**POSTMARK_HARD_BOUNCE, "Type": "Blocked", "TypeCode": 100006, "Name": "ISP block"},
+    )
 
     assert status_of(reader) == Status.ACTIVE
     assert WebhookEvent.objects.get().event_type == "rejected"
@@ -368,7 +430,11 @@ def test_a_refusal_for_a_reason_of_ours_says_nothing_about_the_reader(post, read
 def test_opens_and_clicks_change_nothing(post, reader) -> None:  # noqa: ANN001
     reader.soft_bounces = 2
     reader.save()
-    opened = {**POSTMARK_DELIVERY, "RecordType": "Open", "ReceivedAt": "2016-04-27T16:21:41.2493688-04:00"}
+    opened = {
+        **POSTMARK_DELIVERY,
+        "RecordType": "Open",
+        "ReceivedAt": "2016-04-27T16:21:41.2493688-04:00",
+    }
 
     assert post(POSTMARK_WEBHOOK, opened).status_code == 200
 
@@ -389,7 +455,9 @@ def test_the_same_soft_bounce_delivered_twice_counts_once(post, reader) -> None:
     assert WebhookEvent.objects.count() == 1
 
 
-def test_a_replayed_bounce_does_not_suppress_a_reader_who_came_back(post, reader, signup, client) -> None:  # noqa: ANN001
+def test_a_replayed_bounce_does_not_suppress_a_reader_who_came_back(
+    post, reader, signup, client
+) -> None:  # noqa: ANN001
     post(POSTMARK_WEBHOOK, POSTMARK_HARD_BOUNCE)
     assert status_of(reader) == Status.BOUNCED
     signup(email="reader@example.org")
@@ -406,7 +474,7 @@ def test_a_replayed_bounce_does_not_suppress_a_reader_who_came_back(post, reader
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_event_delivered_twice_at_once_acts_once() -> None:
-    reader = SubscriberFactory(email="reader@example.org", soft_bounces=0)
+    reader = SubscriberFactory.create(email="reader@example.org", soft_bounces=0)
     start = threading.Barrier(2)
     statuses: list[int] = []
 
@@ -438,7 +506,10 @@ def test_the_same_event_delivered_twice_at_once_acts_once() -> None:
 def test_the_same_event_id_from_another_provider_is_another_event(post, reader) -> None:  # noqa: ANN001
     token = "901542550"  # Postmark's bounce id, by chance also a Mailgun token
     post(POSTMARK_WEBHOOK, postmark_soft_bounce(0) | {"ID": 901542550})
-    post(MAILGUN_WEBHOOK, mailgun_event(mailgun_data("failed", **MAILGUN_TEMPORARY_FAILURE), token=token))
+    post(
+        MAILGUN_WEBHOOK,
+        mailgun_event(mailgun_data("failed", **MAILGUN_TEMPORARY_FAILURE), token=token),
+    )
 
     assert WebhookEvent.objects.filter(event_id=token).count() == 2
     reader.refresh_from_db()
@@ -449,10 +520,13 @@ def test_events_without_an_id_are_deduplicated_on_their_content(post, reader) ->
     # Postmark's deliveries carry no event id.
     post(POSTMARK_WEBHOOK, POSTMARK_DELIVERY)
     post(POSTMARK_WEBHOOK, POSTMARK_DELIVERY)
-    post(POSTMARK_WEBHOOK, {**POSTMARK_DELIVERY, "DeliveredAt": "2014-08-02T09:00:00.0000000-04:00"})
+    post(
+        POSTMARK_WEBHOOK, {**POSTMARK_DELIVERY, "DeliveredAt": "2014-08-02T09:00:00.0000000-04:00"}
+    )
 
     ids = list(WebhookEvent.objects.values_list("event_id", flat=True))
-    assert len(ids) == 2 and all(event_id.startswith("sha256:") for event_id in ids)
+    assert len(ids) == 2
+    assert all(event_id.startswith("sha256:") for event_id in ids)
 
 
 def test_events_for_unknown_addresses_are_recorded_once_and_ignored(post, reader) -> None:  # noqa: ANN001
@@ -462,7 +536,8 @@ def test_events_for_unknown_addresses_are_recorded_once_and_ignored(post, reader
     assert post(POSTMARK_WEBHOOK, stranger).status_code == 200
 
     event = WebhookEvent.objects.get()
-    assert event.subscriber is None and event.event_id == "901542550"
+    assert event.subscriber is None
+    assert event.event_id == "901542550"
     assert status_of(reader) == Status.ACTIVE
     assert not Subscriber.objects.filter(email__iexact="stranger@example.net").exists()
 
@@ -480,9 +555,11 @@ def test_deleting_a_reader_keeps_their_webhook_events_without_the_address(post, 
 # --- Suppressed addresses get nothing until they sign up again and confirm ----------------------
 
 
-@pytest.mark.parametrize("payload", [POSTMARK_HARD_BOUNCE, POSTMARK_SPAM_COMPLAINT], ids=["bounced", "complained"])
+@pytest.mark.parametrize(
+    "payload", [POSTMARK_HARD_BOUNCE, POSTMARK_SPAM_COMPLAINT], ids=["bounced", "complained"]
+)
 def test_suppressed_addresses_get_no_digest(post, reader, payload) -> None:  # noqa: ANN001
-    other = SubscriberFactory()
+    other = SubscriberFactory.create()
     assert set(subscriber_list_deliverable()) == {reader, other}
 
     post(POSTMARK_WEBHOOK, payload)
@@ -505,7 +582,9 @@ def test_a_bounce_between_sign_up_and_sending_stops_the_confirmation(
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize("payload", [POSTMARK_HARD_BOUNCE, POSTMARK_SPAM_COMPLAINT], ids=["bounced", "complained"])
+@pytest.mark.parametrize(
+    "payload", [POSTMARK_HARD_BOUNCE, POSTMARK_SPAM_COMPLAINT], ids=["bounced", "complained"]
+)
 def test_a_suppressed_reader_who_signs_up_again_is_mailed_a_confirmation_and_comes_back_on_confirming(
     post,  # noqa: ANN001
     reader,  # noqa: ANN001
@@ -522,7 +601,8 @@ def test_a_suppressed_reader_who_signs_up_again_is_mailed_a_confirmation_and_com
     assert status_of(reader) == Status.PENDING
     assert not subscriber_list_deliverable().filter(pk=reader.pk).exists()
     [email] = mail.outbox
-    assert email.to == ["reader@example.org"] and email.subject == "Confirm your Paperboy subscription"
+    assert email.to == ["reader@example.org"]
+    assert email.subject == "Confirm your Paperboy subscription"
 
     assert client.post(link_path(email, "confirm")).status_code == 200
 
@@ -542,7 +622,9 @@ FUZZ = settings(
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 addresses = st.sampled_from(
@@ -551,9 +633,14 @@ addresses = st.sampled_from(
 timestamps = st.sampled_from(["2016-04-27T16:28:50.39-04:00", "2016-13-45T99:00:00Z", "", "soon"])
 postmark_bodies = st.fixed_dictionaries(
     {
-        "RecordType": st.sampled_from(["Bounce", "SpamComplaint", "Delivery", "SubscriptionChange", "Open", "Inbound"])
+        "RecordType": st.sampled_from(
+            ["Bounce", "SpamComplaint", "Delivery", "SubscriptionChange", "Open", "Inbound"]
+        )
         | json_values,
-        "Type": st.sampled_from(["HardBounce", "SoftBounce", "Transient", "SpamComplaint", "Blocked"]) | json_values,
+        "Type": st.sampled_from(
+            ["HardBounce", "SoftBounce", "Transient", "SpamComplaint", "Blocked"]
+        )
+        | json_values,
     },
     optional={
         "ID": st.integers() | st.text(max_size=10) | json_values,
@@ -563,12 +650,16 @@ postmark_bodies = st.fixed_dictionaries(
         "BouncedAt": timestamps | json_values,
         "DeliveredAt": timestamps | json_values,
         "SuppressSending": st.booleans() | json_values,
-        "SuppressionReason": st.sampled_from(["HardBounce", "ManualSuppression", "SpamComplaint"]) | json_values,
+        "SuppressionReason": st.sampled_from(["HardBounce", "ManualSuppression", "SpamComplaint"])
+        | json_values,
         "Metadata": json_values,
     },
 )
 mailgun_event_data = st.fixed_dictionaries(
-    {"event": st.sampled_from(["failed", "delivered", "complained", "unsubscribed", "rejected"]) | json_values},
+    {
+        "event": st.sampled_from(["failed", "delivered", "complained", "unsubscribed", "rejected"])
+        | json_values
+    },
     optional={
         "severity": st.sampled_from(["permanent", "temporary"]) | json_values,
         "reason": st.sampled_from(["bounce", "generic", "suppress-bounce"]) | json_values,
@@ -583,7 +674,9 @@ mailgun_event_data = st.fixed_dictionaries(
 
 
 def _state() -> tuple[int, list[tuple[int, str, int]]]:
-    subscribers = list(Subscriber.objects.order_by("pk").values_list("pk", "status", "soft_bounces"))
+    subscribers = list(
+        Subscriber.objects.order_by("pk").values_list("pk", "status", "soft_bounces")
+    )
     return WebhookEvent.objects.count(), subscribers
 
 
@@ -598,14 +691,23 @@ def _check(response: Any, before: tuple[int, list[Any]]) -> None:
 
 
 @FUZZ
-@given(body=st.one_of(st.binary(max_size=120), json_values.map(json.dumps), postmark_bodies.map(json.dumps)))
-def test_fuzzed_postmark_webhooks_never_fail_and_a_refused_body_stores_nothing(post, reader, body) -> None:  # noqa: ANN001
+@given(
+    body=st.one_of(
+        st.binary(max_size=120), json_values.map(json.dumps), postmark_bodies.map(json.dumps)
+    )
+)
+def test_fuzzed_postmark_webhooks_never_fail_and_a_refused_body_stores_nothing(
+    post, reader, body
+) -> None:  # noqa: ANN001
     before = _state()
     _check(post(POSTMARK_WEBHOOK, body.encode() if isinstance(body, str) else body), before)
 
 
 @FUZZ
-@given(event_data=mailgun_event_data, token=st.text(alphabet="abcdef0123456789", min_size=1, max_size=50))
+@given(
+    event_data=mailgun_event_data,
+    token=st.text(alphabet="abcdef0123456789", min_size=1, max_size=50),
+)
 def test_fuzzed_signed_mailgun_webhooks_never_fail_and_a_refused_body_stores_nothing(  # noqa: ANN001
     post,  # noqa: ANN001
     reader,  # noqa: ANN001
@@ -613,7 +715,9 @@ def test_fuzzed_signed_mailgun_webhooks_never_fail_and_a_refused_body_stores_not
     token,  # noqa: ANN001
 ) -> None:
     signature = {"timestamp": "1534108637", "token": token}
-    signature["signature"] = hmac.new(MAILGUN_KEY.encode(), f"1534108637{token}".encode(), hashlib.sha256).hexdigest()
+    signature["signature"] = hmac.new(
+        MAILGUN_KEY.encode(), f"1534108637{token}".encode(), hashlib.sha256
+    ).hexdigest()
     before = _state()
     _check(post(MAILGUN_WEBHOOK, {"signature": signature, "event-data": event_data}), before)
 

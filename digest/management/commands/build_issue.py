@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--date", help="the issue's date, YYYY-MM-DD (default: today, UTC)")
         parser.add_argument("--kind", default=IssueKind.DAILY, help="daily (default) or weekly")
-        parser.add_argument("--rebuild", action="store_true", help="refresh the candidates of an unsent issue")
+        parser.add_argument(
+            "--rebuild", action="store_true", help="refresh the candidates of an unsent issue"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = cli.date_parse(options["date"]) if options["date"] else timezone.now().date()

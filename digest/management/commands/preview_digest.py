@@ -27,16 +27,28 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--interests", required=True, help="the subscriber's interests, free text")
-        parser.add_argument("--from-file", dest="from_file", help="candidates from an HF daily_papers JSON file")
-        parser.add_argument("--date", help="the day, YYYY-MM-DD (default: the latest day with papers)")
-        parser.add_argument("--limit", default=str(DEFAULT_LIMIT), help=f"how many papers, 1-{MAX_LIMIT}")
-        parser.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
+        parser.add_argument(
+            "--interests", required=True, help="the subscriber's interests, free text"
+        )
+        parser.add_argument(
+            "--from-file", dest="from_file", help="candidates from an HF daily_papers JSON file"
+        )
+        parser.add_argument(
+            "--date", help="the day, YYYY-MM-DD (default: the latest day with papers)"
+        )
+        parser.add_argument(
+            "--limit", default=str(DEFAULT_LIMIT), help=f"how many papers, 1-{MAX_LIMIT}"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print a JSON array instead of lines"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         interests = options["interests"]
         if len(interests) > MAX_INTERESTS_CHARS:
-            raise CommandError(f"--interests is too long ({len(interests)} characters, at most {MAX_INTERESTS_CHARS})")
+            raise CommandError(
+                f"--interests is too long ({len(interests)} characters, at most {MAX_INTERESTS_CHARS})"
+            )
         limit = _limit(options["limit"])
         day = _date(options["date"]) if options["date"] else None
         if options["from_file"]:
@@ -45,12 +57,16 @@ class Command(BaseCommand):
             papers = _from_database(day)
         ranked = candidates_rank(interests=interests, papers=papers, limit=limit)
         if options["json"]:
-            self.stdout.write(json.dumps([_as_dict(r) for r in ranked], ensure_ascii=False, indent=2))
+            self.stdout.write(
+                json.dumps([_as_dict(r) for r in ranked], ensure_ascii=False, indent=2)
+            )
             return
         if ranked and ranked[0].fallback:
             self.stdout.write("Nothing matched these interests; the top trending papers instead:")
         for position, r in enumerate(ranked, start=1):
-            self.stdout.write(f"{position:>2}. {r.score:.3f}  {r.arxiv_id}  {r.title}\n      {r.reason}")
+            self.stdout.write(
+                f"{position:>2}. {r.score:.3f}  {r.arxiv_id}  {r.title}\n      {r.reason}"
+            )
 
 
 def _as_dict(ranked: Ranked) -> dict[str, Any]:
@@ -68,7 +84,9 @@ def _limit(raw: str) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise CommandError(f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}") from None
+        raise CommandError(
+            f"--limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}"
+        ) from None
     if not 1 <= limit <= MAX_LIMIT:
         raise CommandError(f"--limit must be from 1 to {MAX_LIMIT}, got {limit}")
     return limit

@@ -17,8 +17,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--now", help="act as if it were this UTC date-time (ISO 8601), e.g. to catch up")
-        parser.add_argument("--enqueue", action="store_true", help="queue batch tasks instead of sending here")
+        parser.add_argument(
+            "--now", help="act as if it were this UTC date-time (ISO 8601), e.g. to catch up"
+        )
+        parser.add_argument(
+            "--enqueue", action="store_true", help="queue batch tasks instead of sending here"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = cli.datetime_parse(options["now"]) if options["now"] else timezone.now()
@@ -31,14 +35,18 @@ class Command(BaseCommand):
             self.stdout.write(f"batches queued: {tasks.batches_enqueue(issue_ids=tick.waiting)}")
             return
         totals = send_queued(issue_ids=tick.waiting)
-        self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
+        self.stdout.write(
+            f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}"
+        )
 
 
 def send_queued(*, issue_ids: list[int]) -> sending.BatchResult:
     """Send every queued delivery of these issues in this process, with a progress bar; the totals."""
     totals = sending.BatchResult()
     for issue_id in issue_ids:
-        with cli.progress(selectors.delivery_count_queued(issue_id=issue_id), desc=f"issue #{issue_id}") as bar:
+        with cli.progress(
+            selectors.delivery_count_queued(issue_id=issue_id), desc=f"issue #{issue_id}"
+        ) as bar:
             while True:
                 result = sending.deliveries_send_batch(issue_id=issue_id)
                 if result.retry is not None:

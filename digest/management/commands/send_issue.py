@@ -18,24 +18,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--issue", help="the issue's number")
         parser.add_argument("--date", help="or the issue's date, YYYY-MM-DD")
-        parser.add_argument("--kind", default=IssueKind.DAILY, help="with --date: daily (default) or weekly")
-        parser.add_argument("--dry-run", action="store_true", help="say what would be sent, change nothing")
+        parser.add_argument(
+            "--kind", default=IssueKind.DAILY, help="with --date: daily (default) or weekly"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="say what would be sent, change nothing"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        issue = cli.issue_find(issue_id=options["issue"], date=options["date"], kind=options["kind"])
+        issue = cli.issue_find(
+            issue_id=options["issue"], date=options["date"], kind=options["kind"]
+        )
         if issue.status == IssueStatus.DRAFT:
             raise CommandError(f"{issue} is a draft: schedule it in the admin first")
         if issue.status == IssueStatus.SENT:
             raise CommandError(f"{issue} is closed (sent); nothing more goes out")
         if issue.paused_at:
-            raise CommandError(f"{issue} is paused ({issue.pause_reason}); resume it in the admin first")
+            raise CommandError(
+                f"{issue} is paused ({issue.pause_reason}); resume it in the admin first"
+            )
         if options["dry_run"]:
             self._dry_run(issue)
             return
         created = ledger.deliveries_create_all(issue=issue, now=timezone.now())
         self.stdout.write(f"{issue}: {created} readers made due")
         totals = send_queued(issue_ids=[issue.pk])
-        self.stdout.write(f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}")
+        self.stdout.write(
+            f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}"
+        )
 
     def _dry_run(self, issue: Any) -> None:
         readers = selectors.issue_readers(issue=issue)

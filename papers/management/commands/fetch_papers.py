@@ -53,7 +53,9 @@ class Command(BaseCommand):
             dest="categories",
             help="arXiv category such as cs.CV, repeatable (default: PAPERBOY_ARXIV_CATEGORIES)",
         )
-        parser.add_argument("--from-file", dest="from_file", help="load a saved response; its format is detected")
+        parser.add_argument(
+            "--from-file", dest="from_file", help="load a saved response; its format is detected"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # The summary line says it all; the service's own log lines come with -v 2.
@@ -82,20 +84,35 @@ class Command(BaseCommand):
             self._run(_label(source, date=day), lambda: fetch(date=day))
 
     def _arxiv(
-        self, categories: list[str], *, date: dt.date | None, since: dt.date | None, until: dt.date | None
+        self,
+        categories: list[str],
+        *,
+        date: dt.date | None,
+        since: dt.date | None,
+        until: dt.date | None,
     ) -> None:
         """A date or range goes to the API one day (one run) at a time; no date reads today's feed."""
         if since and until:
             self._backfill(
-                "arxiv", lambda day: papers_fetch_arxiv_day(categories=categories, date=day), since=since, until=until
+                "arxiv",
+                lambda day: papers_fetch_arxiv_day(categories=categories, date=day),
+                since=since,
+                until=until,
             )
         elif date:
-            self._run(_label("arxiv", date=date), lambda: papers_fetch_arxiv_day(categories=categories, date=date))
+            self._run(
+                _label("arxiv", date=date),
+                lambda: papers_fetch_arxiv_day(categories=categories, date=date),
+            )
         else:
             self._run(_label("arxiv"), lambda: papers_fetch_arxiv(categories=categories))
 
     def _from_file(self, options: dict[str, Any]) -> None:
-        given = [name for name in ("source", "date", "since", "until", "categories") if options[name] is not None]
+        given = [
+            name
+            for name in ("source", "date", "since", "until", "categories")
+            if options[name] is not None
+        ]
         if given:
             raise CommandError(f"--from-file cannot be combined with --{given[0]}")
         path = Path(options["from_file"])
@@ -124,7 +141,9 @@ class Command(BaseCommand):
         caveats: list[str] = []
         # tqdm redraws with "\r": it needs the raw stream, not Django's line-ending OutputWrapper.
         stream = getattr(self.stderr, "_out", self.stderr)
-        for day in tqdm(days, desc=f"{source} backfill", unit="day", file=stream, dynamic_ncols=True):
+        for day in tqdm(
+            days, desc=f"{source} backfill", unit="day", file=stream, dynamic_ncols=True
+        ):
             try:
                 run = fetch(day)
             except Exception as exc:
@@ -139,12 +158,16 @@ class Command(BaseCommand):
                 totals[name] += getattr(run, name)
         label = _label(source, since=since, until=until)
         summary = ", ".join(f"{value} {name}" for name, value in totals.items())
-        self.stdout.write(f"{label}: {summary} ({len(days) - len(failures)} of {len(days)} days fetched)")
+        self.stdout.write(
+            f"{label}: {summary} ({len(days) - len(failures)} of {len(days)} days fetched)"
+        )
         # After the bar, not through it: each caveat stays readable on a line of its own.
         for caveat in caveats:
             self._warn(caveat)
         if failures:
-            raise CommandError(f"fetch failed for {len(failures)} of {len(days)} days; first: {failures[0]}")
+            raise CommandError(
+                f"fetch failed for {len(failures)} of {len(days)} days; first: {failures[0]}"
+            )
 
     def _warn(self, message: str) -> None:
         self.stderr.write(self.style.WARNING(f"warning: {message}"))
@@ -155,7 +178,9 @@ def _categories(given: list[str] | None) -> list[str]:
     for category in given or []:
         if len(category) > MAX_CATEGORY or not CATEGORY.fullmatch(category):
             shown = category[:MAX_CATEGORY]
-            raise CommandError(f"--category {shown!r} is not an arXiv category: use one like cs.CV, hep-th or math.AP")
+            raise CommandError(
+                f"--category {shown!r} is not an arXiv category: use one like cs.CV, hep-th or math.AP"
+            )
     return list(dict.fromkeys(given)) if given else list(settings.PAPERBOY_ARXIV_CATEGORIES)
 
 
@@ -171,7 +196,9 @@ def _dates(options: dict[str, Any]) -> tuple[dt.date | None, dt.date | None, dt.
         if since > until:
             raise CommandError(f"--since {since} is after --until {until}")
         if (until - since).days + 1 > MAX_RANGE_DAYS:
-            raise CommandError(f"a range covers at most {MAX_RANGE_DAYS} days; {since}..{until} is longer")
+            raise CommandError(
+                f"a range covers at most {MAX_RANGE_DAYS} days; {since}..{until} is longer"
+            )
     return date, since, until
 
 
@@ -185,12 +212,18 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
     # Tomorrow is allowed: it is already today east of UTC, and HF dates its lists that way.
     latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     if not ARXIV_OPENED <= date <= latest:
-        raise CommandError(f"--{name} {date} is out of range: give a day from {ARXIV_OPENED} to {latest}")
+        raise CommandError(
+            f"--{name} {date} is out of range: give a day from {ARXIV_OPENED} to {latest}"
+        )
     return date
 
 
 def _label(
-    source: str, *, date: dt.date | None = None, since: dt.date | None = None, until: dt.date | None = None
+    source: str,
+    *,
+    date: dt.date | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
 ) -> str:
     if since and until:
         return f"{source} {since}..{until}"

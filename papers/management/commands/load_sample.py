@@ -17,7 +17,9 @@ class Command(BaseCommand):
     help = "Load every saved response in papers/sample/ (idempotent: loading again changes nothing but last-seen)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        paths = sorted(path for path in SAMPLE_DIR.iterdir() if path.is_file() and path.suffix != ".md")
+        paths = sorted(
+            path for path in SAMPLE_DIR.iterdir() if path.is_file() and path.suffix != ".md"
+        )
         if not paths:
             raise CommandError(f"no sample files in {SAMPLE_DIR}")
         failures = 0
