@@ -52,13 +52,14 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not slow" $(ARGS)
 
-# mypy with django-stubs over the trees listed in pyproject's [tool.mypy] (joins `make lint` once it is clean).
+# mypy with django-stubs over the trees listed in pyproject's [tool.mypy] (also part of `make lint`).
 typecheck: install
 	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install

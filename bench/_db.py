@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 
 def database_ensure(url: str) -> None:
-    """Create the PostgreSQL database `url` names if it does not exist yet (nothing to do for SQLite)."""
+    """Create the PostgreSQL database `url` names unless it exists (nothing to do for SQLite)."""
     import psycopg
     from psycopg import sql
 

@@ -41,7 +41,7 @@ SAMPLES = [
 
 
 def records_build(count: int) -> list:
-    """`count` papers shaped like the real HF items of the bundled sample: new ids, same fields and sizes."""
+    """`count` papers like the bundled sample's real HF items: new ids, same fields and sizes."""
     from papers.sources import hf_api
 
     base = [record for path in SAMPLES for record in hf_api.parse(path.read_bytes()).records]
@@ -125,7 +125,8 @@ def main() -> int:
     second = pass_run(records)
 
     print(
-        f"ingest benchmark: {PAPERS:,} papers on {connection.vendor} ({connection.settings_dict['NAME']})"
+        f"ingest benchmark: {PAPERS:,} papers on {connection.vendor} "
+        f"({connection.settings_dict['NAME']})"
     )
     print(
         f"{'pass':<22}{'created':>9}{'unchanged':>11}{'seconds':>9}{'papers/s':>10}{'queries':>9}{'q/1000':>8}"
@@ -138,10 +139,12 @@ def main() -> int:
     for name, result in (("1: all new", first), ("2: same again", second)):
         print(
             f"pass {name}: search vectors filled after commit for {result['indexed']:,} papers in "
-            f"{result['index_seconds']:.2f} s; ingest + indexing {result['end_to_end_papers_per_s']:,.0f} papers/s"
+            f"{result['index_seconds']:.2f} s; "
+            f"ingest + indexing {result['end_to_end_papers_per_s']:,.0f} papers/s"
         )
     print(
-        f"targets: >= {TARGET_PAPERS_PER_S:,} papers/s and <= {TARGET_QUERIES_PER_1000} queries per 1,000 papers"
+        f"targets: >= {TARGET_PAPERS_PER_S:,} papers/s "
+        f"and <= {TARGET_QUERIES_PER_1000} queries per 1,000 papers"
     )
 
     correct = first["created"] == PAPERS and second["unchanged"] == PAPERS

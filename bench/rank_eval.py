@@ -1,4 +1,4 @@
-"""Ranking quality and speed: nDCG@5 on the dev judgments, and the time to rank a day for new interests.
+"""Ranking quality and speed: nDCG@5 on the dev judgments; time to rank a day for new interests.
 
     python bench/rank_eval.py            (make bench)
 
@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from digest.embeddings import papers_embed  # noqa: E402
 from digest.eval import mean_ndcg, profiles_load  # noqa: E402
-from digest.ranking import Signals, candidates_rank, signals_compute  # noqa: E402
+from digest.ranking import RankingSignals, candidates_rank, signals_compute  # noqa: E402
 
 K = 5
 TARGET_NDCG = 0.85
@@ -44,7 +44,8 @@ LATENCY_TEXTS = [
 ]
 
 
-def _by(values: np.ndarray, ids: list[str], upvotes: list[int]) -> list[str]:
+def _ids_ranked(values: np.ndarray, ids: list[str], upvotes: list[int]) -> list[str]:
+    """The ids by value, highest first; ties go to more upvotes, then to the id."""
     order = sorted(range(len(ids)), key=lambda i: (-values[i], -upvotes[i], ids[i]))
     return [ids[i] for i in order]
 
@@ -57,17 +58,21 @@ def main() -> None:
     vectors = papers_embed(papers)  # also loads the model
     embed_s = time.perf_counter() - started
 
-    cache: dict[str, Signals] = {}
+    cache: dict[str, RankingSignals] = {}
 
-    def signals(interests: str) -> Signals:
+    def signals(interests: str) -> RankingSignals:
         if interests not in cache:
             cache[interests] = signals_compute(interests=interests, papers=papers, vectors=vectors)
         return cache[interests]
 
     scores = {
-        "bm25": mean_ndcg(profiles, lambda q: _by(signals(q).lexical, ids, upvotes), K),
-        "embeddings": mean_ndcg(profiles, lambda q: _by(signals(q).semantic, ids, upvotes), K),
-        "trending": mean_ndcg(profiles, lambda q: _by(signals(q).trending, ids, upvotes), K),
+        "bm25": mean_ndcg(profiles, lambda q: _ids_ranked(signals(q).lexical, ids, upvotes), K),
+        "embeddings": mean_ndcg(
+            profiles, lambda q: _ids_ranked(signals(q).semantic, ids, upvotes), K
+        ),
+        "trending": mean_ndcg(
+            profiles, lambda q: _ids_ranked(signals(q).trending, ids, upvotes), K
+        ),
         "blend": mean_ndcg(
             profiles,
             lambda q: [
@@ -80,7 +85,8 @@ def main() -> None:
     for name in ("bm25", "embeddings", "trending", "blend"):
         print(f"nDCG@{K} {name:<11} {scores[name]:.3f}")
     print(
-        f"({len(profiles)} profiles, {len(papers)} candidates; target for the blend >= {TARGET_NDCG})"
+        f"({len(profiles)} profiles, {len(papers)} candidates; "
+        f"target for the blend >= {TARGET_NDCG})"
     )
 
     day = papers[:100]
@@ -93,7 +99,8 @@ def main() -> None:
         timings.append((time.perf_counter() - started) * 1000)
     rank_ms = statistics.median(timings)
     print(
-        f"rank {len(day)} candidates for a new interests text: median {rank_ms:.1f} ms, max {max(timings):.1f} ms"
+        f"rank {len(day)} candidates for a new interests text: "
+        f"median {rank_ms:.1f} ms, max {max(timings):.1f} ms"
     )
     print(f"embed {len(papers)} papers (with model load): {embed_s:.1f} s")
     print(

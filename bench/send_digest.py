@@ -52,23 +52,25 @@ TARGET_DIGESTS_PER_S = 2_000
 TARGET_QUERIES_PER_BATCH = 5
 CANDIDATES = 100
 TOPICS = [
-    "pose estimation", "3D human pose", "speech recognition", "text to speech", "robot manipulation",
-    "robot learning", "video generation", "image generation", "diffusion models", "large language models",
-    "LLM agents", "tool use", "reinforcement learning from human feedback", "reasoning", "math reasoning",
-    "code generation", "retrieval augmented generation", "information retrieval", "recommendation",
-    "efficient inference", "quantization", "model compression", "mixture of experts", "long context",
-    "multimodal models", "vision language models", "object detection", "segmentation", "medical imaging",
-    "protein structure", "drug discovery", "weather forecasting", "time series", "graph neural networks",
-    "federated learning", "privacy", "AI safety", "alignment", "interpretability", "hallucination",
-    "benchmarks", "datasets", "evaluation", "machine translation", "low-resource languages", "audio generation",
-    "music generation", "3D reconstruction", "gaussian splatting", "NeRF", "autonomous driving", "world models",
-    "embodied AI", "web agents", "GUI agents", "scientific discovery", "theorem proving", "optimization",
-    "scaling laws", "pretraining data",
+    "pose estimation", "3D human pose", "speech recognition", "text to speech",
+    "robot manipulation", "robot learning", "video generation", "image generation",
+    "diffusion models", "large language models", "LLM agents", "tool use",
+    "reinforcement learning from human feedback", "reasoning", "math reasoning", "code generation",
+    "retrieval augmented generation", "information retrieval", "recommendation",
+    "efficient inference", "quantization", "model compression", "mixture of experts",
+    "long context", "multimodal models", "vision language models", "object detection",
+    "segmentation", "medical imaging", "protein structure", "drug discovery", "weather forecasting",
+    "time series", "graph neural networks", "federated learning", "privacy", "AI safety",
+    "alignment", "interpretability", "hallucination", "benchmarks", "datasets", "evaluation",
+    "machine translation", "low-resource languages", "audio generation", "music generation",
+    "3D reconstruction", "gaussian splatting", "NeRF", "autonomous driving", "world models",
+    "embodied AI", "web agents", "GUI agents", "scientific discovery", "theorem proving",
+    "optimization", "scaling laws", "pretraining data",
 ]  # fmt: skip
 
 
 def interests_pool(count: int, rng: random.Random) -> list[str]:
-    """`count` distinct interests texts: one to three topics, written the ways readers write lists."""
+    """`count` distinct interests texts: one to three topics, joined the ways readers list them."""
     texts: set[str] = set()
     joins = [", ", " and ", "; ", "\n"]
     while len(texts) < count:
@@ -77,8 +79,8 @@ def interests_pool(count: int, rng: random.Random) -> list[str]:
     return sorted(texts)
 
 
-def setup(*, subscribers: int, distinct: int) -> int:
-    """Papers, the issue with its candidates, stored vectors, and `subscribers` active readers; the issue id."""
+def data_setup(*, subscribers: int, distinct: int) -> int:
+    """Papers, the issue, its stored vectors and `subscribers` active readers; the issue id."""
     import datetime as dt
 
     from django.core.management import call_command
@@ -110,7 +112,8 @@ def setup(*, subscribers: int, distinct: int) -> int:
     vectors.papers_vectors(papers=candidates)
     vectors.interests_texts_store(interests=pool)
     print(
-        f"  vectors ready ({len(pool)} distinct interests texts) in {time.perf_counter() - started:.1f} s"
+        f"  vectors ready ({len(pool)} distinct interests texts) "
+        f"in {time.perf_counter() - started:.1f} s"
     )
     if Subscriber.objects.count() != subscribers:
         started = time.perf_counter()
@@ -134,10 +137,10 @@ def setup(*, subscribers: int, distinct: int) -> int:
     return issue.pk
 
 
-def worker(
+def send_worker(
     issue_id: int, batch_size: int, ready: Any, start: Any, results: multiprocessing.Queue
 ) -> None:
-    """One sending process: batches until none is left; its batch sizes, query counts and peak memory."""
+    """One sending process: batches until none is left; reports sizes, query counts, peak memory."""
     import django
 
     django.setup()
@@ -163,7 +166,7 @@ def worker(
     results.put({"batches": batches, "peak_rss_mb": peak_mb})
 
 
-def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
+def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
     from django.db import connections
     from django.utils import timezone
 
@@ -180,7 +183,7 @@ def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
     results: multiprocessing.Queue = context.Queue()
     ready, start = context.Semaphore(0), context.Event()
     processes = [
-        context.Process(target=worker, args=(issue_id, batch_size, ready, start, results))
+        context.Process(target=send_worker, args=(issue_id, batch_size, ready, start, results))
         for _ in range(workers)
     ]
     for process in processes:
@@ -212,7 +215,7 @@ def send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
 
 
 def rank_new_interests(*, issue_id: int) -> float:
-    """Median ms to rank the issue's candidates for interests texts never seen before (model loaded)."""
+    """Median ms to rank the issue's candidates for never-seen interests texts (model loaded)."""
     from digest import vectors
     from digest.sending import issue_context
 
@@ -247,16 +250,18 @@ def main() -> None:
     issue_id = 0
     for n in args.subscribers:
         print(f"== {n:,} readers, batches of {args.batch_size}, {args.workers} worker processes")
-        issue_id = setup(subscribers=n, distinct=args.distinct_interests)
-        result = send(issue_id=issue_id, batch_size=args.batch_size, workers=args.workers)
+        issue_id = data_setup(subscribers=n, distinct=args.distinct_interests)
+        result = issue_send(issue_id=issue_id, batch_size=args.batch_size, workers=args.workers)
         print(
             f"  sent {result['sent']:,} of {result['due']:,} due in {result['send_s']} s: "
             f"{result['digests_per_s']:,} digests/s (target >= {TARGET_DIGESTS_PER_S:,}); "
             f"making them due took {result['fan_out_s']} s"
         )
         print(
-            f"  queries per batch: {result['queries_per_batch']} (target <= {TARGET_QUERIES_PER_BATCH}; "
-            f"a process's first batch, which also loads the issue: {result['queries_first_batch']}); "
+            f"  queries per batch: {result['queries_per_batch']} "
+            f"(target <= {TARGET_QUERIES_PER_BATCH}; "
+            f"a process's first batch, which also loads the issue: "
+            f"{result['queries_first_batch']}); "
             f"peak worker RSS {result['peak_rss_mb']} MB"
         )
         figures[str(n)] = result
@@ -265,7 +270,8 @@ def main() -> None:
     django.db.connections.close_all()
     rank_ms = rank_new_interests(issue_id=issue_id)
     print(
-        f"rank one day's {CANDIDATES} candidates for a new interests text (embed + rank): median {rank_ms} ms"
+        f"rank one day's {CANDIDATES} candidates for a new interests text (embed + rank): "
+        f"median {rank_ms} ms"
     )
     last = figures[str(args.subscribers[-1])]
     assert isinstance(last, dict)

@@ -1,4 +1,4 @@
-"""Web load benchmark: gunicorn with production settings on PostgreSQL and Redis, 50 clients per endpoint.
+"""Web load benchmark: production gunicorn on PostgreSQL and Redis, 50 clients per endpoint.
 
     python bench/web_load.py            (make bench)
 
@@ -20,8 +20,8 @@ flushed before and after, so no queued task outlives the run), gunicorn on a fre
 at most MAX_REQUESTS per endpoint, and gunicorn is stopped at the end even on error.
 
 Environment: PAPERBOY_BENCH_SECONDS (default 20), PAPERBOY_BENCH_CLIENTS (default 50),
-PAPERBOY_BENCH_WORKERS (gunicorn sync workers, as docker-compose.yml runs the site; default 2 per CPU),
-PAPERBOY_BENCH_THREADS (above 1, gunicorn's gthread workers with that many threads each).
+PAPERBOY_BENCH_WORKERS (gunicorn sync workers, as docker-compose.yml runs the site; default 2
+per CPU), PAPERBOY_BENCH_THREADS (above 1, gunicorn's gthread workers with that many threads each).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import urllib3
@@ -75,7 +76,7 @@ _CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
 
 
-# --- The site: database, Redis, gunicorn ----------------------------------------------------------------
+# --- The site: database, Redis, gunicorn ----------------------------------------------------------
 
 
 def _with_path(url: str, path: str) -> str:
@@ -83,7 +84,10 @@ def _with_path(url: str, path: str) -> str:
 
 
 def database_url() -> str:
-    """The scratch database on DATABASE_URL's server (never the site's own database: its subscribers are emptied)."""
+    """The scratch database on DATABASE_URL's server.
+
+    Never the site's own database: the benchmark empties its subscribers.
+    """
     return _with_path(
         os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/",
         f"/{BENCH_DATABASE}",
@@ -97,7 +101,7 @@ def redis_url() -> str:
 
 
 def redis_flush(url: str) -> None:
-    """Empty the benchmark's own Redis database: rate-limit counters, and the sign-up emails it queued."""
+    """Empty the benchmark's Redis database: rate-limit counters and the sign-up emails queued."""
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=5)
@@ -142,14 +146,15 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def site_prepare(env: dict[str, str]) -> str:
-    """Migrate, collect static files, load the sample, empty the subscribers; the arXiv id of a paper to show."""
+    """Migrate, collect static, load the sample, empty subscribers; returns a paper's arXiv id."""
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     manage(env, "load_sample")
     code = (
         "from subscriptions.models import Subscriber; Subscriber.objects.all().delete()\n"
         "from papers.models import Paper\n"
-        "print(Paper.objects.filter(hidden=False).order_by('-upvotes').values_list('arxiv_id', flat=True)[0])"
+        "print(Paper.objects.filter(hidden=False).order_by('-upvotes')"
+        ".values_list('arxiv_id', flat=True)[0])"
     )
     return manage(env, "shell", "-c", code).strip().splitlines()[-1]
 
@@ -204,7 +209,7 @@ def gunicorn_stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children, from /proc (the gunicorn master and workers)."""
+    """CPU time (user + system) of a process and its children (gunicorn's workers), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -218,7 +223,7 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-# --- The clients ----------------------------------------------------------------------------------------
+# --- The clients ---------------------------------------------------------------------------------
 
 
 def _headers(base: str, **extra: str) -> dict[str, str]:
@@ -239,28 +244,33 @@ class Tally:
 
 
 # One client's requests: request number -> (the raw HTTP request, the status it must get).
-Request = Callable[[int], tuple[bytes, int]]
-Setup = Callable[[int], Request]  # client number -> its requests
+ClientRequests = Callable[[int], tuple[bytes, int]]
+ClientSetup = Callable[[int], ClientRequests]  # client number -> its requests
 
 
-def _raw(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+def _host_port(base: str) -> tuple[str, int]:
+    parts = urlsplit(base)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def _raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
     lines = [f"{method} {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def get(path: str, base: str) -> Setup:
-    request = _raw("GET", path, _headers(base))
+def page_get(path: str, base: str) -> ClientSetup:
+    request = _raw_request("GET", path, _headers(base))
     return lambda client: lambda n: (request, 200)
 
 
-def sign_up(base: str, run: str) -> Setup:
-    """Per client: load the form once (the CSRF cookie and token, as a browser does), then POST new addresses."""
+def sign_up(base: str, run: str) -> ClientSetup:
+    """Per client: load the form once for its CSRF cookie and token, then POST new addresses."""
     origin = "https://" + urlsplit(base).netloc
-    host, port = urlsplit(base).hostname, urlsplit(base).port
+    host, port = _host_port(base)
 
-    def client_setup(client: int) -> Request:
+    def client_setup(client: int) -> ClientRequests:
         with urllib3.HTTPConnectionPool(
             host, port, maxsize=1, retries=False, timeout=REQUEST_TIMEOUT
         ) as pool:
@@ -282,7 +292,7 @@ def sign_up(base: str, run: str) -> Setup:
 
         def request(n: int) -> tuple[bytes, int]:
             body = urlencode([("email", f"bench-{run}-{client}-{n}@example.org"), *fields]).encode()
-            return _raw("POST", "/subscribe/", headers, body), 303
+            return _raw_request("POST", "/subscribe/", headers, body), 303
 
         return request
 
@@ -295,7 +305,10 @@ async def _exchange(
     port: int,
     request: bytes,
 ) -> tuple[int, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
-    """Send one request (on the kept connection, else a new one) and read the whole answer; (status, connection)."""
+    """Send one request (on the kept connection, else a new one) and read the whole answer.
+
+    Returns the status and the connection to keep (None when the server closed it).
+    """
     reader, writer = connection or await asyncio.open_connection(host, port)
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -316,58 +329,80 @@ async def _exchange(
     return status, (reader, writer)
 
 
-def drive(base: str, setup: Setup, seconds: float, tally: Tally | None) -> float:
-    """CLIENTS closed-loop clients in one asyncio loop (the generator must not take the CPU the site needs).
+def drive(base: str, setup: ClientSetup, seconds: float, tally: Tally | None) -> float:
+    """CLIENTS closed-loop clients in one asyncio loop, so the generator leaves the site its CPU.
 
     Each sends its next request as soon as the last is answered, on a kept-alive connection when
     the server keeps it (gthread), on a new one when it closes it (sync workers, as in production).
+    Returns the seconds the clients ran.
     """
-    host, port = urlsplit(base).hostname or "127.0.0.1", urlsplit(base).port or 80
-    requests: list[Request] = []
-    for number in range(CLIENTS):
-        try:
-            requests.append(setup(number))
-        except Exception as exc:  # a client that cannot start counts as an error
-            if tally is not None:
-                tally.error(f"client setup: {exc}")
-    sent = [0]
-
-    async def client(request: Request, end: float) -> None:
-        connection = None
-        n = 0
-        while time.perf_counter() < end and sent[0] < MAX_REQUESTS:
-            sent[0] += 1
-            n += 1
-            raw, expected = request(n)
-            began = time.perf_counter()
-            try:
-                status, connection = await asyncio.wait_for(
-                    _exchange(connection, host, port, raw), timeout=REQUEST_TIMEOUT
-                )
-            except (
-                TimeoutError,
-                OSError,
-                asyncio.IncompleteReadError,
-                ValueError,
-                IndexError,
-            ) as exc:
-                connection = None
-                if tally is not None:
-                    tally.error(type(exc).__name__)
-                continue
-            if tally is not None:
-                tally.latencies.append(time.perf_counter() - began)
-                if status != expected:
-                    tally.error(f"HTTP {status} (expected {expected})")
-        if connection is not None:
-            connection[1].close()
+    host, port = _host_port(base)
+    clients = _clients_setup(setup, tally)
+    sent = [0]  # requests sent by all clients together, bounded by MAX_REQUESTS
 
     async def all_clients() -> float:
         began = time.perf_counter()
-        await asyncio.gather(*(client(request, began + seconds) for request in requests))
+        await asyncio.gather(
+            *(
+                _client_run(requests, host, port, end=began + seconds, sent=sent, tally=tally)
+                for requests in clients
+            )
+        )
         return time.perf_counter() - began
 
     return asyncio.run(all_clients())
+
+
+def _clients_setup(setup: ClientSetup, tally: Tally | None) -> list[ClientRequests]:
+    """The requests of each of the CLIENTS; a client that cannot start counts as an error."""
+    clients: list[ClientRequests] = []
+    for number in range(CLIENTS):
+        try:
+            clients.append(setup(number))
+        except Exception as exc:
+            if tally is not None:
+                tally.error(f"client setup: {exc}")
+    return clients
+
+
+async def _client_run(
+    requests: ClientRequests,
+    host: str,
+    port: int,
+    *,
+    end: float,
+    sent: list[int],
+    tally: Tally | None,
+) -> None:
+    """One closed-loop client: a request, its whole answer, the next, until `end` or the budget."""
+    connection = None
+    n = 0
+    while time.perf_counter() < end and sent[0] < MAX_REQUESTS:
+        sent[0] += 1
+        n += 1
+        raw, expected = requests(n)
+        began = time.perf_counter()
+        try:
+            status, connection = await asyncio.wait_for(
+                _exchange(connection, host, port, raw), timeout=REQUEST_TIMEOUT
+            )
+        except (
+            TimeoutError,
+            OSError,
+            asyncio.IncompleteReadError,
+            ValueError,
+            IndexError,
+        ) as exc:
+            connection = None
+            if tally is not None:
+                tally.error(type(exc).__name__)
+            continue
+        if tally is not None:
+            tally.latencies.append(time.perf_counter() - began)
+            if status != expected:
+                tally.error(f"HTTP {status} (expected {expected})")
+    if connection is not None:
+        connection[1].close()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -377,7 +412,24 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def endpoint_run(name: str, base: str, setup: Setup, server_pid: int) -> dict[str, object]:
+class EndpointResult(TypedDict):
+    """One endpoint's figures, as printed and as they appear in the JSON line."""
+
+    endpoint: str
+    requests: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float | None
+    errors: int
+    first_error: str
+    server_cpu_s: float
+    client_cpu_s: float
+    seconds: float
+
+
+def endpoint_run(name: str, base: str, setup: ClientSetup, server_pid: int) -> EndpointResult:
     drive(base, setup, WARMUP_SECONDS, None)  # connections open, caches and the interpreter warm
     tally = Tally()
     client_cpu, server_cpu = time.process_time(), cpu_seconds(server_pid)
@@ -400,7 +452,7 @@ def endpoint_run(name: str, base: str, setup: Setup, server_pid: int) -> dict[st
     }
 
 
-# --- Main -----------------------------------------------------------------------------------------------
+# --- Main ----------------------------------------------------------------------------------------
 
 
 def main() -> int:
@@ -418,18 +470,18 @@ def main() -> int:
         try:
             gunicorn_wait(process, base, log)
             endpoints = [
-                ("home", get("/", base)),
-                ("paper", get(f"/papers/{arxiv_id}/", base)),
+                ("home", page_get("/", base)),
+                ("paper", page_get(f"/papers/{arxiv_id}/", base)),
                 ("sign-up", sign_up(base, run)),
             ]
             print(
-                f"web load: {CLIENTS} clients x {SECONDS:.0f} s per endpoint; gunicorn {WORKER_CLASS} "
-                f"{WORKERS} workers x {THREADS} threads on {os.cpu_count()} CPUs; PostgreSQL {BENCH_DATABASE}, "
-                f"Redis db {BENCH_REDIS_DB}"
+                f"web load: {CLIENTS} clients x {SECONDS:.0f} s per endpoint; "
+                f"gunicorn {WORKER_CLASS} {WORKERS} workers x {THREADS} threads "
+                f"on {os.cpu_count()} CPUs; PostgreSQL {BENCH_DATABASE}, Redis db {BENCH_REDIS_DB}"
             )
             columns = ("req/s", "p50 ms", "p99 ms", "max ms", "errors", "srv cpu", "cli cpu")
             print(f"{'endpoint':<10}" + "".join(f"{column:>9}" for column in columns))
-            results = []
+            results: list[EndpointResult] = []
             for name, setup in endpoints:
                 result = endpoint_run(name, base, setup, process.pid)
                 results.append(result)
@@ -443,7 +495,8 @@ def main() -> int:
             redis_flush(redis_url())
     met = all(r["errors"] == 0 and r["requests"] and r["p99_ms"] < TARGET_P99_MS for r in results)
     print(
-        f"target: p99 < {TARGET_P99_MS:.0f} ms and no errors at {CLIENTS} clients: {'met' if met else 'NOT met'}"
+        f"target: p99 < {TARGET_P99_MS:.0f} ms and no errors at {CLIENTS} clients: "
+        f"{'met' if met else 'NOT met'}"
     )
     summary = {
         "bench": "web_load",

@@ -18,7 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# Real environment variables win over the file; PAPERBOY_ENV_FILE lets tests and operators point elsewhere.
+# Real environment variables win over the file;
+# PAPERBOY_ENV_FILE lets tests and operators point elsewhere.
 environ.Env.read_env(env.str("PAPERBOY_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 # Local state (SQLite, the embedded broker, the outbox, beat's schedule) lives here.
 VAR_DIR = Path(env.str("PAPERBOY_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -103,7 +104,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# The public paper pages are rendered once a minute at most, into this cache (browsers get max-age=60 too).
+# The public paper pages are rendered once a minute at most, into this cache
+# (browsers get max-age=60 too).
 PAPERBOY_PAGE_CACHE = env.bool("PAPERBOY_PAGE_CACHE", default=True)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -141,7 +143,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
-# No script of ours reads the CSRF cookie (forms carry the token), so scripts need not see it at all.
+# No script of ours reads the CSRF cookie (forms carry the token),
+# so scripts need not see it at all.
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -183,8 +186,9 @@ if EMAIL_PROVIDER:
         or not importlib.util.find_spec(f"anymail.backends.{EMAIL_PROVIDER}")
     ):
         raise ImproperlyConfigured(
-            f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is not an Anymail email provider; use the name of one of "
-            "anymail.backends' modules, e.g. postmark, sendgrid, mailgun, amazon_ses, brevo, resend."
+            f"EMAIL_PROVIDER={EMAIL_PROVIDER!r} is not an Anymail email provider; "
+            "use the name of one of anymail.backends' modules, "
+            "e.g. postmark, sendgrid, mailgun, amazon_ses, brevo, resend."
         )
     EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
 else:
@@ -198,9 +202,9 @@ ANYMAIL = {
     for name, value in os.environ.items()
     if name.startswith(("ANYMAIL_", _provider_prefix))
 }
-# The "user:password" every provider's webhook must present (HTTP basic auth in the URL given to
-# the provider). No default: without it Anymail would accept anyone's events, so subscriptions.webhooks
-# refuses them all instead.
+# The "user:password" every provider's webhook must present (HTTP basic auth in the URL given
+# to the provider). No default: without it Anymail would accept anyone's events, so
+# subscriptions.webhooks refuses them all instead.
 if _webhook_secret := env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
     ANYMAIL["WEBHOOK_SECRET"] = _webhook_secret
 EMAIL_FILE_PATH = VAR_DIR / "outbox"
@@ -210,7 +214,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Celery ---------------------------------------------------------------------------------
 # Without REDIS_URL, an embedded broker on the filesystem lets a separate worker and beat
 # run on one machine with nothing else installed.
-# "localhost" only keeps kombu from warning that no host was given; the filesystem transport ignores it.
+# "localhost" only keeps kombu from warning that no host was given;
+# the filesystem transport ignores it.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "celery-broker"
@@ -295,9 +300,11 @@ PAPERBOY_ISSUE_CANDIDATES = env.int("PAPERBOY_ISSUE_CANDIDATES", default=100)
 PAPERBOY_QUIET_MIN_PAPERS = env.int("PAPERBOY_QUIET_MIN_PAPERS", default=10)
 # Built issues wait for an editor (draft) instead of going out on their own (scheduled).
 PAPERBOY_ISSUE_REQUIRE_APPROVAL = env.bool("PAPERBOY_ISSUE_REQUIRE_APPROVAL", default=False)
-# Digests per batch: by default the provider's batch API limit (see digest.transport.PROVIDER_BATCH).
+# Digests per batch: by default the provider's batch API limit
+# (see digest.transport.PROVIDER_BATCH).
 PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
-# A claim older than this is taken to be a crashed batch's, and its deliveries go back to the queue.
+# A claim older than this is taken to be a crashed batch's,
+# and its deliveries go back to the queue.
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)
 # An issue pauses itself when at least this share of its last sends failed (over 50 or more).
 PAPERBOY_PAUSE_ERROR_RATE = env.float("PAPERBOY_PAUSE_ERROR_RATE", default=0.2)

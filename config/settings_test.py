@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 
-from config.settings import *  # noqa: E402,F403
-from config.settings import STORAGES  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import STORAGES
 
 SECURE_SSL_REDIRECT = False
 CELERY_TASK_ALWAYS_EAGER = True
@@ -22,5 +22,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
 PAPERBOY_EMBED_ON_CHANGE = False  # tests that need it turn it on
-# Tests change papers and look at the pages again at once: no page cache (tests/papers test it on its own).
+# Tests change papers and look at the pages again at once: no page cache
+# (tests/papers test it on its own).
 PAPERBOY_PAGE_CACHE = False

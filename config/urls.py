@@ -5,7 +5,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # The email providers' tracking webhooks: Anymail's views, made strict (see subscriptions.webhooks).
+    # The email providers' tracking webhooks: Anymail's views, made strict
+    # (see subscriptions.webhooks).
     path("anymail/", include("subscriptions.webhooks")),
     path("", include("subscriptions.urls")),
     path("digest/", include("digest.urls")),

@@ -1,10 +1,9 @@
-"""Argument parsing shared by the digest's management commands: one clear line for every bad value."""
+"""Argument parsing shared by the digest's management commands: one clear line per bad value."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -67,12 +66,13 @@ def issue_find(*, issue_id: str | None, date: str | None, kind: str) -> Issue:
     issue = Issue.objects.filter(date=day, kind=kind_parse(kind)).first()
     if issue is None:
         raise CommandError(
-            f"there is no {kind} issue of {day}: build it first (manage.py build_issue --date {day})"
+            f"there is no {kind} issue of {day}: "
+            f"build it first (manage.py build_issue --date {day})"
         )
     return issue
 
 
-def progress(total: int, *, desc: str, **kwargs: Any) -> Iterator[Any]:
+def progress(total: int, *, desc: str, **kwargs: Any) -> tqdm[Any]:
     """A progress bar on stderr (tqdm redraws with "\\r", so it needs the raw stream)."""
     return tqdm(
         total=total, desc=desc, unit="digest", file=sys.stderr, dynamic_ncols=True, **kwargs

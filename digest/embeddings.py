@@ -25,10 +25,17 @@ _lock = threading.Lock()
 
 
 class PaperText(Protocol):
-    title: str
-    abstract: str
-    ai_summary: str
-    ai_keywords: Any
+    """What embedding reads of a paper: a Paper row, or a PaperRecord straight from a source."""
+
+    # Read-only properties, so that a frozen PaperRecord and a Paper model both qualify.
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def ai_summary(self) -> str: ...
+    @property
+    def ai_keywords(self) -> Any: ...
 
 
 def _model_get() -> SentenceTransformer:

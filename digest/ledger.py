@@ -1,4 +1,6 @@
-"""The send ledger, so that no reader gets an issue twice: who is due, claiming, recording, recovering stuck claims.
+"""The send ledger, so that no reader gets an issue twice.
+
+Who is due, claiming, recording, recovering stuck claims.
 
 Delivery(issue, subscriber) is unique, so a reader can be made due for an issue once. A batch
 claims its rows with one conditional UPDATE (on PostgreSQL over `FOR UPDATE SKIP LOCKED`, so
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
 from digest.selectors import issue_readers
@@ -36,6 +38,8 @@ MAX_ATTEMPTS = 5
 Frequency = Subscriber.Frequency
 # Issues readers may be made due for: a draft waits for an editor, a sent one is over.
 OPEN_STATUSES = (IssueStatus.SCHEDULED, IssueStatus.SENDING)
+# A value bound to a %s of the hand-written SQL below.
+SqlParam = int | str | dt.datetime | uuid.UUID
 
 
 @dataclass(frozen=True, order=True)
@@ -60,7 +64,7 @@ class Outcome:
 def _local_groups(
     *, now: dt.datetime, timezones: Sequence[str]
 ) -> dict[tuple[dt.date, int], list[str]]:
-    """Time zones grouped by their local (date, hour) at `now`; unknown names are left out (and logged)."""
+    """Time zones by their local (date, hour) at `now`; unknown ones are logged and left out."""
     groups: dict[tuple[dt.date, int], list[str]] = defaultdict(list)
     for name in timezones:
         try:
@@ -81,7 +85,7 @@ def _frequencies(kind: str, local_date: dt.date) -> list[str]:
 
 
 def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
-    """Make the readers due whose local delivery hour has come today, for their local day's issue; {issue id: new rows}.
+    """Make due the readers whose local hour has come, for their local day's issue; rows per issue.
 
     A reader is due on local date L once their hour has come (not only at it: a tick missed
     because the beat was down is made up at the next one) for the issue of date L, if it is
@@ -119,7 +123,7 @@ def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
 
 
 def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
-    """Make every deliverable reader of this issue's kind due now ("send now"), whatever their hour."""
+    """Make every deliverable reader of the issue's kind due now ("send now"), at any hour."""
     count = _insert_deliveries(issue=issue, readers=issue_readers(issue=issue), now=now)
     Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
         status=IssueStatus.SENDING, sending_at=now, updated_at=now
@@ -127,13 +131,14 @@ def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
     return count
 
 
-def _insert_deliveries(*, issue: Issue, readers: object, now: dt.datetime) -> int:
+def _insert_deliveries(*, issue: Issue, readers: QuerySet[Subscriber], now: dt.datetime) -> int:
     """INSERT … SELECT the readers' ledger rows in one statement; rows that exist are left alone."""
-    select_sql, params = readers.values("id").query.sql_with_params()  # type: ignore[attr-defined]
+    select_sql, params = readers.values("id").query.sql_with_params()
     table = Delivery._meta.db_table
     sql = (
-        f"INSERT INTO {table} (issue_id, subscriber_id, status, attempts, message_id, papers, error, "  # noqa: S608
-        f"created_at, updated_at) SELECT %s, due.id, %s, 0, '', '[]', '', %s, %s FROM ({select_sql}) due "
+        f"INSERT INTO {table} (issue_id, subscriber_id, status, attempts, message_id, papers, "  # noqa: S608
+        "error, created_at, updated_at) "
+        f"SELECT %s, due.id, %s, 0, '', '[]', '', %s, %s FROM ({select_sql}) due "
         # WHERE true: SQLite needs it to tell ON CONFLICT from a join's ON.
         "WHERE true ON CONFLICT (issue_id, subscriber_id) DO NOTHING"
     )
@@ -145,7 +150,7 @@ def _insert_deliveries(*, issue: Issue, readers: object, now: dt.datetime) -> in
 # --- Claiming and recording ----------------------------------------------------------------------
 
 
-def _claim_param(claim: uuid.UUID) -> object:
+def _claim_param(claim: uuid.UUID) -> uuid.UUID | str:
     return claim if connection.vendor == "postgresql" else claim.hex
 
 
@@ -157,12 +162,14 @@ def delivery_claim(
     table, issues = Delivery._meta.db_table, Issue._meta.db_table
     lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = (
-        f"UPDATE {table} SET status = %s, claim = %s, claimed_at = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
+        f"UPDATE {table} SET status = %s, claim = %s, claimed_at = %s, "  # noqa: S608
+        "attempts = attempts + 1, updated_at = %s "
         f"WHERE id IN (SELECT d.id FROM {table} d JOIN {issues} i ON i.id = d.issue_id "
-        f"WHERE d.issue_id = %s AND d.status = %s AND i.paused_at IS NULL AND i.status IN (%s, %s) "
+        "WHERE d.issue_id = %s AND d.status = %s AND i.paused_at IS NULL "
+        "AND i.status IN (%s, %s) "
         f"ORDER BY d.id LIMIT %s{lock}) RETURNING id, subscriber_id, attempts"
     )
-    params = [
+    params: list[SqlParam] = [
         DeliveryStatus.SENDING,
         _claim_param(claim),
         now,
@@ -178,7 +185,7 @@ def delivery_claim(
 
 
 def delivery_reclaim(*, claim: uuid.UUID, now: dt.datetime) -> list[Claimed]:
-    """Take back the rows a batch still holds under its claim, for a retry (none if they were recovered since)."""
+    """Take back the rows a batch's claim still holds, for a retry (none if recovered since)."""
     table = Delivery._meta.db_table
     sql = (
         f"UPDATE {table} SET claimed_at = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
@@ -191,14 +198,14 @@ def delivery_reclaim(*, claim: uuid.UUID, now: dt.datetime) -> list[Claimed]:
 
 
 def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.datetime) -> int:
-    """Write a batch's outcomes in one statement, only over rows this claim still holds; rows written."""
+    """Write a batch's outcomes in one statement, on rows its claim still holds; rows written."""
     if not outcomes:
         return 0
     table = Delivery._meta.db_table
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    big = "::bigint" if connection.vendor == "postgresql" else ""
+    jsonb_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    bigint_cast = "::bigint" if connection.vendor == "postgresql" else ""
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(outcomes))
-    params: list[object] = []
+    params: list[SqlParam] = []
     for o in outcomes:
         params += [
             o.delivery_id,
@@ -210,11 +217,12 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
     # A still-queued retry keeps its claim; anything final lets go of it.
     sql = (
         f"WITH v(id, status, message_id, papers, error) AS (VALUES {values}) "  # noqa: S608
-        f"UPDATE {table} SET status = v.status, message_id = v.message_id, papers = v.papers{cast}, "
-        f"error = v.error, updated_at = %s, "
+        f"UPDATE {table} SET status = v.status, message_id = v.message_id, "
+        f"papers = v.papers{jsonb_cast}, error = v.error, updated_at = %s, "
         f"sent_at = CASE WHEN v.status = %s THEN %s ELSE {table}.sent_at END, "
         f"claim = CASE WHEN v.status = %s THEN {table}.claim ELSE NULL END "
-        f"FROM v WHERE {table}.id = v.id{big} AND {table}.claim = %s AND {table}.status = %s"
+        f"FROM v WHERE {table}.id = v.id{bigint_cast} "
+        f"AND {table}.claim = %s AND {table}.status = %s"
     )
     params += [
         now,
@@ -230,7 +238,7 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
 
 
 def deliveries_recover_stuck(*, now: dt.datetime) -> tuple[int, int]:
-    """Claims older than the timeout are a crashed batch's: back to the queue, or failed after MAX_ATTEMPTS.
+    """Claims older than the timeout are a crashed batch's: requeued, or failed after MAX_ATTEMPTS.
 
     The batch may have handed some messages to the provider before it died; sending them again
     carries the same idempotency key, so a provider that honours it delivers each once.
@@ -271,7 +279,7 @@ HISTORY_DAYS = 30
 
 
 def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[int, set[str]]:
-    """The papers each of these readers was sent (or is being sent) by other issues lately, by subscriber id.
+    """The papers each of these readers was sent (or is being sent) lately by other issues, by id.
 
     `readers` selects deliveries by their subscriber, e.g. Q(subscriber=reader), or the readers
     of a batch joined through its claim (a query of the same size for any batch).

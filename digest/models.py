@@ -1,4 +1,4 @@
-"""The issue of the day, the editors' pins and hides, the send ledger, and cached text embeddings."""
+"""The issue of the day, the editors' pins and hides, the send ledger, and stored embeddings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class IssueStatus(models.TextChoices):
 
 
 class Issue(models.Model):
-    """One edition: the candidate papers of a window, curated by editors, sent at each reader's hour."""
+    """One edition: a window's candidate papers, curated by editors, sent at each reader's hour."""
 
     Kind = IssueKind
     Status = IssueStatus
@@ -104,14 +104,12 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "Sending"  # claimed by a batch (claimed_at says when)
     SENT = "sent", "Sent"  # accepted by the provider (message_id)
     FAILED = "failed", "Failed"  # refused, or out of retries (error says why)
-    SKIPPED = (
-        "skipped",
-        "Skipped",
-    )  # the reader left (or was suppressed) before the batch was claimed
+    # The reader left (or was suppressed) before the batch was claimed.
+    SKIPPED = "skipped", "Skipped"
 
 
 class Delivery(models.Model):
-    """The ledger: one row per (issue, reader), claimed before sending, so that nobody gets an issue twice."""
+    """The ledger: a row per (issue, reader), claimed before sending: no one gets an issue twice."""
 
     Status = DeliveryStatus
 
@@ -158,7 +156,7 @@ class Delivery(models.Model):
 
 
 class TextEmbedding(models.Model):
-    """A text's MiniLM embedding, keyed by a hash of the model and the text (papers and interests alike)."""
+    """A text's MiniLM embedding, keyed by a hash of model and text (papers and interests alike)."""
 
     key = models.CharField(max_length=64, primary_key=True)
     vector = models.BinaryField()  # float32, little-endian, unit length

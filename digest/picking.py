@@ -1,4 +1,4 @@
-"""Choosing one reader's papers from an issue: editors' pins first, then the ranking, never a paper sent before.
+"""Choosing one reader's papers from an issue: pins first, then the ranking, never a paper resent.
 
 The sending batch and the editors' preview both pick through here, so that a preview shows
 exactly what the reader would get.
@@ -34,7 +34,7 @@ def reader_picks(
     sent: set[str],
     facet_vectors: np.ndarray | None,
 ) -> tuple[list[Pick], bool]:
-    """Pins first, then the best candidates for the reader's interests; never a paper they were sent before."""
+    """Pins first, then the best candidates for the reader's interests; never a paper sent twice."""
     pinned = [Pick(arxiv_id, PIN_REASON) for arxiv_id in pins if arxiv_id not in sent]
     if reader.categories:
         # Editors' pins go to everyone; the rest keeps to the reader's categories.

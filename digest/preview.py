@@ -1,4 +1,4 @@
-"""What a reader would get from an issue, for editors: a preview in the admin and a test send to themselves.
+"""What a reader would get from an issue, for editors: an admin preview and a test send to them.
 
 These run in the web process, which never loads the embedding model: they use the stored
 vectors, and where some are missing (an interests text nobody has written before) they rank
@@ -23,8 +23,9 @@ from digest.models import Issue
 from digest.picking import Reader, reader_picks
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import EmailParts, Pick, issue_frame_build
-from digest.services import issue_papers
+from digest.selectors import issue_papers
 from digest.vectors import facets_vectors, papers_vectors
+from papers.models import Paper
 from subscriptions.models import Subscriber
 from subscriptions.services import subscriber_link
 from subscriptions.tokens import Purpose
@@ -37,9 +38,8 @@ class Preview:
     picks: list[Pick]
     parts: EmailParts
     fallback: bool
-    semantic: (
-        bool  # False: ranked by words and votes only, the interests' vectors are not stored yet
-    )
+    # False: ranked by words and votes only, the interests' vectors are not stored yet.
+    semantic: bool
 
 
 def issue_preview(
@@ -99,9 +99,9 @@ def issue_preview(
 
 
 def _stored_vectors(
-    *, candidates: list, interests: str
+    *, candidates: list[Paper], interests: str
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The stored vectors of the candidates and of the interests' facets; None for either that is incomplete."""
+    """The stored vectors of the candidates and of the interests' facets; None where incomplete."""
     try:
         paper_vectors = papers_vectors(papers=candidates, compute=False)
     except LookupError:
@@ -116,7 +116,7 @@ def _stored_vectors(
 
 
 def _embed_later(*, interests: str = "", arxiv_ids: list[str] | None = None) -> None:
-    """Ask the worker for the vectors a preview lacked, so that the next look ranks by meaning too."""
+    """Ask the worker for the vectors a preview lacked, so that the next look ranks by meaning."""
     if not settings.PAPERBOY_EMBED_ON_CHANGE:
         return
     from digest.tasks import interests_embed, papers_embed
@@ -128,7 +128,7 @@ def _embed_later(*, interests: str = "", arxiv_ids: list[str] | None = None) -> 
 
 
 def issue_send_test(*, issue: Issue, to: str, interests: str = "", size: int = 5) -> Preview:
-    """Send an editor the digest a reader with these interests would get, marked as a test; not in the ledger."""
+    """Send an editor the digest a reader with these interests would get, as a test (no ledger)."""
     preview = issue_preview(issue=issue, interests=interests, size=size)
     message = EmailMultiAlternatives(
         subject=f"[Test] {preview.parts.subject}",

@@ -44,19 +44,30 @@ BM25_B = 0.75
 _FACET_SPLIT = re.compile(r"[,;\n|/]+|\s+(?:and|or|&|plus)\s+", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*[a-z0-9+#]|[a-z0-9]")
 # Words that say nothing about a topic, as subscribers write them ("papers on X and Y").
-_STOPWORD_TEXT = """a about all also an and any are as at be based by can do does for from how i in into is it its
-me more my new not of on or other our papers paper so such than that the their them then there these they
-this to us use used using via was we what when which who with you your"""
+_STOPWORD_TEXT = """
+a about all also an and any are as at be based by can do does for from how i in into is it its me
+more my new not of on or other our papers paper so such than that the their them then there these
+they this to us use used using via was we what when which who with you your
+"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class PaperLike(Protocol):
-    arxiv_id: str
-    title: str
-    abstract: str
-    ai_summary: str
-    ai_keywords: Any
-    upvotes: int | None
+    """What ranking reads of a paper: a Paper row, or a PaperRecord straight from a source."""
+
+    # Read-only properties, so that a frozen PaperRecord and a Paper model both qualify.
+    @property
+    def arxiv_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def ai_summary(self) -> str: ...
+    @property
+    def ai_keywords(self) -> Any: ...
+    @property
+    def upvotes(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class Ranked:
 
 
 @dataclass(frozen=True)
-class Signals:
+class RankingSignals:
     """Raw per-candidate signals, in the candidates' order."""
 
     facets: list[str]
@@ -84,7 +95,7 @@ class Signals:
 
 
 def interests_facets(interests: str) -> list[str]:
-    """The interests text, then its parts when it is a list ("speech and audio" -> +"speech", "audio").
+    """The interests text, then its parts if a list ("speech and audio" -> +"speech", "audio").
 
     Subscribers write lists, and a list means "any of these": a paper squarely on one item
     is a match even if it has nothing to do with the others, but one embedding of the whole
@@ -103,10 +114,11 @@ def interests_facets(interests: str) -> list[str]:
 def _tokens(text: str) -> list[str]:
     """Lower-cased words without stopwords, plural -s folded ("models" = "model")."""
     words = _WORD.findall(text.lower())
-    return [_fold(word) for word in words if word not in _STOPWORDS]
+    return [_plural_fold(word) for word in words if word not in _STOPWORDS]
 
 
-def _fold(word: str) -> str:
+def _plural_fold(word: str) -> str:
+    """The singular of a plural in -s ("models" -> "model"), so that both spellings match."""
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
@@ -118,7 +130,7 @@ def _paper_words(paper: PaperLike) -> list[str]:
 
 
 class Corpus:
-    """Tokenized documents with an inverted index, built once so that each query only visits its words' postings."""
+    """Tokenized documents, indexed once so that a query visits only its words' postings."""
 
     def __init__(self, documents: Sequence[Sequence[str]]) -> None:
         self.n = len(documents)
@@ -130,20 +142,21 @@ class Corpus:
         for i, doc in enumerate(documents):
             for term, tf in Counter(doc).items():
                 postings.setdefault(term, []).append((i, tf))
-        # Per term: the documents that hold it, and each one's tf part of BM25, ready to scale by idf.
+        # Per term: the documents that hold it, and each one's tf part of BM25, to scale by idf.
         self.postings: dict[str, tuple[np.ndarray, np.ndarray, list[int]]] = {}
         for term, hits in postings.items():
             index = np.array([i for i, _ in hits], dtype=np.int64)
-            tf = np.array([tf for _, tf in hits], dtype=np.float64)
-            self.postings[term] = (index, tf * (BM25_K1 + 1.0) / (tf + norm[index]), index.tolist())
+            freqs = np.array([tf for _, tf in hits], dtype=np.float64)
+            weight = freqs * (BM25_K1 + 1.0) / (freqs + norm[index])
+            self.postings[term] = (index, weight, index.tolist())
 
     def bm25(self, query: str) -> tuple[np.ndarray, dict[int, list[str]]]:
-        """BM25 of the query's words over the documents, and the query words each contains (see bm25_scores)."""
+        """BM25 of the query over the documents, and the query words in each (see bm25_scores)."""
         # Each folded term, and the reader's own word for it (a reason says "robots", not "robot").
         spelled: dict[str, str] = {}
         for word in _WORD.findall(query.lower()):
             if word not in _STOPWORDS:
-                spelled.setdefault(_fold(word), word)
+                spelled.setdefault(_plural_fold(word), word)
         scores = np.zeros(self.n, dtype=np.float64)
         matched: dict[int, list[str]] = {}
         for term, word in spelled.items():
@@ -161,17 +174,18 @@ class Corpus:
 def bm25_scores(
     query: str, documents: Sequence[Sequence[str]]
 ) -> tuple[np.ndarray, list[list[str]]]:
-    """Okapi BM25 of the query's words over tokenized documents (see _tokens), and the query words each contains.
+    """Okapi BM25 of the query's words over tokenized documents, and the query words each contains.
 
-    IDF is Lucene's log(1 + (N - df + 0.5) / (df + 0.5)), never negative, so a word in every
-    candidate adds a little instead of subtracting.
+    The documents are tokenized as _tokens does. IDF is Lucene's
+    log(1 + (N - df + 0.5) / (df + 0.5)), never negative, so a word in every candidate adds a
+    little instead of subtracting.
     """
     scores, matched = Corpus(documents).bm25(query)
     return scores, [matched.get(i, []) for i in range(len(documents))]
 
 
 class CandidatePool:
-    """One issue's candidates, prepared once (embeddings, index, votes) and ranked for many readers."""
+    """One issue's candidates, prepared once (embeddings, index, votes), ranked for many readers."""
 
     def __init__(self, papers: Sequence[PaperLike], vectors: np.ndarray | None = None) -> None:
         if vectors is not None and len(vectors) != len(papers):
@@ -185,7 +199,7 @@ class CandidatePool:
         self.trending = np.log1p(self.votes)
         self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=object)))
         self.index = {arxiv_id: i for i, arxiv_id in enumerate(self.ids)}
-        self._scores: dict[str, _Scored] = {}
+        self._scores_by_interests: dict[str, _PoolScores] = {}
         self._outside: dict[tuple[str, ...], frozenset[str]] = {}
         # Fallback order: most upvoted first, ties by id, so two runs agree.
         self.by_votes = sorted(
@@ -198,8 +212,8 @@ class CandidatePool:
             self._vectors = papers_embed(self.papers)
         return self._vectors
 
-    def signals(self, *, interests: str, facet_vectors: np.ndarray | None = None) -> Signals:
-        """The three raw signals for every candidate; `facet_vectors` are the embeddings of interests_facets()."""
+    def signals(self, *, interests: str, facet_vectors: np.ndarray | None = None) -> RankingSignals:
+        """The three raw signals of every candidate (`facet_vectors`: the facets' embeddings)."""
         facets = interests_facets(interests)
         n = len(self.papers)
         if facets and n:
@@ -214,10 +228,10 @@ class CandidatePool:
             semantic = np.zeros(n)
             best_facet = np.zeros(n, dtype=np.int64)
         lexical, matched = self.corpus.bm25(interests)
-        return Signals(facets, semantic, best_facet, lexical, matched, self.trending)
+        return RankingSignals(facets, semantic, best_facet, lexical, matched, self.trending)
 
     def outside_categories(self, categories: Sequence[str]) -> frozenset[str]:
-        """Candidates in none of these arXiv categories; one whose categories are unknown (HF only) stays in."""
+        """Candidates in none of these arXiv categories; one with unknown ones (HF only) stays."""
         key = tuple(sorted(categories))
         outside = self._outside.get(key)
         if outside is None:
@@ -225,7 +239,7 @@ class CandidatePool:
             outside = frozenset(
                 p.arxiv_id
                 for p in self.papers
-                if getattr(p, "categories", None) and not wanted & set(p.categories)
+                if (known := getattr(p, "categories", None)) and not wanted & set(known)
             )
             self._outside[key] = outside
         return outside
@@ -233,7 +247,7 @@ class CandidatePool:
     def trending_top(
         self, *, limit: int, exclude_ids: set[str] | frozenset[str] = frozenset()
     ) -> list[Ranked]:
-        """The most upvoted candidates, flagged as a fallback (nothing was matched to the reader)."""
+        """The most upvoted candidates, flagged as a fallback (nothing matched the reader)."""
         top = self.upvotes[self.by_votes[0]] if self.by_votes else 0
         picked: list[Ranked] = []
         for i in self.by_votes:
@@ -258,7 +272,7 @@ class CandidatePool:
         exclude_ids: set[str] | frozenset[str] = frozenset(),
         facet_vectors: np.ndarray | None = None,
     ) -> list[Ranked]:
-        """The `limit` best candidates for these interests, never one in `exclude_ids` (see candidates_rank)."""
+        """The `limit` best candidates, never one in `exclude_ids` (see candidates_rank)."""
         if limit <= 0:
             return []
         excluded = {self.index[a] for a in exclude_ids if a in self.index}
@@ -268,7 +282,7 @@ class CandidatePool:
             return self.trending_top(limit=limit, exclude_ids=exclude_ids)
         # Signals are normalized over the whole pool, excluded papers included, so that what was
         # already sent does not shift the others' scores: the order is the full ranking minus them.
-        scored = self._scored(interests, facet_vectors)
+        scored = self._scores_for(interests, facet_vectors)
         signals = scored.signals
         if excluded:
             keep = np.ones(len(self.ids), dtype=bool)
@@ -288,32 +302,36 @@ class CandidatePool:
                 arxiv_id=self.ids[i],
                 title=self.papers[i].title,
                 score=round(float(scored.scores[i]), 4),
-                reason=_reason(signals, i, self.upvotes[i]),
+                reason=_match_reason(signals, i, self.upvotes[i]),
                 upvotes=self.upvotes[i],
             )
             for i in order
         ]
 
-    def _scored(self, interests: str, facet_vectors: np.ndarray | None) -> _Scored:
-        """The pool scored for an interests text, kept: readers who wrote the same words share the work."""
-        scored = self._scores.pop(interests, None)
+    def _scores_for(self, interests: str, facet_vectors: np.ndarray | None) -> _PoolScores:
+        """The pool scored for an interests text, kept: readers with the same words share it."""
+        scored = self._scores_by_interests.pop(interests, None)
         if scored is not None:
-            self._scores[interests] = scored  # most recently used last
+            self._scores_by_interests[interests] = scored  # most recently used last
         else:
             signals = self.signals(interests=interests, facet_vectors=facet_vectors)
             scores = signals_blend(signals)
             # Best score first; ties by votes, then by id, so that two runs agree.
             order = np.lexsort((self.id_rank, -self.votes, -scores)).tolist()
-            scored = _Scored(signals, scores, order, signals.semantic.max(), signals.lexical.max())
-            if len(self._scores) >= _SCORES_KEPT:
-                self._scores.pop(next(iter(self._scores)))
-            self._scores[interests] = scored
+            scored = _PoolScores(
+                signals, scores, order, float(signals.semantic.max()), float(signals.lexical.max())
+            )
+            if len(self._scores_by_interests) >= _SCORES_KEPT:
+                self._scores_by_interests.pop(next(iter(self._scores_by_interests)))
+            self._scores_by_interests[interests] = scored
         return scored
 
 
 @dataclass(frozen=True)
-class _Scored:
-    signals: Signals
+class _PoolScores:
+    """The whole pool scored for one interests text, with its order and its best raw signals."""
+
+    signals: RankingSignals
     scores: np.ndarray
     order: list[int]  # every candidate, best first
     best_semantic: float
@@ -322,7 +340,7 @@ class _Scored:
 
 def signals_compute(
     *, interests: str, papers: Sequence[PaperLike], vectors: np.ndarray | None = None
-) -> Signals:
+) -> RankingSignals:
     """The three raw signals for every paper; `vectors` are the papers' precomputed embeddings."""
     return CandidatePool(papers, vectors).signals(interests=interests)
 
@@ -342,7 +360,7 @@ def _over_max(values: np.ndarray) -> np.ndarray:
     return values / high if high > 0 else np.zeros_like(values)
 
 
-def signals_blend(signals: Signals) -> np.ndarray:
+def signals_blend(signals: RankingSignals) -> np.ndarray:
     """The blended score of each paper, in [0, 1]."""
     return (
         WEIGHT_SEMANTIC * _minmax(signals.semantic)
@@ -351,7 +369,7 @@ def signals_blend(signals: Signals) -> np.ndarray:
     )
 
 
-def _shorten(text: str) -> str:
+def _reason_shorten(text: str) -> str:
     if len(text) <= _REASON_MAX_CHARS:
         return text
     return text[: _REASON_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
@@ -361,11 +379,12 @@ def _trending_reason(upvotes: int) -> str:
     return f"trending: {upvotes} upvote{'' if upvotes == 1 else 's'}"
 
 
-def _reason(signals: Signals, i: int, upvotes: int) -> str:
+def _match_reason(signals: RankingSignals, i: int, upvotes: int) -> str:
+    """What candidate `i` matched: the closest facet, else the interests' words, else its votes."""
     if signals.semantic[i] >= MATCH_MIN_SIMILARITY:
-        return f"matches: {_shorten(signals.facets[int(signals.best_facet[i])])}"
+        return f"matches: {_reason_shorten(signals.facets[int(signals.best_facet[i])])}"
     if words := signals.matched_words.get(i):
-        return f"matches: {_shorten(', '.join(words))}"
+        return f"matches: {_reason_shorten(', '.join(words))}"
     return _trending_reason(upvotes)
 
 

@@ -16,7 +16,7 @@ from digest.tasks import interests_embed, papers_embed_since
 
 
 def papers_changed_embed(*, since: dt.datetime, **kwargs: Any) -> None:
-    """Have the worker embed the papers a fetch created or changed (the ranking reads their vectors)."""
+    """Have the worker embed the papers a fetch created or changed (ranking reads their vectors)."""
     if settings.PAPERBOY_EMBED_ON_CHANGE:
         papers_embed_since.delay(since.isoformat())
 

@@ -1,4 +1,8 @@
-"""The digest email, rendered once per issue and assembled per reader from its pieces (decision 5).
+"""The digest email, rendered once per issue and assembled per reader from its pieces.
+
+Why: rendering templates and inlining CSS are the costly steps of building an email, and every
+reader of an issue gets some of the same papers. Done once per issue instead of once per reader,
+they leave only string concatenation to do for each reader of a batch.
 
 issue_frame_build renders templates/emails/digest.{html,txt,subject.txt} once, for every paper a
 reader may get, and inlines the CSS once over the whole HTML document. The rendered document
@@ -65,8 +69,8 @@ class EmailParts:
 
 
 @dataclass(frozen=True)
-class _Rendered:
-    """One rendered document cut into its skeleton and its sections, each split at its slots and tokens."""
+class _CutDocument:
+    """A rendered document cut into its skeleton and sections, each split at its slots or tokens."""
 
     skeleton: Parts
     sections: dict[str, Parts]
@@ -78,8 +82,8 @@ class IssueFrame:
     def __init__(
         self,
         *,
-        html_doc: _Rendered,
-        text_doc: _Rendered,
+        html_doc: _CutDocument,
+        text_doc: _CutDocument,
         subjects: dict[str, str],
         index: dict[str, int],
     ):
@@ -104,7 +108,7 @@ class IssueFrame:
         return self._assemble(picks, html_values, text_values, fallback=fallback, public=False)
 
     def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
-        """The non-personal version ("view in browser"): links to sign up and to past issues, not the reader's."""
+        """The non-personal version ("view in browser"): links to sign up and to past issues."""
         return self._assemble(picks, {}, {}, fallback=False, public=True)
 
     def _assemble(
@@ -122,25 +126,30 @@ class IssueFrame:
             fragments = self._papers.get(pick.arxiv_id)
             if fragments is None:
                 raise ValueError(
-                    f"pick {pick.arxiv_id!r} is not among the papers this issue frame was built with"
+                    f"pick {pick.arxiv_id!r} is not among the papers "
+                    "this issue frame was built with"
                 )
             html_values["reason"] = html.escape(pick.reason)
             text_values["reason"] = " ".join(pick.reason.split())  # one line, whatever it holds
-            _fill(html_papers, fragments[0], html_values)
-            _fill(text_papers, fragments[1], text_values)
+            _slots_fill_into(html_papers, fragments[0], html_values)
+            _slots_fill_into(text_papers, fragments[1], text_values)
         return EmailParts(
             subject=self._subjects[picks[0].arxiv_id if picks else ""],
-            text=_join(self._text, text_papers, text_values, fallback=fallback, public=public),
-            html=_join(self._html, html_papers, html_values, fallback=fallback, public=public),
+            text=_document_assemble(
+                self._text, text_papers, text_values, fallback=fallback, public=public
+            ),
+            html=_document_assemble(
+                self._html, html_papers, html_values, fallback=fallback, public=public
+            ),
         )
 
 
-def _join(
-    doc: _Rendered, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool
+def _document_assemble(
+    doc: _CutDocument, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool
 ) -> str:
     """The whole document: the skeleton with the reader's sections in its slots."""
     footer: list[str] = []
-    _fill(footer, doc.sections["footer_public" if public else "footer"], values)
+    _slots_fill_into(footer, doc.sections["footer_public" if public else "footer"], values)
     slots = {
         "view": "".join(doc.sections["view_public" if public else "view"]),
         "fallback": "".join(doc.sections["fallback"]) if fallback else "",
@@ -148,11 +157,11 @@ def _join(
         "footer": "".join(footer),
     }
     out: list[str] = []
-    _fill(out, doc.skeleton, slots)
+    _slots_fill_into(out, doc.skeleton, slots)
     return "".join(out)
 
 
-def _fill(out: list[str], parts: Parts, values: Mapping[str, str]) -> None:
+def _slots_fill_into(out: list[str], parts: Parts, values: Mapping[str, str]) -> None:
     """Append the literals of `parts` to `out`, with each slot's value between them."""
     out.append(parts[0])
     for i in range(1, len(parts), 2):
@@ -160,8 +169,8 @@ def _fill(out: list[str], parts: Parts, values: Mapping[str, str]) -> None:
         out.append(parts[i + 1])
 
 
-class _Markers:
-    """The nonce-made markers and tokens of one build, and the code that cuts a document along them."""
+class _NonceMarkers:
+    """One build's markers and tokens, made with a nonce, and the cutting of documents at them."""
 
     def __init__(self) -> None:
         nonce = secrets.token_hex(8)
@@ -183,25 +192,29 @@ class _Markers:
     def close(self, name: str) -> str:
         return mark_safe(f"<!--/{self.prefix[4:]}{name}-->")
 
-    def cut(self, document: str, *, papers: int) -> _Rendered:
-        """The document's skeleton and sections; a template that lost a marker fails here, not in a reader's inbox."""
+    def cut(self, document: str, *, papers: int) -> _CutDocument:
+        """The document's skeleton and sections; a template that lost a marker fails here.
+
+        Failing here, when the issue is built, keeps a broken template out of every reader's inbox.
+        """
         sections: dict[str, Parts] = {}
 
-        def take(match: re.Match[str]) -> str:
+        def section_cut_out(match: re.Match[str]) -> str:
             sections[match.group(1)] = tuple(self._tokens.split(match.group(2)))
             return ""
 
-        skeleton = tuple(self._slot.split(self._section.sub(take, document)))
+        skeleton = tuple(self._slot.split(self._section.sub(section_cut_out, document)))
         expected = {*_SECTIONS, *(f"paper-{n}" for n in range(papers))}
         if skeleton[1::2] != _SLOTS or set(sections) != expected:
             raise RuntimeError(
-                f"the digest template's markers are broken: slots {skeleton[1::2]}, sections {sorted(sections)}"
+                f"the digest template's markers are broken: slots {skeleton[1::2]}, "
+                f"sections {sorted(sections)}"
             )
-        return _Rendered(skeleton=skeleton, sections=sections)
+        return _CutDocument(skeleton=skeleton, sections=sections)
 
 
 def shorten(text: str, limit: int) -> str:
-    """`text` on one line, cut at a word boundary before `limit` characters, with an ellipsis if cut."""
+    """`text` on one line, cut at a word boundary before `limit` characters (ellipsis if cut)."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -218,14 +231,14 @@ def authors_line(authors: Sequence[str]) -> str:
     return f"{shown} et al." if len(names) > AUTHORS_SHOWN else shown
 
 
-def _links(paper: Paper) -> list[dict[str, str]]:
+def _paper_links(paper: Paper) -> list[dict[str, str]]:
     links = [("Hugging Face", paper.hf_url), ("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
     links += [("Code", paper.github_repo), ("Project page", paper.project_page)]
     # Only absolute http(s) links: a scraped "javascript:" or relative URL is dropped, not linked.
     return [{"label": label, "url": url} for label, raw in links if (url := external_url(raw))]
 
 
-def _paper_context(paper: Paper, number: int, markers: _Markers) -> dict[str, Any]:
+def _paper_context(paper: Paper, number: int, markers: _NonceMarkers) -> dict[str, Any]:
     summary = shorten(paper.ai_summary or paper.abstract, SUMMARY_MAX_CHARS)
     return {
         "open": markers.open(f"paper-{number}"),
@@ -238,7 +251,7 @@ def _paper_context(paper: Paper, number: int, markers: _Markers) -> dict[str, An
         "summary_wrapped": textwrap.fill(summary, TEXT_WIDTH),
         "upvotes": paper.upvotes,
         "num_comments": paper.num_comments,
-        "links": _links(paper),
+        "links": _paper_links(paper),
     }
 
 
@@ -257,7 +270,7 @@ def _period(issue: Issue) -> str:
 
 
 def _quiet_line(issue: Issue) -> str:
-    """Said plainly when few papers came out: never silence, and never older papers passed off as new."""
+    """Said plainly when few papers came out: no silence, and no older papers passed off as new."""
     count = issue.new_papers
     span = "week" if issue.kind == IssueKind.WEEKLY else "day"
     older = len(issue.candidate_ids or []) > count
@@ -278,7 +291,7 @@ def issue_view_url(issue: Issue) -> str:
     return f"{settings.SITE_URL}{path}{'?kind=weekly' if issue.kind == IssueKind.WEEKLY else ''}"
 
 
-def _issue_context(issue: Issue, markers: _Markers) -> dict[str, Any]:
+def _issue_context(issue: Issue, markers: _NonceMarkers) -> dict[str, Any]:
     return {
         "issue": issue,
         "weekly": issue.kind == IssueKind.WEEKLY,
@@ -287,7 +300,8 @@ def _issue_context(issue: Issue, markers: _Markers) -> dict[str, Any]:
         "note": issue.note.strip(),
         "quiet_line": _quiet_line(issue) if issue.quiet else "",
         "fallback_line": (
-            f"Nothing new matched your interests {_period(issue)}, so here are the most upvoted papers instead."
+            f"Nothing new matched your interests {_period(issue)}, "
+            "so here are the most upvoted papers instead."
         ),
         "period": _period(issue),
         "view_url": issue_view_url(issue),
@@ -320,7 +334,7 @@ def _subjects(issue: Issue, papers: Mapping[str, Paper]) -> dict[str, str]:
 
 def issue_frame_build(*, issue: Issue, papers: Mapping[str, Paper]) -> IssueFrame:
     """`papers` holds every paper a pick may name (the candidates and the pins), by arxiv id."""
-    markers = _Markers()
+    markers = _NonceMarkers()
     context = _issue_context(issue, markers)
     context["papers"] = [
         _paper_context(paper, number, markers) for number, paper in enumerate(papers.values())

@@ -1,4 +1,4 @@
-"""Reads over issues and the send ledger: what is published, who an issue goes to, the delivery figures.
+"""Reads over issues and the send ledger: what is published, who gets an issue, the figures.
 
 Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
 the web process, which reads through this module, never loads the sentence-transformers model.
@@ -32,6 +32,7 @@ ISSUE_LIST_COUNTS: dict[str, Q | None] = {
 # Readers of one issue must all get the same issue: once it goes out, its pins, hides and note stay.
 FROZEN_STATUSES = (IssueStatus.SENDING, IssueStatus.SENT)
 EDITORS_PICK = "editor's pick"
+_FROZEN_MEMO = "_digest_issue_is_frozen"
 Frequency = Subscriber.Frequency
 
 
@@ -39,7 +40,7 @@ Frequency = Subscriber.Frequency
 
 
 def issue_list_published() -> QuerySet[Issue]:
-    """Issues the public may read, newest first: going out or gone out, and scheduled ones whose day has come."""
+    """Issues the public may read, newest first: sending, sent, or scheduled for today or before."""
     today = timezone.localdate()
     going = Q(status__in=[IssueStatus.SENDING, IssueStatus.SENT])
     return Issue.objects.filter(going | Q(status=IssueStatus.SCHEDULED, date__lte=today)).order_by(
@@ -63,12 +64,17 @@ def issue_get_locked(*, issue_id: int) -> Issue:
 
 
 def issue_is_frozen(*, issue: Issue | None) -> bool:
-    """Whether the issue has started going out (its pins, hides and note can no longer change); cached on it."""
+    """Whether the issue has started going out, so its pins, hides and note can no longer change.
+
+    The answer is kept on the instance: the admin asks it several times per page.
+    """
     if issue is None or issue.pk is None:
         return False
-    if not hasattr(issue, "_frozen_cached"):
-        issue._frozen_cached = issue.status in FROZEN_STATUSES or issue.deliveries.exists()  # type: ignore[attr-defined]
-    return issue._frozen_cached  # type: ignore[attr-defined]
+    # In the instance's __dict__, as cached_property does: the model declares no such attribute.
+    memo = vars(issue)
+    if _FROZEN_MEMO not in memo:
+        memo[_FROZEN_MEMO] = issue.status in FROZEN_STATUSES or issue.deliveries.exists()
+    return bool(memo[_FROZEN_MEMO])
 
 
 # --- Who an issue goes to -------------------------------------------------------------------------
@@ -85,12 +91,12 @@ def issue_readers(*, issue: Issue) -> QuerySet[Subscriber]:
 
 
 def issue_readers_to_send(*, issue: Issue) -> QuerySet[Subscriber]:
-    """Who "send now" would add: deliverable readers of the issue's kind without a delivery of it yet."""
+    """Who "send now" would add: deliverable readers of the issue's kind not yet due for it."""
     return issue_readers(issue=issue).exclude(deliveries__issue=issue)
 
 
 def subscriber_find_by_email_or_id(*, value: str) -> Subscriber | None:
-    """The subscriber with this id (all digits) or, failing that, this email address; None if neither."""
+    """The subscriber with this id (all digits), else with this email address; None if neither."""
     found = Subscriber.objects.filter(pk=int(value)).first() if value.isdigit() else None
     return found or subscriber_find_by_email(email=value)
 
@@ -99,7 +105,11 @@ def subscriber_find_by_email_or_id(*, value: str) -> Subscriber | None:
 
 
 def issue_counts(*, issue: Issue) -> dict[str, int]:
-    """Per issue: due, sent, failed, skipped, and the provider's delivered/opened/clicked/bounced/complained."""
+    """The issue's delivery figures, by name.
+
+    due, queued, sending, sent, failed and skipped count the ledger's rows; delivered, opened,
+    clicked, bounced and complained count the provider's events.
+    """
     rows = Delivery.objects.filter(issue=issue).aggregate(
         due=Count("id"),
         queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
@@ -164,7 +174,10 @@ class Candidate:
 
 
 def issue_candidate_list(*, issue: Issue) -> list[Candidate]:
-    """The issue's candidates that still exist, most trending first, each marked pinned or hidden (three queries)."""
+    """The issue's candidates that still exist, most trending first, marked pinned or hidden.
+
+    Three queries, whatever the number of candidates.
+    """
     ids = issue.candidate_ids or []
     papers = Paper.objects.only(
         "pk", "arxiv_id", "title", "upvotes", "hidden", "withdrawn_at"
@@ -174,12 +187,32 @@ def issue_candidate_list(*, issue: Issue) -> list[Candidate]:
     return [Candidate(papers[i], i in pinned, i in hidden) for i in ids if i in papers]
 
 
+def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
+    """The issue's pins, in order, and its candidates to rank, most trending first.
+
+    The candidates leave out the pinned papers, the papers hidden in this issue, and those
+    hidden site-wide or withdrawn since the issue was built.
+    """
+    pins = [pin.paper for pin in issue.pins.select_related("paper").order_by("position", "id")]
+    hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
+    pinned = {paper.arxiv_id for paper in pins}
+    by_id = Paper.objects.filter(
+        arxiv_id__in=issue.candidate_ids, hidden=False, withdrawn_at__isnull=True
+    ).in_bulk(field_name="arxiv_id")
+    candidates = [
+        by_id[arxiv_id]
+        for arxiv_id in issue.candidate_ids
+        if arxiv_id in by_id and arxiv_id not in hidden and arxiv_id not in pinned
+    ]
+    return pins, candidates
+
+
 def papers_by_arxiv_id(*, arxiv_ids: list[str]) -> dict[str, Paper]:
     """{arXiv id: paper} for those of these ids that exist, in one query."""
     return Paper.objects.in_bulk(arxiv_ids, field_name="arxiv_id")
 
 
-def _shown(paper: Paper) -> bool:
+def _paper_is_shown(paper: Paper) -> bool:
     return not paper.hidden and paper.withdrawn_at is None
 
 
@@ -188,8 +221,8 @@ def _trending_reason(upvotes: int) -> str:
 
 
 def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[str, Paper]]:
-    """The non-personal digest: the editors' pins, then the top candidates by trending, up to `limit`."""
-    pins = [pin.paper for pin in issue.pins.select_related("paper") if _shown(pin.paper)]
+    """The non-personal digest: the editors' pins, then the most trending candidates, to `limit`."""
+    pins = [pin.paper for pin in issue.pins.select_related("paper") if _paper_is_shown(pin.paper)]
     skip = {paper.arxiv_id for paper in pins}
     skip.update(issue.hides.values_list("paper__arxiv_id", flat=True))
     wanted = [arxiv_id for arxiv_id in issue.candidate_ids or [] if arxiv_id not in skip]

@@ -1,4 +1,4 @@
-"""Sending one batch: claim, re-read its readers, pick and assemble each one's email, hand them over, record.
+"""Sending one batch: claim, re-read its readers, pick and assemble their emails, send, record.
 
 The queries per batch are constant whatever its size: claim (1), the readers (1), what they
 were already sent (1), their interests' vectors (at most 1, often 0: they are cached) and the
@@ -30,7 +30,8 @@ from digest.models import DeliveryStatus, Issue
 from digest.picking import Reader, reader_picks
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import IssueFrame, issue_frame_build
-from digest.services import issue_papers, issue_pause
+from digest.selectors import issue_papers
+from digest.services import issue_pause
 from digest.transport import OutgoingDigest
 from digest.vectors import papers_vectors, vectors_get
 from subscriptions.emails import site_url
@@ -40,7 +41,8 @@ from subscriptions.tokens import Purpose, token_make
 logger = logging.getLogger(__name__)
 
 _ISSUE_CACHE_SECONDS = 60
-# Below this many sends a batch's failure rate says little: a few refused addresses are not an outage.
+# Below this many sends a batch's failure rate says little: a few refused addresses are not an
+# outage.
 _PAUSE_MIN_ATTEMPTED = 20
 
 
@@ -56,31 +58,32 @@ class IssueContext:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
-_contexts: dict[int, IssueContext] = {}
+_issue_contexts: dict[int, IssueContext] = {}
 
 
 def issue_context(*, issue_id: int, fresh: bool = False) -> IssueContext:
     """The issue's pins, ranked pool and rendered frame, built once a minute at most per process."""
-    context = _contexts.get(issue_id)
+    context = _issue_contexts.get(issue_id)
     if context is None or fresh or time.monotonic() - context.loaded_at > _ISSUE_CACHE_SECONDS:
         issue = Issue.objects.get(pk=issue_id)
         pins, candidates = issue_papers(issue=issue)
         pool = CandidatePool(candidates, papers_vectors(papers=candidates) if candidates else None)
         frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
         context = IssueContext(issue, [p.arxiv_id for p in pins], pool, frame)
-        _contexts[issue_id] = context
+        _issue_contexts[issue_id] = context
     return context
 
 
 def contexts_clear() -> None:
-    _contexts.clear()
+    """Forget the issue contexts this process holds (tests; a worker rebuilds each every minute)."""
+    _issue_contexts.clear()
 
 
 # --- A reader's email -----------------------------------------------------------------------------
 
 
 def idempotency_key(*, issue_id: int, subscriber_id: int) -> str:
-    """A stable key for one reader's copy of one issue: the same on every retry, unguessable from outside."""
+    """A stable key for one reader's copy of one issue: the same on every retry, unguessable."""
     message = f"paperboy.delivery:{issue_id}:{subscriber_id}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:40]
 
@@ -122,9 +125,8 @@ class BatchResult:
     failed: int = 0
     skipped: int = 0
     paused: bool = False
-    retry: BatchRetry | None = (
-        None  # set when the provider or the network failed and attempts are left
-    )
+    # Set when the provider or the network failed and attempts are left.
+    retry: BatchRetry | None = None
 
 
 def deliveries_send_batch(
@@ -134,7 +136,7 @@ def deliveries_send_batch(
     claim: uuid.UUID | None = None,
     now: dt.datetime | None = None,
 ) -> BatchResult:
-    """Claim (or, with `claim`, take back for a retry) one batch of an issue's deliveries and send it.
+    """Claim (or, with `claim`, take back for a retry) a batch of an issue's deliveries; send it.
 
     When the provider or the network failed and attempts are left, the result's `retry` holds
     the claim to retry under; the rows not yet sent stay claimed meanwhile.
@@ -183,7 +185,7 @@ def deliveries_send_batch(
 def _retry_or_give_up(
     *, claim: uuid.UUID, reason: str, unsent: Sequence[OutgoingDigest], outcomes: list[Outcome]
 ) -> BatchRetry | None:
-    """Fail the unsent rows that are out of attempts (added to `outcomes`); a retry for the others, if any are left."""
+    """Fail the unsent rows out of attempts (added to `outcomes`); a retry for the rest, if any."""
     spent = [d for d in unsent if d.claimed.attempts >= ledger.MAX_ATTEMPTS]
     give_up = f"gave up after {ledger.MAX_ATTEMPTS} attempts: {reason}"
     outcomes += [transport.outcome_failed(d.claimed, give_up) for d in spent]
@@ -194,7 +196,8 @@ def _readers_reread(
     claim: uuid.UUID, claimed: Sequence[Claimed]
 ) -> tuple[dict[int, Reader], list[Outcome]]:
     """The claimed rows' readers, re-read now: one who left since they were made due is skipped."""
-    # Joined through the claim rather than listing the ids: the query is the same size for any batch.
+    # Joined through the claim rather than listing the ids: the query is the same size for any
+    # batch.
     rows = Subscriber.objects.filter(deliveries__claim=claim).values_list(
         "pk", "email", "status", "confirmed_at", "interests", "digest_size", "categories"
     )
@@ -216,7 +219,7 @@ def _readers_reread(
 
 
 def _facet_vectors(readers: Sequence[Reader]) -> dict[str, np.ndarray]:
-    """Every facet's vector for these readers' interests, in one lookup (computed in the worker if missing)."""
+    """Every facet's vector for these readers' interests, in one lookup (computed if missing)."""
     texts = list(dict.fromkeys(f for r in readers for f in interests_facets(r.interests)))
     vectors = vectors_get(texts=texts)
     return dict(zip(texts, vectors, strict=True))
@@ -231,7 +234,10 @@ def _digests_assemble(
     outcomes: list[Outcome],
     now: dt.datetime,
 ) -> list[OutgoingDigest]:
-    """Each reader's papers picked and email assembled; a reader with nothing new is skipped (added to `outcomes`)."""
+    """Each reader's papers picked and email assembled; one with nothing new is skipped.
+
+    A skipped reader's outcome is added to `outcomes`.
+    """
     if not readers:
         return []
     # Joined through the claim: the same query for any batch size.
@@ -279,7 +285,7 @@ def _digests_assemble(
 def _issue_pause_if_failing(
     *, issue: Issue, result: BatchResult, outcomes: Sequence[Outcome]
 ) -> bool:
-    """Pause the issue when the provider refuses too much of a batch (a bad key, a blocked domain…)."""
+    """Pause the issue when the provider refuses much of a batch (a bad key, a blocked domain…)."""
     attempted = result.sent + result.failed
     if (
         attempted < _PAUSE_MIN_ATTEMPTED

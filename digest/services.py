@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from digest import ledger
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
-from papers.models import Paper
 from papers.selectors import paper_list_trending
 
 logger = logging.getLogger(__name__)
@@ -38,8 +37,11 @@ def issue_window(*, date: dt.date, kind: str) -> tuple[dt.datetime, dt.datetime]
     return end - span, end
 
 
-def _days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
-    """The calendar days (UTC) a window touches; a paper's day is its HF date, else its publication day."""
+def _window_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The first and last calendar days (UTC) a window touches.
+
+    Papers are selected by day: a paper's day is its HF date, else its publication day.
+    """
     return start.date(), (end - dt.timedelta(microseconds=1)).date()
 
 
@@ -51,7 +53,7 @@ def issue_candidates_select(*, start: dt.datetime, end: dt.datetime) -> tuple[li
     not had, and the email says the day was quiet.
     """
     limit = settings.PAPERBOY_ISSUE_CANDIDATES
-    first, last = _days(start, end)
+    first, last = _window_days(start, end)
     new = list(
         paper_list_trending(start=first, end=last, now=end, limit=limit).values_list(
             "arxiv_id", flat=True
@@ -75,7 +77,7 @@ def issue_candidates_select(*, start: dt.datetime, end: dt.datetime) -> tuple[li
 
 @transaction.atomic
 def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = False) -> Issue:
-    """The issue of this date and kind, created with its candidates (or refreshed, with `rebuild`).
+    """The issue of this date and kind, created with its candidates (refreshed with `rebuild`).
 
     An issue that has started sending is never rebuilt: its readers must all be ranked over the
     same papers. A new issue is scheduled, or a draft when editors must approve it first.
@@ -136,7 +138,7 @@ def issues_build_due(*, now: dt.datetime) -> list[Issue]:
 
 
 def issue_pause(*, issue: Issue, reason: str) -> bool:
-    """Stop claiming this issue's deliveries (batches already claimed finish); False if it was paused."""
+    """Stop claiming the issue's deliveries (claimed batches finish); False if it was paused."""
     reason = " ".join(reason.split())[:300] or "paused"
     changed = Issue.objects.filter(pk=issue.pk, paused_at__isnull=True).update(
         paused_at=timezone.now(), pause_reason=reason, updated_at=timezone.now()
@@ -174,38 +176,22 @@ def issue_hold(*, issue: Issue) -> bool:
     )
 
 
-def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
-    """The issue's pins, in order, and its candidates (most trending first) without pins, hides, hidden or withdrawn."""
-    pins = [pin.paper for pin in issue.pins.select_related("paper").order_by("position", "id")]
-    hidden = set(issue.hides.values_list("paper__arxiv_id", flat=True))
-    pinned = {paper.arxiv_id for paper in pins}
-    by_id = Paper.objects.filter(
-        arxiv_id__in=issue.candidate_ids, hidden=False, withdrawn_at__isnull=True
-    ).in_bulk(field_name="arxiv_id")
-    candidates = [
-        by_id[arxiv_id]
-        for arxiv_id in issue.candidate_ids
-        if arxiv_id in by_id and arxiv_id not in hidden and arxiv_id not in pinned
-    ]
-    return pins, candidates
-
-
 @dataclass(frozen=True)
-class Tick:
-    """What one tick found to do: issues built, stuck claims put back or failed, readers made due."""
+class TickPreparation:
+    """What one tick did before sending: issues built, stuck claims recovered, readers made due."""
 
     built: list[Issue]
     requeued: int
     failed: int
-    created: dict[int, int]  # issue id -> readers made due now
-    waiting: list[int]  # issues with queued deliveries to send, not paused
+    made_due: dict[int, int]  # issue id -> readers made due now
+    issue_ids_to_send: list[int]  # issues with queued deliveries to send, not paused
 
 
-def tick_prepare(*, now: dt.datetime) -> Tick:
+def tick_prepare(*, now: dt.datetime) -> TickPreparation:
     """Everything the hourly tick does before sending (the beat's task and `send_due` share it)."""
     built = issues_build_due(now=now)
     requeued, failed = ledger.deliveries_recover_stuck(now=now)
-    created = ledger.deliveries_create_due(now=now)
+    made_due = ledger.deliveries_create_due(now=now)
     waiting = Delivery.objects.filter(status=DeliveryStatus.QUEUED, issue__paused_at__isnull=True)
     issue_ids = set(waiting.values_list("issue_id", flat=True).distinct())
-    return Tick(built, requeued, failed, created, sorted(issue_ids | set(created)))
+    return TickPreparation(built, requeued, failed, made_due, sorted(issue_ids | set(made_due)))

@@ -7,9 +7,10 @@ import logging
 import math
 import random
 from collections.abc import Iterable
+from typing import Any, TypedDict
 from uuid import UUID
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -21,23 +22,27 @@ from subscriptions.emails import TransientSendError
 
 logger = logging.getLogger(__name__)
 
-# The retry after a provider failure: exponential with full jitter, capped well inside the claim timeout.
+# The retry after a provider failure: exponential with full jitter, capped well inside the claim
+# timeout.
 RETRY_BASE_SECONDS = 10
 RETRY_CAP_SECONDS = 300
 
 
 def retry_delay(attempt: int) -> float:
-    """Seconds before retry number `attempt` (1, 2, …) of a batch: random in [0, min(cap, base * 2^attempt)]."""
-    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))  # noqa: S311 (jitter)
+    """Seconds before a batch's retry number `attempt` (1, 2, …): full jitter, capped.
+
+    Random in [0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2^attempt)].
+    """
+    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
 
 
 @shared_task(acks_late=True, bind=True, max_retries=ledger.MAX_ATTEMPTS)
-def send_batch(self: object, issue_id: int, claim: str | None = None) -> dict[str, int]:
+def send_batch(self: Task[Any, Any], issue_id: int, claim: str | None = None) -> dict[str, int]:
     """Claim one batch of an issue's deliveries (or take back `claim` to retry it) and send it."""
     result = sending.deliveries_send_batch(issue_id=issue_id, claim=UUID(claim) if claim else None)
     if result.retry is not None:
-        retries = getattr(self.request, "retries", 0)  # type: ignore[attr-defined]
-        raise self.retry(  # type: ignore[attr-defined]
+        retries = getattr(self.request, "retries", 0)
+        raise self.retry(
             kwargs={"issue_id": issue_id, "claim": str(result.retry.claim)},
             countdown=retry_delay(retries + 1),
             exc=TransientSendError(result.retry.reason),
@@ -51,26 +56,31 @@ def send_batch(self: object, issue_id: int, claim: str | None = None) -> dict[st
 
 
 def batches_enqueue(*, issue_ids: Iterable[int]) -> int:
-    """Queue enough batch tasks to take every queued delivery of these issues; how many were queued."""
+    """Queue enough batch tasks for every queued delivery of these issues; how many were queued."""
     size = transport.batch_size_default()
     total = 0
     for issue_id in issue_ids:
         count = math.ceil(selectors.delivery_count_queued(issue_id=issue_id) / size)
         for _ in range(count):
-            transaction.on_commit(lambda issue_id=issue_id: send_batch.delay(issue_id), robust=True)
+            _batch_enqueue_on_commit(issue_id=issue_id)
         total += count
     return total
 
 
+def _batch_enqueue_on_commit(*, issue_id: int) -> None:
+    """Queue one batch task of the issue on commit (robust: a broker that is down is logged)."""
+    transaction.on_commit(lambda: send_batch.delay(issue_id), robust=True)
+
+
 @shared_task(acks_late=True)
 def tick() -> dict[str, int]:
-    """The hourly beat: build today's issue, recover stuck claims, make readers due, fan out batches."""
+    """The hourly beat: build issues, recover stuck claims, make readers due, queue batches."""
     now = timezone.now()
     plan = services.tick_prepare(now=now)
-    batches = batches_enqueue(issue_ids=plan.waiting)
+    batches = batches_enqueue(issue_ids=plan.issue_ids_to_send)
     closed = ledger.issues_close(now=now)
     summary = {
-        "due": sum(plan.created.values()),
+        "due": sum(plan.made_due.values()),
         "requeued": plan.requeued,
         "failed": plan.failed,
         "batches": batches,
@@ -81,15 +91,25 @@ def tick() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def issue_send_now(issue_id: int) -> int:
-    """ "Send now" from the admin: every deliverable reader of the issue's kind is made due and batches go out."""
+    """ "Send now" from the admin: all deliverable readers of the issue's kind made due and sent."""
     issue = Issue.objects.get(pk=issue_id)
     count = ledger.deliveries_create_all(issue=issue, now=timezone.now())
     batches_enqueue(issue_ids=[issue_id])
     return count
 
 
+class EmbedTaskOptions(TypedDict):
+    """The options the embedding tasks share, typed so that shared_task(**options) type-checks."""
+
+    acks_late: bool
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: bool
+    retry_jitter: bool
+    max_retries: int
+
+
 # Embedding retries only what can pass (the database or the disk for a moment); the model is local.
-EMBED = {
+EMBED_TASK_OPTIONS: EmbedTaskOptions = {
     "acks_late": True,
     "autoretry_for": (OSError,),
     "retry_backoff": True,
@@ -98,26 +118,27 @@ EMBED = {
 }
 
 
-@shared_task(**EMBED)
+@shared_task(**EMBED_TASK_OPTIONS)
 def papers_embed_since(since: str) -> int:
-    """Embed (once) the papers an ingest created or changed since `since`, so that sending only reads vectors."""
-    return _papers_embed(Paper.objects.filter(last_seen_at__gte=dt.datetime.fromisoformat(since)))
+    """Embed (once) the papers an ingest created or changed since `since`: sending reads vectors."""
+    since_time = dt.datetime.fromisoformat(since)
+    return _papers_embed_missing(Paper.objects.filter(last_seen_at__gte=since_time))
 
 
-@shared_task(**EMBED)
+@shared_task(**EMBED_TASK_OPTIONS)
 def interests_embed(interests: str) -> int:
     """Embed (once) the facets of a reader's new interests text."""
     return vectors.interests_texts_store(interests=[interests])
 
 
-@shared_task(**EMBED)
+@shared_task(**EMBED_TASK_OPTIONS)
 def papers_embed(arxiv_ids: list[str]) -> int:
-    """Embed (once) these papers, e.g. an issue's candidates that a preview found without vectors."""
-    return _papers_embed(Paper.objects.filter(arxiv_id__in=arxiv_ids))
+    """Embed (once) these papers, e.g. an issue's candidates a preview found without vectors."""
+    return _papers_embed_missing(Paper.objects.filter(arxiv_id__in=arxiv_ids))
 
 
-def _papers_embed(papers: QuerySet[Paper]) -> int:
-    """Embed the papers that have no stored vector yet (those that have one cost a lookup); how many papers."""
+def _papers_embed_missing(papers: QuerySet[Paper]) -> int:
+    """Embed the papers with no stored vector yet (the others cost a lookup); how many papers."""
     chosen = list(papers)
     vectors.papers_vectors(papers=chosen)
     return len(chosen)

@@ -1,4 +1,6 @@
-"""Handing a batch of assembled digests to the email provider: how many per call, merged or one by one, what to retry.
+"""Handing a batch of assembled digests to the email provider.
+
+How many per call, merged or one by one, and what is worth a retry.
 
 One small interface, as each channel will have its own: a Transport takes the batch's
 digests and reports an outcome for each, or the transient trouble that stopped it and the
@@ -84,7 +86,10 @@ class Transport:
 
 
 class MergedEmail(Transport):
-    """One API call for the whole batch, every reader's digest in merge_data (inline, or through a stored template)."""
+    """One API call for the whole batch, every reader's digest in merge_data.
+
+    The provider substitutes it inline, or through a stored template.
+    """
 
     def __init__(self, connection: Any, *, provider: str) -> None:
         super().__init__(connection)
@@ -134,7 +139,7 @@ class MergedEmail(Transport):
 
 
 class OneByOneEmail(Transport):
-    """One message per reader over one connection; transient trouble leaves the rest of the batch unsent."""
+    """One message per reader over one connection; transient trouble leaves the rest unsent."""
 
     def send(self, *, issue_id: int, digests: Sequence[OutgoingDigest]) -> Handover:
         outcomes: list[Outcome] = []
@@ -172,7 +177,7 @@ class OneByOneEmail(Transport):
 
 
 def transport_for(connection: Any) -> Transport:
-    """The transport the configured backend supports: merged where the provider can batch, else one by one."""
+    """The transport the backend supports: merged where the provider can batch, else one by one."""
     provider = provider_name(connection)
     if provider in INLINE_MERGE or (
         provider in TEMPLATE_MERGE and settings.PAPERBOY_DIGEST_TEMPLATE_ID
@@ -182,7 +187,7 @@ def transport_for(connection: Any) -> Transport:
 
 
 def digests_send(*, issue_id: int, digests: Sequence[OutgoingDigest]) -> Handover:
-    """Hand the batch's digests to the configured provider; what came of each, or the trouble to retry."""
+    """Hand the batch's digests to the configured provider; what came of each, or what to retry."""
     if not digests:
         return Handover()
     return transport_for(get_connection()).send(issue_id=issue_id, digests=digests)
@@ -194,16 +199,17 @@ def batch_size_default() -> int:
 
 
 def provider_name(connection: object | None = None) -> str:
-    """The configured backend's provider as Anymail names its module ("postmark", "amazon_ses", "test"); "" if none.
+    """The configured backend's provider, as Anymail names its module; "" if none.
 
-    Read from the backend's `esp_name`, so a subclass of an Anymail backend counts as its provider.
+    For example "postmark", "amazon_ses" or "test". Read from the backend's `esp_name`, so a
+    subclass of an Anymail backend counts as its provider.
     """
     esp_name = getattr(connection or get_connection(), "esp_name", "")
     return str(esp_name).strip().lower().replace(" ", "_")
 
 
 def digest_headers(digest: OutgoingDigest) -> dict[str, str]:
-    """List-Unsubscribe for the reader, and the idempotency key that lets a provider drop a resent copy."""
+    """The reader's List-Unsubscribe, and the idempotency key for a provider to drop a resend."""
     return {
         **unsubscribe_headers(unsubscribe_url=digest.unsubscribe_url),
         IDEMPOTENCY_HEADER: digest.idempotency_key,
@@ -216,7 +222,7 @@ def outcome_failed(claimed: Claimed, error: str) -> Outcome:
 
 
 def _outcome_from_status(digest: OutgoingDigest, status: object) -> Outcome:
-    """Sent (with the provider's message id) if the provider took the recipient, else failed with its status."""
+    """Sent (with the provider's message id) if the provider took the recipient, else failed."""
     state = getattr(status, "status", None)
     if state in ("sent", "queued", "scheduled", "unknown"):
         message_id = str(getattr(status, "message_id", "") or "")

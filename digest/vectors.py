@@ -1,4 +1,4 @@
-"""Stored embeddings: each text embedded once, kept in TextEmbedding under a hash of the model and the text.
+"""Stored embeddings: each text embedded once, kept in TextEmbedding under a hash of model and text.
 
 Papers are embedded by the worker after an ingest commits, and an interests text's facets when
 a reader sets or changes them (digest.tasks); sending only reads them back. Keying by text
@@ -41,7 +41,7 @@ def cache_clear() -> None:
 
 
 def vectors_get(*, texts: Sequence[str], compute: bool = True) -> np.ndarray:
-    """The embeddings of these texts, one row each: from memory, else the table, else (if `compute`) the model.
+    """The embeddings of these texts, one row each: from memory, the table, or (compute) the model.
 
     Texts missing from the table are embedded and stored when `compute` is true (worker and
     commands only: that loads the model); otherwise a LookupError names how many are missing.
@@ -57,13 +57,14 @@ def vectors_get(*, texts: Sequence[str], compute: bool = True) -> np.ndarray:
     if missing:
         if not compute:
             raise LookupError(f"{len(missing)} of {len(texts)} texts have no stored embedding")
-        _store(missing)
+        _embed_and_store(missing)
     if not keys:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     return np.vstack([_cache[key] for key in keys])
 
 
-def _store(missing: dict[str, str]) -> None:
+def _embed_and_store(missing: dict[str, str]) -> None:
+    """Embed these texts (by key), store their vectors, and keep them in memory."""
     keys = list(missing)
     vectors = text_embed([missing[key] for key in keys])
     rows = [
@@ -76,7 +77,7 @@ def _store(missing: dict[str, str]) -> None:
         _remember(key, vector)
 
 
-def papers_vectors(*, papers: Sequence[PaperText], compute: bool = True) -> np.ndarray:
+def papers_vectors(*, papers: Iterable[PaperText], compute: bool = True) -> np.ndarray:
     """The papers' embeddings, in order (see digest.embeddings.paper_text)."""
     return vectors_get(texts=[paper_text(paper) for paper in papers], compute=compute)
 
@@ -87,7 +88,7 @@ def facets_vectors(*, interests: str, compute: bool = True) -> np.ndarray:
 
 
 def interests_texts_store(*, interests: Iterable[str]) -> int:
-    """Make sure the facets of these interests texts have stored embeddings; how many distinct facets they have."""
+    """Store the missing embeddings of these interests texts' facets; how many distinct facets."""
     texts = list(dict.fromkeys(facet for text in interests for facet in interests_facets(text)))
     vectors_get(texts=texts)
     return len(texts)

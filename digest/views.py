@@ -1,4 +1,4 @@
-"""The public digest pages: the archive of issues, and each issue's non-personal "view in browser" page.
+"""The public digest pages: the archive of issues, and each issue's "view in browser" page.
 
 Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
 the web process never loads the sentence-transformers model.
@@ -23,11 +23,11 @@ from digest.selectors import issue_find_published, issue_list_published, issue_p
 ARCHIVE_PAGE_SIZE = 30
 PUBLIC_PAPERS = 10
 # Short enough that an editor's hide shows up quickly, long enough to absorb a burst.
-_public = cache_control(public=True, max_age=60)
+_publicly_cached = cache_control(public=True, max_age=60)
 
 
 @require_safe
-@_public
+@_publicly_cached
 def archive(request: HttpRequest) -> HttpResponse:
     """Every published issue, newest first."""
     issues = issue_list_published()
@@ -36,7 +36,7 @@ def archive(request: HttpRequest) -> HttpResponse:
 
 
 def _with_style_nonce(html: str, request: HttpRequest) -> str:
-    """The email's own <style> blocks (dark mode, phones), let through the site's CSP by its nonce."""
+    """The email's own <style> blocks (dark mode, phones), let through the site's CSP by nonce."""
     lazy_nonce = getattr(request, "csp_nonce", None)  # set by django-csp's middleware
     if lazy_nonce is None:
         return html
@@ -46,8 +46,10 @@ def _with_style_nonce(html: str, request: HttpRequest) -> str:
 
 
 @require_safe
-@_public
-@csp_update({"style-src": [NONCE]})
+@_publicly_cached
+# django-csp types its decorators for views that take only the request; the wrapper passes every
+# argument on, so this view's `day` arrives.
+@csp_update({"style-src": [NONCE]})  # type: ignore[arg-type]
 def issue(request: HttpRequest, day: dt.date) -> HttpResponse:
     """The day's issue as the email, without anything personal ("view in browser")."""
     kind = request.GET.get("kind", IssueKind.DAILY)

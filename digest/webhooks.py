@@ -1,4 +1,6 @@
-"""Provider tracking events mapped back to the Delivery they are about: delivered, opened, clicked, bounced, complained.
+"""Provider tracking events mapped back to the Delivery they are about.
+
+The events are delivered, opened, clicked, bounced and complained.
 
 Each digest carries its delivery's id in the provider's metadata (merge_metadata) and the
 provider's message id is stored on the Delivery, so an event finds its row by either. A

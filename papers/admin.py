@@ -17,11 +17,19 @@ from papers.models import FetchRun, Paper, Source
 from papers.tasks import fetch_papers_by_id
 
 _RECENT_METRICS = 20
+_STATUS_SYMBOLS: dict[str, str] = {FetchRun.Status.FAILED: "✗", FetchRun.Status.SUCCEEDED: "✓"}
+_STATUS_COLORS: dict[str, str] = {
+    FetchRun.Status.FAILED: "#b91c1c",
+    FetchRun.Status.SUCCEEDED: "#15803d",
+}
 
 
 class SourceFilter(admin.SimpleListFilter):
-    """Papers seen by one source. `sources` is a JSON list, so match the quoted value:
-    `"hf"` must not also pick up `"hf-html"`."""
+    """Papers seen by one source.
+
+    `sources` is a JSON list, so the quoted value is matched: `"hf"` must not also pick up
+    `"hf-html"`.
+    """
 
     title = "source"
     parameter_name = "source"
@@ -116,12 +124,13 @@ class PaperAdmin(admin.ModelAdmin):
         if not rows:
             return "No snapshots yet."
         return format_html(
-            "<table><thead><tr><th>captured (UTC)</th><th>upvotes</th><th>comments</th><th>stars</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<table><thead><tr>"
+            "<th>captured (UTC)</th><th>upvotes</th><th>comments</th><th>stars</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
             rows,
         )
 
-    def _flag(
+    def _flags_update(
         self, request: HttpRequest, queryset: QuerySet[Paper], message: str, **flags: bool
     ) -> None:
         count = queryset.update(**flags)
@@ -131,19 +140,19 @@ class PaperAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide selected papers from the site and digests")
     def hide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        self._flag(request, queryset, "hidden", hidden=True)
+        self._flags_update(request, queryset, "hidden", hidden=True)
 
     @admin.action(description="Unhide selected papers")
     def unhide(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        self._flag(request, queryset, "unhidden", hidden=False)
+        self._flags_update(request, queryset, "unhidden", hidden=False)
 
     @admin.action(description="Feature selected papers")
     def feature(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        self._flag(request, queryset, "featured", featured=True)
+        self._flags_update(request, queryset, "featured", featured=True)
 
     @admin.action(description="Unfeature selected papers")
     def unfeature(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
-        self._flag(request, queryset, "unfeatured", featured=False)
+        self._flags_update(request, queryset, "unfeatured", featured=False)
 
     @admin.action(description="Fetch selected papers again from arXiv")
     def fetch_again(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
@@ -152,8 +161,8 @@ class PaperAdmin(admin.ModelAdmin):
         transaction.on_commit(lambda: fetch_papers_by_id.delay(arxiv_ids))
         self.message_user(
             request,
-            f"Queued a fetch from arXiv for {len(arxiv_ids)} paper{'s' if len(arxiv_ids) != 1 else ''}; "
-            "see Fetch runs for the result.",
+            f"Queued a fetch from arXiv for {len(arxiv_ids)} "
+            f"paper{'s' if len(arxiv_ids) != 1 else ''}; see Fetch runs for the result.",
             messages.INFO,
         )
 
@@ -189,13 +198,12 @@ class FetchRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_mark(self, run: FetchRun) -> SafeString:
-        symbol = {FetchRun.Status.FAILED: "✗", FetchRun.Status.SUCCEEDED: "✓"}.get(run.status, "…")
-        color = {FetchRun.Status.FAILED: "#b91c1c", FetchRun.Status.SUCCEEDED: "#15803d"}.get(
-            run.status, "#a16207"
-        )
+        symbol = _STATUS_SYMBOLS.get(run.status, "…")
+        color = _STATUS_COLORS.get(run.status, "#a16207")
         weight = "700" if run.status == FetchRun.Status.FAILED else "400"
         return format_html(
-            '<span class="fetchrun-{}" style="color:{};font-weight:{};white-space:nowrap">{} {}</span>',
+            '<span class="fetchrun-{}" style="color:{};font-weight:{};white-space:nowrap">'
+            "{} {}</span>",
             run.status,
             color,
             weight,

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, models, transaction
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -70,6 +71,7 @@ MAX_NAME = 500
 MAX_LIST_ITEM = 200
 MAX_COUNT = 10_000_000
 MAX_URL = 500  # Paper's URLField max_length
+MAX_ARXIV_ID = 40  # Paper.arxiv_id's max_length
 MIN_YEAR = 1991  # arXiv opened in August 1991
 
 
@@ -91,7 +93,7 @@ class IngestCounts:
 def papers_ingest(
     *, records: Iterable[PaperRecord], fetch_run: FetchRun | None, now: dt.datetime | None = None
 ) -> IngestCounts:
-    """Upsert records by arXiv id, merging sources, and snapshot their metrics; invalid records are skipped."""
+    """Upsert records by arXiv id, merging sources, and snapshot metrics; skip invalid records."""
     now = now or timezone.now()
     counts = IngestCounts()
     grouped: dict[str, list[PaperRecord]] = {}
@@ -101,16 +103,17 @@ def papers_ingest(
             counts.skipped += 1
             logger.warning(
                 "record skipped (run #%s): %s",
-                _run_id(fetch_run),
+                _fetch_run_id(fetch_run),
                 reason,
                 extra={
                     "arxiv_id": str(record.arxiv_id)[:60],
                     "reason": reason,
-                    "fetch_run": _run_id(fetch_run),
+                    "fetch_run": _fetch_run_id(fetch_run),
                 },
             )
             continue
-        # The same paper twice in one batch (or one response) becomes one row: later records win, merged.
+        # The same paper twice in one batch (or one response) becomes one row: its records are
+        # merged, later ones winning.
         grouped.setdefault(record.arxiv_id, []).append(record)
     if not grouped:
         return counts
@@ -124,11 +127,11 @@ def papers_ingest(
 
 def record_invalid_reason(record: PaperRecord, *, now: dt.datetime) -> str:
     """Why a record cannot be stored ("" when it can): checked before anything is written."""
-    if (
-        not isinstance(record.arxiv_id, str)
-        or len(record.arxiv_id) > Paper._meta.get_field("arxiv_id").max_length
-    ):
-        return f"arXiv id is not a string of at most 40 characters: {record.arxiv_id!r:.60}"
+    if not isinstance(record.arxiv_id, str) or len(record.arxiv_id) > MAX_ARXIV_ID:
+        return (
+            f"arXiv id is not a string of at most {MAX_ARXIV_ID} characters: "
+            f"{record.arxiv_id!r:.60}"
+        )
     if arxiv_id_normalize(record.arxiv_id) != record.arxiv_id:
         return f"not a bare arXiv id: {record.arxiv_id!r}"
     if record.source not in RECORD_SOURCES:
@@ -157,7 +160,7 @@ def _text_reason(record: PaperRecord) -> str:
 
 def _nul_reason(record: PaperRecord) -> str:
     # PostgreSQL refuses NUL in text; one such record must not fail the whole batch.
-    return "NUL character in text" if "\x00" in "".join(_strings(record)) else ""
+    return "NUL character in text" if "\x00" in "".join(_text_values(record)) else ""
 
 
 def _list_reason(record: PaperRecord) -> str:
@@ -213,7 +216,7 @@ def _date_reason(record: PaperRecord, *, now: dt.datetime) -> str:
     return ""
 
 
-def _strings(record: PaperRecord) -> Iterator[str]:
+def _text_values(record: PaperRecord) -> Iterator[str]:
     # Types were checked before this runs: these are all strings.
     yield from (record.arxiv_id, record.title, record.abstract, record.ai_summary)
     yield from (record.github_repo, record.project_page, record.thumbnail)
@@ -258,18 +261,19 @@ def _ingest_chunk(
         paper = existing.get(arxiv_id)
         if paper is None:
             paper = Paper(arxiv_id=arxiv_id, first_seen_at=now, last_seen_at=now)
-            _apply(paper, records)
+            _merge_records(paper, records)
             new.append(paper)
-        elif _apply(paper, records):
+        elif _merge_records(paper, records):
             paper.last_seen_at = now
             changed.append(paper)
         else:
             unchanged.append(paper)
 
     if new:
-        _insert(new, now=now)
+        _insert_new_papers(new, now=now)
     if changed:
-        # INSERT … ON CONFLICT DO UPDATE: one statement, where bulk_update would build a CASE per field.
+        # INSERT … ON CONFLICT DO UPDATE: one statement, where bulk_update would build
+        # a CASE per field.
         Paper.objects.bulk_create(
             changed,
             update_conflicts=True,
@@ -284,23 +288,23 @@ def _ingest_chunk(
     return IngestCounts(created=len(new), updated=len(changed), unchanged=len(unchanged))
 
 
-def _apply(paper: Paper, records: list[PaperRecord]) -> bool:
+def _merge_records(paper: Paper, records: list[PaperRecord]) -> bool:
     """Merge records, in order, into the paper; True if any stored field changed."""
     before = {name: getattr(paper, name) for name in MERGED_FIELDS}
     for record in records:
-        _merge(paper, record)
+        _merge_one_record(paper, record)
     if any(getattr(paper, name) != before[name] for name in SEARCH_TEXT_FIELDS):
         paper.search_vector = None  # redone by papers_search_index after commit
     return any(getattr(paper, name) != value for name, value in before.items())
 
 
-def _merge(paper: Paper, record: PaperRecord) -> None:
-    """Merge one record into the paper: a value the source does not know never erases a known one."""
+def _merge_one_record(paper: Paper, record: PaperRecord) -> None:
+    """Merge one record into the paper: a value the source lacks never erases a known one."""
     _merge_text(paper, record)
     # Only Hugging Face knows these, and its newest answer is the truth (upvotes go down too).
     for name in HF_FIELDS:
-        value = _stored(getattr(record, name))
-        if _known(value):
+        value = _as_stored(getattr(record, name))
+        if _is_known(value):
             setattr(paper, name, value)
     categories = list(record.categories)
     # arXiv is the authority on categories; another source only fills them in when none are known.
@@ -312,7 +316,7 @@ def _merge(paper: Paper, record: PaperRecord) -> None:
 
 
 def _merge_text(paper: Paper, record: PaperRecord) -> None:
-    """Title, abstract, authors and publication date: arXiv's version, once arXiv has seen the paper.
+    """Title, abstract, authors, publication date: arXiv's version once arXiv has seen the paper.
 
     arXiv holds the paper itself: its title and abstract follow each new version, and its
     author list is complete and ordered. Hugging Face copies them when a paper is submitted
@@ -324,36 +328,35 @@ def _merge_text(paper: Paper, record: PaperRecord) -> None:
         paper.sources or []
     )
     for name in TEXT_FIELDS:
-        value = _stored(getattr(record, name))
-        if _known(value) and (authoritative or not _known(getattr(paper, name))):
+        value = _as_stored(getattr(record, name))
+        if _is_known(value) and (authoritative or not _is_known(getattr(paper, name))):
             setattr(paper, name, value)
 
 
-def _stored(value: Any) -> Any:
+def _as_stored(value: Any) -> Any:
     # JSONField reads back lists, so compare and store lists, not the record's tuples.
     return list(value) if isinstance(value, tuple) else value
 
 
-def _known(value: Any) -> bool:
+def _is_known(value: Any) -> bool:
     return value is not None and value != "" and value != []
 
 
-def _insert(papers: list[Paper], *, now: dt.datetime) -> None:
+def _insert_new_papers(papers: list[Paper], *, now: dt.datetime) -> None:
     """Insert new papers in one statement."""
     for paper in papers:
-        paper.created_at = paper.updated_at = (
-            now  # what auto_now(_add) would set; COPY skips pre_save
-        )
+        # What auto_now(_add) would set: COPY skips pre_save.
+        paper.created_at = paper.updated_at = now
     _bulk_insert(Paper, papers)
 
 
 def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: bool = True) -> None:
-    """COPY on PostgreSQL (several times faster than Django's bulk INSERT for 1,000 rows), else bulk_create.
+    """COPY on PostgreSQL (several times faster than bulk INSERT for 1,000 rows), else bulk_create.
 
     with_pks: the objects learn their primary keys (one more query, to the table's sequence).
     """
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects)
+        model._default_manager.bulk_create(objects)
         return
     table = model._meta.db_table
     fields = [field for field in model._meta.concrete_fields if with_pks or not field.primary_key]
@@ -368,7 +371,7 @@ def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: boo
             )
             for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
                 obj.pk = pk
-        with _logged(cursor, statement), cursor.cursor.copy(statement) as copy:
+        with _copy_counted(cursor, statement), cursor.cursor.copy(statement) as copy:
             for obj in objects:
                 row = [getattr(obj, field.attname) for field in fields]
                 copy.write_row(
@@ -379,13 +382,13 @@ def _bulk_insert(model: type[models.Model], objects: list[Any], *, with_pks: boo
                 )
 
 
-def _logged(cursor: Any, statement: str) -> Any:
+def _copy_counted(cursor: Any, statement: str) -> Any:
     """Count a COPY as one query where Django records queries (DEBUG, tests, benchmarks)."""
     debug_sql = getattr(cursor, "debug_sql", None)
     return debug_sql(statement) if debug_sql is not None else contextlib.nullcontext()
 
 
-def paper_search_vector() -> SearchVector:
+def paper_search_vector() -> CombinedExpression:
     """The weighted full-text vector of a paper: title (A), authors (B), abstract (C)."""
     return (
         SearchVector("title", weight="A", config=SEARCH_CONFIG)
@@ -397,7 +400,7 @@ def paper_search_vector() -> SearchVector:
 
 
 def papers_search_index() -> int:
-    """Fill search_vector of every paper that lacks it (PostgreSQL; 0 elsewhere); returns how many."""
+    """Fill every missing search_vector (PostgreSQL; 0 elsewhere); returns how many were filled."""
     if connection.vendor != "postgresql":
         return 0
     return Paper.objects.filter(search_vector__isnull=True).update(
@@ -434,5 +437,5 @@ def _snapshot_metrics(
         _bulk_insert(PaperMetric, metrics, with_pks=False)
 
 
-def _run_id(fetch_run: FetchRun | None) -> int | None:
+def _fetch_run_id(fetch_run: FetchRun | None) -> int | None:
     return fetch_run.pk if fetch_run is not None else None

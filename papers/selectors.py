@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
@@ -31,6 +31,11 @@ from django.utils import timezone
 from papers.ingest import SEARCH_CONFIG
 from papers.models import Paper, PaperMetric
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
+    from django_stubs_ext import WithAnnotations
+
 SEARCH_MAX_CHARS = 200
 _SEARCH_MAX_WORDS = 8
 _WORD = re.compile(r"\w[\w.+-]*", re.UNICODE)
@@ -46,7 +51,7 @@ _GRAVITY = 1.5
 _WINDOW_GROWTH_WEIGHT = 1.0
 
 
-class _Epoch(Func):
+class _EpochSeconds(Func):
     """Seconds since 1970-01-01 UTC of a date or datetime column, on PostgreSQL and SQLite alike.
 
     Django has no portable "epoch" extract (SQLite's strftime cannot take one), and
@@ -57,25 +62,30 @@ class _Epoch(Func):
     arity = 1
     output_field = FloatField()
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: object
+    ) -> _AsSqlType:
         return self.as_sql(
             compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::double precision"
         )
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        # julianday() reads Django's 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' text; 2440587.5 is 1970-01-01.
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: object
+    ) -> _AsSqlType:
+        # julianday() reads Django's 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' text, and 2440587.5 is
+        # the Julian day of 1970-01-01.
         return self.as_sql(
             compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
         )
 
 
-def _visible() -> QuerySet[Paper]:
+def _papers_visible() -> QuerySet[Paper]:
     return Paper.objects.filter(hidden=False)
 
 
-def _listed() -> QuerySet[Paper]:
+def _papers_listed() -> QuerySet[Paper]:
     """Papers that belong on the public lists: not hidden by an editor, not withdrawn."""
-    return _visible().filter(withdrawn_at__isnull=True)
+    return _papers_visible().filter(withdrawn_at__isnull=True)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -89,7 +99,7 @@ def _day_after(day: dt.date) -> dt.datetime:
     return _midnight(day + dt.timedelta(days=1))
 
 
-def _in_days(start: dt.date, end: dt.date) -> Q:
+def _day_between(start: dt.date, end: dt.date) -> Q:
     """A paper's day is its HF Daily Papers date, else the (UTC) date it was published.
 
     Bounds on published_at itself rather than on its __date keep the index usable.
@@ -98,9 +108,17 @@ def _in_days(start: dt.date, end: dt.date) -> Q:
     return Q(hf_date__range=(start, end)) | (Q(hf_date__isnull=True) & published)
 
 
+class TrendingAnnotations(TypedDict):
+    """The figures paper_list_trending adds to each paper."""
+
+    growth_24h: int
+    trending_score: float
+    age_hours: NotRequired[float]  # on a single day only: windows do not decay
+
+
 def paper_list_trending(
     *, start: dt.date, end: dt.date, now: dt.datetime | None = None, limit: int | None = None
-) -> QuerySet[Paper]:
+) -> QuerySet[WithAnnotations[Paper, TrendingAnnotations]]:
     """Listed papers of the days [start, end], best first by `trending_score`, in one query.
 
     One day (start == end), the day view: the decayed trending score,
@@ -129,8 +147,8 @@ def paper_list_trending(
     """
     now = now or timezone.now()
     papers = (
-        _listed()
-        .filter(_in_days(start, end))
+        _papers_listed()
+        .filter(_day_between(start, end))
         .annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
     )
     growth = Cast(F("growth_24h"), FloatField())
@@ -149,8 +167,13 @@ def paper_list_trending(
         papers = papers.annotate(
             trending_score=Cast(F("upvotes"), FloatField()) + Value(_WINDOW_GROWTH_WEIGHT) * growth
         )
-    papers = papers.order_by("-trending_score", "-upvotes", "arxiv_id")
-    return papers[:limit] if limit is not None else papers
+    # django-stubs types each annotate() on its own and cannot join the two branches into
+    # TrendingAnnotations, where age_hours is optional.
+    ranked = cast(
+        "QuerySet[WithAnnotations[Paper, TrendingAnnotations]]",
+        papers.order_by("-trending_score", "-upvotes", "arxiv_id"),
+    )
+    return ranked[:limit] if limit is not None else ranked
 
 
 def _growth_since(since: dt.datetime) -> Greatest:
@@ -167,10 +190,13 @@ def _growth_since(since: dt.datetime) -> Greatest:
 
 
 def _age_hours(now: dt.datetime) -> Greatest:
-    """Hours from the paper's day (HF date at midnight UTC, else published_at) to `now`, never negative."""
+    """Hours from the paper's day (HF date at midnight UTC, else published_at) to `now`, >= 0."""
     now_epoch = now.timestamp()
     paper_epoch = Coalesce(
-        _Epoch("hf_date"), _Epoch("published_at"), Value(now_epoch), output_field=FloatField()
+        _EpochSeconds("hf_date"),
+        _EpochSeconds("published_at"),
+        Value(now_epoch),
+        output_field=FloatField(),
     )
     return Greatest(
         (Value(now_epoch) - paper_epoch) / Value(3600.0), Value(0.0), output_field=FloatField()
@@ -180,19 +206,19 @@ def _age_hours(now: dt.datetime) -> Greatest:
 def paper_latest_day(*, now: dt.datetime | None = None) -> dt.date | None:
     """The most recent day (not after today) that has listed papers; None when there are none."""
     today = (now or timezone.now()).date()
-    found = _listed().aggregate(
+    found = _papers_listed().aggregate(
         hf=Max("hf_date", filter=Q(hf_date__lte=today)),
         published=Max(
             "published_at",
             filter=Q(hf_date__isnull=True, published_at__lt=_day_after(today)),
         ),
     )
-    return _latest(found["hf"], found["published"])
+    return _latest_day(found["hf"], found["published"])
 
 
 def paper_days_around(*, start: dt.date, end: dt.date) -> tuple[dt.date | None, dt.date | None]:
     """The nearest day before `start` and after `end` that have listed papers, in one query."""
-    found = _listed().aggregate(
+    found = _papers_listed().aggregate(
         hf_prev=Max("hf_date", filter=Q(hf_date__lt=start)),
         hf_next=Min("hf_date", filter=Q(hf_date__gt=end)),
         pub_prev=Max(
@@ -203,8 +229,8 @@ def paper_days_around(*, start: dt.date, end: dt.date) -> tuple[dt.date | None, 
             filter=Q(hf_date__isnull=True, published_at__gte=_day_after(end)),
         ),
     )
-    previous = _latest(found["hf_prev"], found["pub_prev"])
-    following = _earliest(found["hf_next"], found["pub_next"])
+    previous = _latest_day(found["hf_prev"], found["pub_prev"])
+    following = _earliest_day(found["hf_next"], found["pub_next"])
     return previous, following
 
 
@@ -214,19 +240,19 @@ def _as_day(value: dt.date | dt.datetime | None) -> dt.date | None:
     return value
 
 
-def _latest(*values: dt.date | dt.datetime | None) -> dt.date | None:
+def _latest_day(*values: dt.date | dt.datetime | None) -> dt.date | None:
     days = [day for value in values if (day := _as_day(value)) is not None]
     return max(days) if days else None
 
 
-def _earliest(*values: dt.date | dt.datetime | None) -> dt.date | None:
+def _earliest_day(*values: dt.date | dt.datetime | None) -> dt.date | None:
     days = [day for value in values if (day := _as_day(value)) is not None]
     return min(days) if days else None
 
 
 def paper_get_visible(*, arxiv_id: str) -> Paper | None:
     """The paper with this id unless an editor hid it (withdrawn ones still have a page)."""
-    return _visible().filter(arxiv_id=arxiv_id).first()
+    return _papers_visible().filter(arxiv_id=arxiv_id).first()
 
 
 def paper_metric_history(*, paper: Paper, limit: int = 60) -> list[PaperMetric]:
@@ -265,7 +291,7 @@ def _search_postgres(query: str) -> QuerySet[Paper]:
     # search_vector is filled by papers.ingest.papers_search_index right after each ingest commits.
     search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     return (
-        _visible()
+        _papers_visible()
         .filter(search_vector=search)
         .annotate(rank=SearchRank(F("search_vector"), search))
         .order_by("-rank", "-upvotes", "arxiv_id")
@@ -278,7 +304,7 @@ def _search_fallback(query: str) -> QuerySet[Paper]:
         return Paper.objects.none()
     match, in_title = Q(), Q()
     for word in words:
-        for form in _casings(word):
+        for form in _case_variants(word):
             in_title |= Q(title__icontains=form)
             # authors is stored as JSON text with non-ASCII letters escaped ("G\u00f6tz"), so
             # a name is looked for in that form; json.dumps escapes exactly as it was stored.
@@ -290,7 +316,7 @@ def _search_fallback(query: str) -> QuerySet[Paper]:
             )
     # Title hits first, as the weights do on PostgreSQL.
     return (
-        _visible()
+        _papers_visible()
         .filter(match)
         .annotate(
             rank=Case(
@@ -301,8 +327,8 @@ def _search_fallback(query: str) -> QuerySet[Paper]:
     )
 
 
-def _casings(word: str) -> list[str]:
-    """The word as typed, lower, Title and UPPER: SQLite's LIKE ignores case for ASCII letters only."""
+def _case_variants(word: str) -> list[str]:
+    """The word as typed, lower, Title and UPPER: SQLite's LIKE ignores case only for ASCII."""
     if word.isascii():
         return [word]
     return list(dict.fromkeys([word, word.lower(), word.title(), word.upper()]))

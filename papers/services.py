@@ -63,17 +63,20 @@ def fetch_run_execute(
         with transaction.atomic():
             counts = papers_ingest(records=records, fetch_run=run, now=timezone.now())
             counts.skipped += len(reasons)
-            _finish(run, status=FetchRun.Status.SUCCEEDED, counts=counts, error=_note_line(notes))
+            _fetch_run_finish(
+                run, status=FetchRun.Status.SUCCEEDED, counts=counts, error=_note_line(notes)
+            )
             if client is not None:
-                # Only a committed ingest may mark the bodies as seen, or a 304 would hide them forever.
+                # Only a committed ingest may mark the bodies as seen, or a 304 would
+                # hide them forever.
                 transaction.on_commit(client.remember)
     except (FetchError, ParseError) as exc:
-        _fail(run, exc)
+        _fetch_run_fail(run, exc)
         if isinstance(exc, TransientFetchError):
             raise
         return run
     except Exception as exc:
-        _fail(run, exc)
+        _fetch_run_fail(run, exc)
         logger.exception(
             "fetch run #%s (%s) crashed",
             run.pk,
@@ -81,7 +84,7 @@ def fetch_run_execute(
             extra={"fetch_run": run.pk, "source": source},
         )
         raise
-    _search_index()
+    _search_index_or_log()
     if counts.created or counts.updated:
         # After the commit: whoever listens (the digest embeds them) finds the papers stored.
         papers_changed.send(sender=FetchRun, since=run.started_at)
@@ -112,7 +115,7 @@ def fetch_run_execute(
     return run
 
 
-def _search_index() -> None:
+def _search_index_or_log() -> None:
     """Make the papers just committed searchable; a failure only delays that to the next fetch."""
     try:
         papers_search_index()
@@ -121,7 +124,7 @@ def _search_index() -> None:
 
 
 def _fetch_and_parse(*, fetch: Fetch, parse: Parse) -> tuple[list[PaperRecord], list[str]]:
-    """Every record of every body, parsed before anything is written; and the reasons of the skipped."""
+    """Every record of every body, parsed before anything is written, and why any were skipped."""
     records: list[PaperRecord] = []
     reasons: list[str] = []
     for body in fetch():
@@ -133,7 +136,7 @@ def _fetch_and_parse(*, fetch: Fetch, parse: Parse) -> tuple[list[PaperRecord], 
     return records, reasons
 
 
-def _finish(
+def _fetch_run_finish(
     run: FetchRun, *, status: str, counts: IngestCounts | None = None, error: str = ""
 ) -> None:
     run.status = status
@@ -155,10 +158,10 @@ def _finish(
     )
 
 
-def _fail(run: FetchRun, exc: BaseException) -> None:
+def _fetch_run_fail(run: FetchRun, exc: BaseException) -> None:
     """Mark the run failed (after the ingest rolled back, so this write is kept)."""
     error = error_line(exc)
-    _finish(run, status=FetchRun.Status.FAILED, error=error)
+    _fetch_run_finish(run, status=FetchRun.Status.FAILED, error=error)
     logger.warning(
         "fetch run #%s (%s) failed: %s",
         run.pk,
@@ -200,7 +203,7 @@ def papers_fetch_hf(
     client = HttpClient()
     params = {
         key: value
-        for key, value in (("date", _iso(date)), ("week", week), ("month", month))
+        for key, value in (("date", _iso_date(date)), ("week", week), ("month", month))
         if value
     }
     return fetch_run_execute(
@@ -213,11 +216,11 @@ def papers_fetch_hf(
 
 
 def papers_fetch_hf_html(*, date: dt.date | None = None) -> FetchRun:
-    """One day of the HF papers HTML pages (today's without a date): the fallback when the API fails."""
+    """One day of the HF papers HTML pages (today's without a date): the API's fallback."""
     client = HttpClient()
     return fetch_run_execute(
         source=Source.HF_HTML,
-        params={"date": _iso(date)} if date else {},
+        params={"date": _iso_date(date)} if date else {},
         fetch=lambda: hf_html.fetch(client, date=date),
         parse=hf_html.parse,
         client=client,
@@ -255,7 +258,7 @@ def papers_fetch_hf_day(*, date: dt.date) -> FetchRun:
 
 
 def papers_fetch_hf_days(*, dates: Sequence[dt.date]) -> list[FetchRun]:
-    """`papers_fetch_hf_day` for each day; one day's failure does not keep the others from being fetched.
+    """`papers_fetch_hf_day` for each day; one day's failure does not stop the others' fetches.
 
     Returns one run per day (the last attempt of each). If any day failed transiently, its
     TransientFetchError is raised once every day was tried, so a task retries.
@@ -328,7 +331,7 @@ def papers_fetch_arxiv_day(
 
 
 def _arxiv_shortfall(pages: list[Fetched]) -> tuple[int, int] | None:
-    """(entries fetched, entries the query has) when the pages hold fewer than arXiv's totalResults."""
+    """(entries fetched, entries the query has) when the pages hold fewer than totalResults."""
     if not pages:  # 304: unchanged since it was last ingested in full
         return None
     total = arxiv_api.total_results(pages[0].content)
@@ -340,7 +343,7 @@ def _arxiv_shortfall(pages: list[Fetched]) -> tuple[int, int] | None:
 
 
 def papers_load_file(*, path: str | Path) -> FetchRun:
-    """A saved response of any source (HF JSON, HF HTML, arXiv Atom, arXiv RSS), its format recognized."""
+    """A saved response of any source (HF JSON or HTML, arXiv Atom or RSS), its format detected."""
     path = Path(path)
     params: dict[str, str] = {"path": str(path)}
 
@@ -359,5 +362,5 @@ def papers_load_file(*, path: str | Path) -> FetchRun:
     return fetch_run_execute(source=Source.FILE, params=params, fetch=fetch, parse=parse)
 
 
-def _iso(value: dt.date | None) -> str | None:
+def _iso_date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 
 from celery import shared_task
 from django.conf import settings
@@ -10,9 +11,21 @@ from django.conf import settings
 from papers.services import papers_fetch_arxiv, papers_fetch_hf_days
 from papers.sources.http import TransientFetchError
 
+
+class RetryOptions(TypedDict):
+    """The options of shared_task that every fetch task takes, typed so mypy checks them."""
+
+    acks_late: bool
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: bool
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
 # Only transient trouble (network, timeouts, 429, 5xx) is worth another try; a malformed
 # response is recorded as a failed FetchRun and retrying would only fail the same way.
-RETRY = {
+RETRY: RetryOptions = {
     "acks_late": True,
     "autoretry_for": (TransientFetchError,),
     "retry_backoff": True,
@@ -42,5 +55,5 @@ def fetch_arxiv_today() -> int:
 
 @shared_task(**RETRY)
 def fetch_papers_by_id(arxiv_ids: list[str]) -> int:
-    """Fetch these papers again from the arXiv API (the admin's "fetch again"). Returns the FetchRun id."""
+    """Fetch these papers again from the arXiv API (an admin action). Returns the FetchRun id."""
     return papers_fetch_arxiv(categories=[], ids=list(arxiv_ids)).pk

@@ -12,7 +12,7 @@ from papers import views
 _YEARS = range(1900, 3000)
 
 
-def _year(value: int) -> int:
+def _year_in_range(value: int) -> int:
     if value not in _YEARS:
         raise ValueError(f"year {value} out of range")
     return value
@@ -25,7 +25,7 @@ class DayConverter:
 
     def to_python(self, value: str) -> dt.date:
         day = dt.date.fromisoformat(value)  # ValueError means "no match" to the resolver: a 404
-        _year(day.year)
+        _year_in_range(day.year)
         return day
 
     def to_url(self, value: dt.date | str) -> str:
@@ -39,7 +39,7 @@ class WeekConverter:
 
     def to_python(self, value: str) -> dt.date:
         year, week = value.split("-W")
-        return dt.date.fromisocalendar(_year(int(year)), int(week), 1)
+        return dt.date.fromisocalendar(_year_in_range(int(year)), int(week), 1)
 
     def to_url(self, value: dt.date | str) -> str:
         if isinstance(value, dt.date):
@@ -55,7 +55,7 @@ class MonthConverter:
 
     def to_python(self, value: str) -> dt.date:
         year, month = (int(part) for part in value.split("-"))
-        calendar.monthrange(_year(year), month)  # rejects month 0 and 13
+        calendar.monthrange(_year_in_range(year), month)  # rejects month 0 and 13
         return dt.date(year, month, 1)
 
     def to_url(self, value: dt.date | str) -> str:
@@ -63,7 +63,10 @@ class MonthConverter:
 
 
 class ArxivIdConverter:
-    """New-style ids (2511.11793) and old-style ones with their slash (astro-ph/0601001, math.GT/0309136)."""
+    """New-style arXiv ids and old-style ones with their slash.
+
+    2511.11793, astro-ph/0601001 and math.GT/0309136 all match.
+    """
 
     regex = r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]{2})?/\d{7})"
 

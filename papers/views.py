@@ -31,19 +31,21 @@ from papers.selectors import (
 PAGE_SIZE = 50
 _MAX_PAGE = 200
 # Short enough that an editor's hide shows up quickly, long enough to absorb a burst.
-_public = cache_control(public=True, max_age=60)
+_publicly_cacheable = cache_control(public=True, max_age=60)
 
 
-def _cached(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The same minute on the server: the page is the same for everyone (no session, no form token),
-    so one render serves every reader until it expires. Admin changes show within a minute."""
+def _server_cached(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Keep the page a minute on the server too, so one render serves every reader until then.
+
+    The page is the same for everyone (no session, no form token); admin edits show within a minute.
+    """
     cached_view = cache_page(60, key_prefix="pages")(view)
 
     @wraps(view)
-    def choose(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def cached_if_enabled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return (cached_view if settings.PAPERBOY_PAGE_CACHE else view)(request, *args, **kwargs)
 
-    return choose
+    return cached_if_enabled
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ class Period:
     def label(self) -> str:
         if self.kind == "week":
             year, week, _ = self.start.isocalendar()
-            return f"Week {week}, {year} ({self.start:%b} {self.start.day} – {self.end:%b} {self.end.day})"
+            return (
+                f"Week {week}, {year} "
+                f"({self.start:%b} {self.start.day} – {self.end:%b} {self.end.day})"
+            )
         if self.kind == "month":
             return f"{self.start:%B %Y}"
         return f"{self.start:%A}, {self.start:%B} {self.start.day}, {self.start.year}"
@@ -91,14 +96,14 @@ def _page_number(request: HttpRequest) -> int:
     return min(max(number, 1), _MAX_PAGE)
 
 
-def _day_of(paper: Paper) -> dt.date:
+def _paper_day(paper: Paper) -> dt.date:
     """The day a listed paper belongs to, as the selectors define it."""
     if paper.hf_date:
         return paper.hf_date
     return paper.published_at.astimezone(dt.UTC).date() if paper.published_at else dt.date.min
 
 
-def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> HttpResponse:
+def _period_listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> HttpResponse:
     page = _page_number(request)
     offset = (page - 1) * PAGE_SIZE
     # One row more than the page tells whether there is a next page without a COUNT query.
@@ -107,7 +112,7 @@ def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> 
     )
     papers, has_more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     previous_day, next_day = paper_days_around(start=period.start, end=period.end)
-    anchor = max((_day_of(paper) for paper in papers), default=period.start)
+    anchor = max((_paper_day(paper) for paper in papers), default=period.start)
     context = {
         "period": period,
         "papers": papers,
@@ -123,43 +128,43 @@ def _listing(request: HttpRequest, period: Period, *, is_home: bool = False) -> 
 
 
 @require_safe
-@_public
-@_cached
+@_publicly_cacheable
+@_server_cached
 def home(request: HttpRequest) -> HttpResponse:
     """The latest day that has papers (the sample data is from 2025, not today)."""
     latest = paper_latest_day()
     if latest is None:
         return render(request, "papers/list.html", {"papers": [], "is_home": True, "period": None})
-    return _listing(request, Period.containing("day", latest), is_home=True)
+    return _period_listing(request, Period.containing("day", latest), is_home=True)
 
 
 @require_safe
-@_public
-@_cached
+@_publicly_cacheable
+@_server_cached
 def day(request: HttpRequest, day: dt.date) -> HttpResponse:
     """One day's papers, ranked by trending."""
-    return _listing(request, Period.containing("day", day))
+    return _period_listing(request, Period.containing("day", day))
 
 
 @require_safe
-@_public
-@_cached
+@_publicly_cacheable
+@_server_cached
 def week(request: HttpRequest, week: dt.date) -> HttpResponse:
     """One ISO week's papers (Monday to Sunday), ranked by upvotes and recent growth."""
-    return _listing(request, Period.containing("week", week))
+    return _period_listing(request, Period.containing("week", week))
 
 
 @require_safe
-@_public
-@_cached
+@_publicly_cacheable
+@_server_cached
 def month(request: HttpRequest, month: dt.date) -> HttpResponse:
     """One month's papers, ranked by upvotes and recent growth."""
-    return _listing(request, Period.containing("month", month))
+    return _period_listing(request, Period.containing("month", month))
 
 
 @require_safe
-@_public
-@_cached
+@_publicly_cacheable
+@_server_cached
 def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> HttpResponse:
     """One paper: abstract, authors, keywords, links and its upvote history."""
     if version is not None:
@@ -179,7 +184,7 @@ def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> H
 
 
 @require_safe
-@_public
+@_publicly_cacheable
 def search(request: HttpRequest) -> HttpResponse:
     """Search over titles, abstracts and authors; an empty query shows the prompt."""
     raw = request.GET.get("q", "")

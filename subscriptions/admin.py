@@ -1,7 +1,8 @@
-"""Operators' admin: find subscribers, see where they stand, resend, unsubscribe, export; read the anonymous counts.
+"""Operators' admin: find subscribers, see where they stand, resend, unsubscribe, export.
 
-State changes go through the same services as the readers' own links (the once-an-hour
-limit on confirmations, the unsubscribe transition), never through a raw edit of `status`.
+The anonymous counts are read here too. State changes go through the same services as the
+readers' own links (the once-an-hour limit on confirmations, the unsubscribe transition), never
+through a raw edit of `status`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ class TimezoneFilter(admin.SimpleListFilter):
 
 
 class SubscriberAdminForm(forms.ModelForm):
-    """Preferences as the manage page allows them: a real time zone, a known frequency (constraints check the rest)."""
+    """Preferences under the manage page's rules: a real time zone, a known frequency.
+
+    The database's constraints check the rest.
+    """
 
     categories = forms.MultipleChoiceField(
         required=False,
@@ -77,24 +81,26 @@ class SubscriberAdminForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = [
+        fields = (
             "interests",
             "categories",
             "frequency",
             "digest_size",
             "delivery_hour",
             "timezone",
-        ]
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(name, name) for name in timezone_names()]  # type: ignore[attr-defined]
+        timezone_field = self.fields["timezone"]
+        assert isinstance(timezone_field, forms.ChoiceField)
+        timezone_field.choices = [(name, name) for name in timezone_names()]
 
     def clean_interests(self) -> str:
         return interests_clean(self.cleaned_data["interests"])
 
 
-_HISTORY = ["created_at", "confirmed_at", "confirmation_sent_at", "unsubscribed_at", "updated_at"]
+_HISTORY = ("created_at", "confirmed_at", "confirmation_sent_at", "unsubscribed_at", "updated_at")
 
 
 @admin.register(Subscriber)
@@ -136,10 +142,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
-        if isinstance(
-            response, TemplateResponse
-        ):  # not a redirect after an action, nor a CSV download
-            response.context_data["status_counts"] = self.status_counts()  # type: ignore[index]
+        # Not a redirect after an action, nor a CSV download.
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
+            response.context_data["status_counts"] = self.status_counts()
         return response
 
     @staticmethod
@@ -155,7 +160,8 @@ class SubscriberAdmin(admin.ModelAdmin):
         pending = [pk for pk, status in selected if status == Subscriber.Status.PENDING]
         sent = 0
         for pk in pending:
-            # The sign-up's own claim and task: the once-an-hour limit holds, the email leaves after commit.
+            # The sign-up's own claim and task: the once-an-hour limit holds, the email leaves
+            # after commit.
             if services.subscriber_confirmation_resend(subscriber_id=pk, now=now):
                 sent += 1
         skipped = []

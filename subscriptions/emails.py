@@ -28,7 +28,7 @@ def site_url(path: str) -> str:
 
 
 def unsubscribe_headers(*, unsubscribe_url: str) -> dict[str, str]:
-    """List-Unsubscribe and List-Unsubscribe-Post (RFC 2369, RFC 8058) for an absolute unsubscribe URL."""
+    """List-Unsubscribe and -Post headers (RFC 2369, RFC 8058) for an absolute unsubscribe URL."""
     targets = [f"<{unsubscribe_url}>"]
     if mailto := settings.PAPERBOY_UNSUBSCRIBE_MAILTO:
         targets.append(f"<mailto:{mailto}?subject={quote('unsubscribe')}>")
@@ -61,7 +61,7 @@ class TransientSendError(Exception):
 
 
 def send_error_is_transient(error: BaseException) -> bool:
-    """Whether another try may pass: no answer, a timeout, HTTP 429 or 5xx, an SMTP 4xx; never a provider's refusal."""
+    """Whether a retry may pass: no answer, timeout, HTTP 429 or 5xx, SMTP 4xx; never a refusal."""
     if isinstance(error, AnymailRequestsAPIError):
         return error.status_code is None or error.status_code == 429 or error.status_code >= 500
     if isinstance(error, smtplib.SMTPResponseException):

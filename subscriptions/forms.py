@@ -1,4 +1,4 @@
-"""Sign-up and manage forms: strict validation, clear messages, cleaned values ready for the services."""
+"""Sign-up and manage forms: strict validation, clear messages, cleaned values for the services."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import re
 import unicodedata
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
@@ -33,12 +33,12 @@ _SPACES = re.compile(r"\s+")
 
 @cache
 def timezone_names() -> tuple[str, ...]:
-    """Every IANA time zone name this system knows, sorted (zoneinfo's list, without the legacy aliases)."""
+    """Every IANA time zone name known here, sorted (zoneinfo's, without the legacy aliases)."""
     return tuple(sorted(name for name in available_timezones() if "/" in name or name == "UTC"))
 
 
 def interests_clean(text: str) -> str:
-    """Free text made safe to store and show: no control or format characters, single spaces, trimmed."""
+    """Text made safe to store and show: no control or format characters, single spaces, trimmed."""
     kept = "".join(
         " " if char.isspace() else char
         for char in unicodedata.normalize("NFC", text)
@@ -52,13 +52,13 @@ class StrictEmailField(forms.EmailField):
 
     default_validators = [_email_validator]
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_length=EMAIL_MAX_CHARS, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=EMAIL_MAX_CHARS, **kwargs)
         self.error_messages["max_length"] = (
             f"An email address has at most {EMAIL_MAX_CHARS} characters."
         )
 
-    def to_python(self, value: object) -> str:
+    def to_python(self, value: object) -> str | None:
         # Checked before stripping: a CR or LF anywhere is a header-injection attempt, not a typo.
         if isinstance(value, str) and ("\r" in value or "\n" in value):
             raise forms.ValidationError("An email address fits on one line.", code="invalid")
@@ -71,7 +71,7 @@ class StrictEmailField(forms.EmailField):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
-class _SharedChoices:
+class _SharedChoices(forms.ChoiceField):
     """Choices that every form shares instead of copying: they never change.
 
     Django deep-copies each field (and its widget re-normalizes the choices) for every form it
@@ -91,7 +91,9 @@ class _SharedChoices:
         # A set lookup instead of Django's walk through every choice (600 time zones); the choices
         # here are flat, so "is one of the keys, as text" is the whole test. Made once per
         # choices list: the copies every form makes share it.
-        choices = self.choices  # type: ignore[attr-defined]
+        # Django keeps choices as a list of pairs here; django-stubs type the getter as any input
+        # the setter takes (a mapping, a Choices class, a callable).
+        choices = cast("list[tuple[Any, str]]", self.choices)
         cached = getattr(self, "_valid_keys", None)
         if cached is None or cached[0] is not choices:
             cached = (choices, frozenset(str(key) for key, _ in choices))

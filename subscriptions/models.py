@@ -115,7 +115,7 @@ class Subscriber(models.Model):
 
 
 class SubscriptionStat(models.Model):
-    """An anonymous daily count of one kind of event (e.g. "deleted"): what is left of a deleted reader."""
+    """An anonymous daily count of a kind of event (e.g. "deleted"): all a deleted reader leaves."""
 
     class Kind(models.TextChoices):
         DELETED = "deleted", "Deleted by the reader"

@@ -1,4 +1,4 @@
-"""Reading the development outbox: the files Django's file-based email backend writes to var/outbox."""
+"""Reading the development outbox: what Django's file-based email backend writes to var/outbox."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class OutboxMessage:
     headers: list[tuple[str, str]]
 
 
-def _parse(key: str, raw: bytes) -> OutboxMessage:
+def _message_parse(key: str, raw: bytes) -> OutboxMessage:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     text_part = message.get_body(preferencelist=("plain",))
@@ -43,7 +43,7 @@ def _parse(key: str, raw: bytes) -> OutboxMessage:
 
 def _messages_in(path: Path) -> list[OutboxMessage]:
     chunks = [chunk for chunk in _SEPARATOR.split(path.read_bytes()) if chunk.strip()]
-    return [_parse(f"{path.name}:{index}", chunk) for index, chunk in enumerate(chunks)]
+    return [_message_parse(f"{path.name}:{index}", chunk) for index, chunk in enumerate(chunks)]
 
 
 def outbox_list(*, folder: Path, limit: int = 200) -> list[OutboxMessage]:

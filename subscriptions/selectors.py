@@ -19,7 +19,7 @@ def subscriber_list_deliverable() -> QuerySet[Subscriber]:
 
 
 def subscriber_find_by_email(*, email: str) -> Subscriber | None:
-    """The subscriber with this address, whatever its case (uses the unique index on lower(email))."""
+    """The subscriber with this address, whatever its case (by the unique index on lower(email))."""
     return (
         Subscriber.objects.alias(email_lower=Lower("email"))
         .filter(email_lower=email.strip().lower())
@@ -28,7 +28,7 @@ def subscriber_find_by_email(*, email: str) -> Subscriber | None:
 
 
 def subscriber_from_token(*, token: str, purpose: Purpose) -> Subscriber:
-    """The subscriber a link was made for, or TokenError (bad, expired, or the address has changed since)."""
+    """The subscriber a link was made for, or TokenError (bad, expired, or for an old address)."""
     claim = token_read(token=token, purpose=purpose)
     subscriber = Subscriber.objects.filter(pk=claim.subscriber_id).first()
     if subscriber is None:

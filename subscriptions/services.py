@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 RESEND_INTERVAL = dt.timedelta(hours=1)
 Status = Subscriber.Status
+Action = WebhookEvent.Action
 # Signing up again re-opens these: the reader goes back through confirmation. That includes
 # addresses suppressed by the provider's webhooks (bounced, complained): a sign-up is the reader
 # asking for mail again, so they get that one confirmation (at most one an hour), and nothing
@@ -64,13 +65,13 @@ class Preferences:
 
 
 def email_normalize(email: str) -> str:
-    """The address as stored: trimmed, its domain lower-case (the local part is the owner's business)."""
+    """The address as stored: trimmed, its domain lower-case (the local part is the owner's)."""
     local, _, domain = email.strip().rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
 def subscriber_link(*, subscriber: Subscriber, purpose: Purpose, address: str | None = None) -> str:
-    """The absolute URL of a signed link for this subscriber (to its current address unless told)."""
+    """The absolute URL of a signed link for this subscriber (to its current address by default)."""
     token = token_make(
         subscriber_id=subscriber.pk, address=address or subscriber.email, purpose=purpose
     )
@@ -93,12 +94,13 @@ def _send_claim(*, subscriber_id: int, now: dt.datetime) -> bool:
 
 
 def _enqueue_after_commit(task: Task, subscriber_id: int) -> None:
-    # robust: a broker that is down is logged, not turned into an error page after the sign-up committed.
+    # robust: a broker that is down is logged, not turned into an error page after the
+    # sign-up committed.
     transaction.on_commit(lambda: task.delay(subscriber_id), robust=True)
 
 
 def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> bool:
-    """Send a pending subscriber the confirmation again (after commit); False within the hour's limit."""
+    """Mail a pending subscriber the confirmation again (after commit); False within the hour."""
     if not _send_claim(subscriber_id=subscriber_id, now=now):
         return False
     _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber_id)
@@ -106,7 +108,7 @@ def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> b
 
 
 def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
-    """Sign an address up (or up again): the same outcome for the caller whatever the address's state.
+    """Sign an address up (or up again): the same outcome for the caller, whatever its state.
 
     New, pending and unsubscribed or suppressed addresses (re)start as pending with these
     preferences and get a confirmation email; an active or paused subscription is left as
@@ -136,21 +138,18 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
 
 
 def subscriber_signup_email_send(*, subscriber_id: int) -> str | None:
-    """Mail the answer to a sign-up, chosen by the subscriber's state now: the confirmation, or the manage link."""
+    """Mail the answer to a sign-up for the subscriber's state now: confirmation or manage link."""
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return None
     unsubscribe_url = subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE)
+    context: dict[str, object] = {}
     if subscriber.status == Status.PENDING:
-        name, context = (
-            "confirm",
-            {"confirm_url": subscriber_link(subscriber=subscriber, purpose=Purpose.CONFIRM)},
-        )
+        name = "confirm"
+        context["confirm_url"] = subscriber_link(subscriber=subscriber, purpose=Purpose.CONFIRM)
     elif subscriber.status in (Status.ACTIVE, Status.PAUSED):
-        name, context = (
-            "manage_link",
-            {"manage_url": subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)},
-        )
+        name = "manage_link"
+        context["manage_url"] = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)
     else:  # unsubscribed or suppressed since the sign-up: mail nothing
         return None
     context["subscriber"] = subscriber
@@ -162,7 +161,7 @@ def subscriber_signup_email_send(*, subscriber_id: int) -> str | None:
 
 
 def subscriber_confirm(*, subscriber: Subscriber) -> bool:
-    """Confirm a pending subscription; False if it was not pending (already confirmed, or left since)."""
+    """Confirm a pending subscription; False if not pending (already confirmed, or left since)."""
     now = timezone.now()
     confirmed = (
         Subscriber.objects.filter(pk=subscriber.pk, status=Status.PENDING).update(
@@ -211,7 +210,7 @@ def subscriber_resume(*, subscriber: Subscriber) -> bool:
 
 
 def subscriber_unsubscribe(*, subscriber: Subscriber) -> bool:
-    """Unsubscribe at once; False if there was nothing to stop (already unsubscribed or suppressed)."""
+    """Unsubscribe at once; False if nothing to stop (already unsubscribed or suppressed)."""
     changed = _transition(
         subscriber,
         from_=(Status.PENDING, Status.ACTIVE, Status.PAUSED),
@@ -224,7 +223,7 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> bool:
 
 
 def subscriber_email_change_request(*, subscriber: Subscriber, new_email: str) -> None:
-    """Remember a new address and mail it a link; the current address stays in use until it is confirmed."""
+    """Store a new address, mail it a link; the old one stays in use until the new is confirmed."""
     new_email = email_normalize(new_email)
     if new_email.lower() == subscriber.email.lower():
         subscriber.pending_email = ""
@@ -249,7 +248,7 @@ def subscriber_email_change_send(*, subscriber_id: int) -> bool:
 
 
 def subscriber_email_change_confirm(*, subscriber: Subscriber) -> None:
-    """Make the pending address the subscription's address, or SubscriptionError if it has its own."""
+    """Make the pending address the subscription's, or SubscriptionError if it has its own."""
     new_email = subscriber.pending_email
     with transaction.atomic():
         other = _locked_by_email(new_email)
@@ -268,7 +267,7 @@ def subscriber_email_change_confirm(*, subscriber: Subscriber) -> None:
 
 
 def subscriber_delete(*, subscriber: Subscriber) -> None:
-    """Erase the subscriber (address and preferences); only an anonymous count of deletions is kept."""
+    """Erase the subscriber (address, preferences); only an anonymous count of deletions is kept."""
     with transaction.atomic():
         subscriber.delete()
         stat, _ = SubscriptionStat.objects.get_or_create(
@@ -278,7 +277,7 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     logger.info("subscriber deleted")
 
 
-# --- Suppression, from the email provider's tracking webhooks (see subscriptions.webhooks) ----------
+# --- Suppression, from the email provider's tracking webhooks (see subscriptions.webhooks) --------
 
 SOFT_BOUNCE_LIMIT = 3  # soft bounces in a row (no delivery in between) that suppress an address
 # Statuses a hard bounce or a complaint may replace: a complaint also overrides an earlier bounce.
@@ -288,7 +287,7 @@ _COMPLAINABLE = (*_BOUNCEABLE, Status.BOUNCED)
 
 @dataclass(frozen=True)
 class TrackingEvent:
-    """The parts of an email provider's tracking event that matter here (built by subscriptions.webhooks)."""
+    """The parts of an ESP's tracking event that matter here (built by subscriptions.webhooks)."""
 
     esp_name: str
     event_id: str
@@ -300,7 +299,7 @@ class TrackingEvent:
 
 
 def subscriber_suppress(*, subscriber: Subscriber, status: str) -> bool:
-    """Stop all mail to an address the provider reports bounced or complained; False if nothing changed."""
+    """Stop all mail to an address the provider says bounced or complained; False if no change."""
     from_ = _COMPLAINABLE if status == Status.COMPLAINED else _BOUNCEABLE
     changed = _transition(subscriber, from_=from_, to=status)
     if changed:
@@ -335,13 +334,13 @@ def _soft_bounce_counted(event: TrackingEvent, subscriber: Subscriber) -> bool:
             esp_name=event.esp_name,
             message_id=event.message_id,
             subscriber=subscriber,
-            action=WebhookEvent.Action.SOFT_BOUNCE,
+            action=Action.SOFT_BOUNCE,
         ).exists()
     )
 
 
-def _apply(event: TrackingEvent, subscriber: Subscriber) -> None:
-    Action = WebhookEvent.Action
+def _event_action_perform(event: TrackingEvent, subscriber: Subscriber) -> None:
+    """Carry out the event's action on its subscriber: suppress, unsubscribe, count soft bounces."""
     if event.action == Action.HARD_BOUNCE:
         subscriber_suppress(subscriber=subscriber, status=Status.BOUNCED)
     elif event.action == Action.COMPLAINT:
@@ -380,8 +379,8 @@ def tracking_event_record(*, event: TrackingEvent) -> bool:
             )
             return False
         subscriber = _locked_by_email(event.recipient) if event.recipient else None
-        if subscriber is not None and event.action != WebhookEvent.Action.NONE:
-            _apply(event, subscriber)
+        if subscriber is not None and event.action != Action.NONE:
+            _event_action_perform(event, subscriber)
             record.subscriber = subscriber
             record.save(update_fields=["subscriber"])
     logger.info(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from anymail.exceptions import AnymailRequestsAPIError
 from celery import shared_task
@@ -15,8 +15,8 @@ from subscriptions.emails import TransientSendError, send_error_is_transient
 T = TypeVar("T")
 
 
-def _send(send: Callable[..., T], subscriber_id: int) -> T:
-    """Call the service that sends; a failure worth another try becomes TransientSendError, the rest passes as is."""
+def _send_or_raise_transient(send: Callable[..., T], subscriber_id: int) -> T:
+    """Call the service that sends; a failure worth another try becomes TransientSendError."""
     try:
         return send(subscriber_id=subscriber_id)
     except Exception as error:
@@ -31,9 +31,20 @@ def _send(send: Callable[..., T], subscriber_id: int) -> T:
         raise TransientSendError(f"email provider trouble ({detail})") from error
 
 
-RETRY = {
+class _RetryOptions(TypedDict):
+    """The options of shared_task that retry a task, typed so that shared_task(**options) checks."""
+
+    acks_late: bool
+    autoretry_for: tuple[type[Exception], ...]
+    retry_backoff: bool
+    retry_jitter: bool
+    max_retries: int
+
+
+SEND_RETRY: _RetryOptions = {
     "acks_late": True,
-    # _send turns every failure worth another try (network, timeouts included) into this one.
+    # _send_or_raise_transient turns every failure worth another try (network, timeouts
+    # included) into this one.
     "autoretry_for": (TransientSendError,),
     "retry_backoff": True,
     "retry_jitter": True,
@@ -41,16 +52,16 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
+@shared_task(**SEND_RETRY)
 def subscriber_signup_email_send_task(subscriber_id: int) -> str | None:
     """The confirmation (or, for a confirmed address, the manage link) after a sign-up."""
-    return _send(services.subscriber_signup_email_send, subscriber_id)
+    return _send_or_raise_transient(services.subscriber_signup_email_send, subscriber_id)
 
 
-@shared_task(**RETRY)
+@shared_task(**SEND_RETRY)
 def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     """The link that confirms a new address."""
-    return _send(services.subscriber_email_change_send, subscriber_id)
+    return _send_or_raise_transient(services.subscriber_email_change_send, subscriber_id)
 
 
 @shared_task(
@@ -60,6 +71,6 @@ def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     retry_jitter=True,
     max_retries=5,
 )
-def subscriber_subscribe_task(email: str, preferences: dict[str, object]) -> None:
-    """A sign-up, stored and answered by the worker: the web only validated it (see views.subscribe)."""
-    services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))  # type: ignore[arg-type]
+def subscriber_subscribe_task(email: str, preferences: dict[str, Any]) -> None:
+    """A sign-up, stored and answered by the worker: the web only validated it (views.subscribe)."""
+    services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))

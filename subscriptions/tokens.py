@@ -52,7 +52,7 @@ def _salt(purpose: Purpose) -> str:
 
 
 def email_fingerprint(address: str, *, secret: str | None = None) -> str:
-    """A short keyed hash of an address, case-insensitive: binds a token to the address it was sent to."""
+    """A short keyed hash of an address, case-insensitive: binds a token to the address sent to."""
     digest = salted_hmac(
         "paperboy.subscriptions.fingerprint", address.strip().lower(), secret=secret
     )
@@ -60,7 +60,7 @@ def email_fingerprint(address: str, *, secret: str | None = None) -> str:
 
 
 def fingerprint_matches(address: str, fingerprint: str) -> bool:
-    """Whether a token's fingerprint is this address's, under SECRET_KEY or one of SECRET_KEY_FALLBACKS."""
+    """Whether a token's fingerprint is this address's under SECRET_KEY or one of its fallbacks."""
     # Links signed before a key rotation stay valid as long as signing accepts them.
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return any(
@@ -75,7 +75,7 @@ def token_make(*, subscriber_id: int, address: str, purpose: Purpose) -> str:
 
 
 def token_read(*, token: str, purpose: Purpose) -> TokenClaim:
-    """The claim in a token, or TokenError if it was tampered with, expired or made for another purpose."""
+    """The claim in a token, or TokenError if tampered with, expired or made for another purpose."""
     try:
         payload = signing.loads(token, salt=_salt(purpose), max_age=MAX_AGE[purpose])
     except signing.SignatureExpired as error:

@@ -1,4 +1,4 @@
-"""Sign-up, confirmation, the manage page, unsubscribe, and the development outbox. Views only call services.
+"""Sign-up, confirm, manage, unsubscribe and the development outbox: views only call services.
 
 Every page behind a link from an email is reached by a signed token (subscriptions.tokens):
 a GET shows a page with a button and changes nothing (mail scanners follow links); the
@@ -39,7 +39,7 @@ _CONFIRMABLE = (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE, Subscriber.
 TokenView = Callable[Concatenate[HttpRequest, Subscriber, ...], HttpResponse]
 
 
-def _path(subscriber: Subscriber, purpose: Purpose) -> str:
+def _link_path(subscriber: Subscriber, purpose: Purpose) -> str:
     token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=purpose)
     return reverse(f"subscriptions:{purpose.value}", kwargs={"token": token})
 
@@ -51,7 +51,7 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 def by_token(purpose: Purpose) -> Callable[[TokenView], Callable[..., HttpResponse]]:
-    """Resolve the URL's token to its subscriber, or answer with a page explaining why the link fails."""
+    """Resolve the URL's token to its subscriber, or answer a page saying why the link fails."""
 
     def decorator(view: TokenView) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
@@ -76,24 +76,25 @@ def by_token(purpose: Purpose) -> Callable[[TokenView], Callable[..., HttpRespon
 
 
 def _prefilled_email(request: HttpRequest) -> str:
-    """The address from the home page's box (?email=), only if it is a valid one: nothing else is echoed."""
+    """The address from the home page's box (?email=), only if valid: nothing else is echoed."""
     try:
         return StrictEmailField(required=False).clean(request.GET.get("email", ""))
     except ValidationError:  # an invalid address simply means no prefill
         return ""
 
 
-# A field people never see (hidden by CSS, skipped by keyboards and screen readers); bots fill it in.
+# A field people never see (hidden by CSS, skipped by keyboards and screen readers);
+# bots fill it in.
 HONEYPOT = "website"
 
 
-def _sent() -> HttpResponse:
+def _redirect_to_sent_page() -> HttpResponse:
     response = redirect("subscriptions:subscribe-sent")
     response.status_code = 303  # See Other: a reload of the next page never posts the form again
     return response
 
 
-def _too_many(request: HttpRequest, form: SubscribeForm, message: str) -> HttpResponse:
+def _rate_limited_page(request: HttpRequest, form: SubscribeForm, message: str) -> HttpResponse:
     context = {"form": form, "limit_message": message}
     return render(request, "subscriptions/subscribe.html", context, status=429)
 
@@ -108,34 +109,35 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if rate_limit_hit(
         scope="signup-ip", key=client_ip(request), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_IP
     ):
-        return _too_many(
+        return _rate_limited_page(
             request, form, "Too many sign-ups from your network in the last hour. Please try later."
         )
     if request.POST.get(HONEYPOT):
         logger.info("sign-up honeypot filled in")
-        return _sent()  # the bot sees success; nothing is stored or sent
+        return _redirect_to_sent_page()  # the bot sees success; nothing is stored or sent
     if not form.is_valid():
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
     email = form.cleaned_data["email"]
     if rate_limit_hit(
         scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS
     ):
-        return _too_many(
+        return _rate_limited_page(
             request, form, "Too many sign-ups for this address in the last hour. Please try later."
         )
-    _subscribe(email=email, preferences=form.preferences())
-    return _sent()
+    _subscribe_in_worker(email=email, preferences=form.preferences())
+    return _redirect_to_sent_page()
 
 
-def _subscribe(*, email: str, preferences: services.Preferences) -> None:
-    """Hand the sign-up to the worker; the answer is the same whatever the address, so the web need not wait.
+def _subscribe_in_worker(*, email: str, preferences: services.Preferences) -> None:
+    """Hand the sign-up to the worker: the answer is the same for any address, so no need to wait.
 
     One message to the broker is all a sign-up costs the web process. If the broker cannot take
     it, the sign-up is stored here instead: slower, but nothing is lost.
     """
     try:
         # argsrepr: the broker's headers (and monitoring tools) never show the address.
-        subscriber_subscribe_task.apply_async(
+        # celery-types 0.26 leave both options out of apply_async's signature; Celery takes them.
+        subscriber_subscribe_task.apply_async(  # type: ignore[call-arg]
             (email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}"
         )
     except BrokerError as error:
@@ -157,8 +159,9 @@ def confirm(request: HttpRequest, subscriber: Subscriber, *, token: str) -> Http
     """GET: a page with a confirm button. POST: confirm the subscription."""
     if request.method == "POST":
         services.subscriber_confirm(subscriber=subscriber)
-    context = {"subscriber": subscriber, "manage_path": _path(subscriber, Purpose.MANAGE)}
-    # A sign-up that was cancelled since (unsubscribed, or suppressed) cannot be confirmed: sign up again.
+    context = {"subscriber": subscriber, "manage_path": _link_path(subscriber, Purpose.MANAGE)}
+    # A sign-up that was cancelled since (unsubscribed, or suppressed) cannot be confirmed:
+    # sign up again.
     status = 410 if subscriber.status not in _CONFIRMABLE else 200
     return render(request, "subscriptions/confirm.html", context, status=status)
 
@@ -179,7 +182,7 @@ def _manage_page(
         "form": form or PreferencesForm(initial=PreferencesForm.initial_from(subscriber)),
         "email_form": email_form or EmailChangeForm(),
         "manage_path": request.path,
-        "unsubscribe_path": _path(subscriber, Purpose.UNSUBSCRIBE),
+        "unsubscribe_path": _link_path(subscriber, Purpose.UNSUBSCRIBE),
         "Status": Subscriber.Status,
     }
     return render(request, "subscriptions/manage.html", context, status=status)
@@ -218,7 +221,7 @@ def manage_pause(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
 @require_POST
 @by_token(Purpose.MANAGE)
 def manage_email(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
-    """Ask to move the subscription to a new address (it takes effect once confirmed from that address)."""
+    """Ask to move the subscription to a new address, in effect once confirmed from that address."""
     form = EmailChangeForm(request.POST)
     if not form.is_valid():
         return _manage_page(request, subscriber, email_form=form, status=400)
@@ -269,7 +272,7 @@ def change_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
                 {**context, "error": str(error)},
                 status=409,
             )
-        context.update(done=True, manage_path=_path(subscriber, Purpose.MANAGE))
+        context.update(done=True, manage_path=_link_path(subscriber, Purpose.MANAGE))
     return render(request, "subscriptions/change_email.html", context)
 
 
@@ -282,14 +285,14 @@ def change_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
 @require_http_methods(["GET", "HEAD", "POST"])
 @by_token(Purpose.UNSUBSCRIBE)
 def unsubscribe(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
-    """GET: a page with an unsubscribe button. POST (a button or a one-click request): unsubscribe now."""
+    """GET: a page with an unsubscribe button. POST (the button, or one-click): unsubscribe now."""
     done = request.method == "POST"
     if done:
         services.subscriber_unsubscribe(subscriber=subscriber)
     context = {
         "subscriber": subscriber,
         "done": done,
-        "manage_path": _path(subscriber, Purpose.MANAGE),
+        "manage_path": _link_path(subscriber, Purpose.MANAGE),
     }
     return render(request, "subscriptions/unsubscribe.html", context)
 

@@ -1,4 +1,4 @@
-"""Suppression from the email provider's tracking webhooks (Anymail), and the URLs that receive them.
+"""Suppression from the email provider's tracking webhooks (Anymail), and the URLs receiving them.
 
 Anymail turns each provider's payload into an AnymailTrackingEvent and sends the
 `anymail.signals.tracking` signal; `tracking_received` decides what the event means and
@@ -38,6 +38,7 @@ from typing import Any
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
+from anymail.webhooks.base import AnymailCoreWebhookView
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
@@ -50,14 +51,14 @@ logger = logging.getLogger(__name__)
 
 Action = WebhookEvent.Action
 
-_BY_TYPE = {
+_ACTION_BY_EVENT_TYPE = {
     EventType.BOUNCED: Action.HARD_BOUNCE,
     EventType.DEFERRED: Action.SOFT_BOUNCE,
     EventType.COMPLAINED: Action.COMPLAINT,
     EventType.UNSUBSCRIBED: Action.UNSUBSCRIBE,
     EventType.DELIVERED: Action.DELIVERY,
 }
-_REJECTED_BY_REASON = {
+_ACTION_BY_REJECT_REASON = {
     RejectReason.INVALID: Action.HARD_BOUNCE,
     RejectReason.BOUNCED: Action.HARD_BOUNCE,
     RejectReason.SPAM: Action.COMPLAINT,
@@ -72,29 +73,29 @@ def _esp_detail(event: AnymailTrackingEvent, name: str) -> Any:
 def event_action(event: AnymailTrackingEvent) -> str:
     """What a normalized tracking event means for the subscription (see the module docstring)."""
     if event.event_type == EventType.REJECTED:
-        return _REJECTED_BY_REASON.get(event.reject_reason, Action.NONE)
+        return _ACTION_BY_REJECT_REASON.get(event.reject_reason, Action.NONE)
     if event.event_type == EventType.BOUNCED and (
         event.reject_reason == RejectReason.TIMED_OUT or _esp_detail(event, "Type") == "SoftBounce"
     ):
         return Action.SOFT_BOUNCE
-    return _BY_TYPE.get(event.event_type, Action.NONE)
+    return _ACTION_BY_EVENT_TYPE.get(event.event_type, Action.NONE)
 
 
-def _clean(value: Any, limit: int) -> str:
+def _storable_text(value: Any, limit: int) -> str:
     # A provider's ids are opaque text; NUL is the one character PostgreSQL cannot store.
     return "" if value is None else str(value).replace("\x00", "")[:limit]
 
 
 def event_key(event: AnymailTrackingEvent) -> str:
-    """The provider's event id, or a hash of the raw event for events that have none (e.g. Postmark deliveries)."""
-    if event_id := _clean(event.event_id, 128):
+    """The provider's event id, or for an event without one (Postmark deliveries) a hash of it."""
+    if event_id := _storable_text(event.event_id, 128):
         return event_id
     raw = json.dumps(event.esp_event, sort_keys=True, default=repr)
     return f"sha256:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
 def _recipient(event: AnymailTrackingEvent) -> str | None:
-    """The event's address if it is one; AnymailWebhookValidationFailure (a 400) if it is not even text."""
+    """The event's address if valid; AnymailWebhookValidationFailure (a 400) if it is not text."""
     if event.recipient is not None and not isinstance(event.recipient, str):
         raise AnymailWebhookValidationFailure("Malformed webhook: the recipient is not an address")
     try:
@@ -120,10 +121,10 @@ def tracking_received(
         event=TrackingEvent(
             esp_name=esp_name[:32],
             event_id=event_key(event),
-            event_type=_clean(event.event_type or EventType.UNKNOWN, 32),
+            event_type=_storable_text(event.event_type or EventType.UNKNOWN, 32),
             action=event_action(event),
             recipient=recipient,
-            message_id=_clean(event.message_id, 255),
+            message_id=_storable_text(event.message_id, 255),
             occurred_at=event.timestamp if isinstance(event.timestamp, dt.datetime) else None,
         )
     )
@@ -132,7 +133,7 @@ def tracking_received(
 # --- The webhook views ------------------------------------------------------------------------
 
 # What a provider's parser or validator raises on a body that is not what it expects.
-_MALFORMED = (
+_MALFORMED_BODY_ERRORS = (
     ValueError,
     LookupError,
     TypeError,
@@ -143,52 +144,49 @@ _MALFORMED = (
 )
 
 
-def _strict(view_class: type) -> type:
-    """Anymail's view, refusing with a 400 what it would accept unauthenticated or answer with a 500."""
+class _RefusingWebhookMixin(AnymailCoreWebhookView):
+    """Refuses with a 400 what Anymail's view would accept unauthenticated or answer with a 500."""
 
-    class Strict(view_class):  # type: ignore[misc,valid-type]
-        warn_if_no_basic_auth = False  # refused below instead
+    warn_if_no_basic_auth = False  # refused below instead
 
-        def __init__(self, **kwargs: Any) -> None:
-            self.setup_error: ImproperlyConfigured | None = None
-            try:
-                super().__init__(**kwargs)
-            except ImproperlyConfigured as error:  # e.g. Mailgun's signing key is not set
-                self.setup_error = error
+    def __init__(self, **kwargs: Any) -> None:
+        self.setup_error: ImproperlyConfigured | None = None
+        try:
+            super().__init__(**kwargs)
+        except ImproperlyConfigured as error:  # e.g. Mailgun's signing key is not set
+            self.setup_error = error
 
-        def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if self.setup_error is not None:
-                logger.error(
-                    "webhook not configured",
-                    extra={"esp": self.esp_name, "error": str(self.setup_error)},
-                )
-                return HttpResponseNotFound(f"The {self.esp_name} webhook is not configured here.")
-            return super().post(request, *args, **kwargs)
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.setup_error is not None:
+            logger.error(
+                "webhook not configured",
+                extra={"esp": self.esp_name, "error": str(self.setup_error)},
+            )
+            return HttpResponseNotFound(f"The {self.esp_name} webhook is not configured here.")
+        return super().post(request, *args, **kwargs)
 
-        def run_validators(self, request: HttpRequest) -> None:
-            if not getattr(self, "basic_auth", None):
-                raise AnymailWebhookValidationFailure(
-                    "Webhooks are refused: ANYMAIL_WEBHOOK_SECRET is not set."
-                )
-            try:
-                super().run_validators(request)
-            except AnymailWebhookValidationFailure:
-                raise
-            except _MALFORMED as error:
-                raise AnymailWebhookValidationFailure(
-                    f"Malformed {self.esp_name} webhook"
-                ) from error
+    def run_validators(self, request: HttpRequest) -> None:
+        if not getattr(self, "basic_auth", None):
+            raise AnymailWebhookValidationFailure(
+                "Webhooks are refused: ANYMAIL_WEBHOOK_SECRET is not set."
+            )
+        try:
+            super().run_validators(request)
+        except AnymailWebhookValidationFailure:
+            raise
+        except _MALFORMED_BODY_ERRORS as error:
+            raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook") from error
 
-        def parse_events(self, request: HttpRequest) -> list[Any]:
-            try:
-                return list(super().parse_events(request))
-            except _MALFORMED as error:
-                raise AnymailWebhookValidationFailure(
-                    f"Malformed {self.esp_name} webhook"
-                ) from error
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        try:
+            return list(super().parse_events(request))
+        except _MALFORMED_BODY_ERRORS as error:
+            raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook") from error
 
-    Strict.__name__ = Strict.__qualname__ = f"Strict{view_class.__name__}"
-    return Strict
+
+def _refusing_view_class(view_class: type[AnymailCoreWebhookView]) -> type[AnymailCoreWebhookView]:
+    """Anymail's view class with _RefusingWebhookMixin in front, named after it."""
+    return type(f"Refusing{view_class.__name__}", (_RefusingWebhookMixin, view_class), {})
 
 
 def _tracking_patterns() -> list[URLPattern]:
@@ -197,7 +195,10 @@ def _tracking_patterns() -> list[URLPattern]:
     for pattern in anymail_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
         if pattern.name and pattern.name.endswith("_tracking_webhook"):
-            view = _strict(pattern.callback.view_class).as_view()  # type: ignore[attr-defined]
+            # django-stubs type a URLPattern's callback as a plain callable; as_view() gave it a
+            # view_class attribute.
+            view_class = pattern.callback.view_class  # type: ignore[attr-defined]
+            view = _refusing_view_class(view_class).as_view()
             patterns.append(URLPattern(pattern.pattern, view, name=pattern.name))
     return patterns
 

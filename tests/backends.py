@@ -39,7 +39,7 @@ class RecordingBackend(AnymailTestBackend):
             if f.strip()
         ]
         if calls <= len(failures):
-            raise _failure(failures[calls - 1])
+            raise _provider_failure(failures[calls - 1])
         response = super().post_to_esp(payload, message)
         mail.outbox.clear()  # the file is the record; a long-lived worker must not pile messages up
         rejected = os.environ.get("RECORDING_EMAIL_REJECT", "")
@@ -47,11 +47,11 @@ class RecordingBackend(AnymailTestBackend):
         for address in statuses:
             if address == rejected:
                 statuses[address] = AnymailRecipientStatus(message_id=None, status="rejected")
-        _record(message, skip=rejected)
+        _record_batch(message, skip=rejected)
         return response
 
 
-def _failure(kind: str) -> AnymailRequestsAPIError:
+def _provider_failure(kind: str) -> AnymailRequestsAPIError:
     """What Anymail raises when the provider answers with an error, or does not answer at all."""
     if kind in ("timeout", "connection"):
         cause = (
@@ -70,19 +70,19 @@ def _failure(kind: str) -> AnymailRequestsAPIError:
     )
 
 
-def _path() -> Path:
+def _recording_file() -> Path:
     return Path(os.environ["RECORDING_EMAIL_FILE"])
 
 
 def _count_call() -> int:
     """Calls so far, this one included, across processes (a line per call in <file>.calls)."""
-    calls = Path(f"{_path()}.calls")
+    calls = Path(f"{_recording_file()}.calls")
     with calls.open("a") as stream:
         stream.write(f"{os.getpid()}\n")
     return sum(1 for _ in calls.open())
 
 
-def _record(message: Any, *, skip: str = "") -> None:
+def _record_batch(message: Any, *, skip: str = "") -> None:
     merge_headers = getattr(message, "merge_headers", None) or {}
     lines = []
     for address in message.to:
@@ -91,7 +91,7 @@ def _record(message: Any, *, skip: str = "") -> None:
         headers = merge_headers.get(address) or message.extra_headers
         lines.append(f"{headers.get(KEY_HEADER, '')}\t{address}\t{os.getpid()}\n")
     # One write of the whole batch, in append mode, flushed to disk before the provider "answers".
-    fd = os.open(_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(_recording_file(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, "".join(lines).encode())
         os.fsync(fd)

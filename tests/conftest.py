@@ -8,36 +8,37 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from hypothesis import is_hypothesis_test
 
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def _missing(reason: str) -> None:
+def _service_missing(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason}, and CI=true requires it", pytrace=False)
     pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
-def _services(request: pytest.FixtureRequest) -> None:
+def _skip_without_service(request: pytest.FixtureRequest) -> None:
     """Skip (or, under CI=true, fail) tests whose service is absent."""
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
+        _service_missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
     if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
-        _missing("needs Redis: set REDIS_URL=redis://...")
+        _service_missing("needs Redis: set REDIS_URL=redis://...")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
-        _missing(f"needs headless Chromium at {CHROMIUM} (apt-get install chromium)")
+        _service_missing(f"needs headless Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("needs the playwright package")
+        _service_missing("needs the playwright package")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
     # around it are still plain synchronous calls.
     with pytest.MonkeyPatch.context() as patch:
@@ -50,7 +51,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def retrying_eagerly() -> Iterator[None]:
-    """Let eager tasks run their retries in place, as a worker would (with propagation on, the first Retry escapes)."""
+    """Let eager tasks retry in place like a worker (propagation lets the first Retry escape)."""
     from config.celery import app
 
     propagates = app.conf.task_eager_propagates
@@ -59,15 +60,15 @@ def retrying_eagerly() -> Iterator[None]:
     app.conf.task_eager_propagates = propagates
 
 
-# The fixture that loads the real MiniLM model and embeds the judged papers (tests/digest/conftest.py).
+# The fixture that loads the real MiniLM model and embeds the judged papers
+# (tests/digest/conftest.py).
 REAL_MODEL_FIXTURES = {"judged"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark browser, Hypothesis and real-model tests `slow`, so `make test-fast` skips them by rule, not by list."""
-    from hypothesis import is_hypothesis_test
-
-    # Hypothesis' own plugin adds its `hypothesis` marker after this conftest hook has run, so ask it directly.
+    """Mark browser, Hypothesis and real-model tests `slow` by rule, so `test-fast` skips them."""
+    # Hypothesis' own plugin adds its `hypothesis` marker after this conftest hook has run, so ask
+    # it directly.
     for item in items:
         fuzzing = isinstance(item, pytest.Function) and is_hypothesis_test(item.obj)
         real_model = bool(REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())))

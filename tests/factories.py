@@ -1,4 +1,4 @@
-"""factory_boy factories, builders of papers and readers for the digest tests, and a loader of real HF items."""
+"""factory_boy factories, paper and reader builders for digest tests, a loader of real HF items."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class SubscriberFactory(factory.django.DjangoModelFactory[Subscriber]):
 def papers_create(
     n: int = 12, *, day: dt.date = DAY - dt.timedelta(days=1), prefix: str = "2611.1"
 ) -> list[Any]:
-    """n papers of a day (by default the day before DAY) on five topics in turn, the first most upvoted."""
+    """n papers of a day (default: DAY - 1 day) on five topics in turn, the first most upvoted."""
     topics = [
         "pose estimation",
         "speech recognition",
@@ -106,7 +106,7 @@ def reader_create(**kwargs: Any) -> Subscriber:
     return SubscriberFactory.create(**{**fields, **kwargs})
 
 
-def _when(value: str | None) -> dt.datetime | None:
+def _parse_utc(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
@@ -117,7 +117,7 @@ def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
     and links before (or without) the real parser and ingest; it is not the project's parser.
     """
     paper = item["paper"]
-    submitted = _when(paper.get("submittedOnDailyAt"))
+    submitted = _parse_utc(paper.get("submittedOnDailyAt"))
     return {
         "arxiv_id": paper["id"],
         "title": " ".join(paper["title"].split()),
@@ -125,7 +125,7 @@ def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
         "authors": [
             author["name"] for author in paper.get("authors", []) if not author.get("hidden")
         ],
-        "published_at": _when(paper.get("publishedAt")),
+        "published_at": _parse_utc(paper.get("publishedAt")),
         "hf_date": submitted.date() if submitted else None,
         "upvotes": paper.get("upvotes", 0),
         "num_comments": item.get("numComments", 0),
@@ -135,7 +135,7 @@ def paper_fields_from_hf_item(item: dict[str, Any]) -> dict[str, Any]:
         "thumbnail": item.get("thumbnail") or "",
         "ai_summary": paper.get("ai_summary", ""),
         "ai_keywords": paper.get("ai_keywords", []),
-        "withdrawn_at": _when(paper.get("withdrawnAt")),
+        "withdrawn_at": _parse_utc(paper.get("withdrawnAt")),
     }
 
 

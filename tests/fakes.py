@@ -20,6 +20,6 @@ def fake_embed(texts: list[str]) -> np.ndarray:
     for text in texts:
         vector = np.zeros(DIMENSIONS, dtype=np.float32)
         for word in text.lower().replace(",", " ").replace(".", " ").split():
-            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0  # noqa: S324
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0
         rows.append(vector / (np.linalg.norm(vector) or 1.0))
     return np.array(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)

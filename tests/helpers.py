@@ -1,4 +1,4 @@
-"""Plain helpers and constants shared by the tests (fixtures stay in the conftest files, builders in factories.py)."""
+"""Helpers and constants the tests share (fixtures stay in conftests, builders in factories.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr, TypedDict
 from urllib.parse import urlsplit
 
 import numpy as np
 import requests
+import responses
 from anymail.exceptions import AnymailRequestsAPIError
 from django.core import mail
 
@@ -28,7 +29,7 @@ from papers.sources.records import PaperRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# --- Captured responses, screenshots and the browser ------------------------------------------------
+# --- Captured responses, screenshots and the browser ----------------------------------------------
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -50,7 +51,42 @@ def fixture_bytes(relative: str) -> bytes:
     return (FIXTURES / relative).read_bytes()
 
 
-# --- Sign-up, and the links in emails and pages -----------------------------------------------------
+# --- What a test reads back: regex matches, and the requests `responses` answered -----------------
+
+
+def matched(pattern: AnyStr, text: AnyStr, flags: int = 0) -> re.Match[AnyStr]:
+    """The first match of the pattern in the text; no match fails the test, naming the pattern."""
+    found = re.search(pattern, text, flags)
+    assert found is not None, f"no match for {pattern!r}"
+    return found
+
+
+def fully_matched(pattern: AnyStr, text: AnyStr) -> re.Match[AnyStr]:
+    """The match of the pattern with the whole text; no match fails the test, naming both."""
+    found = re.fullmatch(pattern, text)
+    assert found is not None, f"{text!r} does not match {pattern!r}"
+    return found
+
+
+def sent_params(call: responses.Call) -> dict[str, Any]:
+    """The query parameters of a request that `responses` answered, as it recorded them."""
+    # responses sets .params on the PreparedRequest it records (with a type: ignore of its own).
+    return call.request.params  # type: ignore[attr-defined]
+
+
+def sent_kwargs(call: responses.Call) -> dict[str, Any]:
+    """The keyword arguments (timeout...) of a request `responses` answered, as it recorded them."""
+    # responses sets .req_kwargs on the PreparedRequest it records (with a type: ignore of its own).
+    return call.request.req_kwargs  # type: ignore[attr-defined]
+
+
+def answered_status(call: responses.Call) -> int:
+    """The status `responses` answered a request with (an exception it raised fails the test)."""
+    assert isinstance(call.response, requests.Response), call.response
+    return call.response.status_code
+
+
+# --- Sign-up, and the links in emails and pages ---------------------------------------------------
 
 FORM = {
     "email": "ada@example.org",
@@ -65,7 +101,7 @@ FORM = {
 
 def link_path(message: mail.EmailMessage, name: str) -> str:
     """The path of the first /<name>/<token>/ link in an email's text part."""
-    found = re.search(rf"https?://[^\s/]+(/{name}/[^\s/]+/)", message.body)
+    found = re.search(rf"https?://[^\s/]+(/{name}/[^\s/]+/)", str(message.body))
     assert found, f"no /{name}/ link in:\n{message.body}"
     return urlsplit(found.group(0)).path
 
@@ -77,14 +113,20 @@ def page_link(response: Any, name: str) -> str:
     return found.group(1)
 
 
-# --- The email provider and its webhooks ------------------------------------------------------------
+# --- The email provider and its webhooks ----------------------------------------------------------
 
 WEBHOOK_SECRET = "paperboy:webhook-s3cret"
 POSTMARK_WEBHOOK = "/anymail/postmark/tracking/"
 
 
-def basic_auth(credentials: str | None) -> dict[str, str]:
-    """The Authorization header a provider sends with these user:password credentials (none for None)."""
+class BasicAuth(TypedDict, total=False):
+    """Keyword arguments for the test client: the WSGI name of the Authorization header."""
+
+    HTTP_AUTHORIZATION: str
+
+
+def basic_auth(credentials: str | None) -> BasicAuth:
+    """The Authorization header a provider sends with user:password credentials (none for None)."""
     if credentials is None:
         return {}
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
@@ -97,11 +139,10 @@ def provider_http_error(status: int) -> AnymailRequestsAPIError:
     return AnymailRequestsAPIError("the provider is down", status_code=status, response=response)
 
 
-# --- The digest -------------------------------------------------------------------------------------
+# --- The digest -----------------------------------------------------------------------------------
 
-DAY = dt.date(
-    2026, 11, 24
-)  # a Tuesday: the day of the issue the ledger and command tests build and send
+# A Tuesday: the day of the issue the ledger and command tests build and send.
+DAY = dt.date(2026, 11, 24)
 CANDIDATES = "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
 ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 
@@ -116,7 +157,7 @@ class Judged:
 
 
 def issue_of_a_real_day(*, status: str, note: str) -> tuple[Issue, list[Paper]]:
-    """A real day of HF papers through the real parser and ingest, as an issue with a note and two pins.
+    """A real HF day through the real parser and ingest, as an issue with a note and two pins.
 
     The papers come back most upvoted first; the pins are the 4th and 5th of them.
     """
@@ -140,11 +181,11 @@ def issue_of_a_real_day(*, status: str, note: str) -> tuple[Issue, list[Paper]]:
     return issue, ranked
 
 
-# --- A fresh interpreter ----------------------------------------------------------------------------
+# --- A fresh interpreter --------------------------------------------------------------------------
 
 
 def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """An environment with nothing of ours in it but what the test sets (no .env, state under tmp_path)."""
+    """An environment with nothing of ours but what the test sets (no .env, state in tmp_path)."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
@@ -157,7 +198,7 @@ def clean_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run this code in a new interpreter at the repository's root, with exactly this environment."""
+    """Run this code in a new interpreter at the repository's root with exactly this environment."""
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,

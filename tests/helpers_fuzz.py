@@ -1,4 +1,4 @@
-"""Shared by the fuzz tests: the Hypothesis settings, a command-line runner and a snapshot of everything stored."""
+"""For the fuzz tests: Hypothesis settings, a command runner and a snapshot of everything stored."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-# Deterministic and modest: the same examples every run, and the whole folder in well under a minute.
+# Deterministic and modest: the same examples every run, and the whole folder in well under a
+# minute.
 FUZZ = settings(
     max_examples=60,
     derandomize=True,
@@ -26,7 +27,7 @@ anything = st.text(max_size=40)
 
 
 def stored_state() -> dict[str, Any]:
-    """Every row of every model that bad input must not change, by model (ids and all field values)."""
+    """Every row of every model that bad input must not change, by model (ids and field values)."""
     state: dict[str, Any] = {}
     for app_label in STORED_APPS:
         try:
@@ -70,7 +71,7 @@ def command_argv(
 
 
 def command_run(name: str, argv: list[str]) -> tuple[bool, str]:
-    """Run a command; (True, output) on success, (False, message) on a CommandError. Anything else fails the test."""
+    """Run a command: (True, output), or (False, message) on a CommandError; anything else fails."""
     out = StringIO()
     try:
         call_command(name, *argv, stdout=out, stderr=out)

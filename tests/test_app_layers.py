@@ -1,4 +1,4 @@
-"""Layers point down only: papers knows nothing of subscriptions or digest, subscriptions nothing of digest.
+"""Layers point down: papers knows nothing of subscriptions or digest, nor subscriptions of digest.
 
 Checked on the source itself: every import statement of every module, at the top or inside a
 function, relative imports resolved.

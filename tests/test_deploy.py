@@ -1,5 +1,8 @@
-"""Deployment: production settings pass `check --deploy`, docker-compose.yml and the Dockerfile hang together,
-and what the web container runs (gunicorn + whitenoise) really serves the site."""
+"""Deployment: the production settings, docker-compose.yml, the Dockerfile and the web container.
+
+The production settings pass `check --deploy`, docker-compose.yml and the Dockerfile hang
+together, and what the web container runs (gunicorn + whitenoise) really serves the site.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ APP_SERVICES = ("migrate", "web", "worker", "beat")
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """A production environment (DEBUG off, a random 50+ character key) with nothing inherited from ours."""
+    """A production environment (DEBUG off, a random 50+ character key), none of ours inherited."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
@@ -59,7 +62,7 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-# --- Production settings -------------------------------------------------------------------------------
+# --- Production settings --------------------------------------------------------------------------
 
 
 def test_production_settings_pass_check_deploy_without_a_warning(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_check_deploy_does_fail_on_a_weak_secret_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("debug", ["false", ""])
-def test_it_refuses_to_start_without_SECRET_KEY_when_DEBUG_is_off(
+def test_it_refuses_to_start_without_secret_key_when_debug_is_off(
     tmp_path: Path, debug: str
 ) -> None:
     env = production_env(tmp_path, DEBUG=debug)
@@ -95,7 +98,7 @@ def test_it_refuses_to_start_without_SECRET_KEY_when_DEBUG_is_off(
     assert "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-# --- docker-compose.yml and the Dockerfile ----------------------------------------------------------------
+# --- docker-compose.yml and the Dockerfile --------------------------------------------------------
 
 
 def test_compose_has_the_six_services_and_app_services_share_one_image(compose: dict) -> None:
@@ -191,7 +194,8 @@ def test_make_run_migrates_loads_the_sample_queues_a_live_fetch_and_starts_the_p
         line.split(": ", 1) for line in (ROOT / "Procfile.dev").read_text().splitlines() if line
     )
 
-    assert -1 not in positions and positions == sorted(positions), dry_run.stdout
+    assert -1 not in positions, dry_run.stdout
+    assert positions == sorted(positions), dry_run.stdout
     assert "DEBUG=${DEBUG:-true}" in dry_run.stdout
     assert set(procfile) == {"web", "worker", "beat"}
     assert shlex.split(procfile["web"])[:4] == [
@@ -262,7 +266,7 @@ def test_the_env_example_names_the_production_variables_without_a_secret() -> No
     assert values["SECRET_KEY"] == ""
 
 
-# --- What the web container runs, run here ----------------------------------------------------------------
+# --- What the web container runs, run here --------------------------------------------------------
 
 
 def free_port() -> int:
@@ -273,7 +277,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A migrated SQLite database and collected static files, as the migrate job and the image build make them."""
+    """A migrated SQLite database and collected static files, as the migrate job and build do."""
     tmp = tmp_path_factory.mktemp("site")
     env = production_env(
         tmp,

@@ -1,4 +1,4 @@
-"""The tests share helpers through tests/helpers.py, tests/factories.py and fixtures, never through each other."""
+"""Tests share helpers through helpers.py, factories.py and fixtures, never through each other."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _is_test(dotted: str) -> bool:
 
 
 def imported_test_modules(source: str) -> list[str]:
-    """The test_* and conftest modules this source imports (tests-package and relative imports only)."""
+    """The test_* and conftest modules this source imports (tests.* and relative imports only)."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -29,7 +29,8 @@ def imported_test_modules(source: str) -> list[str]:
             if _is_test(node.module or ""):
                 found.append(base)
             else:
-                # `from tests.digest import test_sending` names the module in the alias, not in `module`.
+                # `from tests.digest import test_sending` names the module in the alias, not in
+                # `module`.
                 found += [f"{base}.{alias.name}" for alias in node.names if _is_test(alias.name)]
     return found
 

@@ -1,4 +1,4 @@
-"""The environment switches in config/settings.py, each read by a fresh interpreter with a controlled environment."""
+"""The environment switches of config/settings.py, each read by a new interpreter in a clean env."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ print(json.dumps({
     "cache_location": settings.CACHES["default"].get("LOCATION"),
     "broker_url": app.conf.broker_url,
     "broker_options": app.conf.broker_transport_options,
-    "db": {k: db.get(k) for k in ("ENGINE", "NAME", "USER", "HOST", "PORT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+    "db": {
+        k: db.get(k)
+        for k in ("ENGINE", "NAME", "USER", "HOST", "PORT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")
+    },
     "static_root": str(settings.STATIC_ROOT),
     "ssl_redirect": settings.SECURE_SSL_REDIRECT,
     "hsts": settings.SECURE_HSTS_SECONDS,
@@ -41,7 +44,7 @@ def probe(tmp_path: Path, **overrides: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_it_uses_redis_for_the_cache_and_the_broker_when_REDIS_URL_is_set(tmp_path: Path) -> None:
+def test_it_uses_redis_for_the_cache_and_the_broker_when_redis_url_is_set(tmp_path: Path) -> None:
     seen = probe(tmp_path, DEBUG="true", REDIS_URL="redis://cache.internal:6380/2")
 
     assert seen["cache_backend"] == "django.core.cache.backends.redis.RedisCache"
@@ -50,7 +53,7 @@ def test_it_uses_redis_for_the_cache_and_the_broker_when_REDIS_URL_is_set(tmp_pa
     assert not (tmp_path / "var" / "celery-broker").exists()
 
 
-def test_without_REDIS_URL_it_uses_locmem_and_a_filesystem_broker_whose_folders_exist(
+def test_without_redis_url_it_uses_locmem_and_a_filesystem_broker_whose_folders_exist(
     tmp_path: Path,
 ) -> None:
     seen = probe(tmp_path, DEBUG="true")
@@ -67,7 +70,8 @@ def test_without_REDIS_URL_it_uses_locmem_and_a_filesystem_broker_whose_folders_
 def test_the_embedded_broker_carries_a_task_from_one_process_to_another(tmp_path: Path) -> None:
     env = clean_env(tmp_path, DEBUG="true")
     sent = run_python(
-        "from config.celery import app; app.send_task('papers.tasks.fetch_hf_today', kwargs={'probe': 1})",
+        "from config.celery import app; "
+        "app.send_task('papers.tasks.fetch_hf_today', kwargs={'probe': 1})",
         env,
     )
     assert sent.returncode == 0, sent.stderr
@@ -85,7 +89,7 @@ def test_the_embedded_broker_carries_a_task_from_one_process_to_another(tmp_path
     assert received.stdout.split() == ["papers.tasks.fetch_hf_today", "{'probe':", "1}"]
 
 
-def test_it_uses_postgres_through_psycopg_3_when_DATABASE_URL_points_there(tmp_path: Path) -> None:
+def test_it_uses_postgres_through_psycopg_3_when_database_url_points_there(tmp_path: Path) -> None:
     seen = probe(
         tmp_path,
         DEBUG="true",
@@ -109,7 +113,7 @@ def test_it_uses_postgres_through_psycopg_3_when_DATABASE_URL_points_there(tmp_p
     assert driver.stdout.strip() == "True", driver.stderr
 
 
-def test_without_DATABASE_URL_it_uses_sqlite_in_the_var_folder_and_creates_it(
+def test_without_database_url_it_uses_sqlite_in_the_var_folder_and_creates_it(
     tmp_path: Path,
 ) -> None:
     seen = probe(tmp_path, DEBUG="true")
@@ -119,7 +123,7 @@ def test_without_DATABASE_URL_it_uses_sqlite_in_the_var_folder_and_creates_it(
     assert (tmp_path / "var").is_dir()
 
 
-def test_with_DEBUG_off_it_is_secure_by_default(tmp_path: Path) -> None:
+def test_with_debug_off_it_is_secure_by_default(tmp_path: Path) -> None:
     seen = probe(tmp_path, SECRET_KEY="k" * 60)
 
     assert seen["debug"] is False
@@ -130,7 +134,7 @@ def test_with_DEBUG_off_it_is_secure_by_default(tmp_path: Path) -> None:
     assert seen["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
 
 
-def test_DEBUG_gives_development_defaults_with_an_outbox_for_email(tmp_path: Path) -> None:
+def test_debug_gives_development_defaults_with_an_outbox_for_email(tmp_path: Path) -> None:
     seen = probe(tmp_path, DEBUG="true")
 
     assert seen["debug"] is True

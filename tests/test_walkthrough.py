@@ -1,4 +1,4 @@
-"""A reader's whole life in headless Chromium: sign up, confirm from the outbox, manage, read a digest, leave.
+"""A reader's life in headless Chromium: sign up, confirm from the outbox, manage, read, leave.
 
 One journey, as a developer would click through it with DEBUG on: the emails are written by
 Django's file backend to a temporary outbox and opened from the site's /outbox/ page, never
@@ -28,7 +28,7 @@ from subscriptions.models import Subscriber
 from subscriptions.outbox import outbox_list
 from tests.factories import SubscriberFactory
 from tests.fakes import fake_embed
-from tests.helpers import SHOTS, WIDTHS, fixture_bytes
+from tests.helpers import SHOTS, WIDTHS, fixture_bytes, matched
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +49,7 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 def outbox(
     settings: Any, tmp_path: Path, live_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """DEBUG on, mail written to a fresh folder the /outbox/ page reads, links in emails to the live server."""
+    """DEBUG on, mail to a fresh folder that /outbox/ reads, email links to the live server."""
     folder = tmp_path / "outbox"
     settings.DEBUG = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -121,7 +121,7 @@ def _html_part(page: Any) -> Any:
     return page.frame_locator("iframe[title='HTML part of the email']")
 
 
-def _header(page: Any, name: str) -> str:
+def _outbox_header(page: Any, name: str) -> str:
     """A header's value, as the outbox message page shows it in its Headers panel."""
     page.locator("details", has_text="Headers").evaluate("panel => { panel.open = true; }")
     return page.locator(f"dt:text-is('{name}') + dd").inner_text().strip()
@@ -131,8 +131,8 @@ def _subscriber(email: str) -> Subscriber:
     return Subscriber.objects.get(email=email)
 
 
-def _send(issue: Issue, *, at: dt.datetime) -> None:
-    """Make whoever's hour has come due, then send batches until none is left (the hourly tick's work)."""
+def _send_due(issue: Issue, *, at: dt.datetime) -> None:
+    """Make whoever's hour has come due, then send batches until none is left (the hourly tick)."""
     ledger.deliveries_create_due(now=at)
     while sending.deliveries_send_batch(issue_id=issue.pk, now=at).claimed:
         pass
@@ -176,7 +176,7 @@ def _confirms_from_the_outbox(page: Any, base: str, folder: Path) -> None:
     _shoot(page, "04-outbox")
     _open_from_outbox(page, base, to=ADA, subject="Confirm your Paperboy subscription")
     [email] = _mail_to(folder, ADA)
-    confirm_url = re.search(r"https?://\S+/confirm/\S+/", email.text).group(0)
+    confirm_url = matched(r"https?://\S+/confirm/\S+/", email.text).group(0)
     assert confirm_url.startswith(base + "/confirm/")
     button = _html_part(page).get_by_role("link", name="Confirm my subscription")
     assert (
@@ -238,7 +238,7 @@ def _gets_the_first_digest(folder: Path) -> Issue:
     # An hour before 07:00 in Paris she is not due yet: her new delivery time counts.
     ledger.deliveries_create_due(now=dt.datetime.combine(FIRST_DAY, dt.time(5, tzinfo=dt.UTC)))
     assert not Delivery.objects.filter(subscriber__email=ADA).exists()
-    _send(issue, at=dt.datetime.combine(FIRST_DAY, SIX_UTC))
+    _send_due(issue, at=dt.datetime.combine(FIRST_DAY, SIX_UTC))
 
     delivery = Delivery.objects.get(issue=issue, subscriber__email=ADA)
     assert delivery.status == DeliveryStatus.SENT
@@ -248,7 +248,7 @@ def _gets_the_first_digest(folder: Path) -> Issue:
 
 
 def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
-    """Open Ada's digest from the outbox; check her papers, their reasons and the links. Returns the view URL."""
+    """Open Ada's digest in the outbox, check papers, reasons and links; return the view URL."""
     picked = Delivery.objects.get(issue=issue, subscriber__email=ADA).papers
     titles = dict(Paper.objects.filter(arxiv_id__in=picked).values_list("arxiv_id", "title"))
     page.goto(base + "/outbox/")
@@ -257,15 +257,15 @@ def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
 
     email = _html_part(page)
     shown = [" ".join(title.split()) for title in email.locator("h2.pb-title").all_inner_texts()]
-    assert shown == [
-        " ".join(titles[arxiv_id].split()) for arxiv_id in picked
-    ]  # her papers, in her order
+    # Her papers, in her order.
+    assert shown == [" ".join(titles[arxiv_id].split()) for arxiv_id in picked]
     reasons = email.locator("p.pb-reason").all_inner_texts()
-    assert len(reasons) == 5 and all(reasons), reasons
-    assert any(reason.startswith("matches: ") for reason in reasons), (
-        reasons
-    )  # picked for her interests
-    # .strip(): the subject header is folded before its first word, and the outbox keeps the fold's space.
+    assert len(reasons) == 5, reasons
+    assert all(reasons), reasons
+    # Picked for her interests.
+    assert any(reason.startswith("matches: ") for reason in reasons), reasons
+    # .strip(): the subject header is folded before its first word, and the outbox keeps the fold's
+    # space.
     [digest] = [
         message
         for message in _mail_to(folder, ADA)
@@ -301,9 +301,9 @@ def _views_it_in_the_browser(page: Any, view_url: str, issue: Issue) -> None:
     top = Paper.objects.get(arxiv_id=issue.candidate_ids[0])  # the day's most upvoted paper
     expect(page.get_by_role("link", name=" ".join(top.title.split()))).to_be_visible()
     reasons = page.locator("p.pb-reason").all_inner_texts()
-    assert reasons and all(reason.startswith("trending: ") for reason in reasons), (
-        reasons
-    )  # nothing about Ada
+    # Nothing about Ada.
+    assert reasons, reasons
+    assert all(reason.startswith("trending: ") for reason in reasons), reasons
     for personal in ("View in browser", "Manage your preferences", "Unsubscribe"):
         assert page.get_by_role("link", name=personal).count() == 0
     _shoot(page, "12-view-in-browser")
@@ -313,9 +313,9 @@ def _leaves_in_one_click(page: Any, base: str) -> None:
     _open_from_outbox(page, base, to=ADA, subject="Paperboy · 19 Nov 2025")
     unsubscribe_url = _text_link(page, "/unsubscribe/").get_attribute("href")
     assert (
-        _header(page, "List-Unsubscribe") == f"<{unsubscribe_url}>"
+        _outbox_header(page, "List-Unsubscribe") == f"<{unsubscribe_url}>"
     )  # the footer's link is the header's
-    assert _header(page, "List-Unsubscribe-Post") == ONE_CLICK
+    assert _outbox_header(page, "List-Unsubscribe-Post") == ONE_CLICK
     _text_link(page, "/unsubscribe/").click()
 
     page.wait_for_url(unsubscribe_url)
@@ -331,10 +331,10 @@ def _leaves_in_one_click(page: Any, base: str) -> None:
 
 
 def _bob_leaves_from_his_mail_client(page: Any, base: str) -> None:
-    """RFC 8058: a bare POST of "List-Unsubscribe=One-Click" to the header's URL; no cookie, no CSRF token."""
+    """RFC 8058: POST "List-Unsubscribe=One-Click" to the header's URL; no cookie, no CSRF token."""
     _open_from_outbox(page, base, to=BOB, subject="Paperboy · 19 Nov 2025")
     found = re.fullmatch(
-        r"<(https?://[^>]+/unsubscribe/[^>]+/)>", _header(page, "List-Unsubscribe")
+        r"<(https?://[^>]+/unsubscribe/[^>]+/)>", _outbox_header(page, "List-Unsubscribe")
     )
     assert found
     assert found.group(1).startswith(base)
@@ -356,7 +356,7 @@ def _bob_leaves_from_his_mail_client(page: Any, base: str) -> None:
 def _gets_no_more_mail(page: Any, base: str, folder: Path) -> None:
     before = {address: len(_mail_to(folder, address)) for address in (ADA, BOB, CY)}
     issue = services.issue_build(date=NEXT_DAY)
-    _send(issue, at=dt.datetime.combine(NEXT_DAY, SIX_UTC))
+    _send_due(issue, at=dt.datetime.combine(NEXT_DAY, SIX_UTC))
 
     after = {address: len(_mail_to(folder, address)) for address in (ADA, BOB, CY)}
     assert after == {**before, CY: before[CY] + 1}  # Cy still gets it; the two who left get nothing

@@ -1,4 +1,4 @@
-"""The digest's admin, one module per admin: issues, the ledger, and the ledger's panel on the subscriber page.
+"""The digest's admin, one module per admin: issues, the ledger, the subscriber page's deliveries.
 
 Django's autodiscover imports this package; importing the modules registers their admins.
 """

@@ -1,4 +1,4 @@
-"""The send ledger in the admin, read-only: written by the sending batches and the provider's webhooks."""
+"""The send ledger in the admin, read-only: written by the sending batches and provider webhooks."""
 
 from __future__ import annotations
 

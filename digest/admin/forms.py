@@ -15,7 +15,7 @@ from subscriptions.models import (
 
 
 class PreviewForm(forms.Form):
-    """Whose digest to preview: a subscriber, an interests text, or both (the text wins), and how many papers."""
+    """Whose digest to preview: a subscriber, interests text, or both (the text wins); its size."""
 
     subscriber = forms.CharField(
         required=False,
@@ -27,7 +27,9 @@ class PreviewForm(forms.Form):
         required=False,
         max_length=INTERESTS_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Free text, as a reader writes it; empty: the subscriber's own, or trending only.",
+        help_text=(
+            "Free text, as a reader writes it; empty: the subscriber's own, or trending only."
+        ),
     )
     size = forms.IntegerField(
         required=False,

@@ -19,6 +19,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -67,15 +69,15 @@ COUNTS_SHOWN = [
 
 
 class IssueChangeList(ChangeList):
-    """The changelist, with each listed issue's delivery figures (one query for the page) as `issue.counts`."""
+    """The changelist, with each listed issue's delivery figures as `issue.counts` (one query)."""
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         issues = list(self.result_list)
         counts = issue_counts_by_id(issue_ids=[issue.pk for issue in issues])
         for issue in issues:
-            issue.counts = counts[issue.pk]  # type: ignore[attr-defined]
-        self.result_list = issues  # type: ignore[assignment]
+            issue.counts = counts[issue.pk]
+        self.result_list = issues
 
 
 def issue_send_refusal(*, issue: Issue) -> str:
@@ -87,6 +89,14 @@ def issue_send_refusal(*, issue: Issue) -> str:
     if issue.paused_at is not None:
         return f"This issue is paused ({issue.pause_reason or 'no reason given'}): resume it first."
     return ""
+
+
+def _editor_email(request: HttpRequest) -> str:
+    """The signed-in editor's email address; "" if their account has none."""
+    # The admin's views only let signed-in staff through: the user is never anonymous here.
+    if isinstance(request.user, AnonymousUser):
+        return ""
+    return request.user.email
 
 
 def _plural(count: int, word: str) -> str:
@@ -108,21 +118,24 @@ class FrozenOnceSendingInline(admin.TabularInline):
     ) -> forms.Field | None:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name == "paper":
-            # Papers are pinned here, not written: no "add" or "change" paper buttons; and titles are long.
-            wrapper = field.widget
-            wrapper.can_add_related = wrapper.can_change_related = wrapper.can_delete_related = (
-                False  # type: ignore[attr-defined]
-            )
-            getattr(wrapper, "widget", wrapper).attrs["data-width"] = "42em"
+            # Papers are pinned here, not written: no "add" or "change" paper buttons; and titles
+            # are long.
+            widget = field.widget
+            if isinstance(widget, RelatedFieldWidgetWrapper):
+                widget.can_add_related = widget.can_change_related = widget.can_delete_related = (
+                    False
+                )
+                widget = widget.widget
+            widget.attrs["data-width"] = "42em"
         return field
 
-    def has_add_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
+    def has_add_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return not issue_is_frozen(issue=obj) and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
+    def has_change_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return not issue_is_frozen(issue=obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:  # type: ignore[override]
+    def has_delete_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return not issue_is_frozen(issue=obj) and super().has_delete_permission(request, obj)
 
 
@@ -157,7 +170,8 @@ class PausedFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Soft hyphens let the longest headers break (see change_list.html), so the figures fit beside the filters.
+# Soft hyphens let the longest headers break (see change_list.html), so the figures fit beside the
+# filters.
 _COUNT_HEADERS = {
     "delivered": "deliv\u00adered",
     "complained": "com\u00adplained",
@@ -172,9 +186,11 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
         if name == "failed" and value:
             # Failed deliveries are one click away, with their errors.
             url = reverse("admin:digest_delivery_changelist")
-            query = urlencode(
-                {"issue__id__exact": issue.pk, "status__exact": DeliveryStatus.FAILED}
-            )
+            params: dict[str, int | str] = {
+                "issue__id__exact": issue.pk,
+                "status__exact": DeliveryStatus.FAILED,
+            }
+            query = urlencode(params)
             return format_html(
                 '<a href="{}?{}" style="color:#b91c1c;font-weight:700">{}</a>', url, query, value
             )
@@ -188,7 +204,8 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
 class IssueAdmin(admin.ModelAdmin):
     change_form_template = "admin/digest/issue/change_form.html"
     change_list_template = "admin/digest/issue/change_list.html"
-    # The kind and the candidates share the date's cell, the pause the status's: the figures fit beside the filters.
+    # The kind and the candidates share the date's cell, the pause the status's: the figures fit
+    # beside the filters.
     list_display = ["issue", "state", *ISSUE_LIST_COUNTS]
     list_filter = ["status", "kind", PausedFilter, "date"]
     date_hierarchy = "date"
@@ -236,8 +253,8 @@ class IssueAdmin(admin.ModelAdmin):
     bounced = _count_column("bounced")
     complained = _count_column("complained")
 
-    # Issues are built by the hourly tick (or `manage.py build_issue`) and never deleted: deleting one
-    # would drop its ledger, and with it the record of who has had it.
+    # Issues are built by the hourly tick (or `manage.py build_issue`) and never deleted: deleting
+    # one would drop its ledger, and with it the record of who has had it.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -247,7 +264,8 @@ class IssueAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return IssueChangeList
 
-    # The list's <style> block (narrow figure columns, so that they fit beside the filters) passes by nonce.
+    # The list's <style> block (narrow figure columns, so that they fit beside the filters) passes
+    # by nonce.
     @method_decorator(csp_update({"style-src": [NONCE]}))
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -261,10 +279,12 @@ class IssueAdmin(admin.ModelAdmin):
         if (
             issue is not None
             and request.method == "POST"
+            and request.resolver_match is not None
             and request.resolver_match.url_name == "digest_issue_change"
         ):
-            # The change form saves in one transaction: holding the row there means no reader can be
-            # made due (their ledger rows reference it) between the "not sending yet" check and the save.
+            # The change form saves in one transaction: holding the row there means no reader can
+            # be made due (their ledger rows reference it) between the "not sending yet" check and
+            # the save.
             issue = issue_get_locked(issue_id=issue.pk)
         return issue
 
@@ -275,11 +295,12 @@ class IssueAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Issue, form: forms.ModelForm, change: bool
     ) -> None:
-        # Only the note is the editor's: the status and the pause belong to the worker and the buttons.
+        # Only the note is the editor's: the status and the pause belong to the worker and the
+        # buttons.
         if not issue_is_frozen(issue=obj):
             obj.save(update_fields=["note", "updated_at"])
 
-    def view_on_site(self, issue: Issue) -> str | None:  # type: ignore[override]
+    def view_on_site(self, issue: Issue) -> str | None:
         if not issue_is_published(issue=issue):
             return None
         url = reverse("digest:issue", kwargs={"day": issue.date})
@@ -367,15 +388,16 @@ class IssueAdmin(admin.ModelAdmin):
         url = reverse("admin:digest_delivery_changelist")
         links = []
         for name in names:
-            query = {"issue__id__exact": issue.pk}
+            query: dict[str, int | str] = {"issue__id__exact": issue.pk}
             if name in DeliveryStatus.values:
                 query["status__exact"] = name
             links.append((name, url, urlencode(query), counts[name]))
         head = format_html_join("", '<th scope="col">{}</th>', ((name,) for name in names))
         body = format_html_join("", '<td data-count="{}"><a href="{}?{}">{}</a></td>', links)
         return format_html(
-            '<table class="issue-counts"><caption style="caption-side:top;text-align:left;padding:0 0 4px;'
-            'background:none;color:var(--body-quiet-color);font-size:0.8125rem;font-weight:600;text-transform:none">'
+            '<table class="issue-counts"><caption style="caption-side:top;text-align:left;'
+            "padding:0 0 4px;background:none;color:var(--body-quiet-color);font-size:0.8125rem;"
+            'font-weight:600;text-transform:none">'
             "{}</caption><thead><tr>{}</tr></thead><tbody><tr>{}</tr></tbody></table>",
             caption,
             head,
@@ -446,10 +468,15 @@ class IssueAdmin(admin.ModelAdmin):
             )
 
         email = xframe_options_sameorigin(
-            # The email's <style> blocks (dark mode, phones) pass by nonce; only the admin may frame it.
+            # The email's <style> blocks (dark mode, phones) pass by nonce; only the admin may frame
+            # it.
             csp_replace(
                 {"style-src": [NONCE], "frame-ancestors": [SELF], "form-action": ["'none'"]}
-            )(self.preview_email_view)
+            )(
+                # django-csp types its decorators for views that take only the request; the
+                # wrapper passes every argument on, so the view's object_id arrives.
+                self.preview_email_view  # type: ignore[arg-type]
+            )
         )
         return [
             view(self.preview_view, "preview", "preview"),
@@ -472,7 +499,7 @@ class IssueAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return issue
 
-    def _render(
+    def _issue_page(
         self, request: HttpRequest, issue: Issue, template: str, title: str, **context: Any
     ) -> TemplateResponse:
         """One of the issue's own pages (preview, send now, pause), inside the admin's frame."""
@@ -489,12 +516,12 @@ class IssueAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:digest_issue_change", args=[issue.pk]))
 
     def preview_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
-        """The digest a subscriber, or a reader with these interests, would get from this issue now."""
+        """The digest a subscriber, or a reader with these interests, would now get from it."""
         issue = self._issue_to_change(request, object_id)
         form = PreviewForm(request.GET)
         context: dict[str, Any] = {
             "form": form,
-            "user_email": request.user.email,  # type: ignore[union-attr]
+            "user_email": _editor_email(request),
             "embed_on_change": settings.PAPERBOY_EMBED_ON_CHANGE,
         }
         if form.is_valid():
@@ -513,7 +540,7 @@ class IssueAdmin(admin.ModelAdmin):
                 interests=interests,
                 size=size,
             )
-        return self._render(request, issue, "preview.html", f"Preview: {issue}", **context)
+        return self._issue_page(request, issue, "preview.html", f"Preview: {issue}", **context)
 
     def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Only the previewed email's HTML, for the sandboxed frame of the preview page."""
@@ -527,19 +554,21 @@ class IssueAdmin(admin.ModelAdmin):
         html = issue_preview(
             issue=issue, subscriber=subscriber, interests=interests, size=size
         ).parts.html
-        # Links open in a new tab (the frame may open pop-ups that leave its sandbox), not inside the frame.
+        # Links open in a new tab (the frame may open pop-ups that leave its sandbox), not inside
+        # the frame.
         html = html.replace("<head>", '<head><base target="_blank">', 1)
         nonce = getattr(request, "csp_nonce", None)
         if nonce is not None:
-            # str() makes the nonce; "<style" only comes from our template (scraped text is escaped).
+            # str() makes the nonce; "<style" only comes from our template (scraped text is
+            # escaped).
             html = html.replace("<style", f'<style nonce="{nonce!s}"')
         return HttpResponse(html, content_type="text/html; charset=utf-8")
 
     def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        """Send the previewed digest to the editor, marked [Test]; no reader and no ledger row involved."""
+        """Send the previewed digest to the editor, marked [Test]; no reader, no ledger row."""
         issue = self._issue_to_change(request, object_id)
         form = TestSendForm(request.POST)
-        to = request.user.email  # type: ignore[union-attr]
+        to = _editor_email(request)
         preview_url = reverse("admin:digest_issue_preview", args=[issue.pk])
         if not form.is_valid():
             self.message_user(
@@ -572,7 +601,7 @@ class IssueAdmin(admin.ModelAdmin):
         return back
 
     def send_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Ask (GET), then make every deliverable reader of the issue's kind due now and send (POST)."""
+        """Ask (GET), then make every deliverable reader of the issue's kind due now, and send."""
         issue = self._issue_to_change(request, object_id)
         refusal = issue_send_refusal(issue=issue)
         if refusal:
@@ -581,7 +610,7 @@ class IssueAdmin(admin.ModelAdmin):
         readers = issue_readers_to_send(issue=issue).count()
         if request.method != "POST":
             already = issue_delivery_count(issue=issue)
-            return self._render(
+            return self._issue_page(
                 request,
                 issue,
                 "send_now.html",
@@ -590,7 +619,10 @@ class IssueAdmin(admin.ModelAdmin):
                 already=already,
             )
         transaction.on_commit(lambda: issue_send_now.delay(issue.pk))
-        message = f"Sending {issue} now to {_plural(readers, 'more reader')}; the figures below fill in as it goes."
+        message = (
+            f"Sending {issue} now to {_plural(readers, 'more reader')}; "
+            "the figures below fill in as it goes."
+        )
         self.message_user(request, message, messages.SUCCESS)
         return self._redirect_to_issue(issue)
 
@@ -599,7 +631,7 @@ class IssueAdmin(admin.ModelAdmin):
         issue = self._issue_to_change(request, object_id)
         form = PauseForm(request.POST if request.method == "POST" else None)
         if request.method != "POST" or not form.is_valid():
-            return self._render(request, issue, "pause.html", f"Pause {issue}", form=form)
+            return self._issue_page(request, issue, "pause.html", f"Pause {issue}", form=form)
         reason = form.cleaned_data["reason"].strip() or f"paused by {request.user.get_username()}"
         if services.issue_pause(issue=issue, reason=reason):
             self.message_user(
@@ -628,7 +660,10 @@ class IssueAdmin(admin.ModelAdmin):
                 request, "Scheduled: it goes out at each reader's hour.", messages.SUCCESS
             )
         else:
-            message = f"Only a draft can be scheduled; this issue is {issue.get_status_display().lower()}."
+            message = (
+                "Only a draft can be scheduled; "
+                f"this issue is {issue.get_status_display().lower()}."
+            )
             self.message_user(request, message, messages.WARNING)
         return self._redirect_to_issue(issue)
 
@@ -641,11 +676,17 @@ class IssueAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         elif issue.status != IssueStatus.SCHEDULED:
-            message = f"Only a scheduled issue can go back to draft; this one is {issue.get_status_display().lower()}."
+            message = (
+                "Only a scheduled issue can go back to draft; "
+                f"this one is {issue.get_status_display().lower()}."
+            )
             self.message_user(request, message, messages.WARNING)
         else:
             due = issue_delivery_count(issue=issue)
-            message = f"Not held: {_plural(due, 'reader')} already due for it, so it has started going out. Pause it instead."
+            message = (
+                f"Not held: {_plural(due, 'reader')} already due for it, "
+                "so it has started going out. Pause it instead."
+            )
             self.message_user(request, message, messages.WARNING)
         return self._redirect_to_issue(issue)
 

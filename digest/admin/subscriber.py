@@ -21,12 +21,13 @@ RECENT_DELIVERIES = 20
 _DELIVERY_EVENTS = ["delivered_at", "opened_at", "clicked_at", "bounced_at", "complained_at"]
 
 
-def _when(value: object) -> str:
+def _time_cell(value: object) -> str:
+    """A date and time to the minute, or a dash for none."""
     return f"{value:%Y-%m-%d %H:%M}" if value else "–"
 
 
 def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
-    """The cells of one delivery's row: issue link and name, status class and label, sent, papers, events, error."""
+    """The cells of a delivery's row: issue link and name, status, sent, papers, events, error."""
     events = ", ".join(
         name.removesuffix("_at") for name in _DELIVERY_EVENTS if getattr(delivery, name)
     )
@@ -39,7 +40,7 @@ def _delivery_row(delivery: Delivery) -> tuple[object, ...]:
         issue,
         delivery.status,
         delivery.get_status_display(),
-        _when(delivery.sent_at),
+        _time_cell(delivery.sent_at),
         papers,
         events or "–",
         error,
@@ -58,12 +59,12 @@ class SubscriberWithDeliveriesAdmin(SubscriberAdmin):
 
     @admin.display(description=f"latest {RECENT_DELIVERIES}")
     def recent_deliveries(self, subscriber: Subscriber) -> SafeString | str:
-        """The subscriber's latest digests from the ledger (one query), with a link to all of them."""
+        """The subscriber's latest digests from the ledger (one query), and a link to them all."""
         deliveries = delivery_list_latest(subscriber=subscriber, limit=RECENT_DELIVERIES)
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td class="delivery-{}">{}</td><td>{}</td><td>{}</td><td>{}</td>'
-            "<td>{}</td></tr>",
+            '<tr><td><a href="{}">{}</a></td><td class="delivery-{}">{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (_delivery_row(delivery) for delivery in deliveries),
         )
         if not rows:
@@ -72,7 +73,8 @@ class SubscriberWithDeliveriesAdmin(SubscriberAdmin):
             reverse("admin:digest_delivery_changelist") + f"?subscriber__id__exact={subscriber.pk}"
         )
         return format_html(
-            '<table class="subscriber-deliveries"><thead><tr><th>issue</th><th>status</th><th>sent (UTC)</th>'
+            '<table class="subscriber-deliveries"><thead><tr>'
+            "<th>issue</th><th>status</th><th>sent (UTC)</th>"
             "<th>papers</th><th>events</th><th>error</th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}">All deliveries to this subscriber</a></p>',
             rows,

@@ -37,7 +37,8 @@ def parse_xml(raw: bytes) -> Element:
         raise ParseError("empty response body")
     raw = _undo_double_encoding(raw)
     try:
-        # No arXiv feed has a DTD, so none is allowed: that stops entity bombs and external entities early.
+        # No arXiv feed has a DTD, so none is allowed:
+        # that stops entity bombs and external entities early.
         return defusedxml.ElementTree.fromstring(raw, forbid_dtd=True)
     except defusedxml.DefusedXmlException as exc:
         raise ParseError(f"forbidden XML entity, DTD or external reference: {exc}") from exc
@@ -46,7 +47,7 @@ def parse_xml(raw: bytes) -> Element:
 
 
 def _undo_double_encoding(raw: bytes) -> bytes:
-    """The UTF-8 bytes of a body that was saved after being decoded as Latin-1 ("Wübben" -> "WÃ¼bben").
+    """The UTF-8 bytes of a body saved after being decoded as Latin-1 ("Wübben" -> "WÃ¼bben").
 
     Recorders and tools that take `response.text` of a body served without a charset do this
     (the 2026 API captures in tests/fixtures are such files). Only a document that round-trips
@@ -63,11 +64,11 @@ def _undo_double_encoding(raw: bytes) -> bytes:
 
 
 def parse(raw: bytes) -> ParseResult:
-    """Every `<entry>` of an arXiv API Atom feed as a PaperRecord; an arXiv error feed is a ParseError."""
-    feed = _feed(raw)
+    """Every `<entry>` of an arXiv API Atom feed as a PaperRecord; an error feed is a ParseError."""
+    feed = _feed_parse(raw)
     result = ParseResult()
     for index, entry in enumerate(feed.iterfind(f"{ATOM}entry")):
-        record = _record(entry)
+        record = _entry_record(entry)
         if isinstance(record, str):
             result.skipped.append(f"entry {index}: {record}")
         else:
@@ -77,10 +78,10 @@ def parse(raw: bytes) -> ParseResult:
 
 def total_results(raw: bytes) -> int:
     """The feed's opensearch:totalResults: how many entries the whole query has, over all pages."""
-    return _total(_feed(raw))
+    return _feed_total_results(_feed_parse(raw))
 
 
-def _total(feed: Element) -> int:
+def _feed_total_results(feed: Element) -> int:
     value = feed.findtext(f"{OPENSEARCH}totalResults")
     try:
         return int((value or "").strip())
@@ -90,7 +91,7 @@ def _total(feed: Element) -> int:
         ) from None
 
 
-def _feed(raw: bytes) -> Element:
+def _feed_parse(raw: bytes) -> Element:
     root = parse_xml(raw)
     if root.tag != f"{ATOM}feed":
         raise ParseError(f"not an Atom feed: root element is {root.tag!r}")
@@ -106,7 +107,7 @@ def _raise_on_error_entry(feed: Element) -> None:
             raise ParseError(f"arXiv API error: {message}")
 
 
-def _record(entry: Element) -> PaperRecord | str:
+def _entry_record(entry: Element) -> PaperRecord | str:
     """The record of one entry, or the reason it was skipped."""
     raw_id = clean_text(entry.findtext(f"{ATOM}id"))
     arxiv_id = arxiv_id_normalize(raw_id)
@@ -144,13 +145,13 @@ def _categories(entry: Element) -> tuple[str, ...]:
 def search_query(
     *, category: str | None = None, since: dt.date | None = None, until: dt.date | None = None
 ) -> str:
-    """arXiv's search_query for a category and/or a submission-date window ("" when neither is given).
+    """arXiv's search_query for a category and/or a submission-date window ("" for neither).
 
     A window with only `since` runs to today; one with only `until` is that single day.
     """
     parts = [f"cat:{category}"] if category else []
-    if since or until:
-        start = since or until
+    start = since or until
+    if start is not None:
         end = until or dt.date.today()
         if start > end:
             raise ValueError(f"since ({start}) is after until ({end})")
@@ -168,7 +169,7 @@ def fetch(
     page_size: int = 200,
     max_results: int = 2000,
 ) -> list[Fetched]:
-    """The pages of one query, newest submissions first, until totalResults or max_results is reached.
+    """The pages of one query, newest submissions first, until totalResults or max_results.
 
     The client paces the requests (arXiv asks for one every 3 seconds: give it min_interval=3).
     """
@@ -186,19 +187,20 @@ def fetch(
     start = 0
     while start < max_results:
         size = min(page_size, max_results - start)
-        fetched = _get(client, {**params, "start": start, "max_results": size})
+        fetched = _page_get(client, {**params, "start": start, "max_results": size})
         if fetched is None:  # 304: this page is unchanged since it was last ingested
             break
         pages.append(fetched)
         start += size
         total, entries = _page_counts(fetched.content)
-        # An empty page ends the loop too: arXiv sometimes under-delivers, and retrying it could loop forever.
+        # An empty page ends the loop too: arXiv sometimes under-delivers,
+        # and retrying it could loop forever.
         if start >= total or entries == 0:
             break
     return pages
 
 
-def _get(client: HttpClient, params: dict[str, str | int]) -> Fetched | None:
+def _page_get(client: HttpClient, params: dict[str, str | int]) -> Fetched | None:
     """One page; an HTTP error whose body is arXiv's error feed fails with arXiv's own words."""
     try:
         return client.get(API_URL, params=params)
@@ -216,5 +218,5 @@ def _get(client: HttpClient, params: dict[str, str | int]) -> Fetched | None:
 
 def _page_counts(raw: bytes) -> tuple[int, int]:
     """(opensearch:totalResults, entries on this page) of one page."""
-    feed = _feed(raw)
-    return _total(feed), len(feed.findall(f"{ATOM}entry"))
+    feed = _feed_parse(raw)
+    return _feed_total_results(feed), len(feed.findall(f"{ATOM}entry"))

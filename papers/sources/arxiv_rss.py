@@ -1,4 +1,4 @@
-"""arXiv's daily announcement feeds (https://rss.arxiv.org/rss/<cats> and /atom/<cats>): fetch, parse.
+"""arXiv's daily announcement feeds (rss.arxiv.org/rss/<cats> and /atom/<cats>): fetch, parse.
 
 Both flavours carry the same data: one item per announced paper, with the announce type
 (`new`, `cross`, `replace`, `replace-cross`). All are kept, since the ingest merges by arXiv id;
@@ -12,6 +12,7 @@ import datetime as dt
 import email.utils
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
@@ -79,6 +80,8 @@ _TEX_WORD_ACCENT = re.compile(r"\\([uvHckrdb])(?:\s*\{\s*([a-zA-Zıȷ])\s*\}|\s+
 def parse(raw: bytes) -> ParseResult:
     """Every item of an arXiv RSS 2.0 or Atom announcement feed; an error feed is a ParseError."""
     root = parse_xml(raw)
+    items: Iterator[Element]
+    to_record: Callable[[Element], PaperRecord | str]
     if root.tag == "rss":
         channel = root.find("channel")
         if channel is None:
@@ -109,10 +112,12 @@ def _raise_on_error_feed(title: str | None, description: str | None) -> None:
 
 def _rss_record(item: Element) -> PaperRecord | str:
     description = item.findtext("description") or ""
-    arxiv_id = _first_id(item.findtext("guid"), item.findtext("link"), _announced_id(description))
+    arxiv_id = _first_valid_id(
+        item.findtext("guid"), item.findtext("link"), _announced_id(description)
+    )
     categories = tuple(clean_text(category.text) for category in item.iterfind("category"))
-    published = _rfc822(item.findtext("pubDate"))
-    return _record(
+    published = _parse_rfc822(item.findtext("pubDate"))
+    return _item_record(
         item, arxiv_id=arxiv_id, description=description, categories=categories, published=published
     )
 
@@ -120,7 +125,7 @@ def _rss_record(item: Element) -> PaperRecord | str:
 def _atom_record(entry: Element) -> PaperRecord | str:
     description = entry.findtext(f"{ATOM}summary") or ""
     link = entry.find(f"{ATOM}link")
-    arxiv_id = _first_id(
+    arxiv_id = _first_valid_id(
         entry.findtext(f"{ATOM}id"),
         link.get("href") if link is not None else None,
         _announced_id(description),
@@ -129,7 +134,7 @@ def _atom_record(entry: Element) -> PaperRecord | str:
         clean_text(category.get("term")) for category in entry.iterfind(f"{ATOM}category")
     )
     published = parse_datetime(entry.findtext(f"{ATOM}published"))
-    return _record(
+    return _item_record(
         entry,
         arxiv_id=arxiv_id,
         description=description,
@@ -138,7 +143,7 @@ def _atom_record(entry: Element) -> PaperRecord | str:
     )
 
 
-def _record(
+def _item_record(
     item: Element,
     *,
     arxiv_id: str | None,
@@ -146,7 +151,7 @@ def _record(
     categories: tuple[str, ...],
     published: dt.datetime | None,
 ) -> PaperRecord | str:
-    """The record shared by both flavours (title and dc:creator have the same names), or why it was skipped."""
+    """The record of either flavour's item (same title and dc:creator), or why it was skipped."""
     title = clean_text(item.findtext("title") or item.findtext(f"{ATOM}title"))
     if arxiv_id is None:
         return f"no valid arXiv id (title {title[:80]!r})"
@@ -159,14 +164,14 @@ def _record(
         source=SOURCE,
         abstract=clean_text(_ANNOUNCE_PREFIX.sub("", description, count=1)),
         authors=split_authors(item.findtext(f"{DC}creator")),
-        # The feed date is the announcement day; for a replacement that is not when the paper appeared.
+        # The feed date is the announcement day: for a replacement, not the day the paper appeared.
         published_at=published if announce_type in _DATED_TYPES else None,
         # The feeds list the primary category first, then the cross-lists.
         categories=tuple(dict.fromkeys(category for category in categories if category)),
     )
 
 
-def _first_id(*candidates: str | None) -> str | None:
+def _first_valid_id(*candidates: str | None) -> str | None:
     for candidate in candidates:
         if arxiv_id := arxiv_id_normalize(clean_text(candidate)):
             return arxiv_id
@@ -178,8 +183,8 @@ def _announced_id(description: str) -> str | None:
     return match[1] if match else None
 
 
-def _rfc822(value: str | None) -> dt.datetime | None:
-    """An aware UTC datetime from an RSS date ("Thu, 28 Nov 2024 00:00:00 -0500"); None if unparsable."""
+def _parse_rfc822(value: str | None) -> dt.datetime | None:
+    """An aware UTC datetime of an RSS date ("Thu, 28 Nov 2024 00:00:00 -0500"); None if invalid."""
     if not value or not value.strip():
         return None
     try:
@@ -192,8 +197,9 @@ def _rfc822(value: str | None) -> dt.datetime | None:
 def split_authors(value: str | None) -> tuple[str, ...]:
     """The names in a dc:creator ("A, B and C"), in order, without the affiliations in parentheses.
 
-    Commas inside parentheses belong to an affiliation ("Jiri Smetana (University of Birmingham,
-    School of Physics …)"), and a lone suffix after a comma ("Merz, Jr.") belongs to the name before.
+    Commas inside parentheses belong to an affiliation ("Jiri Smetana (University of
+    Birmingham, School of Physics …)"), and a lone suffix after a comma ("Merz, Jr.") belongs
+    to the name before.
     """
     names: list[str] = []
     for part in _top_level_parts(clean_text(value)):
@@ -208,7 +214,7 @@ def split_authors(value: str | None) -> tuple[str, ...]:
 
 
 def _top_level_parts(text: str) -> list[str]:
-    """Split on commas and on " and " outside parentheses ("Andrew and Peggy Cherng Dept." stays whole)."""
+    """Split at top-level commas and " and " ("Andrew and Peggy Cherng Dept." stays whole)."""
     parts: list[str] = []
     depth = start = index = 0
     while index < len(text):
@@ -239,7 +245,7 @@ def _strip_affiliations(name: str) -> str:
 
 
 def _tex_to_unicode(name: str) -> str:
-    """A name with its TeX accents as Unicode ("Andr\\'es" -> "Andrés"); other text is left alone."""
+    """A name with its TeX accents as Unicode ("Andr\\'es" -> "Andrés"), other text as it is."""
     if "\\" not in name:
         return name
     name = _TEX_LETTER.sub(lambda m: _TEX_LETTERS[m[1]], name)
@@ -250,7 +256,7 @@ def _tex_to_unicode(name: str) -> str:
 
 
 def fetch(client: HttpClient, *, categories: list[str], flavour: str = "rss") -> list[Fetched]:
-    """Today's announcement feed for the categories, in one GET ([] when unchanged since the last ingest)."""
+    """Today's announcement feed for the categories, in one GET ([] if unchanged since ingested)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
     names = [category.strip() for category in categories if category.strip()]

@@ -1,4 +1,4 @@
-"""Which source a saved response came from (for `fetch_papers --from-file`), by sniffing its first bytes.
+"""Which source a saved response came from (`fetch_papers --from-file`), from its first bytes.
 
 Only the head of the file is read: the format shows in the first bytes and the root element
 (and its namespaces), so a large file is never parsed twice. The chosen parser then does the
@@ -26,7 +26,8 @@ PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
 }
 
 _BOM = b"\xef\xbb\xbf"
-# What may come before the root element: the XML declaration, processing instructions, comments, a DOCTYPE.
+# What may come before the root element: the XML declaration, processing instructions,
+# comments, a DOCTYPE.
 _PROLOG_ITEM = re.compile(
     rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s+(?!html\b)[^\[>]*(?:\[.*?\])?\s*>)", re.S | re.I
 )
@@ -45,7 +46,8 @@ def detect_format(raw: bytes) -> str:
     while match := _PROLOG_ITEM.match(head, position):
         position = match.end()
     if _HTML_START.match(head, position):
-        # Any HTML page is not an HF page: the name shows up in the first few hundred bytes of theirs.
+        # Any HTML page is not an HF page: the name shows up in the first
+        # few hundred bytes of theirs.
         if b"huggingface" in head.lower():
             return "hf-html"
         raise ParseError(UNRECOGNIZED)
@@ -59,9 +61,9 @@ def _xml_format(root: bytes, head: bytes) -> str:
     if root == b"rss":
         return "arxiv-rss"
     if root == b"feed":
-        # Only the feed's own header counts, not what an abstract happens to mention. The announcement
-        # feed's id is on rss.arxiv.org; the API's feed declares opensearch (on the root since 2025,
-        # on each element before) and links to arxiv.org/api.
+        # Only the feed's own header counts, not what an abstract happens to mention. The
+        # announcement feed's id is on rss.arxiv.org; the API's feed declares opensearch (on the
+        # root since 2025, on each element before) and links to arxiv.org/api.
         header = head.split(b"<entry", 1)[0]
         if b"rss.arxiv.org" in header:
             return "arxiv-rss"

@@ -24,7 +24,7 @@ _WEEK = re.compile(r"\d{4}-W\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
 
 
-class _SkipItem(ValueError):
+class _UnusableItemError(ValueError):
     """One item is unusable; the message says why."""
 
 
@@ -120,7 +120,7 @@ def parse_items(
     for index, item in enumerate(items):
         try:
             record = item_record(item, source=source, default_hf_date=default_hf_date)
-        except _SkipItem as exc:
+        except _UnusableItemError as exc:
             result.skipped.append(f"item {index}: {exc}")
             continue
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a shape nobody foresaw
@@ -138,47 +138,48 @@ def parse_items(
 
 
 def item_record(item: Any, *, source: str, default_hf_date: dt.date | None = None) -> PaperRecord:
-    """One Daily Papers item as a PaperRecord; _SkipItem says why it cannot be one."""
+    """One Daily Papers item as a PaperRecord; _UnusableItemError says why it cannot be one."""
     if not isinstance(item, dict):
-        raise _SkipItem(f"not an object but {type(item).__name__}")
+        raise _UnusableItemError(f"not an object but {type(item).__name__}")
     paper = item.get("paper")
     if not isinstance(paper, dict):
-        raise _SkipItem("no paper object")
+        raise _UnusableItemError("no paper object")
     raw_id = paper.get("id")
     if raw_id is None or raw_id == "":
-        raise _SkipItem("no arXiv id")
+        raise _UnusableItemError("no arXiv id")
     arxiv_id = arxiv_id_normalize(raw_id) if isinstance(raw_id, str) else None
     if arxiv_id is None:
-        raise _SkipItem(f"invalid arXiv id {raw_id!r}")
+        raise _UnusableItemError(f"invalid arXiv id {raw_id!r}")
     try:
-        return _record(arxiv_id, paper, item, source=source, default_hf_date=default_hf_date)
-    except _SkipItem as exc:
-        raise _SkipItem(f"{arxiv_id}: {exc}") from exc
+        return _record_build(arxiv_id, paper, item, source=source, default_hf_date=default_hf_date)
+    except _UnusableItemError as exc:
+        raise _UnusableItemError(f"{arxiv_id}: {exc}") from exc
 
 
-def _record(
+def _record_build(
     arxiv_id: str, paper: dict, item: dict, *, source: str, default_hf_date: dt.date | None
 ) -> PaperRecord:
-    title = clean_text(_string(paper, "title")) or clean_text(_string(item, "title"))
+    title = clean_text(_string_field(paper, "title")) or clean_text(_string_field(item, "title"))
     if not title:
-        raise _SkipItem("no title")
+        raise _UnusableItemError("no title")
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
         source=source,
-        abstract=clean_text(_string(paper, "summary")) or clean_text(_string(item, "summary")),
+        abstract=clean_text(_string_field(paper, "summary"))
+        or clean_text(_string_field(item, "summary")),
         authors=_authors(paper.get("authors")),
-        published_at=parse_datetime(_string(paper, "publishedAt")),
+        published_at=parse_datetime(_string_field(paper, "publishedAt")),
         hf_date=_hf_date(paper, item, default_hf_date),
-        upvotes=_integer(paper, "upvotes"),
-        num_comments=_integer(item, "numComments"),
-        github_repo=safe_url(_string(paper, "githubRepo")),
-        github_stars=_integer(paper, "githubStars"),
-        project_page=safe_url(_string(paper, "projectPage")),
-        thumbnail=safe_url(_string(item, "thumbnail")),
-        ai_summary=clean_text(_string(paper, "ai_summary")),
+        upvotes=_count_field(paper, "upvotes"),
+        num_comments=_count_field(item, "numComments"),
+        github_repo=safe_url(_string_field(paper, "githubRepo")),
+        github_stars=_count_field(paper, "githubStars"),
+        project_page=safe_url(_string_field(paper, "projectPage")),
+        thumbnail=safe_url(_string_field(item, "thumbnail")),
+        ai_summary=clean_text(_string_field(paper, "ai_summary")),
         ai_keywords=_keywords(paper.get("ai_keywords")),
-        withdrawn_at=parse_datetime(_string(paper, "withdrawnAt")),
+        withdrawn_at=parse_datetime(_string_field(paper, "withdrawnAt")),
     )
 
 
@@ -189,12 +190,12 @@ def _hf_date(paper: dict, item: dict, default: dt.date | None) -> dt.date | None
     existed (2024 and older listings) lack it; there the listing's own day is best, then the
     item's `publishedAt`, which in those listings was the moment it was submitted to the list.
     """
-    submitted = parse_datetime(_string(paper, "submittedOnDailyAt"))
+    submitted = parse_datetime(_string_field(paper, "submittedOnDailyAt"))
     if submitted is not None:
         return submitted.date()
     if default is not None:
         return default
-    listed = parse_datetime(_string(item, "publishedAt"))
+    listed = parse_datetime(_string_field(item, "publishedAt"))
     return listed.date() if listed is not None else None
 
 
@@ -204,7 +205,7 @@ def _authors(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _SkipItem(f"authors is not a list but {type(value).__name__}")
+        raise _UnusableItemError(f"authors is not a list but {type(value).__name__}")
     names = (
         clean_text(a.get("name")) if isinstance(a, dict) and isinstance(a.get("name"), str) else ""
         for a in value
@@ -216,23 +217,23 @@ def _keywords(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _SkipItem(f"ai_keywords is not a list but {type(value).__name__}")
+        raise _UnusableItemError(f"ai_keywords is not a list but {type(value).__name__}")
     return tuple(word for word in (clean_text(k) for k in value if isinstance(k, str)) if word)
 
 
-def _string(obj: dict, key: str) -> str:
+def _string_field(obj: dict, key: str) -> str:
     value = obj.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _SkipItem(f"{key} is not a string: {value!r:.40}")
+        raise _UnusableItemError(f"{key} is not a string: {value!r:.40}")
     return value
 
 
-def _integer(obj: dict, key: str) -> int | None:
+def _count_field(obj: dict, key: str) -> int | None:
     value = obj.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _SkipItem(f"{key} is not a count: {value!r:.40}")
+        raise _UnusableItemError(f"{key} is not a count: {value!r:.40}")
     return value

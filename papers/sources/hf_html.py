@@ -46,11 +46,11 @@ def parse(raw: bytes) -> ParseResult:
     return result
 
 
-def _props(soup: BeautifulSoup, target: str) -> dict[str, Any] | None:
+def _hydration_props(soup: BeautifulSoup, target: str) -> dict[str, Any] | None:
     """The hydration JSON of the first `data-target` component that has a readable one."""
-    for element in soup.find_all(attrs={"data-target": target, "data-props": True}):
+    for element in soup.find_all(None, {"data-target": target, "data-props": True}):
         try:
-            props = json.loads(element["data-props"])
+            props = json.loads(_attribute(element, "data-props"))
         except (ValueError, RecursionError):
             continue
         if isinstance(props, dict):
@@ -59,7 +59,7 @@ def _props(soup: BeautifulSoup, target: str) -> dict[str, Any] | None:
 
 
 def _from_daily_list(soup: BeautifulSoup) -> ParseResult | None:
-    props = _props(soup, "DailyPapers")
+    props = _hydration_props(soup, "DailyPapers")
     if props is None or not isinstance(props.get("dailyPapers"), list):
         return None
     # An empty list is a real answer (a day nobody posted), not a broken page.
@@ -70,20 +70,23 @@ def _from_daily_list(soup: BeautifulSoup) -> ParseResult | None:
 
 
 def _from_paper_page(soup: BeautifulSoup) -> ParseResult | None:
-    props = _props(soup, "PaperContent")
+    props = _hydration_props(soup, "PaperContent")
     if props is None or not isinstance(props.get("paper"), dict):
         return None
     paper = props["paper"]
     if paper.get("upvotes") is None:
-        upvote_props = _props(soup, "UpvoteControl") or {}
+        upvote_props = _hydration_props(soup, "UpvoteControl") or {}
         paper = {**paper, "upvotes": upvote_props.get("upvotes")}
     # The page holds the paper alone; the list-only fields (thumbnail, numComments) stay unknown.
     return hf_api.parse_items([{"paper": paper}], source=SOURCE)
 
 
 def _from_cards(soup: BeautifulSoup) -> ParseResult | None:
-    cards = [(article, _card_id(article)) for article in soup.find_all("article")]
-    cards = [(article, raw_id) for article, raw_id in cards if raw_id is not None]
+    cards = [
+        (article, raw_id)
+        for article in soup.find_all("article")
+        if (raw_id := _card_id(article)) is not None
+    ]
     if not cards:
         return None
     result = ParseResult()
@@ -103,7 +106,7 @@ def _from_cards(soup: BeautifulSoup) -> ParseResult | None:
 def _card_id(article: Tag) -> str | None:
     """The paper id a card links to; None for cards of something else (collections, models)."""
     for link in article.find_all("a", href=True):
-        if match := _PAPER_HREF.match(link["href"]):
+        if match := _PAPER_HREF.match(_attribute(link, "href")):
             return match["id"]
     return None
 
@@ -114,7 +117,9 @@ def _card_record(article: Tag, raw_id: str) -> tuple[PaperRecord | None, str]:
         return None, f"invalid arXiv id {raw_id!r}"
     # Several links point at the paper (thumbnail, title, author avatars); the title is the one
     # with text, and a heading holds it in every layout seen so far.
-    links = [a for a in article.find_all("a", href=True) if _PAPER_HREF.match(a["href"])]
+    links = [
+        a for a in article.find_all("a", href=True) if _PAPER_HREF.match(_attribute(a, "href"))
+    ]
     titled = [a for a in links if a.find_parent(["h1", "h2", "h3", "h4"])] + links
     title = next((text for text in (clean_text(a.get_text(" ")) for a in titled) if text), "")
     if not title:
@@ -126,9 +131,19 @@ def _card_record(article: Tag, raw_id: str) -> tuple[PaperRecord | None, str]:
         title=title,
         source=SOURCE,
         upvotes=_card_upvotes(article, comments_link),
-        num_comments=_count(comments_link.get_text()) if comments_link else None,
-        thumbnail=safe_url(image.get("src")) if image else "",
+        num_comments=_parse_count(comments_link.get_text()) if comments_link else None,
+        thumbnail=safe_url(_attribute(image, "src")) if image else "",
     ), ""
+
+
+def _attribute(tag: Tag, name: str) -> str:
+    """A single-valued attribute such as href or src ("" when absent).
+
+    bs4 types every attribute as a string or a list, the list being for the multi-valued ones
+    (class, rel); href and src are never lists.
+    """
+    value = tag.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def _card_upvotes(article: Tag, comments_link: Tag | None) -> int | None:
@@ -136,11 +151,11 @@ def _card_upvotes(article: Tag, comments_link: Tag | None) -> int | None:
     for text in article.find_all(string=True):
         if comments_link is not None and any(parent is comments_link for parent in text.parents):
             continue
-        if (count := _count(text)) is not None:
+        if (count := _parse_count(text)) is not None:
             return count
     return None
 
 
-def _count(text: str) -> int | None:
+def _parse_count(text: str) -> int | None:
     stripped = text.strip()
     return int(stripped) if _COUNT.fullmatch(stripped) else None

@@ -39,9 +39,8 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 VALIDATOR_TTL = 7 * 24 * 3600
 CONNECT_RETRIES = 1  # a refused or reset connection gets one more try; a DNS failure gets none
-MAX_WAIT = (
-    60  # seconds: the longest backoff or Retry-After a worker sits through before the task retries
-)
+# Seconds: the longest backoff or Retry-After a worker sits through before the task retries.
+MAX_WAIT = 60
 
 
 class FetchError(Exception):
@@ -50,7 +49,8 @@ class FetchError(Exception):
     def __init__(self, message: str, *, status: int | None = None, content: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
-        self.content = content  # the error response's body, for a source that explains itself there
+        # The error response's body, for a source that explains itself there.
+        self.content = content
 
 
 class TransientFetchError(FetchError):
@@ -101,12 +101,14 @@ class PoliteRetry(Retry):
         _stacktrace: TracebackType | None = None,
     ) -> Self:
         if isinstance(error, NameResolutionError):
-            # urllib3 counts it as a connect error, but a name that did not resolve will not resolve in a second.
+            # urllib3 counts it as a connect error, but a name that did not resolve will not
+            # resolve a second later. MaxRetryError wants a pool and a URL where increment's
+            # signature allows None (urllib3's own increment ignores the same mismatch).
             raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def _cache_key(url: str) -> str:
+def _validators_cache_key(url: str) -> str:
     return "paperboy:http-validators:" + hashlib.sha256(url.encode()).hexdigest()
 
 
@@ -133,7 +135,8 @@ class HttpClient:
             backoff_jitter=self.backoff_factor,
             backoff_max=MAX_WAIT,
             retry_after_max=MAX_WAIT,
-            # urllib3 makes its first retry at once; a 429 or 503 deserves a pause, arXiv at least 3 s.
+            # urllib3 makes its first retry at once; a 429 or 503 deserves a pause,
+            # arXiv at least 3 s.
             min_backoff=max(self.min_interval, self.backoff_factor),
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}),
@@ -150,23 +153,26 @@ class HttpClient:
     ) -> Fetched | None:
         """GET a URL; None when the server says it has not changed since the last ingested fetch."""
         full_url = f"{url}?{urlencode(params, doseq=True)}" if params else url
-        headers = self._validators(full_url) if conditional else {}
+        headers = self._conditional_headers(full_url) if conditional else {}
         self._wait_turn()
         try:
             response = self.session.get(
                 full_url, headers=headers, timeout=self.timeout, stream=True
             )
-            content = self._read(response)
+            content = self._read_capped(response)
         except (
             requests.ConnectionError,
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise TransientFetchError(f"{url}: {_network_failure(exc, self.timeout)}") from exc
+            raise TransientFetchError(
+                f"{url}: {_network_failure_summary(exc, self.timeout)}"
+            ) from exc
         except requests.RequestException as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
         finally:
-            # Retries happened inside session.get: the next request keeps its distance from the last of them.
+            # Retries happened inside session.get: the next request keeps its distance
+            # from the last of them.
             self._last_request = time.monotonic()
         if response.status_code == 304:
             return None
@@ -196,11 +202,11 @@ class HttpClient:
         for fetched in self._pending:
             if fetched.etag or fetched.last_modified:
                 value = {"etag": fetched.etag, "last_modified": fetched.last_modified}
-                cache.set(_cache_key(fetched.url), value, VALIDATOR_TTL)
+                cache.set(_validators_cache_key(fetched.url), value, VALIDATOR_TTL)
         self._pending.clear()
 
-    def _validators(self, full_url: str) -> dict[str, str]:
-        stored = cache.get(_cache_key(full_url)) or {}
+    def _conditional_headers(self, full_url: str) -> dict[str, str]:
+        stored = cache.get(_validators_cache_key(full_url)) or {}
         headers = {}
         if stored.get("etag"):
             headers["If-None-Match"] = stored["etag"]
@@ -216,7 +222,7 @@ class HttpClient:
             self._last_request = time.monotonic()
 
     @staticmethod
-    def _read(response: requests.Response) -> bytes:
+    def _read_capped(response: requests.Response) -> bytes:
         chunks, size = [], 0
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
@@ -227,8 +233,8 @@ class HttpClient:
         return b"".join(chunks)
 
 
-def _network_failure(exc: requests.RequestException, timeout: float) -> str:
-    """A few words for what failed below HTTP: urllib3's own message nests three reprs and the URL twice."""
+def _network_failure_summary(exc: requests.RequestException, timeout: float) -> str:
+    """A few words for what failed below HTTP, where urllib3 nests three reprs and the URL twice."""
     reason = _urllib3_reason(exc)
     if isinstance(reason, NameResolutionError):
         return "cannot connect (DNS lookup failed)"
@@ -258,5 +264,5 @@ def _urllib3_reason(exc: BaseException) -> BaseException:
 
 
 def _first_exception_arg(exc: BaseException) -> BaseException | None:
-    """The exception an error wraps in its args, as ProtocolError("Connection aborted.", RemoteDisconnected(...))."""
+    """The exception an error wraps in its args, as ProtocolError wraps RemoteDisconnected."""
     return next((arg for arg in exc.args if isinstance(arg, BaseException)), None)

@@ -40,7 +40,7 @@ def clean_text(value: str | None) -> str:
 
 
 def arxiv_id_normalize(raw: str | None) -> str | None:
-    """The bare arXiv id ("2511.11793", "astro-ph/0601001") of an id, URL or OAI identifier; None if invalid."""
+    """The bare arXiv id ("2511.11793", "astro-ph/0601001") of an id, URL or OAI id, else None."""
     if not isinstance(raw, str):
         return None
     value = _PREFIXES.sub("", raw.strip())
@@ -66,7 +66,7 @@ def _new_id_valid(yymm: str, number: str) -> bool:
 
 
 def safe_url(value: str | None) -> str:
-    """The URL if it is an absolute http(s) URL, else "" (no javascript:, relative or bare "owner/repo")."""
+    """The URL if absolute http(s), else "" (no javascript:, relative or bare "owner/repo")."""
     if not isinstance(value, str):
         return ""
     # As browsers do (WHATWG URL parsing), tabs and newlines inside a URL are dropped: HF has
@@ -84,7 +84,7 @@ def safe_url(value: str | None) -> str:
 
 
 def parse_datetime(value: str | None) -> dt.datetime | None:
-    """An aware UTC datetime from ISO 8601 ("2025-11-19T00:23:22.000Z"); naive means UTC; None if unparsable."""
+    """An aware UTC datetime of ISO 8601 ("2025-11-19T00:23:22.000Z"; naive is UTC), else None."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:

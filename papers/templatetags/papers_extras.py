@@ -18,7 +18,7 @@ _SPARK_PAD = 3
 
 @register.filter
 def external_url(value: str | None) -> str:
-    """The URL if it is an absolute http(s) link to a host, else "" (no javascript:, data:, relative)."""
+    """The URL if an absolute http(s) link to a host, else "" (no javascript:, data:, relative)."""
     if not value or not isinstance(value, str):
         return ""
     try:

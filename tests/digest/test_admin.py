@@ -1,4 +1,4 @@
-"""The editors' admin for the digest: curate an issue, preview it, test it, send it, pause it, read the ledger."""
+"""The editors' digest admin: curate an issue, preview, test, send and pause it, read the ledger."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from digest import embeddings, sending, services, vectors
 from digest.models import Delivery, Issue, IssueHide, IssuePin
-from digest.selectors import issue_readers_to_send
+from digest.selectors import issue_papers, issue_readers_to_send
 from papers.models import Paper
 from subscriptions.models import Subscriber
 from tests.factories import PaperFactory, SubscriberFactory
 from tests.fakes import fake_embed
+from tests.helpers import fully_matched, matched
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +48,8 @@ def _no_embedding(texts: list[str]) -> np.ndarray:
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No vector or issue cached across tests, no model in memory, and any attempt to embed fails the test."""
+def _no_cache_and_no_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No vector or issue cached across tests, no model in memory; any embedding fails the test."""
     vectors.cache_clear()
     sending.contexts_clear()
     monkeypatch.setattr(embeddings, "_model", None)
@@ -87,7 +88,7 @@ def _reader(**fields: Any) -> Subscriber:
     return SubscriberFactory.create(**{**defaults, **fields})
 
 
-def _url(name: str, issue: Issue) -> str:
+def _admin_url(name: str, issue: Issue) -> str:
     return reverse(f"admin:digest_issue_{name}", args=[issue.pk])
 
 
@@ -98,7 +99,7 @@ def _pin(issue: Issue, *arxiv_ids: str) -> None:
         )
 
 
-def _picks(response: Any) -> list[tuple[str, str]]:
+def _shown_picks(response: Any) -> list[tuple[str, str]]:
     return [(arxiv_id, reason) for _, _, arxiv_id, reason in response.context["rows"]]
 
 
@@ -106,7 +107,7 @@ def _messages(response: Any) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def _inline(prefix: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _inline_formset_data(prefix: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {
         f"{prefix}-TOTAL_FORMS": len(rows),
         f"{prefix}-INITIAL_FORMS": 0,
@@ -128,13 +129,13 @@ def _change_form(
     hide_rows = [{"paper": paper.pk, "issue": issue.pk, "id": ""} for paper in hides]
     return {
         "note": note,
-        **_inline("pins", pin_rows),
-        **_inline("hides", hide_rows),
+        **_inline_formset_data("pins", pin_rows),
+        **_inline_formset_data("hides", hide_rows),
         "_continue": "Save",
     }
 
 
-# --- The issue page ---------------------------------------------------------------------------------
+# --- The issue page -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.SENT])
@@ -143,8 +144,8 @@ def test_the_issue_pages_render_whatever_its_status(admin_client: Client, status
     issue = _issue(status=status, note="Good morning!")
     _pin(issue, papers[3].arxiv_id)
 
-    change = admin_client.get(_url("change", issue))
-    preview = admin_client.get(_url("preview", issue))
+    change = admin_client.get(_admin_url("change", issue))
+    preview = admin_client.get(_admin_url("preview", issue))
 
     assert change.status_code == 200
     assert preview.status_code == 200
@@ -164,18 +165,18 @@ def test_the_inline_saves_pins_in_position_order_hides_and_the_note(admin_client
     data = _change_form(
         issue, note="Two picks today.", pins=[(papers[4], 2), (papers[1], 0)], hides=[papers[0]]
     )
-    response = admin_client.post(_url("change", issue), data)
+    response = admin_client.post(_admin_url("change", issue), data)
 
     assert response.status_code == 302, response.context["errors"] if response.context else ""
     issue.refresh_from_db()
     assert issue.note == "Two picks today."
-    pins, candidates = services.issue_papers(issue=issue)
+    pins, candidates = issue_papers(issue=issue)
     assert [paper.arxiv_id for paper in pins] == [papers[1].arxiv_id, papers[4].arxiv_id]
     assert papers[0].arxiv_id not in [paper.arxiv_id for paper in candidates]
     assert list(IssueHide.objects.filter(issue=issue).values_list("paper_id", flat=True)) == [
         papers[0].pk
     ]
-    page = admin_client.get(_url("change", issue)).content.decode()
+    page = admin_client.get(_admin_url("change", issue)).content.decode()
     assert page.index(papers[1].title) < page.index(papers[4].title)
 
 
@@ -186,7 +187,7 @@ def test_scraped_titles_are_escaped_on_the_issue_and_preview_pages(admin_client:
     _pin(issue, papers[0].arxiv_id)
 
     pages = [
-        admin_client.get(_url(name, issue)).content.decode()
+        admin_client.get(_admin_url(name, issue)).content.decode()
         for name in ("change", "preview", "preview_email")
     ]
 
@@ -200,7 +201,7 @@ def test_pinning_the_same_paper_twice_is_an_error_and_saves_nothing(admin_client
     issue = _issue()
 
     data = _change_form(issue, note="Changed", pins=[(papers[1], 0), (papers[1], 1)], hides=[])
-    response = admin_client.post(_url("change", issue), data)
+    response = admin_client.post(_admin_url("change", issue), data)
 
     assert response.status_code == 200
     assert "Please correct" in response.content.decode()
@@ -221,9 +222,9 @@ def test_an_issue_that_has_started_going_out_cannot_be_edited(
     else:
         Delivery.objects.create(issue=issue, subscriber=_reader())
 
-    page = admin_client.get(_url("change", issue))
+    page = admin_client.get(_admin_url("change", issue))
     data = _change_form(issue, note="Changed mid-send", pins=[(papers[0], 0)], hides=[papers[1]])
-    admin_client.post(_url("change", issue), data)
+    admin_client.post(_admin_url("change", issue), data)
 
     html = page.content.decode()
     assert "read-only" in html
@@ -239,12 +240,15 @@ def test_an_issue_that_has_started_going_out_cannot_be_edited(
 def test_saving_the_note_leaves_the_status_and_pause_the_worker_set(admin_client: Client) -> None:
     _papers(3)
     issue = _issue()
-    page = admin_client.get(_url("change", issue))
+    page = admin_client.get(_admin_url("change", issue))
     assert page.status_code == 200
-    # Between the editor opening the page and saving it, the issue is paused by the error-rate guard.
+    # Between the editor opening the page and saving it, the issue is paused by the error-rate
+    # guard.
     services.issue_pause(issue=issue, reason="error rate 40%")
 
-    admin_client.post(_url("change", issue), _change_form(issue, note="Hello", pins=[], hides=[]))
+    admin_client.post(
+        _admin_url("change", issue), _change_form(issue, note="Hello", pins=[], hides=[])
+    )
 
     issue.refresh_from_db()
     assert issue.note == "Hello"
@@ -252,10 +256,10 @@ def test_saving_the_note_leaves_the_status_and_pause_the_worker_set(admin_client
     assert issue.pause_reason == "error rate 40%"
 
 
-# --- The list and its counts -------------------------------------------------------------------------
+# --- The list and its counts ----------------------------------------------------------------------
 
 
-def _ledger(issue: Issue, rows: list[dict[str, Any]]) -> None:
+def _deliveries_create(issue: Issue, rows: list[dict[str, Any]]) -> None:
     for fields in rows:
         Delivery.objects.create(issue=issue, subscriber=_reader(), **fields)
 
@@ -267,7 +271,7 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
         _issue(status=Status.SENDING),
         _issue(date=DAY - dt.timedelta(days=1), status=Status.SENT),
     )
-    _ledger(
+    _deliveries_create(
         today,
         [
             {"status": "sent", "delivered_at": now, "opened_at": now, "clicked_at": now},
@@ -278,7 +282,7 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
             {"status": "skipped"},
         ],
     )
-    _ledger(
+    _deliveries_create(
         yesterday,
         [{"status": "sent", "delivered_at": now}, {"status": "failed", "error": "timeout"}],
     )
@@ -300,7 +304,7 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
         0,
     ]
     html = response.content.decode()
-    row = html[html.index(f'href="{_url("change", today)}'.split("change")[0]) :]
+    row = html[html.index(f'href="{_admin_url("change", today)}'.split("change")[0]) :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r'<td class="field-(\w+)[^"]*">(.*?)</td>', row)
     shown = {name: re.sub(r"<[^>]+>", "", value) for name, value in cells}
@@ -315,12 +319,11 @@ def test_the_list_counts_each_issues_deliveries(admin_client: Client) -> None:
         "bounced": "1",
         "complained": "1",
     }
-    assert (
-        f"issue__id__exact={today.pk}&amp;status__exact=failed" in row
-    )  # failed links to the failures
+    # "failed" links to the failures.
+    assert f"issue__id__exact={today.pk}&amp;status__exact=failed" in row
     # The list's own <style> block passes the CSP by its nonce, and only by it.
-    style_src = re.search(r"style-src ([^;]*)", response["Content-Security-Policy"]).group(1)
-    nonce = re.fullmatch(r"'self' 'nonce-([^']+)'", style_src).group(1)
+    style_src = matched(r"style-src ([^;]*)", response["Content-Security-Policy"]).group(1)
+    nonce = fully_matched(r"'self' 'nonce-([^']+)'", style_src).group(1)
     assert f'<style nonce="{nonce}">' in html
 
 
@@ -366,7 +369,7 @@ def test_the_list_filters_by_status_kind_and_pause(admin_client: Client) -> None
     assert listed(kind__exact="weekly") == set()
 
 
-# --- Preview ------------------------------------------------------------------------------------------
+# --- Preview --------------------------------------------------------------------------------------
 
 
 def test_a_preview_as_a_subscriber_shows_pins_first_then_their_matches(
@@ -377,16 +380,16 @@ def test_a_preview_as_a_subscriber_shows_pins_first_then_their_matches(
     _pin(issue, papers[4].arxiv_id, papers[0].arxiv_id)
     reader = _reader(email="ada@example.org", interests="robot grasping", digest_size=4)
 
-    response = admin_client.get(_url("preview", issue), {"subscriber": "ADA@example.org"})
+    response = admin_client.get(_admin_url("preview", issue), {"subscriber": "ADA@example.org"})
 
     assert response.status_code == 200
-    assert [arxiv_id for arxiv_id, _ in _picks(response)] == [
+    assert [arxiv_id for arxiv_id, _ in _shown_picks(response)] == [
         papers[4].arxiv_id,
         papers[0].arxiv_id,
         papers[2].arxiv_id,  # robot grasping, 98 upvotes
         papers[7].arxiv_id,  # robot grasping, 93 upvotes
     ]
-    reasons = [reason for _, reason in _picks(response)]
+    reasons = [reason for _, reason in _shown_picks(response)]
     assert reasons[:2] == ["editor's pick"] * 2
     assert all(r.startswith("matches: ") and "robot" in r for r in reasons[2:])
     html = response.content.decode()
@@ -414,10 +417,10 @@ def test_a_preview_for_an_interests_text_ranks_by_meaning_once_its_vectors_are_s
     monkeypatch.setattr(vectors, "text_embed", _no_embedding)
 
     response = admin_client.get(
-        _url("preview", issue), {"interests": "speech recognition", "size": "3"}
+        _admin_url("preview", issue), {"interests": "speech recognition", "size": "3"}
     )
 
-    assert [arxiv_id for arxiv_id, _ in _picks(response)] == [
+    assert [arxiv_id for arxiv_id, _ in _shown_picks(response)] == [
         papers[9].arxiv_id,
         papers[1].arxiv_id,
         papers[6].arxiv_id,
@@ -433,10 +436,10 @@ def test_a_preview_that_matches_nothing_says_the_reader_gets_trending_papers(
     issue = _issue()
 
     response = admin_client.get(
-        _url("preview", issue), {"interests": "quantum error correction", "size": "3"}
+        _admin_url("preview", issue), {"interests": "quantum error correction", "size": "3"}
     )
 
-    assert [arxiv_id for arxiv_id, _ in _picks(response)] == [p.arxiv_id for p in papers[:3]]
+    assert [arxiv_id for arxiv_id, _ in _shown_picks(response)] == [p.arxiv_id for p in papers[:3]]
     assert "the reader gets the top trending papers" in response.content.decode()
 
 
@@ -445,13 +448,13 @@ def test_an_unknown_subscriber_or_a_bad_size_is_a_form_error(admin_client: Clien
     issue = _issue()
 
     response = admin_client.get(
-        _url("preview", issue), {"subscriber": "nobody@example.org", "size": "500"}
+        _admin_url("preview", issue), {"subscriber": "nobody@example.org", "size": "500"}
     )
 
     assert response.status_code == 200
     assert "No subscriber has this email address or id." in response.content.decode()
     assert "preview" not in response.context
-    assert admin_client.get(_url("preview_email", issue), {"size": "500"}).status_code == 400
+    assert admin_client.get(_admin_url("preview_email", issue), {"size": "500"}).status_code == 400
 
 
 def test_the_framed_email_is_the_readers_without_their_signed_links(admin_client: Client) -> None:
@@ -459,7 +462,7 @@ def test_the_framed_email_is_the_readers_without_their_signed_links(admin_client
     issue = _issue()
     reader = _reader(interests="pose estimation")
 
-    response = admin_client.get(_url("preview_email", issue), {"subscriber": str(reader.pk)})
+    response = admin_client.get(_admin_url("preview_email", issue), {"subscriber": str(reader.pk)})
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -472,14 +475,16 @@ def test_the_framed_email_is_the_readers_without_their_signed_links(admin_client
     policy = response["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in policy
     assert "form-action 'none'" in policy
-    nonce = re.search(r"style-src 'nonce-([^']+)'", policy).group(1)
+    nonce = matched(r"style-src 'nonce-([^']+)'", policy).group(1)
     assert f'<style nonce="{nonce}"' in html
-    text = admin_client.get(_url("preview", issue), {"subscriber": str(reader.pk)}).context["text"]
+    text = admin_client.get(_admin_url("preview", issue), {"subscriber": str(reader.pk)}).context[
+        "text"
+    ]
     assert papers[0].title in text
     assert "/manage/" not in text
 
 
-# --- Send a test --------------------------------------------------------------------------------------
+# --- Send a test ----------------------------------------------------------------------------------
 
 
 def test_send_a_test_to_me_mails_the_editor_only_and_leaves_no_ledger_row(
@@ -490,7 +495,7 @@ def test_send_a_test_to_me_mails_the_editor_only_and_leaves_no_ledger_row(
     _reader()
 
     response = admin_client.post(
-        _url("send_test", issue), {"interests": "protein folding", "size": "3"}, follow=True
+        _admin_url("send_test", issue), {"interests": "protein folding", "size": "3"}, follow=True
     )
 
     [email] = mail.outbox
@@ -512,14 +517,14 @@ def test_send_a_test_needs_an_email_address_on_the_account(
     User.objects.filter(pk=admin_user.pk).update(email="")
 
     response = admin_client.post(
-        _url("send_test", issue), {"interests": "", "size": "3"}, follow=True
+        _admin_url("send_test", issue), {"interests": "", "size": "3"}, follow=True
     )
 
     assert not mail.outbox
     assert "Your account has no email address: add one to your user first." in _messages(response)
 
 
-# --- Send now -------------------------------------------------------------------------------------------
+# --- Send now -------------------------------------------------------------------------------------
 
 
 def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
@@ -537,7 +542,7 @@ def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     already = _reader()
     Delivery.objects.create(issue=issue, subscriber=already, status="sent")
 
-    page = admin_client.get(_url("send_now", issue))
+    page = admin_client.get(_admin_url("send_now", issue))
 
     assert page.status_code == 200
     assert page.context["readers"] == 2
@@ -545,7 +550,7 @@ def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     assert not mail.outbox
     assert Delivery.objects.count() == 1
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(_url("send_now", issue))
+        response = admin_client.post(_admin_url("send_now", issue))
     assert response.status_code == 302
     assert sorted(m.to[0] for m in mail.outbox) == sorted([daily.email, weekdays.email])
     assert set(Delivery.objects.filter(status="sent").values_list("subscriber_id", flat=True)) == {
@@ -558,7 +563,7 @@ def test_send_now_asks_first_then_sends_each_deliverable_reader_once(
     # Pressed again: nobody is left, nobody gets it twice.
     assert issue_readers_to_send(issue=issue).count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(_url("send_now", issue))
+        admin_client.post(_admin_url("send_now", issue))
     assert len(mail.outbox) == 2
 
 
@@ -579,34 +584,34 @@ def test_send_now_refuses_a_draft_a_paused_or_a_sent_issue(
         services.issue_pause(issue=issue, reason="bounces")
     _reader()
 
-    page = admin_client.get(_url("send_now", issue), follow=True)
+    page = admin_client.get(_admin_url("send_now", issue), follow=True)
     with django_capture_on_commit_callbacks(execute=True):
-        posted = admin_client.post(_url("send_now", issue), follow=True)
+        posted = admin_client.post(_admin_url("send_now", issue), follow=True)
 
     for response in (page, posted):
-        assert response.redirect_chain[-1][0] == _url("change", issue)
+        assert response.redirect_chain[-1][0] == _admin_url("change", issue)
         assert any(message in text for text in _messages(response))
     assert not Delivery.objects.exists()
     assert not mail.outbox
 
 
-# --- Pause, resume, schedule, back to draft ------------------------------------------------------------------
+# --- Pause, resume, schedule, back to draft -------------------------------------------------------
 
 
 def test_pause_asks_for_a_reason_and_resume_lifts_it(admin_client: Client) -> None:
     _papers(3)
     issue = _issue(status=Status.SENDING)
 
-    assert admin_client.get(_url("pause", issue)).status_code == 200
+    assert admin_client.get(_admin_url("pause", issue)).status_code == 200
     issue.refresh_from_db()
     assert issue.paused_at is None
-    admin_client.post(_url("pause", issue), {"reason": "  wrong   note  "})
+    admin_client.post(_admin_url("pause", issue), {"reason": "  wrong   note  "})
     issue.refresh_from_db()
     assert issue.paused_at is not None
     assert issue.pause_reason == "wrong note"
-    assert "wrong note" in admin_client.get(_url("change", issue)).content.decode()
+    assert "wrong note" in admin_client.get(_admin_url("change", issue)).content.decode()
 
-    admin_client.post(_url("resume", issue))
+    admin_client.post(_admin_url("resume", issue))
     issue.refresh_from_db()
     assert issue.paused_at is None
     assert issue.pause_reason == ""
@@ -616,7 +621,7 @@ def test_pause_without_a_reason_says_who_paused_it(admin_client: Client, admin_u
     _papers(3)
     issue = _issue()
 
-    admin_client.post(_url("pause", issue), {"reason": ""})
+    admin_client.post(_admin_url("pause", issue), {"reason": ""})
 
     issue.refresh_from_db()
     assert issue.pause_reason == f"paused by {admin_user.get_username()}"
@@ -652,23 +657,23 @@ def test_schedule_approves_a_draft_and_back_to_draft_holds_it_until_someone_is_d
     _papers(3)
     issue = _issue(status=Status.DRAFT)
 
-    admin_client.post(_url("schedule", issue))
+    admin_client.post(_admin_url("schedule", issue))
     issue.refresh_from_db()
     assert issue.status == Status.SCHEDULED
-    admin_client.post(_url("hold", issue))
+    admin_client.post(_admin_url("hold", issue))
     issue.refresh_from_db()
     assert issue.status == Status.DRAFT
 
-    admin_client.post(_url("schedule", issue))
+    admin_client.post(_admin_url("schedule", issue))
     Delivery.objects.create(issue=issue, subscriber=_reader())
-    response = admin_client.post(_url("hold", issue), follow=True)
+    response = admin_client.post(_admin_url("hold", issue), follow=True)
     issue.refresh_from_db()
     assert issue.status == Status.SCHEDULED
     assert any(
         "1 reader already due for it" in text and "Pause it instead" in text
         for text in _messages(response)
     )
-    response = admin_client.post(_url("schedule", issue), follow=True)
+    response = admin_client.post(_admin_url("schedule", issue), follow=True)
     assert "Only a draft can be scheduled; this issue is scheduled." in _messages(response)
 
 
@@ -680,16 +685,16 @@ def test_a_get_on_a_url_that_changes_state_changes_nothing(admin_client: Client)
     before = Issue.objects.values().get(pk=issue.pk)
 
     for name in ("resume", "schedule", "hold", "send_test"):
-        assert admin_client.get(_url(name, issue)).status_code == 405, name
-    assert admin_client.get(_url("pause", issue)).status_code == 200
-    admin_client.get(_url("send_now", issue))
+        assert admin_client.get(_admin_url(name, issue)).status_code == 405, name
+    assert admin_client.get(_admin_url("pause", issue)).status_code == 200
+    admin_client.get(_admin_url("send_now", issue))
 
     assert Issue.objects.values().get(pk=issue.pk) == before
     assert not Delivery.objects.exists()
     assert not mail.outbox
 
 
-# --- Who may -----------------------------------------------------------------------------------------------
+# --- Who may --------------------------------------------------------------------------------------
 
 ISSUE_VIEWS = [
     "change",
@@ -717,7 +722,7 @@ def test_anonymous_and_non_staff_users_are_sent_to_the_login_page(
         )
 
     for method in (client.get, client.post):
-        response = method(_url(name, issue))
+        response = method(_admin_url(name, issue))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
     issue.refresh_from_db()
@@ -741,8 +746,8 @@ def test_staff_who_may_only_view_issues_are_refused(
     viewer.user_permissions.add(Permission.objects.get(codename="view_issue"))
     client.force_login(viewer)
 
-    assert client.get(_url("change", issue)).status_code == 200
-    response = client.post(_url(name, issue), {"reason": "x", "interests": "", "size": "3"})
+    assert client.get(_admin_url("change", issue)).status_code == 200
+    response = client.post(_admin_url(name, issue), {"reason": "x", "interests": "", "size": "3"})
 
     assert response.status_code == 403
     issue.refresh_from_db()
@@ -750,7 +755,7 @@ def test_staff_who_may_only_view_issues_are_refused(
     assert not mail.outbox
 
 
-# --- The ledger --------------------------------------------------------------------------------------------
+# --- The ledger -----------------------------------------------------------------------------------
 
 
 def test_the_delivery_list_is_read_only_and_shows_failures_with_their_error(

@@ -1,4 +1,4 @@
-"""The editors' issue page and its preview in headless Chromium, at desktop width; PNGs go to test-artifacts/."""
+"""The editors' issue page and preview in headless Chromium (desktop); PNGs in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ def _issue_of_a_real_day(status: str) -> tuple[Issue, list[Paper]]:
     return issue, ranked
 
 
-def _ledger(issue: Issue) -> None:
+def _deliveries_create(issue: Issue) -> None:
     now = timezone.now()
-    marks = [
+    marks: list[dict[str, Any]] = [
         {"status": "sent", "delivered_at": now, "opened_at": now, "clicked_at": now},
         {"status": "sent", "delivered_at": now},
         {"status": "failed", "error": "550 5.1.1 mailbox unavailable"},
@@ -41,8 +41,10 @@ def _ledger(issue: Issue) -> None:
         Delivery.objects.create(issue=issue, subscriber=SubscriberFactory.create(), **fields)
 
 
-def _page(browser: Any, live_server: Any, scheme: str = "light") -> tuple[Any, Any, list[str]]:
-    """A desktop page logged in as a superuser (by session cookie), with the browser's CSP complaints collected."""
+def _editor_page(
+    browser: Any, live_server: Any, scheme: str = "light"
+) -> tuple[Any, Any, list[str]]:
+    """A desktop page, a superuser logged in by session cookie, and the browser's CSP complaints."""
     user = User.objects.create_superuser("editor", "editor@example.org", "pw")
     client = Client()
     client.force_login(user)
@@ -65,7 +67,7 @@ def _page(browser: Any, live_server: Any, scheme: str = "light") -> tuple[Any, A
 
 
 def _shot(page: Any, name: str) -> None:
-    """The whole page: the viewport grown to it, since Chromium's full-page capture leaves iframes blank."""
+    """The whole page: the viewport grown to it, as Chromium's full-page capture blanks iframes."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": height})
@@ -77,8 +79,8 @@ def _shot(page: Any, name: str) -> None:
 def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str) -> None:
     issue, ranked = _issue_of_a_real_day(status)
     if status == "sending":
-        _ledger(issue)
-    context, page, complaints = _page(browser, live_server)
+        _deliveries_create(issue)
+    context, page, complaints = _editor_page(browser, live_server)
     try:
         page.goto(live_server.url + reverse("admin:digest_issue_change", args=[issue.pk]))
         page.wait_for_load_state("networkidle")
@@ -91,7 +93,8 @@ def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str)
         if status == "scheduled":
             assert page.get_by_role("button", name="Back to draft").is_visible()
             assert page.locator("#id_note").input_value() == NOTE
-            # The pins' paper fields are the autocomplete (select2) widgets, loaded from our static files.
+            # The pins' paper fields are the autocomplete (select2) widgets, loaded from our static
+            # files.
             assert page.locator("#pins-group .select2-container").count() == 2
         else:
             assert page.locator(".issue-frozen").is_visible()
@@ -112,7 +115,7 @@ def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_preview_page_looks_right(browser: Any, live_server: Any, scheme: str) -> None:
     issue, ranked = _issue_of_a_real_day("scheduled")
-    context, page, complaints = _page(browser, live_server, scheme)
+    context, page, complaints = _editor_page(browser, live_server, scheme)
     try:
         page.goto(live_server.url + reverse("admin:digest_issue_preview", args=[issue.pk]))
         page.get_by_label("Interests").fill(INTERESTS)
@@ -127,7 +130,8 @@ def test_the_preview_page_looks_right(browser: Any, live_server: Any, scheme: st
         frame = page.frame_locator("iframe.preview-email")
         pinned = " ".join(ranked[3].title.split())
         assert frame.get_by_role("link", name=pinned).is_visible()
-        # The email's own <style> block (dark mode) applies inside the frame: its nonce got through the CSP.
+        # The email's own <style> block (dark mode) applies inside the frame: its nonce got through
+        # the CSP.
         background = frame.locator("body").evaluate(
             "element => getComputedStyle(element).backgroundColor"
         )

@@ -20,6 +20,7 @@ from digest import views
 from digest.models import Issue, IssueHide, IssuePin
 from papers.models import Paper
 from tests.factories import PaperFactory
+from tests.helpers import matched
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2025, 11, 25)
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def _today() -> Any:
+def _frozen_at_3pm_today() -> Any:
     with time_machine.travel(dt.datetime(2025, 11, 25, 15, 0, tzinfo=dt.UTC), tick=False):
         yield
 
@@ -184,17 +185,14 @@ def test_the_issue_page_lets_only_its_own_style_blocks_through_the_csp(client: C
 
     response = client.get(reverse("digest:issue", kwargs={"day": TODAY}))
 
-    nonce = re.search(r"style-src [^;]*'nonce-([^']+)'", response["Content-Security-Policy"]).group(
-        1
-    )
+    nonce = matched(r"style-src [^;]*'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
     html = response.content.decode()
     styles = re.findall(r"<style[^>]*>", html)
     assert styles
     assert all(f'nonce="{nonce}"' in tag for tag in styles)
     assert "&lt;style&gt;body{display:none}&lt;/style&gt;" in html
-    assert "'unsafe-inline'" not in re.search(
-        r"style-src [^;]*", response["Content-Security-Policy"]
-    ).group(0)
+    style_src = matched(r"style-src [^;]*", response["Content-Security-Policy"])[0]
+    assert "'unsafe-inline'" not in style_src
 
 
 def test_the_weekly_issue_is_at_kind_weekly(client: Client) -> None:

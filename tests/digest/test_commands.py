@@ -1,4 +1,4 @@
-"""build_issue, send_due and send_issue: every step of the tick by hand, with one clear line on bad input."""
+"""build_issue, send_due, send_issue: each step of the tick by hand, one clear line on bad input."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_cache_and_a_fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors.cache_clear()
     sending.contexts_clear()
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
-def _call(*argv: str) -> str:
+def _command_output(*argv: str) -> str:
     out = StringIO()
     call_command(*argv, stdout=out, stderr=StringIO())
     return out.getvalue()
@@ -34,12 +34,14 @@ def _call(*argv: str) -> str:
 
 def test_build_issue_builds_once_and_says_what_it_built() -> None:
     papers_create(12)
-    out = _call("build_issue", "--date", str(DAY))
+    out = _command_output("build_issue", "--date", str(DAY))
     issue = Issue.objects.get()
     assert f"Daily issue of {DAY}" in out
     assert "12 candidates, 12 new" in out
     assert "scheduled" in out
-    assert _call("build_issue", "--date", str(DAY)) == out  # the same issue, not a second one
+    assert (
+        _command_output("build_issue", "--date", str(DAY)) == out
+    )  # the same issue, not a second one
     assert Issue.objects.count() == 1
     assert Issue.objects.get().pk == issue.pk
 
@@ -56,7 +58,7 @@ def test_build_issue_refuses_bad_arguments_with_one_line_and_builds_nothing(
     argv: list[str], message: str
 ) -> None:
     with pytest.raises(CommandError, match=message):
-        _call("build_issue", *argv)
+        _command_output("build_issue", *argv)
     assert not Issue.objects.exists()
 
 
@@ -64,11 +66,11 @@ def test_send_due_sends_to_the_readers_whose_hour_has_come() -> None:
     papers_create()
     due = reader_create(delivery_hour=8)
     reader_create(delivery_hour=10)
-    out = _call("send_due", "--now", f"{DAY}T08:30")
+    out = _command_output("send_due", "--now", f"{DAY}T08:30")
     assert "due now: 1" in out
     assert "sent: 1, failed: 0" in out
     assert [m.to[0] for m in mail.outbox] == [due.email]
-    assert "due now: 0" in _call("send_due", "--now", f"{DAY}T08:45")
+    assert "due now: 0" in _command_output("send_due", "--now", f"{DAY}T08:45")
     assert len(mail.outbox) == 1
 
 
@@ -76,29 +78,31 @@ def test_send_issue_sends_now_to_every_reader_of_its_kind_and_refuses_a_draft() 
     papers_create()
     readers = [reader_create(delivery_hour=h) for h in (3, 22)]
     reader_create(frequency=Subscriber.Frequency.WEEKLY)
-    _call("build_issue", "--date", str(DAY))
+    _command_output("build_issue", "--date", str(DAY))
     issue = Issue.objects.get()
-    out = _call("send_issue", "--issue", str(issue.pk))
+    out = _command_output("send_issue", "--issue", str(issue.pk))
     assert "2 readers made due" in out
     assert "sent: 2" in out
     assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in readers)
-    assert _call("send_issue", "--issue", str(issue.pk)).startswith(f"{issue}: 0 readers made due")
+    assert _command_output("send_issue", "--issue", str(issue.pk)).startswith(
+        f"{issue}: 0 readers made due"
+    )
     Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.DRAFT)
     with pytest.raises(CommandError, match="is a draft"):
-        _call("send_issue", "--date", str(DAY))
+        _command_output("send_issue", "--date", str(DAY))
     assert Delivery.objects.count() == 2
 
 
 def test_send_issue_names_what_is_missing() -> None:
     with pytest.raises(CommandError, match="give either --issue ID or --date"):
-        _call("send_issue")
+        _command_output("send_issue")
     with pytest.raises(CommandError, match="there is no issue #42"):
-        _call("send_issue", "--issue", "42")
+        _command_output("send_issue", "--issue", "42")
     with pytest.raises(CommandError, match=f"there is no daily issue of {DAY}: build it first"):
-        _call("send_issue", "--date", str(DAY), "--dry-run")
+        _command_output("send_issue", "--date", str(DAY), "--dry-run")
 
 
 def test_the_dates_of_send_due_are_bounded() -> None:
     with pytest.raises(CommandError, match="--now must be between"):
-        _call("send_due", "--now", "0001-01-01T00:30")
+        _command_output("send_due", "--now", "0001-01-01T00:30")
     assert not Issue.objects.exists()

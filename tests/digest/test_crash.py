@@ -1,4 +1,4 @@
-"""Exactly once under crashes: real Celery workers on Redis and PostgreSQL, killed with SIGKILL mid-send.
+"""Exactly once under crashes: real Celery workers on Redis and PostgreSQL, SIGKILLed mid-send.
 
 Every due reader must end with exactly one digest as counted by tests.backends.RecordingBackend,
 which records each message durably under its idempotency key (as a provider with idempotency
@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from digest import ledger, sending, services, vectors
+from digest import ledger, selectors, sending, services, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
 from tests.backends import recorded
@@ -73,7 +73,7 @@ def issue(monkeypatch: pytest.MonkeyPatch) -> Issue:
         for i in range(READERS)
     )
     # The workers read these vectors from the table instead of loading the model.
-    vectors.papers_vectors(papers=services.issue_papers(issue=built)[1])
+    vectors.papers_vectors(papers=selectors.issue_papers(issue=built)[1])
     vectors.interests_texts_store(interests=topics)
     return built
 
@@ -91,14 +91,16 @@ def queue() -> str:
 
 @pytest.fixture
 def worker_env(recording: Path, queue: str) -> dict[str, str]:
-    """The environment of a production process on the tests' database, mailing to the recording backend."""
+    """A production process's environment: the tests' database, mail to the recording backend."""
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": settings.SECRET_KEY,  # the idempotency keys are keyed with it
         "DEBUG": "false",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
         "EMAIL_BACKEND": "tests.backends.RecordingBackend",
         "EMAIL_PROVIDER": "",
         "RECORDING_EMAIL_FILE": str(recording),
@@ -170,11 +172,11 @@ def _enqueue(issue: Issue, queue: str, count: int) -> None:
         app.send_task("digest.tasks.send_batch", args=[issue.pk], queue=queue)
 
 
-def _count(issue: Issue, *statuses: str) -> int:
+def _deliveries_count(issue: Issue, *statuses: str) -> int:
     return Delivery.objects.filter(issue=issue, status__in=statuses).count()
 
 
-def _wait(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -196,7 +198,7 @@ def _assert_exactly_once(issue: Issue, recording: Path, scenario: str) -> None:
     assert not unexpected, f"{len(unexpected)} digests under keys that are no reader's"
     assert set(addresses) == set(readers.values())
     # The ledger agrees: every row sent, and nothing marked sent that the provider did not get.
-    assert _count(issue, "sent") == READERS
+    assert _deliveries_count(issue, "sent") == READERS
     assert Delivery.objects.filter(issue=issue).count() == READERS
     raw = sum(keys.values())
     FIGURES[scenario] = {
@@ -216,23 +218,30 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     ledger.deliveries_create_all(issue=issue, now=timezone.now())
     _enqueue(issue, queue, math.ceil(READERS / BATCH))
     first = workers("doomed")
-    _wait(
-        lambda: _count(issue, "sent") >= READERS // 4,
+    _wait_until(
+        lambda: _deliveries_count(issue, "sent") >= READERS // 4,
         timeout=120,
         what="a quarter of the digests to go out",
     )
     _kill(
         first
     )  # SIGKILL, mid-send: claimed rows stay "sending", its unacknowledged tasks go back to Redis
-    in_flight = _count(issue, "sending")
-    assert _count(issue, "sent") < READERS, "the worker finished before it could be killed"
-    # The next tick, once the claim timeout has passed, puts the dead worker's claims back in the queue.
+    in_flight = _deliveries_count(issue, "sending")
+    assert _deliveries_count(issue, "sent") < READERS, (
+        "the worker finished before it could be killed"
+    )
+    # The next tick, once the claim timeout has passed, puts the dead worker's claims back in the
+    # queue.
     later = timezone.now() + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
     requeued, failed = ledger.deliveries_recover_stuck(now=later)
     assert (requeued, failed) == (in_flight, 0)
     workers("survivor")
-    _enqueue(issue, queue, math.ceil(_count(issue, "queued") / BATCH))
-    _wait(lambda: _count(issue, "sent") == READERS, timeout=180, what="every digest to go out")
+    _enqueue(issue, queue, math.ceil(_deliveries_count(issue, "queued") / BATCH))
+    _wait_until(
+        lambda: _deliveries_count(issue, "sent") == READERS,
+        timeout=180,
+        what="every digest to go out",
+    )
     _assert_exactly_once(issue, recording, "worker killed mid-send")
 
 
@@ -244,7 +253,11 @@ def test_two_workers_racing_on_one_issue_send_each_digest_once(
     _enqueue(issue, queue, 2 * math.ceil(READERS / BATCH))
     workers("left")
     workers("right")
-    _wait(lambda: _count(issue, "sent") == READERS, timeout=180, what="every digest to go out")
+    _wait_until(
+        lambda: _deliveries_count(issue, "sent") == READERS,
+        timeout=180,
+        what="every digest to go out",
+    )
     _assert_exactly_once(issue, recording, "two workers racing")
     keys, _ = recorded(recording)
     assert sum(keys.values()) == READERS  # no crash, so not even a raw duplicate
@@ -269,7 +282,11 @@ def test_the_beat_tick_fired_twice_sends_each_digest_once(
     outputs = [tick.communicate(timeout=120)[0].decode() for tick in ticks]
     assert all(tick.returncode == 0 for tick in ticks), outputs
     assert Delivery.objects.filter(issue=issue).count() == READERS
-    _wait(lambda: _count(issue, "sent") == READERS, timeout=180, what="every digest to go out")
+    _wait_until(
+        lambda: _deliveries_count(issue, "sent") == READERS,
+        timeout=180,
+        what="every digest to go out",
+    )
     _assert_exactly_once(issue, recording, "beat tick fired twice")
     keys, _ = recorded(recording)
     assert sum(keys.values()) == READERS

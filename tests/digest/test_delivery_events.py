@@ -1,4 +1,4 @@
-"""Provider webhooks stamp delivered, opened, clicked, bounced and complained on the digest's Delivery."""
+"""Provider webhooks stamp delivered, opened, clicked, bounced and complained on the Delivery."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _delivery(email: str = "reader@example.org", message_id: str = "pm-0001") ->
     )
 
 
-def _post(client: Client, payload: dict[str, Any]) -> int:
+def _post_webhook(client: Client, payload: dict[str, Any]) -> int:
     response = client.post(
         POSTMARK_WEBHOOK,
         json.dumps(payload),
@@ -43,7 +43,7 @@ def _post(client: Client, payload: dict[str, Any]) -> int:
     return response.status_code
 
 
-def _event(record_type: str, delivery: Delivery, **extra: Any) -> dict[str, Any]:
+def _postmark_event(record_type: str, delivery: Delivery, **extra: Any) -> dict[str, Any]:
     return {
         "RecordType": record_type,
         "MessageID": delivery.message_id,
@@ -55,15 +55,25 @@ def _event(record_type: str, delivery: Delivery, **extra: Any) -> dict[str, Any]
 
 def test_delivered_opened_and_clicked_are_stamped_on_the_delivery(client: Client) -> None:
     delivery = _delivery()
-    assert _post(client, _event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z")) == 200
     assert (
-        _post(client, _event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z", FirstOpen=True))
+        _post_webhook(
+            client, _postmark_event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z")
+        )
         == 200
     )
     assert (
-        _post(
+        _post_webhook(
             client,
-            _event("Click", delivery, ReceivedAt="2026-11-24T09:11:00Z", OriginalLink="https://x"),
+            _postmark_event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z", FirstOpen=True),
+        )
+        == 200
+    )
+    assert (
+        _post_webhook(
+            client,
+            _postmark_event(
+                "Click", delivery, ReceivedAt="2026-11-24T09:11:00Z", OriginalLink="https://x"
+            ),
         )
         == 200
     )
@@ -77,8 +87,8 @@ def test_delivered_opened_and_clicked_are_stamped_on_the_delivery(client: Client
 
 def test_a_redelivered_event_keeps_the_first_time(client: Client) -> None:
     delivery = _delivery()
-    _post(client, _event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z"))
-    _post(client, _event("Open", delivery, ReceivedAt="2026-11-25T07:00:00Z"))
+    _post_webhook(client, _postmark_event("Open", delivery, ReceivedAt="2026-11-24T09:10:00Z"))
+    _post_webhook(client, _postmark_event("Open", delivery, ReceivedAt="2026-11-25T07:00:00Z"))
     delivery.refresh_from_db()
     assert delivery.opened_at == dt.datetime(2026, 11, 24, 9, 10, tzinfo=dt.UTC)
 
@@ -97,7 +107,7 @@ def test_a_bounce_without_metadata_is_found_by_message_id_and_suppresses_the_rea
         "BouncedAt": "2026-11-24T08:01:00Z",
         "Inactive": True,
     }
-    assert _post(client, bounce) == 200
+    assert _post_webhook(client, bounce) == 200
     delivery.refresh_from_db()
     assert delivery.bounced_at == dt.datetime(2026, 11, 24, 8, 1, tzinfo=dt.UTC)
     assert delivery.subscriber.status == "bounced"
@@ -111,9 +121,9 @@ def test_metadata_naming_another_readers_delivery_is_ignored(client: Client) -> 
         status="sent",
         message_id="pm-2",
     )
-    forged = _event("Open", mine, ReceivedAt="2026-11-24T09:10:00Z")
+    forged = _postmark_event("Open", mine, ReceivedAt="2026-11-24T09:10:00Z")
     forged["Metadata"] = {"delivery": str(other.pk)}
-    assert _post(client, forged) == 200
+    assert _post_webhook(client, forged) == 200
     other.refresh_from_db()
     mine.refresh_from_db()
     assert other.opened_at is None
@@ -122,7 +132,7 @@ def test_metadata_naming_another_readers_delivery_is_ignored(client: Client) -> 
 
 def test_an_unauthenticated_event_changes_nothing(client: Client) -> None:
     delivery = _delivery()
-    payload = json.dumps(_event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z"))
+    payload = json.dumps(_postmark_event("Delivery", delivery, DeliveredAt="2026-11-24T08:00:05Z"))
     response = client.post(POSTMARK_WEBHOOK, payload, content_type="application/json")
     assert response.status_code in (400, 401, 403)
     delivery.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Look at the digest email and its "view in browser" page in headless Chromium; PNGs go to test-artifacts/."""
+"""The digest email and its "view in browser" page in headless Chromium; PNGs in test-artifacts/."""
 
 from __future__ import annotations
 

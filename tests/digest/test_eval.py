@@ -31,7 +31,9 @@ def test_it_cuts_at_k_and_averages_over_profiles() -> None:
     assert dcg([1, 0, 0]) == pytest.approx(1.0)
     assert ndcg_at_k(["x", "x", "x", "x", "x", "a"], {"a": 2}, k=5) == 0.0
     profiles, _ = profiles_load()
-    perfect = {p.interests: sorted(p.relevant, key=p.relevant.get, reverse=True) for p in profiles}
+    perfect = {
+        p.interests: sorted(p.relevant, key=p.relevant.__getitem__, reverse=True) for p in profiles
+    }
     assert mean_ndcg(profiles, lambda q: perfect[q]) == pytest.approx(1.0)
     assert mean_ndcg(profiles, lambda q: []) == 0.0
 

@@ -22,10 +22,12 @@ def test_two_ticks_building_the_same_issue_at_once_both_get_the_one_issue(
     both_looked = threading.Barrier(2, timeout=10)
     select = services.issue_candidates_select
 
-    def candidates_after_both_looked(**kwargs: object) -> tuple[list[str], int]:
+    def candidates_after_both_looked(
+        *, start: dt.datetime, end: dt.datetime
+    ) -> tuple[list[str], int]:
         # Both builders have found no issue when they get here: their inserts collide.
         both_looked.wait()
-        return select(**kwargs)  # type: ignore[arg-type]
+        return select(start=start, end=end)
 
     monkeypatch.setattr(services, "issue_candidates_select", candidates_after_both_looked)
     built: list[int] = []
@@ -34,7 +36,7 @@ def test_two_ticks_building_the_same_issue_at_once_both_get_the_one_issue(
     def build() -> None:
         try:
             built.append(services.issue_build(date=MONDAY, kind=IssueKind.WEEKLY).pk)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test thread below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

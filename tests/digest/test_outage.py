@@ -1,4 +1,4 @@
-"""Provider outages: failures for a while, then recovery; everything delivered once, nothing marked sent early."""
+"""Provider outages, failing then recovering: all delivered once, nothing marked sent early."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _provider(
+def recording(
     settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, retrying_eagerly: None
 ) -> Path:
     """The recording provider, eager Celery whose retries run in place, and the model's stand-in."""
@@ -47,7 +47,7 @@ def delays(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
     return asked
 
 
-def _due(count: int) -> Any:
+def _issue_with_due_readers(count: int) -> Any:
     papers_create()
     readers = [reader_create() for _ in range(count)]
     with time_machine.travel(TUESDAY_8AM, tick=False):
@@ -58,10 +58,10 @@ def _due(count: int) -> Any:
 
 @pytest.mark.parametrize("failures", ["503,503,503", "timeout,connection", "429,503,timeout,429"])
 def test_an_outage_then_recovery_delivers_everything_once_after_backing_off(
-    failures: str, monkeypatch: pytest.MonkeyPatch, delays: list[tuple[int, float]], _provider: Path
+    failures: str, monkeypatch: pytest.MonkeyPatch, delays: list[tuple[int, float]], recording: Path
 ) -> None:
     monkeypatch.setenv("RECORDING_EMAIL_FAILURES", failures)
-    issue, readers = _due(12)
+    issue, readers = _issue_with_due_readers(12)
     seen_sent_during_outage: list[int] = []
     real_send = transport.digests_send
 
@@ -71,7 +71,7 @@ def test_an_outage_then_recovery_delivers_everything_once_after_backing_off(
 
     monkeypatch.setattr(transport, "digests_send", watched)
     tasks.send_batch.delay(issue.pk)
-    keys, addresses = recorded(_provider)
+    keys, addresses = recorded(recording)
     assert sorted(addresses) == sorted(r.email for r in readers)
     assert set(addresses.values()) == {1}
     assert set(keys.values()) == {1}
@@ -94,37 +94,36 @@ def test_retry_delays_grow_exponentially_with_full_jitter_and_a_cap() -> None:
         samples = [tasks.retry_delay(attempt) for _ in range(200)]
         assert all(0 <= s <= bound for s in samples)
         assert max(samples) > bound / 2  # jitter spreads over the whole range, not a fixed delay
-    assert (
-        tasks.RETRY_CAP_SECONDS < 15 * 60
-    )  # within the claim timeout: a retry is never taken for a crash
+    # Within the claim timeout: a retry is never taken for a crash.
+    assert tasks.RETRY_CAP_SECONDS < 15 * 60
 
 
 def test_an_outage_longer_than_the_retries_fails_the_batch_and_marks_nothing_sent(
-    monkeypatch: pytest.MonkeyPatch, delays: list[tuple[int, float]], _provider: Path
+    monkeypatch: pytest.MonkeyPatch, delays: list[tuple[int, float]], recording: Path
 ) -> None:
     monkeypatch.setenv("RECORDING_EMAIL_FAILURES", ",".join(["503"] * 10))
-    issue, _ = _due(3)
+    issue, _ = _issue_with_due_readers(3)
     tasks.send_batch.delay(issue.pk)
     assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
     assert all(
         "gave up after 5 attempts" in e for e in Delivery.objects.values_list("error", flat=True)
     )
-    keys, _ = recorded(_provider)
+    keys, _ = recorded(recording)
     assert not keys
     assert mail.outbox == []
 
 
 def test_a_permanent_refusal_of_one_reader_fails_that_delivery_alone(
-    monkeypatch: pytest.MonkeyPatch, _provider: Path
+    monkeypatch: pytest.MonkeyPatch, recording: Path
 ) -> None:
-    issue, readers = _due(5)
+    issue, readers = _issue_with_due_readers(5)
     monkeypatch.setenv("RECORDING_EMAIL_REJECT", readers[2].email)
     tasks.send_batch.delay(issue.pk)
     refused = Delivery.objects.get(subscriber=readers[2])
     assert refused.status == "failed"
     assert "rejected" in refused.error
     assert Delivery.objects.filter(status="sent").count() == 4
-    _, addresses = recorded(_provider)
+    _, addresses = recorded(recording)
     assert readers[2].email not in addresses
     assert len(addresses) == 4
     issue.refresh_from_db()
@@ -133,7 +132,7 @@ def test_a_permanent_refusal_of_one_reader_fails_that_delivery_alone(
 
 @pytest.mark.parametrize("status", [500, 429])
 def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_stale_one(
-    status: int, monkeypatch: pytest.MonkeyPatch, _provider: Path
+    status: int, monkeypatch: pytest.MonkeyPatch, recording: Path
 ) -> None:
     import responses
     from urllib3.util.retry import Retry
@@ -148,9 +147,10 @@ def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_st
     reader = reader_create(digest_size=3)
     before = set(Paper.objects.values_list("arxiv_id", "updated_at"))
     # Yesterday's list never arrives: Hugging Face answers with errors all day.
-    with responses.RequestsMock() as mock, pytest.raises(TransientFetchError):
+    with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, status=status, body="upstream trouble")
-        papers_fetch_hf(date=TUESDAY_8AM.date() - dt.timedelta(days=1))
+        with pytest.raises(TransientFetchError):
+            papers_fetch_hf(date=TUESDAY_8AM.date() - dt.timedelta(days=1))
     run = FetchRun.objects.get()
     assert run.status == FetchRun.Status.FAILED
     assert str(status) in run.error
@@ -161,7 +161,7 @@ def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_st
     assert issue.quiet
     assert issue.new_papers == 0
     tasks.send_batch.delay(issue.pk)
-    (message,) = [m for m in _sent_messages(_provider, reader.email)]
+    (message,) = [m for m in _sent_messages(recording, reader.email)]
     assert "A quiet day: no new papers came out" in message["text"]
     assert "came out earlier in the week" in message["text"]
     assert set(Delivery.objects.get(subscriber=reader).papers) <= {p.arxiv_id for p in older}
@@ -171,25 +171,25 @@ def _sent_messages(path: Path, address: str) -> list[dict[str, str]]:
     """The merge data the provider got for an address (the recording backend keeps keys only)."""
     return [
         data
-        for message in _captured
+        for message in _provider_messages
         for email, data in (getattr(message, "merge_data", None) or {}).items()
         if email == address
     ]
 
 
-_captured: list[Any] = []
+_provider_messages: list[Any] = []
 
 
 @pytest.fixture(autouse=True)
-def _capture(monkeypatch: pytest.MonkeyPatch) -> None:
+def _capture_provider_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.backends import RecordingBackend
 
-    _captured.clear()
+    _provider_messages.clear()
     real = RecordingBackend.post_to_esp
 
     def post(self: Any, payload: Any, message: Any) -> Any:
         response = real(self, payload, message)
-        _captured.append(message)
+        _provider_messages.append(message)
         return response
 
     monkeypatch.setattr(RecordingBackend, "post_to_esp", post)

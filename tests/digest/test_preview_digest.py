@@ -16,7 +16,7 @@ from tests.helpers import CANDIDATES, FIXTURES, fixture_bytes
 FILE = str(FIXTURES / CANDIDATES)
 
 
-def _run(*args: str) -> str:
+def _preview_digest(*args: str) -> str:
     out = StringIO()
     call_command("preview_digest", *args, stdout=out)
     return out.getvalue()
@@ -27,7 +27,7 @@ def test_it_ranks_a_file_as_json_without_touching_the_database(
     judged, django_assert_num_queries
 ) -> None:
     with django_assert_num_queries(0):
-        out = _run(
+        out = _preview_digest(
             "--interests", "image segmentation", "--from-file", FILE, "--limit", "5", "--json"
         )
 
@@ -49,9 +49,12 @@ def test_it_ranks_a_file_as_json_without_touching_the_database(
 def test_it_keeps_only_the_given_day_of_a_file(judged) -> None:
     records = hf_api.parse(fixture_bytes(CANDIDATES)).records
     day = records[0].hf_date
+    assert day is not None
     on_day = {r.arxiv_id for r in records if r.hf_date == day}
     items = json.loads(
-        _run("--interests", "robots", "--from-file", FILE, "--date", day.isoformat(), "--json")
+        _preview_digest(
+            "--interests", "robots", "--from-file", FILE, "--date", day.isoformat(), "--json"
+        )
     )
     assert items
     assert {i["arxiv_id"] for i in items} <= on_day
@@ -59,7 +62,7 @@ def test_it_keeps_only_the_given_day_of_a_file(judged) -> None:
 
 
 def test_it_prints_lines_and_says_when_nothing_matched(judged) -> None:
-    out = _run("--interests", "knitting sweaters", "--from-file", FILE, "--limit", "2")
+    out = _preview_digest("--interests", "knitting sweaters", "--from-file", FILE, "--limit", "2")
     top = max(hf_api.parse(fixture_bytes(CANDIDATES)).records, key=lambda r: r.upvotes or 0)
     assert out.startswith("Nothing matched these interests")
     assert top.arxiv_id in out
@@ -76,21 +79,21 @@ def test_it_ranks_the_latest_days_visible_papers_from_the_database(judged) -> No
     PaperFactory.create(title="Robot arms that fold laundry", hf_date=day, hidden=True)
     PaperFactory.create(title="Robots in the kitchen", hf_date=day - dt.timedelta(days=1))
 
-    items = json.loads(_run("--interests", "robots", "--json"))
+    items = json.loads(_preview_digest("--interests", "robots", "--json"))
 
     assert [i["arxiv_id"] for i in items][0] == robot.arxiv_id
     assert len(items) == 2  # the hidden paper and the other day's are not candidates
-    dated = json.loads(_run("--interests", "robots", "--date", "2025-11-19", "--json"))
+    dated = json.loads(_preview_digest("--interests", "robots", "--date", "2025-11-19", "--json"))
     assert [i["title"] for i in dated] == ["Robots in the kitchen"]
 
 
 @pytest.mark.django_db
 def test_it_says_so_when_the_database_has_no_papers_for_the_day() -> None:
     with pytest.raises(CommandError, match="no papers"):
-        _run("--interests", "robots")
+        _preview_digest("--interests", "robots")
     PaperFactory.create(hf_date=dt.date(2025, 11, 20))
     with pytest.raises(CommandError, match="no papers on 2025-11-01"):
-        _run("--interests", "robots", "--date", "2025-11-01")
+        _preview_digest("--interests", "robots", "--date", "2025-11-01")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +109,7 @@ def test_it_says_so_when_the_database_has_no_papers_for_the_day() -> None:
 )
 def test_it_rejects_bad_input_with_one_line(args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message) as caught:
-        _run("--interests", "robots", *args)
+        _preview_digest("--interests", "robots", *args)
     assert "\n" not in str(caught.value)
 
 
@@ -122,7 +125,7 @@ def test_it_rejects_an_empty_or_broken_file(tmp_path: Path, content: bytes, mess
     path = tmp_path / "day.json"
     path.write_bytes(content)
     with pytest.raises(CommandError, match=message) as caught:
-        _run("--interests", "robots", "--from-file", str(path))
+        _preview_digest("--interests", "robots", "--from-file", str(path))
     assert "\n" not in str(caught.value)
 
 

@@ -181,7 +181,8 @@ def test_it_scores_bm25_only_where_a_word_occurs_and_folds_plurals() -> None:
 def test_it_does_not_load_the_model_when_the_web_process_imports_ranking() -> None:
     code = (
         "import sys, digest.ranking, digest.embeddings, digest.eval; "
-        "bad = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]; "
+        "bad = [m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run(
@@ -200,7 +201,7 @@ def test_a_pool_keeps_scores_for_a_bounded_number_of_interests_and_they_match_a_
     zeros = np.zeros((3, judged.vectors.shape[1]), dtype=np.float32)
     for text in texts:
         pool.rank(interests=text, limit=3, facet_vectors=zeros)
-    assert len(pool._scores) == ranking._SCORES_KEPT
+    assert len(pool._scores_by_interests) == ranking._SCORES_KEPT
     again = pool.rank(interests=texts[-1], limit=5, facet_vectors=zeros)
     fresh = ranking.CandidatePool(judged.papers, judged.vectors).rank(
         interests=texts[-1], limit=5, facet_vectors=zeros

@@ -16,6 +16,7 @@ from digest.models import Issue, IssueKind
 from digest.render import EmailParts, IssueFrame, Pick, issue_frame_build
 from papers.models import Paper
 from tests.factories import PaperFactory
+from tests.helpers import matched
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -23,7 +24,7 @@ MANAGE = "https://paperboy.example/manage/tok-a/?x=1&y=2"
 UNSUBSCRIBE = "https://paperboy.example/unsubscribe/tok-a/"
 
 
-class _Tags(HTMLParser):
+class _StartTagCollector(HTMLParser):
     """Every start tag and its attributes, as a browser's tokenizer would see them."""
 
     def __init__(self) -> None:
@@ -34,8 +35,8 @@ class _Tags(HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
-def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
+def _start_tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _StartTagCollector()
     parser.feed(html)
     return parser.tags
 
@@ -95,7 +96,7 @@ def test_it_escapes_scraped_text_and_the_reason_in_the_html() -> None:
 
     html = _assemble(frame, [Pick(paper.arxiv_id, f"matches: {SCRIPT} {IMG}")]).html
 
-    tags = _tags(html)
+    tags = _start_tags(html)
     assert not [tag for tag, _ in tags if tag in {"script", "img"}]
     assert not [name for _, attrs in tags for name in attrs if name.startswith("on")]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -150,7 +151,7 @@ def test_it_inlines_the_css_and_keeps_the_dark_mode_and_phone_rules() -> None:
     assert any("@media (max-width: 620px)" in css for css in styles)
     # The plain rules went into style attributes and their <style> block is gone.
     assert all("data-css-inline" in tag for tag in re.findall(r"<style[^>]*>", email.html))
-    title = next(attrs for tag, attrs in _tags(email.html) if tag == "h2")
+    title = next(attrs for tag, attrs in _start_tags(email.html) if tag == "h2")
     assert "font-size:18px" in (title.get("style") or "")
 
 
@@ -169,7 +170,7 @@ def test_each_paper_has_its_title_authors_summary_votes_reason_and_links() -> No
 
     email = _assemble(frame, [Pick(paper.arxiv_id, "trending: 212 upvotes")])
 
-    links = {attrs.get("href") for tag, attrs in _tags(email.html) if tag == "a"}
+    links = {attrs.get("href") for tag, attrs in _start_tags(email.html) if tag == "a"}
     assert {
         "https://huggingface.co/papers/2511.11111",
         "https://arxiv.org/abs/2511.11111",
@@ -201,7 +202,7 @@ def test_only_http_links_are_ever_linked() -> None:
 
     email = _assemble(frame, _picks({paper.arxiv_id: paper}))
 
-    hrefs = [attrs.get("href") or "" for tag, attrs in _tags(email.html) if tag == "a"]
+    hrefs = [attrs.get("href") or "" for tag, attrs in _start_tags(email.html) if tag == "a"]
     assert hrefs
     assert all(href.startswith(("http://", "https://")) for href in hrefs)
     assert "javascript:" not in email.html
@@ -217,7 +218,7 @@ def test_the_summary_falls_back_to_the_abstract_cut_on_a_word_boundary() -> None
 
     html = _assemble(frame, _picks({paper.arxiv_id: paper})).html
 
-    summary = re.search(r'<p class="pb-summary"[^>]*>(.*?)</p>', html).group(1)
+    summary = matched(r'<p class="pb-summary"[^>]*>(.*?)</p>', html).group(1)
     assert summary.endswith("…")
     assert len(summary) <= render.SUMMARY_MAX_CHARS
     assert summary[:-1].split(" ")[-1] in abstract.split(" ")  # a whole word before the ellipsis
@@ -287,7 +288,8 @@ def test_assembling_five_papers_takes_well_under_a_millisecond() -> None:
         for _ in range(200):
             _assemble(frame, picks)
         timings.append((time.perf_counter() - start) / 200)
-    # The target is 100 µs (about 15 µs measured on this machine); the bound leaves room for a loaded CI box.
+    # The target is 100 µs (about 15 µs measured on this machine); the bound leaves room for a
+    # loaded CI box.
     assert statistics.median(timings) < 500e-6
 
 
@@ -317,7 +319,8 @@ def test_a_quiet_day_topped_up_from_the_week_before_says_where_the_rest_came_fro
     email = _assemble(issue_frame_build(issue=quiet, papers=papers), _picks(papers))
 
     line = (
-        "A quiet day: only 1 new paper came out today. The others here came out earlier in the week; "
+        "A quiet day: only 1 new paper came out today. "
+        "The others here came out earlier in the week; "
         "you have not had them before."
     )
     assert line in email.text

@@ -1,4 +1,4 @@
-"""The worker's side: the hourly tick end to end, batch retries through Celery, embeddings made off the web."""
+"""The worker: the hourly tick end to end, batch retries through Celery, embedding off the web."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ TUESDAY_8AM = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_cache_fake_model_no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     vectors.cache_clear()
     sending.contexts_clear()
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
@@ -137,7 +137,8 @@ def test_an_ingest_has_its_papers_embedded(settings: Any) -> None:
     settings.PAPERBOY_EMBED_ON_CHANGE = True
     path = (
         FIXTURES
-        / "hf_daily_papers/api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
+        / "hf_daily_papers"
+        / "api_daily_papers_month-2025-09_sort-publishedAt_limit100_p5-lastpage.json"
     )
     papers_load_file(path=path)
     stored = set(TextEmbedding.objects.values_list("key", flat=True))

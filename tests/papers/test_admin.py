@@ -15,24 +15,24 @@ PAPERS = reverse("admin:papers_paper_changelist")
 RUNS = reverse("admin:papers_fetchrun_changelist")
 
 
-def listed(response) -> set[str]:  # noqa: ANN001
+def listed(response) -> set[str]:
     return {paper.arxiv_id for paper in response.context["cl"].result_list}
 
 
-def act(admin_client, action: str, *papers: Paper):  # noqa: ANN001, ANN201
+def act(admin_client, action: str, *papers: Paper):
     data = {"action": action, ACTION_CHECKBOX_NAME: [paper.pk for paper in papers]}
     return admin_client.post(PAPERS, data, follow=True)
 
 
 @pytest.mark.parametrize("url", [PAPERS, RUNS, reverse("admin:index")])
-def test_the_admin_needs_a_login(client, url: str) -> None:  # noqa: ANN001
+def test_the_admin_needs_a_login(client, url: str) -> None:
     response = client.get(url)
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_paper_list_renders_with_search_and_filters(admin_client) -> None:  # noqa: ANN001
+def test_the_paper_list_renders_with_search_and_filters(admin_client) -> None:
     PaperFactory.create(arxiv_id="2511.00001", title="Sparse attention", authors=["Grace Hopper"])
     PaperFactory.create(arxiv_id="2511.00002", title="Dense attention", hidden=True)
 
@@ -48,7 +48,7 @@ def test_the_paper_list_renders_with_search_and_filters(admin_client) -> None:  
     assert listed(admin_client.get(PAPERS, {"hidden__exact": "1"})) == {"2511.00002"}
 
 
-def test_the_source_filter_matches_the_whole_source_name(admin_client) -> None:  # noqa: ANN001
+def test_the_source_filter_matches_the_whole_source_name(admin_client) -> None:
     PaperFactory.create(arxiv_id="2511.00001", sources=[Source.HF])
     PaperFactory.create(arxiv_id="2511.00002", sources=[Source.HF_HTML])
     PaperFactory.create(arxiv_id="2511.00003", sources=[Source.ARXIV, Source.HF])
@@ -58,7 +58,7 @@ def test_the_source_filter_matches_the_whole_source_name(admin_client) -> None: 
     assert listed(admin_client.get(PAPERS, {"source": "arxiv"})) == {"2511.00003"}
 
 
-def test_the_date_filters_narrow_the_list(admin_client) -> None:  # noqa: ANN001
+def test_the_date_filters_narrow_the_list(admin_client) -> None:
     PaperFactory.create(arxiv_id="2511.00001", hf_date=dt.date(2025, 11, 20))
     PaperFactory.create(arxiv_id="2510.00001", hf_date=dt.date(2025, 10, 2))
 
@@ -67,7 +67,7 @@ def test_the_date_filters_narrow_the_list(admin_client) -> None:  # noqa: ANN001
     assert listed(response) == {"2510.00001"}
 
 
-def test_the_actions_hide_unhide_feature_and_unfeature(admin_client) -> None:  # noqa: ANN001
+def test_the_actions_hide_unhide_feature_and_unfeature(admin_client) -> None:
     first, second, untouched = PaperFactory.create_batch(3)
 
     response = act(admin_client, "hide", first, second)
@@ -88,7 +88,7 @@ def test_the_actions_hide_unhide_feature_and_unfeature(admin_client) -> None:  #
 
 def test_fetch_again_queues_the_selected_ids_for_arxiv(
     admin_client, monkeypatch, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     calls: list[list[str]] = []
     monkeypatch.setattr("papers.tasks.fetch_papers_by_id.delay", calls.append)
     old = PaperFactory.create(arxiv_id="astro-ph/0601001")
@@ -102,7 +102,7 @@ def test_fetch_again_queues_the_selected_ids_for_arxiv(
     assert "Queued a fetch from arXiv for 2 papers" in response.content.decode()
 
 
-def test_the_paper_form_shows_recent_metrics(admin_client) -> None:  # noqa: ANN001
+def test_the_paper_form_shows_recent_metrics(admin_client) -> None:
     paper = PaperFactory.create(title=f"Escaped {'<b>bold</b>'}")
     PaperMetricFactory.create(
         paper=paper, upvotes=77, captured_at=dt.datetime(2025, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -114,7 +114,7 @@ def test_the_paper_form_shows_recent_metrics(admin_client) -> None:  # noqa: ANN
     assert "<b>bold</b>" not in html
 
 
-def test_fetch_runs_are_listed_read_only_with_failures_marked(admin_client) -> None:  # noqa: ANN001
+def test_fetch_runs_are_listed_read_only_with_failures_marked(admin_client) -> None:
     started = dt.datetime(2025, 11, 20, 8, 0, tzinfo=dt.UTC)
     ok = FetchRunFactory.create(source=Source.HF, created=12, updated=3)
     failed = FetchRunFactory.create(
@@ -144,7 +144,7 @@ def test_fetch_runs_are_listed_read_only_with_failures_marked(admin_client) -> N
     } == {ok.pk}
 
 
-def test_fetch_runs_cannot_be_added_changed_or_deleted(admin_client) -> None:  # noqa: ANN001
+def test_fetch_runs_cannot_be_added_changed_or_deleted(admin_client) -> None:
     run = FetchRunFactory.create()
     change = reverse("admin:papers_fetchrun_change", args=[run.pk])
 

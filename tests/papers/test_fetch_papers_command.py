@@ -1,9 +1,10 @@
-"""`manage.py fetch_papers` and `load_sample`: arguments checked, one-line summaries, one-line failures."""
+"""`manage.py fetch_papers` and `load_sample`: arguments checked, one-line summaries, failures."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from io import StringIO
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from urllib3.util.retry import Retry
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.sources import arxiv_api, hf_api, hf_html
 from papers.sources.detect import PARSERS
-from tests.helpers import FIXTURES, fixture_bytes
+from tests.helpers import FIXTURES, fixture_bytes, sent_params
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,9 @@ FORMAT_OF_FOLDER = {
     "arxiv_rss": "arxiv-rss",
 }
 ERROR_FIXTURES = {
-    "arxiv_atom/2026-04-12_api_query_idlist-abc_error-http400.xml": "arXiv API error: incorrect id format for abc",
+    "arxiv_atom/2026-04-12_api_query_idlist-abc_error-http400.xml": (
+        "arXiv API error: incorrect id format for abc"
+    ),
     "arxiv_rss/2024-11-28_rss_astroph_ERROR-bad-archive.xml": "arXiv RSS error",
 }
 GOOD_FIXTURES = sorted(
@@ -59,7 +62,7 @@ def run_command(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def stored_state() -> tuple[list[dict], list[dict]]:
+def stored_state() -> tuple[list[Mapping[str, object]], list[Mapping[str, object]]]:
     return list(Paper.objects.order_by("pk").values()), list(
         PaperMetric.objects.order_by("pk").values()
     )
@@ -76,11 +79,11 @@ def test_it_fetches_a_day_and_prints_a_one_line_summary() -> None:
     out, _ = run_command("--source", "hf", "--date", "2025-11-20")
 
     run = FetchRun.objects.get()
-    assert (
-        out
-        == f"hf 2025-11-20: {len(hf_day_items())} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    assert out == (
+        f"hf 2025-11-20: {len(hf_day_items())} created, 0 updated, 0 unchanged, 0 skipped "
+        f"(run #{run.pk})\n"
     )
-    assert responses.calls[0].request.params["date"] == "2025-11-20"
+    assert sent_params(responses.calls[0])["date"] == "2025-11-20"
 
 
 @responses.activate
@@ -184,7 +187,8 @@ def test_a_failure_exits_non_zero_with_one_line_and_no_traceback(
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.startswith("CommandError")]
     assert lines == [
-        "CommandError: fetch failed: https://huggingface.co/api/daily_papers: HTTP 429 after 2 retries"
+        "CommandError: fetch failed: https://huggingface.co/api/daily_papers: "
+        "HTTP 429 after 2 retries"
     ]
 
 
@@ -207,9 +211,9 @@ def test_a_backfill_runs_one_fetch_per_day_with_a_progress_bar() -> None:
     ]
     assert "hf backfill" in err
     assert "3/3" in err
-    assert (
-        out
-        == "hf 2025-11-18..2025-11-20: 12 created, 0 updated, 4 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    assert out == (
+        "hf 2025-11-18..2025-11-20: 12 created, 0 updated, 4 unchanged, 0 skipped "
+        "(3 of 3 days fetched)\n"
     )
 
 
@@ -261,7 +265,7 @@ def test_arxiv_with_a_date_queries_the_api_for_each_category() -> None:
             "--category",
             "cs.LG",
         )
-        queries = [call.request.params["search_query"] for call in mock.calls]
+        queries = [sent_params(call)["search_query"] for call in mock.calls]
 
     assert queries == [
         "cat:cs.CV AND submittedDate:[202604120000 TO 202604122359]",
@@ -316,9 +320,9 @@ def test_an_arxiv_backfill_runs_one_fetch_per_day_with_a_progress_bar_and_warns_
     assert [run[4] for run in runs] == ["", "", note]
     assert "arxiv backfill" in err
     assert "3/3" in err
-    assert (
-        out
-        == "arxiv 2025-01-01..2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped (3 of 3 days fetched)\n"
+    assert out == (
+        "arxiv 2025-01-01..2025-01-03: 11 created, 0 updated, 0 unchanged, 0 skipped "
+        "(3 of 3 days fetched)\n"
     )
     last = FetchRun.objects.latest("pk")
     assert err.splitlines()[-1] == f"warning: arxiv 2025-01-03: {note} (run #{last.pk})"
@@ -433,7 +437,7 @@ def test_the_first_day_of_arxiv_and_tomorrow_are_accepted(day: str, time_machine
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, json=[])
         out, _ = run_command("--source", "hf", "--date", day)
-        assert mock.calls[0].request.params["date"] == day
+        assert sent_params(mock.calls[0])["date"] == day
 
     assert out.startswith(f"hf {day}: 0 created")
 
@@ -463,9 +467,8 @@ def test_from_file_loads_every_fixture_format(relative: str) -> None:
     run = FetchRun.objects.get()
     assert run.source == Source.FILE
     assert run.params["format"] == expected_format
-    assert (
-        out
-        == f"file {path.name}: {distinct} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
+    assert out == (
+        f"file {path.name}: {distinct} created, 0 updated, 0 unchanged, 0 skipped (run #{run.pk})\n"
     )
     assert Paper.objects.count() == distinct
 
@@ -537,6 +540,6 @@ def test_dates_default_to_the_current_utc_day(time_machine) -> None:
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, body=fixture_bytes(HF_DAY))
         out, _ = run_command("--source", "hf")
-        assert mock.calls[0].request.params["date"] == "2025-11-20"
+        assert sent_params(mock.calls[0])["date"] == "2025-11-20"
 
     assert out.startswith("hf 2025-11-20: 12 created")

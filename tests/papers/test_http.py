@@ -1,4 +1,4 @@
-"""The HTTP client: User-Agent, timeout, retries and their waits, errors, conditional GET, size cap, pacing.
+"""HTTP client: User-Agent, timeout, retries and waits, errors, conditional GET, size cap, pacing.
 
 `responses` replaces the transport adapter, so it counts urllib3's retries but never sleeps
 between them. The tests of the waits script the answers one level lower, in urllib3's
@@ -19,14 +19,18 @@ import requests
 import responses
 from django.conf import settings
 from django.core.cache import cache
+from requests.adapters import HTTPAdapter
 from responses import matchers
+from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import MaxRetryError, NameResolutionError, ReadTimeoutError
 from urllib3.response import HTTPResponse
 from urllib3.util import connection as urllib3_connection
+from urllib3.util.retry import Retry
 
 from papers.sources import http
 from papers.sources.http import Fetched, FetchError, HttpClient, PoliteRetry, TransientFetchError
+from tests.helpers import answered_status, sent_kwargs
 
 URL = "https://example.org/api/papers"
 PAGE = {"date": "2025-11-20", "p": "0"}
@@ -39,10 +43,10 @@ Answer = tuple[int, dict[str, str]] | Exception
 def _no_validators() -> Iterator[None]:
     """Start and end without stored ETags for the URLs used here (the cache outlives a test)."""
     for url in (URL, PAGE_URL):
-        cache.delete(http._cache_key(url))
+        cache.delete(http._validators_cache_key(url))
     yield
     for url in (URL, PAGE_URL):
-        cache.delete(http._cache_key(url))
+        cache.delete(http._validators_cache_key(url))
 
 
 @pytest.fixture
@@ -61,7 +65,7 @@ def jitter(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
 
 @pytest.fixture
 def pool_answers(monkeypatch: pytest.MonkeyPatch) -> list[Answer]:
-    """Answers urllib3's connection pool gets, in order: (status, headers), or an exception to raise."""
+    """The answers urllib3's pool gets, in order: (status, headers), or an exception to raise."""
     script: list[Answer] = []
 
     def make_request(
@@ -120,8 +124,8 @@ def test_it_passes_its_timeout_to_requests() -> None:
     HttpClient().get(URL, conditional=False)
     HttpClient(timeout=5).get(URL, conditional=False)
 
-    assert responses.calls[0].request.req_kwargs["timeout"] == settings.PAPERBOY_HTTP_TIMEOUT
-    assert responses.calls[1].request.req_kwargs["timeout"] == 5
+    assert sent_kwargs(responses.calls[0])["timeout"] == settings.PAPERBOY_HTTP_TIMEOUT
+    assert sent_kwargs(responses.calls[1])["timeout"] == 5
 
 
 @responses.activate
@@ -157,7 +161,7 @@ def test_it_retries_a_rate_limit_or_server_error_and_returns_the_next_answer(sta
 
     assert fetched is not None
     assert fetched.content == b"fine now"
-    assert [call.response.status_code for call in responses.calls] == [status, 200]
+    assert [answered_status(call) for call in responses.calls] == [status, 200]
 
 
 @responses.activate
@@ -232,7 +236,7 @@ def test_it_does_not_sleep_after_the_last_failed_retry(
     assert pool_answers == []
 
 
-# --- a client with min_interval (arXiv: one request every 3 seconds) ----------------------------------
+# --- a client with min_interval (arXiv: one request every 3 seconds) ------------------------------
 
 
 def test_every_retry_waits_at_least_min_interval(
@@ -247,8 +251,15 @@ def test_every_retry_waits_at_least_min_interval(
     assert sleeps == [3, 3, 3, 8.5]
 
 
+def _retry_of(client: HttpClient) -> Retry:
+    """The urllib3 Retry of the client's adapter (the session's HTTPAdapter carries it)."""
+    adapter = client.session.get_adapter(URL)
+    assert isinstance(adapter, HTTPAdapter)
+    return adapter.max_retries
+
+
 def test_the_min_backoff_survives_urllib3_copying_the_retry() -> None:
-    retry = HttpClient(min_interval=3).session.get_adapter(URL).max_retries
+    retry = _retry_of(HttpClient(min_interval=3))
     assert isinstance(retry, PoliteRetry)
 
     after_one = retry.increment("GET", URL, error=ConnectionResetError())
@@ -407,7 +418,9 @@ def test_a_connect_timeout_is_retried_once_and_says_how_long_it_waited(
 def test_a_read_timeout_is_retried_like_a_server_error(
     pool_answers: list[Answer], sleeps: list[float]
 ) -> None:
-    timeout = ReadTimeoutError(None, URL, "Read timed out. (read timeout=20)")  # type: ignore[arg-type]
+    timeout = ReadTimeoutError(
+        HTTPConnectionPool("example.org"), URL, "Read timed out. (read timeout=20)"
+    )
     pool_answers.extend([timeout, timeout, timeout])
 
     with pytest.raises(TransientFetchError) as excinfo:
@@ -429,8 +442,9 @@ def test_a_dropped_connection_names_its_cause(
 
 
 def test_the_retry_never_retries_a_dns_failure_even_with_retries_left() -> None:
-    retry = HttpClient(retries=4).session.get_adapter(URL).max_retries
-    error = NameResolutionError("example.org", None, socket.gaierror(socket.EAI_NONAME, "unknown"))  # type: ignore[arg-type]
+    retry = _retry_of(HttpClient(retries=4))
+    unresolved = socket.gaierror(socket.EAI_NONAME, "unknown")
+    error = NameResolutionError("example.org", HTTPConnection("example.org"), unresolved)
 
     with pytest.raises(MaxRetryError) as excinfo:
         retry.increment("GET", URL, error=error)

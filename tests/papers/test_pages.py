@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
-from tests.helpers import fixture_bytes
+from tests.helpers import fixture_bytes, matched
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def real_day() -> list[dict]:
     return json.loads(fixture_bytes(DERIVED_DAY))
 
 
-def html_of(response) -> str:  # noqa: ANN001
+def html_of(response) -> str:
     assert response.status_code == 200, response.status_code
     return response.content.decode()
 
@@ -35,7 +35,7 @@ def card_titles(html: str) -> list[str]:
 # --- Home and period views -----------------------------------------------------------------
 
 
-def test_it_shows_the_latest_day_with_papers_ranked_on_the_home_page(client, real_day) -> None:  # noqa: ANN001
+def test_it_shows_the_latest_day_with_papers_ranked_on_the_home_page(client, real_day) -> None:
     PaperFactory.create(hf_date=dt.date(2025, 11, 19), title="Yesterday's paper")
 
     html = html_of(client.get("/"))
@@ -51,7 +51,7 @@ def test_it_shows_the_latest_day_with_papers_ranked_on_the_home_page(client, rea
     assert reverse("papers:day", kwargs={"day": "2025-11-19"}) in html  # previous day link
 
 
-def test_it_shows_each_paper_with_authors_summary_counts_and_links(client, real_day) -> None:  # noqa: ANN001
+def test_it_shows_each_paper_with_authors_summary_counts_and_links(client, real_day) -> None:
     kandinsky = next(item for item in real_day if item["paper"]["id"] == "2511.14993")
     authors = [author["name"] for author in kandinsky["paper"]["authors"]]
 
@@ -72,7 +72,7 @@ def test_it_shows_each_paper_with_authors_summary_counts_and_links(client, real_
     assert 'alt="Thumbnail of' in card
 
 
-def test_it_shows_stars_next_to_the_code_link(client) -> None:  # noqa: ANN001
+def test_it_shows_stars_next_to_the_code_link(client) -> None:
     PaperFactory.create(github_repo="https://github.com/example/repo", github_stars=12345)
 
     html = html_of(client.get("/"))
@@ -82,7 +82,7 @@ def test_it_shows_stars_next_to_the_code_link(client) -> None:  # noqa: ANN001
     )
 
 
-def test_it_cuts_a_long_abstract_when_there_is_no_ai_summary(client) -> None:  # noqa: ANN001
+def test_it_cuts_a_long_abstract_when_there_is_no_ai_summary(client) -> None:
     PaperFactory.create(ai_summary="", abstract="word " * 200 + "THE-END")
 
     html = html_of(client.get("/"))
@@ -92,17 +92,17 @@ def test_it_cuts_a_long_abstract_when_there_is_no_ai_summary(client) -> None:  #
     assert "…" in html
 
 
-def test_it_marks_featured_papers(client) -> None:  # noqa: ANN001
+def test_it_marks_featured_papers(client) -> None:
     PaperFactory.create(featured=True)
 
     assert "badge--featured" in html_of(client.get("/"))
 
 
-def test_it_says_so_when_there_are_no_papers_yet(client) -> None:  # noqa: ANN001
+def test_it_says_so_when_there_are_no_papers_yet(client) -> None:
     assert "No papers yet" in html_of(client.get("/"))
 
 
-def test_it_has_the_subscribe_box_sending_the_email_to_the_subscribe_page(client) -> None:  # noqa: ANN001
+def test_it_has_the_subscribe_box_sending_the_email_to_the_subscribe_page(client) -> None:
     PaperFactory.create()
 
     html = html_of(client.get("/"))
@@ -117,14 +117,14 @@ def test_it_has_the_subscribe_box_sending_the_email_to_the_subscribe_page(client
     assert '<label for="subscribe-email">' in form.group(2)
 
 
-def test_the_subscribe_page_echoes_no_invalid_address_back(client) -> None:  # noqa: ANN001
+def test_the_subscribe_page_echoes_no_invalid_address_back(client) -> None:
     html = html_of(client.get(reverse("subscriptions:subscribe"), {"email": f"a@b.c{XSS}"}))
 
     assert "alert(1)" not in html
     assert "a@b.c" not in html
 
 
-def test_the_day_week_and_month_views_list_their_papers(client, real_day) -> None:  # noqa: ANN001
+def test_the_day_week_and_month_views_list_their_papers(client, real_day) -> None:
     PaperFactory.create(hf_date=dt.date(2025, 11, 17), title="Monday paper")
     PaperFactory.create(hf_date=dt.date(2025, 11, 3), title="Early November paper")
     PaperFactory.create(hf_date=dt.date(2025, 10, 30), title="October paper")
@@ -148,7 +148,7 @@ def test_the_day_week_and_month_views_list_their_papers(client, real_day) -> Non
 
 def test_the_week_and_month_rank_by_votes_while_the_day_keeps_trending(
     client, time_machine
-) -> None:  # noqa: ANN001
+) -> None:
     time_machine.move_to(
         dt.datetime(2025, 11, 23, 8, 0, tzinfo=dt.UTC)
     )  # the last morning of 2025-W47
@@ -171,16 +171,16 @@ def test_the_week_and_month_rank_by_votes_while_the_day_keeps_trending(
     assert "Papers ranked by trending" in day
 
 
-def test_the_tabs_switch_between_day_week_and_month(client, real_day) -> None:  # noqa: ANN001
+def test_the_tabs_switch_between_day_week_and_month(client, real_day) -> None:
     html = html_of(client.get("/papers/date/2025-11-20/"))
 
-    tabs = re.search(r'<nav class="tabs"(.*?)</nav>', html, re.S).group(1)
+    tabs = matched(r'<nav class="tabs"(.*?)</nav>', html, re.S).group(1)
     assert 'href="/papers/date/2025-11-20/" aria-current="page"' in tabs
     assert 'href="/papers/week/2025-W47/"' in tabs
     assert 'href="/papers/month/2025-11/"' in tabs
 
 
-def test_an_empty_day_says_so_and_still_links_to_neighbours(client, real_day) -> None:  # noqa: ANN001
+def test_an_empty_day_says_so_and_still_links_to_neighbours(client, real_day) -> None:
     html = html_of(client.get("/papers/date/2025-11-22/"))
 
     assert "No papers for this day" in html
@@ -204,11 +204,11 @@ def test_an_empty_day_says_so_and_still_links_to_neighbours(client, real_day) ->
         "/papers/date/0001-01-01/",
     ],
 )
-def test_impossible_dates_are_not_found(client, url: str) -> None:  # noqa: ANN001
+def test_impossible_dates_are_not_found(client, url: str) -> None:
     assert client.get(url).status_code == 404
 
 
-def test_it_pages_through_a_long_list(client) -> None:  # noqa: ANN001
+def test_it_pages_through_a_long_list(client) -> None:
     PaperFactory.create_batch(55, hf_date=dt.date(2025, 11, 20))
 
     first = html_of(client.get("/papers/date/2025-11-20/"))
@@ -225,7 +225,7 @@ def test_it_pages_through_a_long_list(client) -> None:  # noqa: ANN001
 # --- Paper page ----------------------------------------------------------------------------
 
 
-def test_the_paper_page_shows_everything_about_it(client, real_day) -> None:  # noqa: ANN001
+def test_the_paper_page_shows_everything_about_it(client, real_day) -> None:
     kandinsky = next(item for item in real_day if item["paper"]["id"] == "2511.14993")["paper"]
     from papers.models import Paper
 
@@ -251,7 +251,7 @@ def test_the_paper_page_shows_everything_about_it(client, real_day) -> None:  # 
     assert 'href="/papers/date/2025-11-20/"' in html
 
 
-def test_the_paper_page_takes_old_style_ids(client) -> None:  # noqa: ANN001
+def test_the_paper_page_takes_old_style_ids(client) -> None:
     PaperFactory.create(arxiv_id="astro-ph/0601001", title="An old-style paper")
 
     assert "An old-style paper" in html_of(client.get("/papers/astro-ph/0601001/"))
@@ -261,7 +261,7 @@ def test_the_paper_page_takes_old_style_ids(client) -> None:  # noqa: ANN001
     )
 
 
-def test_a_versioned_id_redirects_to_the_paper(client) -> None:  # noqa: ANN001
+def test_a_versioned_id_redirects_to_the_paper(client) -> None:
     PaperFactory.create(arxiv_id="2104.12255")
 
     response = client.get("/papers/2104.12255v1/")
@@ -270,7 +270,7 @@ def test_a_versioned_id_redirects_to_the_paper(client) -> None:  # noqa: ANN001
     assert response["Location"] == "/papers/2104.12255/"
 
 
-def test_unknown_and_hidden_papers_are_not_found(client) -> None:  # noqa: ANN001
+def test_unknown_and_hidden_papers_are_not_found(client) -> None:
     PaperFactory.create(arxiv_id="2511.00001", hidden=True)
 
     assert client.get("/papers/2511.00001/").status_code == 404
@@ -281,21 +281,21 @@ def test_unknown_and_hidden_papers_are_not_found(client) -> None:  # noqa: ANN00
 # --- Search --------------------------------------------------------------------------------
 
 
-def test_search_without_a_query_shows_a_prompt(client) -> None:  # noqa: ANN001
+def test_search_without_a_query_shows_a_prompt(client) -> None:
     html = html_of(client.get("/search/"))
 
     assert '<label for="q">' in html
     assert "Type a few words" in html
 
 
-def test_search_shows_matching_papers_with_the_same_cards(client, real_day) -> None:  # noqa: ANN001
+def test_search_shows_matching_papers_with_the_same_cards(client, real_day) -> None:
     html = html_of(client.get("/search/", {"q": "Kandinsky"}))
 
     assert card_titles(html)[0].startswith("Kandinsky 5.0")
     assert 'href="https://arxiv.org/abs/2511.14993"' in html
 
 
-def test_search_finds_an_author_with_an_accented_name(client, real_day) -> None:  # noqa: ANN001
+def test_search_finds_an_author_with_an_accented_name(client, real_day) -> None:
     rowma = next(
         item["paper"]
         for item in real_day
@@ -307,11 +307,11 @@ def test_search_finds_an_author_with_an_accented_name(client, real_day) -> None:
     assert card_titles(html) == [" ".join(rowma["title"].split())]
 
 
-def test_search_says_when_nothing_matches(client, real_day) -> None:  # noqa: ANN001
+def test_search_says_when_nothing_matches(client, real_day) -> None:
     assert "No papers match" in html_of(client.get("/search/", {"q": "zzzqqq"}))
 
 
-def test_search_takes_an_overlong_query(client, real_day) -> None:  # noqa: ANN001
+def test_search_takes_an_overlong_query(client, real_day) -> None:
     html = html_of(client.get("/search/", {"q": "video " * 100}))
 
     assert "shortened to 200 characters" in html
@@ -320,7 +320,7 @@ def test_search_takes_an_overlong_query(client, real_day) -> None:  # noqa: ANN0
 # --- Safety --------------------------------------------------------------------------------
 
 
-def test_scraped_text_is_escaped_everywhere(client) -> None:  # noqa: ANN001
+def test_scraped_text_is_escaped_everywhere(client) -> None:
     PaperFactory.create(
         arxiv_id="2511.00001",
         title=f"Attention {XSS}",
@@ -342,7 +342,7 @@ def test_scraped_text_is_escaped_everywhere(client) -> None:  # noqa: ANN001
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_only_http_links_become_links(client) -> None:  # noqa: ANN001
+def test_only_http_links_become_links(client) -> None:
     PaperFactory.create(
         arxiv_id="2511.00001",
         github_repo="javascript:alert(1)",
@@ -363,7 +363,7 @@ def test_only_http_links_become_links(client) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("count", [5, 200])
 def test_the_pages_take_a_fixed_number_of_queries(
     client, django_assert_max_num_queries, count: int
-) -> None:  # noqa: ANN001
+) -> None:
     papers = PaperFactory.create_batch(
         count, hf_date=dt.date(2025, 11, 20), authors=["A", "B", "C", "D", "E"]
     )

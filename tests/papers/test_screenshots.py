@@ -1,4 +1,4 @@
-"""Look at the pages in headless Chromium at desktop and phone widths; PNGs go to test-artifacts/."""
+"""Look at the pages in headless Chromium, desktop and phone widths; PNGs go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _fits_width(page: Any) -> bool:
 
 
 @pytest.mark.parametrize("device", list(WIDTHS))
-def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None:  # noqa: ANN001
+def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None:
     _load_papers()
     latest, ranked = _latest_day_items()
     top = ranked[0]
@@ -112,7 +112,7 @@ def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None: 
         context.close()
 
 
-def test_it_has_a_dark_mode_and_a_skip_link(browser, live_server) -> None:  # noqa: ANN001
+def test_it_has_a_dark_mode_and_a_skip_link(browser, live_server) -> None:
     _load_papers()
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
     context.route(re.compile(r"^https?://(?!localhost|127\.0\.0\.1)"), lambda route: route.abort())

@@ -29,7 +29,7 @@ def expected_score(*, upvotes: int, growth: int, age_hours: float) -> float:
     return (upvotes + 1 + 2 * growth) / (age_hours + 2) ** 1.5
 
 
-def ids(papers) -> list[str]:  # noqa: ANN001
+def ids(papers) -> list[str]:
     return [paper.arxiv_id for paper in papers]
 
 
@@ -163,7 +163,7 @@ def test_a_week_counts_the_last_days_votes_twice() -> None:
 
 
 def test_a_month_ranks_by_votes_in_one_query_without_hidden_or_withdrawn_papers(
-    django_assert_num_queries,  # noqa: ANN001
+    django_assert_num_queries,
 ) -> None:
     first = dt.date(2025, 11, 1)
     early = PaperFactory.create(upvotes=80, hf_date=first)
@@ -213,7 +213,7 @@ def test_it_never_lists_hidden_or_withdrawn_papers() -> None:
     assert ids(paper_list_trending(start=DAY, end=DAY, now=NOW)) == [shown.arxiv_id]
 
 
-def test_it_ranks_a_real_day_in_one_query(django_assert_num_queries) -> None:  # noqa: ANN001
+def test_it_ranks_a_real_day_in_one_query(django_assert_num_queries) -> None:
     items = json.loads(fixture_bytes(DERIVED_DAY))
     papers_from_hf_fixture(fixture_bytes(DERIVED_DAY))
     # Same day, no history: the ranking is by upvotes, as HF's own list (the fixture's order).

@@ -17,7 +17,7 @@ import responses
 from papers.sources import arxiv_api, arxiv_rss
 from papers.sources.http import FetchError, HttpClient
 from papers.sources.records import ParseError
-from tests.helpers import fixture_bytes
+from tests.helpers import fixture_bytes, fully_matched, matched
 
 API_MAX15 = "arxiv_atom/2026-04-12_api_query_search-testing_start0_max15.xml"
 API_MAX100 = "arxiv_atom/2026-04-12_api_query_search-testing_start0_max100.xml"
@@ -62,7 +62,7 @@ XXE = b"""<?xml version="1.0"?>
 # -- expectations computed from the raw XML --------------------------------------------------
 
 
-def _text(fragment: str) -> str:
+def _xml_text(fragment: str) -> str:
     """Element text as XML would give it: entities decoded, whitespace runs collapsed."""
     return " ".join(html.unescape(fragment).split())
 
@@ -88,7 +88,7 @@ def _raw_items(relative: str) -> list[str]:
     return re.findall(r"<item>(.*?)</item>", _wire_text(relative), re.S)
 
 
-def _field(block: str, tag: str) -> str:
+def _element_text(block: str, tag: str) -> str:
     match = re.search(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", block, re.S)
     return match[1] if match else ""
 
@@ -126,14 +126,16 @@ def test_it_reads_ids_without_version_titles_abstracts_dates_in_feed_order(relat
     records = arxiv_api.parse(fixture_bytes(relative)).records
 
     for record, entry in zip(records, _raw_entries(relative), strict=True):
-        raw_id = re.fullmatch(r"https?://arxiv\.org/abs/(.+)", _field(entry, "id").strip())[1]
+        raw_id = fully_matched(r"https?://arxiv\.org/abs/(.+)", _element_text(entry, "id").strip())[
+            1
+        ]
         assert record.arxiv_id == _unversioned(raw_id)
         assert not re.search(r"v\d+$", record.arxiv_id)
-        assert record.title == _text(_field(entry, "title"))
-        assert record.abstract == _text(_field(entry, "summary"))
-        published = dt.datetime.strptime(_field(entry, "published"), "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=dt.UTC
-        )
+        assert record.title == _xml_text(_element_text(entry, "title"))
+        assert record.abstract == _xml_text(_element_text(entry, "summary"))
+        published = dt.datetime.strptime(
+            _element_text(entry, "published"), "%Y-%m-%dT%H:%M:%SZ"
+        ).replace(tzinfo=dt.UTC)
         assert record.published_at == published
 
 
@@ -143,7 +145,7 @@ def test_it_keeps_authors_in_order_with_non_ascii_names_intact(relative: str) ->
 
     for record, entry in zip(records, _raw_entries(relative), strict=True):
         names = re.findall(r"<author>\s*<name>(.*?)</name>", entry, re.S)
-        assert list(record.authors) == [_text(name) for name in names]
+        assert list(record.authors) == [_xml_text(name) for name in names]
 
 
 def test_it_reads_non_ascii_author_names_as_unicode_even_from_a_double_encoded_capture() -> None:
@@ -178,7 +180,7 @@ def test_it_lists_the_primary_category_first_then_the_others_once(relative: str)
     records = arxiv_api.parse(fixture_bytes(relative)).records
 
     for record, entry in zip(records, _raw_entries(relative), strict=True):
-        primary = re.search(r'<arxiv:primary_category[^>]*term="([^"]+)"', entry)[1]
+        primary = matched(r'<arxiv:primary_category[^>]*term="([^"]+)"', entry)[1]
         others = re.findall(r'<category term="([^"]+)"', entry)
         assert record.categories[0] == primary
         assert set(record.categories) == {primary, *others}
@@ -219,12 +221,12 @@ def test_it_keeps_latex_verbatim() -> None:
     with_latex = [
         (record, entry)
         for record, entry in zip(records, _raw_entries(relative), strict=True)
-        if re.search(r"\$[^$]+\$", _field(entry, "summary"))
+        if re.search(r"\$[^$]+\$", _element_text(entry, "summary"))
     ]
 
     assert with_latex, "the capture has LaTeX in abstracts"
     for record, entry in with_latex:
-        for formula in re.findall(r"\$[^$]+\$", _text(_field(entry, "summary"))):
+        for formula in re.findall(r"\$[^$]+\$", _xml_text(_element_text(entry, "summary"))):
             assert formula in record.abstract
 
 
@@ -232,9 +234,8 @@ def test_it_unwraps_hard_wrapped_old_format_titles_and_abstracts() -> None:
     (record,) = arxiv_api.parse(fixture_bytes(API_OLD_FORMAT_ONE)).records
 
     assert b"Large\n  Connectivity" in fixture_bytes(API_OLD_FORMAT_ONE)
-    assert (
-        record.title
-        == "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
+    assert record.title == (
+        "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
     )
     assert "\n" not in record.abstract
     assert record.abstract.startswith(
@@ -260,7 +261,7 @@ def test_it_returns_an_empty_result_for_zero_results() -> None:
     ],
 )
 def test_it_reads_the_total_number_of_results_for_paging(relative: str, pattern: bytes) -> None:
-    expected = int(re.search(pattern, fixture_bytes(relative))[1])
+    expected = int(matched(pattern, fixture_bytes(relative))[1])
 
     assert arxiv_api.total_results(fixture_bytes(relative)) == expected
     assert expected > len(arxiv_api.parse(fixture_bytes(relative)).records)
@@ -273,7 +274,7 @@ def test_it_turns_the_arxiv_error_feed_into_a_parse_error_with_its_message() -> 
 
 def test_it_skips_an_entry_without_valid_id_or_title_and_says_why() -> None:
     raw = fixture_bytes(API_MAX15)
-    first_id = re.search(rb"<entry>\s*<id>([^<]+)</id>", raw)[1]
+    first_id = matched(rb"<entry>\s*<id>([^<]+)</id>", raw)[1]
     second_title = re.findall(rb"<title>([^<]+)</title>", raw)[2]  # [0] is the feed's own title
     raw = raw.replace(first_id, b"http://arxiv.org/abs/not-an-id", 1).replace(
         second_title, b"  ", 1
@@ -351,7 +352,7 @@ def test_an_empty_announcement_day_is_no_error() -> None:
 
 
 def test_the_error_feed_of_a_bad_archive_is_a_parse_error_with_its_text() -> None:
-    description = _text(_field(fixture_bytes(RSS_ERROR).decode(), "description"))
+    description = _xml_text(_element_text(fixture_bytes(RSS_ERROR).decode(), "description"))
     assert description.startswith("Bad archive 'astroph'.")
 
     with pytest.raises(ParseError) as error:
@@ -363,11 +364,11 @@ def test_it_reads_rss_items_ids_titles_abstracts_and_categories() -> None:
     records = arxiv_rss.parse(fixture_bytes(RSS_ALL)).records
 
     for record, item in zip(records, _raw_items(RSS_ALL), strict=True):
-        guid = re.fullmatch(r"oai:arXiv\.org:(.+)", _field(item, "guid"))[1]
+        guid = fully_matched(r"oai:arXiv\.org:(.+)", _element_text(item, "guid"))[1]
         assert record.arxiv_id == _unversioned(guid)
-        assert record.title == _text(_field(item, "title"))
-        abstract = _field(item, "description").partition("Abstract:")[2]
-        assert record.abstract == _text(abstract)
+        assert record.title == _xml_text(_element_text(item, "title"))
+        abstract = _element_text(item, "description").partition("Abstract:")[2]
+        assert record.abstract == _xml_text(abstract)
         assert not record.abstract.startswith("arXiv:")
         assert list(record.categories) == re.findall(r"<category>(.*?)</category>", item)
 
@@ -377,10 +378,12 @@ def test_it_reads_atom_entries_ids_titles_abstracts_and_categories_primary_first
 
     for record, entry in zip(records, _raw_entries(RSS_ATOM), strict=True):
         assert record.arxiv_id == _unversioned(
-            re.fullmatch(r"oai:arXiv\.org:(.+)", _field(entry, "id"))[1]
+            fully_matched(r"oai:arXiv\.org:(.+)", _element_text(entry, "id"))[1]
         )
-        assert record.title == _text(_field(entry, "title"))
-        assert record.abstract == _text(_field(entry, "summary").partition("Abstract:")[2])
+        assert record.title == _xml_text(_element_text(entry, "title"))
+        assert record.abstract == _xml_text(
+            _element_text(entry, "summary").partition("Abstract:")[2]
+        )
         assert "Announce Type" not in record.abstract
         assert list(record.categories) == re.findall(r'<category term="([^"]+)"/>', entry)
     cross = [
@@ -396,7 +399,7 @@ def test_it_reads_atom_entries_ids_titles_abstracts_and_categories_primary_first
 def test_it_keeps_every_announce_type_but_dates_only_new_and_cross_lists(relative: str) -> None:
     records = arxiv_rss.parse(fixture_bytes(relative)).records
     blocks = _raw_items(relative) + _raw_entries(relative)
-    types = [_field(block, "arxiv:announce_type") for block in blocks]
+    types = [_element_text(block, "arxiv:announce_type") for block in blocks]
 
     assert len(records) == len(types)
     for record, announce_type, block in zip(records, types, blocks, strict=True):
@@ -422,7 +425,7 @@ def test_it_splits_plain_author_lists_on_commas_in_order(relative: str) -> None:
     plain = 0
 
     for record, block in zip(records, blocks, strict=True):
-        creator = _text(_field(block, "dc:creator"))
+        creator = _xml_text(_element_text(block, "dc:creator"))
         if not re.search(r"[()\\{}]| and ", creator):
             assert list(record.authors) == [name.strip() for name in creator.split(",")]
             plain += 1
@@ -501,7 +504,7 @@ def test_it_splits_author_lists(creator: str, expected: tuple[str, ...]) -> None
 # -- fetch -----------------------------------------------------------------------------------
 
 
-def _params(call) -> dict[str, str]:
+def _sent_query(call) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(call.request.url).query).items()}
 
 
@@ -519,7 +522,7 @@ def test_it_queries_a_category_and_date_window_newest_first_page_by_page() -> No
     )
 
     assert [page.content for page in pages] == [fixture_bytes(API_MAX15)] * 2
-    assert [_params(call) for call in responses.calls] == [
+    assert [_sent_query(call) for call in responses.calls] == [
         {
             "search_query": "cat:cs.CV AND submittedDate:[202604100000 TO 202604122359]",
             "sortBy": "submittedDate",
@@ -539,8 +542,8 @@ def test_it_stops_paging_once_total_results_are_fetched() -> None:
     pages = arxiv_api.fetch(HttpClient(retries=0), category="cond-mat.str-el", page_size=10)
 
     assert len(pages) == 4  # 0-9, 10-19, 20-29, 30
-    assert [_params(call)["start"] for call in responses.calls] == ["0", "10", "20", "30"]
-    assert _params(responses.calls[0])["search_query"] == "cat:cond-mat.str-el"
+    assert [_sent_query(call)["start"] for call in responses.calls] == ["0", "10", "20", "30"]
+    assert _sent_query(responses.calls[0])["search_query"] == "cat:cond-mat.str-el"
 
 
 @responses.activate
@@ -557,12 +560,14 @@ def test_it_never_asks_for_more_than_max_results() -> None:
         max_results=150,
     )
 
-    assert [(_params(call)["start"], _params(call)["max_results"]) for call in responses.calls] == [
+    assert [
+        (_sent_query(call)["start"], _sent_query(call)["max_results"]) for call in responses.calls
+    ] == [
         ("0", "100"),
         ("100", "50"),
     ]
     assert (
-        _params(responses.calls[0])["search_query"]
+        _sent_query(responses.calls[0])["search_query"]
         == "submittedDate:[202604120000 TO 202604122359]"
     )
 
@@ -597,7 +602,7 @@ def test_it_fetches_by_id_list() -> None:
 
     pages = arxiv_api.fetch(HttpClient(retries=0), ids=["0808.05394", "1707.08567"])
 
-    params = _params(responses.calls[0])
+    params = _sent_query(responses.calls[0])
     assert params["id_list"] == "0808.05394,1707.08567"
     assert "search_query" not in params
     assert [record.arxiv_id for record in arxiv_api.parse(pages[0].content).records] == [

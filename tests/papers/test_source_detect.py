@@ -96,8 +96,14 @@ def test_each_format_maps_to_its_modules_parser() -> None:
         b"\x89PNG\r\n\x1a\n\x00\x00",
         b"<html><head><title>Example Domain</title></head><body>not a paper</body></html>",
         b"<?xml version='1.0'?><note><to>you</to></note>",
-        b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>a blog</title></feed>",
-        b"<?xml version='1.0'?><rss version='2.0'><channel><title>some podcast</title></channel></rss>",
+        (
+            b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            b"<title>a blog</title></feed>"
+        ),
+        (
+            b"<?xml version='1.0'?><rss version='2.0'>"
+            b"<channel><title>some podcast</title></channel></rss>"
+        ),
     ],
     ids=[
         "empty",
@@ -118,7 +124,8 @@ def test_it_refuses_anything_else_with_one_clear_message(garbage: bytes) -> None
 
     assert str(error.value) == UNRECOGNIZED
     assert str(error.value) == (
-        "unrecognized format: expected HF daily_papers JSON, HF papers HTML, arXiv Atom or arXiv RSS"
+        "unrecognized format: expected HF daily_papers JSON, HF papers HTML, "
+        "arXiv Atom or arXiv RSS"
     )
 
 

@@ -41,7 +41,7 @@ PAPER_HTML = "hf_papers_html/paper_page_2509.24002_2025-10-01_bs4-prettified.htm
 DATA_PROPS = re.compile(r"""data-props=(?:"([^"]*)"|'([^']*)')""")
 
 
-def _items(relative: str) -> list[dict[str, Any]]:
+def _fixture_items(relative: str) -> list[dict[str, Any]]:
     return json.loads(fixture_bytes(relative))
 
 
@@ -49,12 +49,12 @@ def _one_line(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-def _utc(stamp: str) -> dt.datetime:
+def _parse_utc(stamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _props_with(raw: bytes, key: str) -> dict[str, Any]:
-    """The hydration JSON of the page that has `key`, read with re + json (not the parser under test)."""
+    """The page's hydration JSON holding `key`, read with re + json (not the parser under test)."""
     for double, single in DATA_PROPS.findall(raw.decode()):
         props = json.loads(html.unescape(double or single))
         if isinstance(props, dict) and key in props:
@@ -88,7 +88,7 @@ def test_it_parses_every_item_of_every_captured_response(relative: str, count: i
     assert result.skipped == []
     assert len(result.records) == count
     assert [r.arxiv_id for r in result.records] == [
-        item["paper"]["id"] for item in _items(relative)
+        item["paper"]["id"] for item in _fixture_items(relative)
     ]
 
 
@@ -96,13 +96,13 @@ def test_it_parses_every_item_of_every_captured_response(relative: str, count: i
 def test_it_maps_every_field_as_the_raw_json_has_it(relative: str) -> None:
     records = hf_api.parse(fixture_bytes(relative)).records
 
-    for item, record in zip(_items(relative), records, strict=True):
+    for item, record in zip(_fixture_items(relative), records, strict=True):
         paper = item["paper"]
         assert record.source == "hf"
         assert record.title == _one_line(paper["title"])
         assert record.abstract == _one_line(paper["summary"])
         assert record.authors == tuple(_one_line(a["name"]) for a in paper["authors"])
-        assert record.published_at == _utc(paper["publishedAt"])
+        assert record.published_at == _parse_utc(paper["publishedAt"])
         assert record.hf_date == dt.date.fromisoformat(paper["submittedOnDailyAt"][:10])
         assert record.upvotes == paper["upvotes"]
         assert record.num_comments == item["numComments"]
@@ -114,12 +114,12 @@ def test_it_maps_every_field_as_the_raw_json_has_it(relative: str) -> None:
         assert record.ai_keywords == tuple(k for k in paper.get("ai_keywords", []) if k.strip())
         assert record.categories == ()
         assert record.withdrawn_at == (
-            _utc(paper["withdrawnAt"]) if "withdrawnAt" in paper else None
+            _parse_utc(paper["withdrawnAt"]) if "withdrawnAt" in paper else None
         )
 
 
 def test_it_puts_hard_wrapped_titles_on_one_line() -> None:
-    items = _items(MONTH_2024_10_P4)
+    items = _fixture_items(MONTH_2024_10_P4)
     wrapped = [item["paper"]["id"] for item in items if "\n" in item["paper"]["title"]]
     assert len(wrapped) == 43  # the capture's hard-wrapped titles, so the test does exercise them
 
@@ -130,7 +130,9 @@ def test_it_puts_hard_wrapped_titles_on_one_line() -> None:
 
 
 def test_it_unwraps_the_pi_rl_title() -> None:
-    raw_item = next(i for i in _items(MONTH_2025_11_P0) if i["paper"]["title"].startswith("π_RL"))
+    raw_item = next(
+        i for i in _fixture_items(MONTH_2025_11_P0) if i["paper"]["title"].startswith("π_RL")
+    )
     assert "\n  " in raw_item["paper"]["title"]
 
     record = next(
@@ -161,7 +163,7 @@ def test_it_keeps_hidden_authors_in_their_place(relative: str) -> None:
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(relative)).records}
     hidden = [
         (item["paper"]["id"], position, author["name"])
-        for item in _items(relative)
+        for item in _fixture_items(relative)
         for position, author in enumerate(item["paper"]["authors"])
         if author.get("hidden")
     ]
@@ -175,7 +177,7 @@ def test_it_keeps_non_ascii_names_and_titles_intact() -> None:
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(MONTH_2024_10_P4)).records}
     non_ascii = [
         (item["paper"]["id"], author["name"])
-        for item in _items(MONTH_2024_10_P4)
+        for item in _fixture_items(MONTH_2024_10_P4)
         for author in item["paper"]["authors"]
         if not author["name"].isascii()
     ]
@@ -190,7 +192,7 @@ def test_it_keeps_non_ascii_names_and_titles_intact() -> None:
 
 
 def test_it_leaves_fields_hf_does_not_have_empty() -> None:
-    papers = [i["paper"] for i in _items(MONTH_2025_11_P0)]
+    papers = [i["paper"] for i in _fixture_items(MONTH_2025_11_P0)]
     no_summary = [p["id"] for p in papers if "ai_summary" not in p]
     no_repo = [p["id"] for p in papers if "githubRepo" not in p]
     assert "2511.11793" in no_summary
@@ -209,7 +211,7 @@ def test_it_leaves_fields_hf_does_not_have_empty() -> None:
 
 def test_it_joins_a_url_hf_hard_wrapped() -> None:
     raw_paper = next(
-        i["paper"] for i in _items(MONTH_2025_11_P0) if i["paper"]["id"] == "2511.11113"
+        i["paper"] for i in _fixture_items(MONTH_2025_11_P0) if i["paper"]["id"] == "2511.11113"
     )
     assert raw_paper["projectPage"] == "https://videop2r.\ngithub.io/videop2r/"
 
@@ -224,7 +226,9 @@ def test_it_joins_a_url_hf_hard_wrapped() -> None:
 
 def test_it_drops_empty_ai_keywords() -> None:
     raw_keywords = next(
-        i["paper"]["ai_keywords"] for i in _items(MONTH_2023_08) if i["paper"]["id"] == "2308.05884"
+        i["paper"]["ai_keywords"]
+        for i in _fixture_items(MONTH_2023_08)
+        if i["paper"]["id"] == "2308.05884"
     )
     assert "" in raw_keywords
 
@@ -236,7 +240,9 @@ def test_it_drops_empty_ai_keywords() -> None:
 
 
 def test_it_keeps_zero_upvotes_as_zero() -> None:
-    zero = [i["paper"]["id"] for i in _items(MONTH_2025_09_P5) if i["paper"]["upvotes"] == 0]
+    zero = [
+        i["paper"]["id"] for i in _fixture_items(MONTH_2025_09_P5) if i["paper"]["upvotes"] == 0
+    ]
     assert len(zero) == 4
 
     records = {r.arxiv_id: r for r in hf_api.parse(fixture_bytes(MONTH_2025_09_P5)).records}
@@ -247,18 +253,18 @@ def test_it_keeps_zero_upvotes_as_zero() -> None:
 def test_it_dates_an_item_without_submitted_on_daily_at_by_its_listing_time() -> None:
     # Listings of 2024 and older carry no paper.submittedOnDailyAt; their item publishedAt is
     # when the paper was put on the list.
-    item = copy.deepcopy(_items(DAY_2025_11_20)[0])
+    item = copy.deepcopy(_fixture_items(DAY_2025_11_20)[0])
     del item["paper"]["submittedOnDailyAt"]
     item["publishedAt"] = "2024-10-25T01:02:03.000Z"
 
     record = hf_api.parse(json.dumps([item]).encode()).records[0]
 
     assert record.hf_date == dt.date(2024, 10, 25)
-    assert record.published_at == _utc(item["paper"]["publishedAt"])
+    assert record.published_at == _parse_utc(item["paper"]["publishedAt"])
 
 
 def test_it_takes_the_item_title_when_the_paper_has_none() -> None:
-    item = copy.deepcopy(_items(DAY_2025_11_20)[0])
+    item = copy.deepcopy(_fixture_items(DAY_2025_11_20)[0])
     del item["paper"]["title"]
 
     record = hf_api.parse(json.dumps([item]).encode()).records[0]
@@ -267,7 +273,7 @@ def test_it_takes_the_item_title_when_the_paper_has_none() -> None:
 
 
 def test_it_drops_unsafe_links() -> None:
-    item = copy.deepcopy(_items(DAY_2025_11_20)[0])
+    item = copy.deepcopy(_fixture_items(DAY_2025_11_20)[0])
     item["paper"]["githubRepo"] = "javascript:alert(1)"
     item["paper"]["projectPage"] = "owner/repo"
     item["thumbnail"] = "data:image/png;base64,AAAA"
@@ -325,7 +331,7 @@ def test_it_refuses_an_html_page_given_as_api_response() -> None:
 
 
 def test_it_skips_bad_items_and_keeps_the_good_ones() -> None:
-    good = _items(DAY_2025_11_20)[:3]
+    good = _fixture_items(DAY_2025_11_20)[:3]
     abc_upvotes = copy.deepcopy(good[0])
     abc_upvotes["paper"]["upvotes"] = "abc"
     no_id = copy.deepcopy(good[0])
@@ -364,7 +370,7 @@ def test_it_skips_bad_items_and_keeps_the_good_ones() -> None:
 
 
 def test_it_skips_a_repeated_paper() -> None:
-    first, second = _items(DAY_2025_11_20)[:2]
+    first, second = _fixture_items(DAY_2025_11_20)[:2]
 
     result = hf_api.parse(json.dumps([first, second, first]).encode())
 
@@ -376,7 +382,7 @@ WRONG_VALUES = [None, "abc", -1, 1.5, True, [], {}, [1, None], {"name": 3}]
 
 
 def _wrong_variants(original: dict[str, Any]) -> list[dict[str, Any]]:
-    """The item with each of its fields (and of its paper's) replaced by each wrongly typed value."""
+    """The item with each of its fields (and its paper's) replaced by each wrongly typed value."""
     variants = []
     for key in original:
         variants += [{**copy.deepcopy(original), key: value} for value in WRONG_VALUES]
@@ -393,7 +399,7 @@ def _wrong_variants(original: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_it_never_lets_a_wrongly_typed_field_escape_as_an_exception() -> None:
-    original = _items(MONTH_2025_11_P0)[0]
+    original = _fixture_items(MONTH_2025_11_P0)[0]
     variants = _wrong_variants(original)
     assert len(variants) > 200
 
@@ -416,24 +422,24 @@ def test_it_never_lets_a_wrongly_typed_field_escape_as_an_exception() -> None:
 # --- API: fetch -------------------------------------------------------------------------------
 
 
-def _page(items: list[dict[str, Any]]) -> bytes:
+def _api_page(items: list[dict[str, Any]]) -> bytes:
     return json.dumps(items, separators=(",", ":")).encode()
 
 
-def _queries(calls: responses.CallList) -> list[dict[str, list[str]]]:
-    return [parse_qs(urlsplit(call.request.url).query) for call in calls]
+def _sent_queries(calls: responses.CallList) -> list[dict[str, list[str]]]:
+    return [parse_qs(urlsplit(call.request.path_url).query) for call in calls]
 
 
 @responses.activate
 def test_it_fetches_pages_until_a_short_one() -> None:
-    items = _items(MONTH_2025_11_P0)
+    items = _fixture_items(MONTH_2025_11_P0)
     for page in range(4):
-        responses.get(hf_api.API_URL, body=_page(items[page * 10 : min(page * 10 + 10, 35)]))
+        responses.get(hf_api.API_URL, body=_api_page(items[page * 10 : min(page * 10 + 10, 35)]))
 
     pages = hf_api.fetch(HttpClient(retries=0), month="2025-11", limit=10)
 
     assert [len(json.loads(p.content)) for p in pages] == [10, 10, 10, 5]
-    assert _queries(responses.calls) == [
+    assert _sent_queries(responses.calls) == [
         {"month": ["2025-11"], "limit": ["10"], "p": [str(p)]} for p in range(4)
     ]
     assert [r.arxiv_id for p in pages for r in hf_api.parse(p.content).records] == [
@@ -451,7 +457,7 @@ def test_it_asks_for_a_day_or_a_week() -> None:
 
     assert len(day) == 1
     assert len(week) == 1
-    assert _queries(responses.calls) == [
+    assert _sent_queries(responses.calls) == [
         {"date": ["2025-11-20"], "limit": ["100"], "p": ["0"]},
         {"week": ["2025-W47"], "limit": ["100"], "p": ["0"]},
     ]
@@ -459,22 +465,22 @@ def test_it_asks_for_a_day_or_a_week() -> None:
 
 @responses.activate
 def test_it_leaves_out_pages_the_server_says_are_unchanged() -> None:
-    items = _items(MONTH_2025_09_P5)
+    items = _fixture_items(MONTH_2025_09_P5)
     responses.get(hf_api.API_URL, status=304)
-    responses.get(hf_api.API_URL, body=_page(items[:10]))
-    responses.get(hf_api.API_URL, body=_page(items[10:13]))
+    responses.get(hf_api.API_URL, body=_api_page(items[:10]))
+    responses.get(hf_api.API_URL, body=_api_page(items[10:13]))
 
     pages = hf_api.fetch(HttpClient(retries=0), month="2025-09", limit=10)
 
     # A 304 page's length is unknown, so fetching goes on past it.
     assert len(responses.calls) == 3
     assert [len(json.loads(p.content)) for p in pages] == [10, 3]
-    assert [q["p"] for q in _queries(responses.calls)] == [["0"], ["1"], ["2"]]
+    assert [q["p"] for q in _sent_queries(responses.calls)] == [["0"], ["1"], ["2"]]
 
 
 @responses.activate
 def test_it_stops_after_fifty_pages() -> None:
-    responses.get(hf_api.API_URL, body=_page(_items(DAY_2025_11_20)[:1]))
+    responses.get(hf_api.API_URL, body=_api_page(_fixture_items(DAY_2025_11_20)[:1]))
 
     pages = hf_api.fetch(HttpClient(retries=0), month="2025-11", limit=1)
 
@@ -484,7 +490,7 @@ def test_it_stops_after_fifty_pages() -> None:
 
 @responses.activate
 def test_it_raises_parse_error_for_a_bad_page() -> None:
-    responses.get(hf_api.API_URL, body=_page(_items(DAY_2025_11_20)[:2]))
+    responses.get(hf_api.API_URL, body=_api_page(_fixture_items(DAY_2025_11_20)[:2]))
     responses.get(hf_api.API_URL, body=b'{"error":"Invalid date"}')
 
     with pytest.raises(ParseError, match="Invalid date"):
@@ -492,20 +498,23 @@ def test_it_raises_parse_error_for_a_bad_page() -> None:
 
 
 @pytest.mark.parametrize(
-    "period",
+    ("period", "message"),
     [
-        {},
-        {"date": dt.date(2025, 11, 20), "month": "2025-11"},
-        {"week": "2025-47"},
-        {"month": "2025-11-01"},
-        {"month": "2025-11", "limit": 0},
-        {"month": "2025-11", "limit": 101},
+        ({}, r"give exactly one of date, week, month \(got none\)"),
+        (
+            {"date": dt.date(2025, 11, 20), "month": "2025-11"},
+            r"give exactly one of date, week, month \(got date, month\)",
+        ),
+        ({"week": "2025-47"}, "week must look like 2025-W47, got '2025-47'"),
+        ({"month": "2025-11-01"}, "month must look like 2025-11, got '2025-11-01'"),
+        ({"month": "2025-11", "limit": 0}, "limit must be between 1 and 100, got 0"),
+        ({"month": "2025-11", "limit": 101}, "limit must be between 1 and 100, got 101"),
     ],
 )
 def test_it_refuses_a_period_that_is_not_exactly_one_day_week_or_month(
-    period: dict[str, Any],
+    period: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         hf_api.fetch(HttpClient(retries=0), **period)
 
 
@@ -607,7 +616,8 @@ def test_it_takes_upvotes_from_the_upvote_control_when_the_paper_lacks_them() ->
     upvote_control = _props_with(raw, "apiUrlPrefix")
     page = (
         f'<div data-target="PaperContent" data-props="{html.escape(json.dumps(content))}"></div>'
-        f'<div data-target="UpvoteControl" data-props="{html.escape(json.dumps(upvote_control))}"></div>'
+        '<div data-target="UpvoteControl" '
+        f'data-props="{html.escape(json.dumps(upvote_control))}"></div>'
     )
 
     [record] = hf_html.parse(page.encode()).records
@@ -629,7 +639,10 @@ def test_it_parses_a_day_nobody_posted_as_no_records() -> None:
     "raw",
     [
         b"",
-        b"<html><body><h1>Hello</h1><article><a href='/models/x'>A model</a></article></body></html>",
+        (
+            b"<html><body><h1>Hello</h1>"
+            b"<article><a href='/models/x'>A model</a></article></body></html>"
+        ),
         fixture_bytes(MONTH_2025_11_P0),
         random.Random(3).randbytes(512),
     ],

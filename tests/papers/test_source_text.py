@@ -60,6 +60,7 @@ def test_it_normalizes_every_arxiv_id_spelling_to_the_bare_id(
     ],
 )
 def test_it_refuses_what_is_not_an_arxiv_id(raw: object) -> None:
+    # Scraped JSON can hold anything in any field, so this passes types the annotation excludes.
     assert arxiv_id_normalize(raw) is None  # type: ignore[arg-type]
 
 
@@ -127,6 +128,7 @@ def test_it_keeps_absolute_http_urls(url: str) -> None:
     ],
 )
 def test_it_refuses_urls_that_are_not_absolute_http(url: object) -> None:
+    # Scraped JSON can hold anything in any field, so this passes types the annotation excludes.
     assert safe_url(url) == ""  # type: ignore[arg-type]
 
 
@@ -151,4 +153,5 @@ def test_it_converts_offsets_to_utc_and_takes_naive_times_as_utc() -> None:
 
 @pytest.mark.parametrize("raw", [None, "", "yesterday", "2025-13-01T00:00:00Z", 1700000000])
 def test_it_gives_none_for_unreadable_timestamps(raw: object) -> None:
+    # Scraped JSON can hold anything in any field, so this passes types the annotation excludes.
     assert parse_datetime(raw) is None  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The scheduled tasks: they call the services, retry transient failures, and give up on permanent ones."""
+"""Scheduled tasks: they call the services, retry transient failures, give up on permanent ones."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from papers import tasks
 from papers.models import FetchRun, Paper, Source
 from papers.sources import arxiv_api, hf_api, hf_html
 from papers.sources.http import TransientFetchError
-from tests.helpers import fixture_bytes
+from tests.helpers import fixture_bytes, sent_params
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,8 @@ ARXIV_TWO_IDS = "arxiv_atom/2026-04-12_api_query_idlist-two-ids-one-nonexistent.
 HF_HTML = "hf_papers_html/papers_index_2024-08-01_raw.html"
 ANY_HTML_DAY = re.compile(re.escape(hf_html.PAPERS_URL) + r"/date/\d{4}-\d{2}-\d{2}")
 HTTP_ATTEMPTS = 3  # settings_test: PAPERBOY_HTTP_RETRIES = 2, so 3 requests per task attempt
+# The retry options shared_task sets on a task class (Celery reads them with getattr).
+RETRY_OPTIONS = ("autoretry_for", "retry_backoff", "retry_jitter")
 
 
 def hf_items() -> list[dict]:
@@ -49,10 +51,12 @@ def test_the_beat_schedule_names_these_tasks() -> None:
 
 def test_the_tasks_retry_only_transient_failures_with_backoff() -> None:
     for task in (tasks.fetch_hf_today, tasks.fetch_arxiv_today, tasks.fetch_papers_by_id):
-        assert task.autoretry_for == (TransientFetchError,)
+        # celery-types does not declare these options on Task: read them by name, as Celery does.
+        options = {name: getattr(task, name) for name in RETRY_OPTIONS}
+        assert options["autoretry_for"] == (TransientFetchError,)
         assert task.acks_late
-        assert task.retry_backoff
-        assert task.retry_jitter
+        assert options["retry_backoff"]
+        assert options["retry_jitter"]
         assert task.max_retries == 5
 
 
@@ -68,7 +72,7 @@ def test_fetch_hf_today_refreshes_today_and_yesterday(time_machine) -> None:
         mock.get(hf_api.API_URL, json=[], match=on_day("2025-11-21"))
         mock.get(hf_api.API_URL, body=fixture_bytes(HF_DAY), match=on_day("2025-11-20"))
         run_ids = tasks.fetch_hf_today.delay().get()
-        assert [call.request.params["date"] for call in mock.calls] == ["2025-11-21", "2025-11-20"]
+        assert [sent_params(call)["date"] for call in mock.calls] == ["2025-11-21", "2025-11-20"]
 
     today, yesterday = (FetchRun.objects.get(pk=pk) for pk in run_ids)
     assert (today.source, today.status, today.params, today.created) == (
@@ -124,7 +128,7 @@ def test_fetch_papers_by_id_fetches_those_papers_from_the_api() -> None:
     with responses.RequestsMock() as mock:
         mock.get(arxiv_api.API_URL, body=fixture_bytes(ARXIV_TWO_IDS))
         tasks.fetch_papers_by_id.delay(["0808.05394", "1707.08567"]).get()
-        assert mock.calls[0].request.params["id_list"] == "0808.05394,1707.08567"
+        assert sent_params(mock.calls[0])["id_list"] == "0808.05394,1707.08567"
 
     assert list(Paper.objects.values_list("arxiv_id", flat=True)) == ["1707.08567"]
 
@@ -150,11 +154,14 @@ def test_when_api_and_pages_are_down_it_is_retried_until_max_retries(
     assert result.state == "FAILURE"
     assert isinstance(result.result, TransientFetchError)
 
-    attempts = 1 + tasks.fetch_hf_today.max_retries
+    max_retries = tasks.fetch_hf_today.max_retries
+    assert max_retries is not None
+    attempts = 1 + max_retries
     # Each attempt: two days, each tried on the API and then on its page.
     assert FetchRun.objects.filter(status=FetchRun.Status.FAILED).count() == attempts * 2 * 2
     assert FetchRun.objects.exclude(status=FetchRun.Status.FAILED).count() == 0
-    # A timeout is raised by the stub before urllib3 can retry it; status codes are retried by the client too.
+    # A timeout is raised by the stub before urllib3 can retry it;
+    # status codes are retried by the client too.
     assert calls == attempts * 2 * 2 * (1 if "status" not in failure else HTTP_ATTEMPTS)
 
 
@@ -163,7 +170,8 @@ def test_a_transient_failure_of_one_day_still_fetches_the_other_then_recovers_on
 ) -> None:
     time_machine.move_to(dt.datetime(2025, 11, 20, 12, 5, tzinfo=dt.UTC))
     with responses.RequestsMock() as mock:
-        # Today: the API and the page are down for the first attempt; the API is back for the second.
+        # Today: the API and the page are down for the first attempt;
+        # the API is back for the second.
         for _ in range(HTTP_ATTEMPTS):
             mock.get(hf_api.API_URL, status=503, match=on_day("2025-11-20"))
         mock.get(hf_api.API_URL, body=fixture_bytes(HF_DAY), match=on_day("2025-11-20"))

@@ -12,7 +12,7 @@ import pytest
 import responses
 
 
-def _loopback(address: Any) -> bool:
+def _is_loopback(address: Any) -> bool:
     host = address[0] if isinstance(address, tuple) else address
     if not isinstance(host, str):
         return False
@@ -26,24 +26,24 @@ def _loopback(address: Any) -> bool:
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsMock]:
-    """Every `requests` call fails as if offline, and any socket to a non-loopback address is refused."""
+    """Every `requests` call fails as if offline; a socket to a non-loopback address is refused."""
     connect = socket.socket.connect
 
-    def guarded(self: socket.socket, address: Any) -> Any:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+    def connect_loopback_only(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
             raise ConnectionRefusedError(
                 f"the security tests never touch the network ({address!r})"
             )
         return connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket.socket, "connect", connect_loopback_only)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         yield mocked
 
 
 @pytest.fixture(autouse=True)
-def _own_cache(settings: Any) -> None:
-    """Rate limits count in the cache: each test gets an empty one of its own (never a flush of a real Redis)."""
+def _fresh_rate_limits(settings: Any) -> None:
+    """Rate limits count in the cache: a new empty one per test (never a flush of a real Redis)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

@@ -1,4 +1,4 @@
-"""The Content Security Policy in headless Chromium: the pages work under it, and it does block what it should.
+"""Content Security Policy in headless Chromium: pages work under it, and it blocks what it must.
 
 Chromium reports each blocked script, style sheet or image as a `securitypolicyviolation` event; an
 init script (run by the browser itself, outside the page's policy) collects them.
@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 COLLECT_VIOLATIONS = """
 window.__violations = [];
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__violations.push(`${e.effectiveDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+  window.__violations.push(
+    `${e.effectiveDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`
+  );
 });
 """
 BROWSER_ZONE = "Asia/Tokyo"
@@ -37,15 +39,16 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def _visit(page: Any, url: str) -> list[str]:
+def _violations_on_visit(page: Any, url: str) -> list[str]:
     """Open a page, wait until it settles, and return the policy violations it raised."""
     response = page.goto(url, wait_until="networkidle")
-    assert response is not None and response.status < 400, (url, response and response.status)
+    assert response is not None, url
+    assert response.status < 400, (url, response.status)
     assert response.headers.get("content-security-policy"), url
     return page.evaluate("window.__violations")
 
 
-def _styled(page: Any, selector: str, prop: str) -> str:
+def _computed_style(page: Any, selector: str, prop: str) -> str:
     return page.eval_on_selector(selector, f"(el) => getComputedStyle(el).{prop}")
 
 
@@ -71,12 +74,12 @@ def test_the_public_pages_work_under_the_policy_without_a_violation(
     ]
 
     for url in urls:
-        assert _visit(page, live_server.url + url) == [], url
+        assert _violations_on_visit(page, live_server.url + url) == [], url
 
     # The site's own style sheets and script did load and run under the policy.
     page.goto(live_server.url + "/subscribe/", wait_until="networkidle")
-    assert _styled(page, "form.form", "display") == "grid"  # static/css/subscriptions.css
-    assert _styled(page, ".site-header", "position") != ""  # static/css/site.css
+    assert _computed_style(page, "form.form", "display") == "grid"  # static/css/subscriptions.css
+    assert _computed_style(page, ".site-header", "position") != ""  # static/css/site.css
     assert (
         page.eval_on_selector("select[name=timezone]", "(el) => el.value") == BROWSER_ZONE
     )  # js/subscribe.js
@@ -89,7 +92,7 @@ def test_the_admin_works_under_the_policy_without_a_violation(page: Any, live_se
     subscriber = SubscriberFactory.create()
     PaperFactory.create(arxiv_id="2511.00042")
 
-    assert _visit(page, live_server.url + "/admin/login/") == []
+    assert _violations_on_visit(page, live_server.url + "/admin/login/") == []
     page.fill("input[name=username]", "editor")
     page.fill("input[name=password]", PASSWORD)
     page.click("input[type=submit]")
@@ -102,7 +105,7 @@ def test_the_admin_works_under_the_policy_without_a_violation(page: Any, live_se
         "/admin/papers/paper/",
         "/admin/papers/paper/add/",
     ):
-        assert _visit(page, live_server.url + url) == [], url
+        assert _violations_on_visit(page, live_server.url + url) == [], url
     # The admin's scripts ran: the "select all" checkbox of the change list is wired up.
     page.goto(live_server.url + "/admin/subscriptions/subscriber/", wait_until="networkidle")
     page.check("#action-toggle")

@@ -1,4 +1,4 @@
-"""Hypothesis fuzz of every management command's arguments: fetch_papers, load_sample, preview_digest.
+"""Hypothesis fuzz of the arguments of every command: fetch_papers, load_sample, preview_digest.
 
 Whatever the arguments, a command either succeeds or stops with a CommandError (one clear line for
 the operator), never another exception; and a command that fails stores nothing. The one record a
@@ -44,7 +44,7 @@ dates = st.one_of(
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    """Files a --from-file may name: real responses, a small real one, garbage, a folder, nothing at all."""
+    """--from-file paths: real responses, a small real one, garbage, a folder, nothing at all."""
     small = tmp_path / "three-papers.json"
     small.write_text(json.dumps(json.loads(HF_MONTH.read_bytes())[:3]))
     garbage = tmp_path / "garbage.json"
@@ -63,7 +63,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 class _HashingModel:
-    """Stands in for the sentence-embedding model in the fuzz: the same shapes, unit vectors, no torch.
+    """Stands in for the sentence-embedding model: the same shapes, unit vectors, no torch.
 
     The fuzz is about the command's arguments; the real model ranks in tests/digest (and loading it
     would take most of this file's time budget).
@@ -91,7 +91,7 @@ def cheap_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embeddings, "_model", _HashingModel())
 
 
-def _paths(files: dict[str, Path]) -> st.SearchStrategy[str]:
+def _from_file_paths(files: dict[str, Path]) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(sorted(str(path) for path in files.values())), anything)
 
 
@@ -100,7 +100,8 @@ def _assert_failed_cleanly(before: dict[str, Any], runs_before: set[int]) -> Non
     after = stored_state()
     new_runs = FetchRun.objects.exclude(pk__in=runs_before)
     for run in new_runs:
-        assert run.status == FetchRun.Status.FAILED and run.error, (run.status, run.error)
+        assert run.status == FetchRun.Status.FAILED, (run.status, run.error)
+        assert run.error, (run.status, run.error)
     label = FetchRun._meta.label
     assert {k: v for k, v in after.items() if k != label} == {
         k: v for k, v in before.items() if k != label
@@ -109,7 +110,7 @@ def _assert_failed_cleanly(before: dict[str, Any], runs_before: set[int]) -> Non
     assert old_runs == before.get(label, [])
 
 
-# --- fetch_papers -------------------------------------------------------------------------------------------
+# --- fetch_papers ---------------------------------------------------------------------------------
 
 
 @FUZZ
@@ -126,7 +127,7 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
         "--category": st.one_of(
             st.sampled_from(["cs.CV", "hep-th", "cond-mat.mes-hall", "cs.cv", "cs CV"]), anything
         ),
-        "--from-file": _paths(files),
+        "--from-file": _from_file_paths(files),
         "--verbosity": st.one_of(st.sampled_from(["0", "1", "2", "3"]), anything),
     }
     argv = (
@@ -146,7 +147,7 @@ def test_fetch_papers_takes_any_arguments_without_crashing_and_a_failure_stores_
         assert "--from-file" in argv, (argv, output)
 
 
-# --- load_sample --------------------------------------------------------------------------------------------
+# --- load_sample ----------------------------------------------------------------------------------
 
 
 @settings(FUZZ, max_examples=30)
@@ -169,7 +170,7 @@ def test_load_sample_takes_any_arguments_without_crashing_and_a_failure_stores_n
         assert "created" in output or argv.count("0") > 0
 
 
-# --- preview_digest -----------------------------------------------------------------------------------------
+# --- preview_digest -------------------------------------------------------------------------------
 
 
 @FUZZ
@@ -227,19 +228,21 @@ def test_preview_digest_takes_any_arguments_without_crashing_and_never_stores_an
         assert isinstance(json.loads(output), list)
 
 
-# --- The controls: the same commands do work, and a fetch does fail offline --------------------------------
+# --- The controls: the same commands do work, and a fetch does fail offline -----------------------
 
 
 def test_the_controls_a_saved_file_loads_and_a_network_fetch_fails_with_its_run_logged(
     files: dict[str, Path],
 ) -> None:
     succeeded, output = command_run("fetch_papers", ["--from-file", str(files["small"])])
-    assert succeeded and "3 created" in output, output
+    assert succeeded, output
+    assert "3 created" in output, output
 
     before, runs_before = stored_state(), set(FetchRun.objects.values_list("pk", flat=True))
     succeeded, message = command_run("fetch_papers", ["--source", "hf", "--date", "2025-11-20"])
 
-    assert not succeeded and message.startswith("fetch failed:"), message
+    assert not succeeded, message
+    assert message.startswith("fetch failed:"), message
     [run] = FetchRun.objects.exclude(pk__in=runs_before)
     assert run.status == FetchRun.Status.FAILED
     _assert_failed_cleanly(before, runs_before)

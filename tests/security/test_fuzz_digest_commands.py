@@ -33,14 +33,15 @@ kinds = st.one_of(st.sampled_from(["daily", "weekly", "Daily", "monthly", ""]), 
 
 
 @pytest.fixture(autouse=True)
-def _world(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Papers for a day, one issue, two readers, and the model's stand-in."""
+def _embedding_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's stand-in, with the process's vector and issue-context caches emptied."""
     vectors.cache_clear()
     sending.contexts_clear()
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
-def _setup() -> Issue:
+def _issue_with_papers_and_readers() -> Issue:
+    """Papers for a day, one issue, two readers (made by the first example, reused after)."""
     if not Issue.objects.exists():
         PaperFactory.create_batch(4, hf_date=DAY - dt.timedelta(days=1))
         SubscriberFactory.create_batch(2)
@@ -56,7 +57,7 @@ def _setup() -> Issue:
 @FUZZ
 @given(data=st.data())
 def test_build_issue_takes_any_arguments_and_a_failure_stores_nothing(data: Any) -> None:
-    _setup()
+    _issue_with_papers_and_readers()
     argv = data.draw(command_argv({"--date": dates, "--kind": kinds}, ["--rebuild", "--no-color"]))
     before = stored_state()
     succeeded, output = command_run("build_issue", argv)
@@ -72,7 +73,7 @@ def test_build_issue_takes_any_arguments_and_a_failure_stores_nothing(data: Any)
 def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothing(
     data: Any,
 ) -> None:
-    issue = _setup()
+    issue = _issue_with_papers_and_readers()
     ids = st.one_of(
         st.sampled_from([str(issue.pk), "0", "-1", "99999999999999999999", "1e3", ""]), anything
     )
@@ -91,7 +92,7 @@ def test_send_issue_takes_any_arguments_and_a_dry_run_or_a_failure_changes_nothi
 @FUZZ
 @given(data=st.data())
 def test_send_due_takes_any_arguments_without_crashing(data: Any) -> None:
-    _setup()
+    _issue_with_papers_and_readers()
     moments = st.one_of(
         st.sampled_from(
             ["2025-11-20T08:00", "2025-11-20T08:00+09:00", "2025-11-20", "yesterday", "", "T"]

@@ -1,10 +1,11 @@
-"""Hypothesis fuzz of every public endpoint: whatever arrives, never a 5xx, and nothing stored from bad input.
+"""Hypothesis fuzz of each public endpoint: whatever arrives, no 5xx, nothing stored from bad input.
 
-Extends tests/subscriptions/test_fuzz.py (the sign-up and manage forms field by field) and the webhook
-fuzz in tests/subscriptions/test_webhooks.py (Postmark and Mailgun bodies) with: random paths and
-query strings on every route, GET and HEAD never changing anything even with a real token, random
-POSTs everywhere, header injection checked on the raw bytes of the email that goes out, bodies past
-DATA_UPLOAD_MAX_MEMORY_SIZE, and random bodies to every provider's webhook with and without credentials.
+Extends tests/subscriptions/test_fuzz.py (the sign-up and manage forms field by field) and the
+webhook fuzz in tests/subscriptions/test_webhooks.py (Postmark and Mailgun bodies) with: random
+paths and query strings on every route, GET and HEAD never changing anything even with a real
+token, random POSTs everywhere, header injection checked on the raw bytes of the email that goes
+out, bodies past DATA_UPLOAD_MAX_MEMORY_SIZE, and random bodies to every provider's webhook with
+and without credentials.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from tests.helpers_fuzz import FUZZ, state_counts, stored_state
 pytestmark = [
     pytest.mark.django_db,
     # Every provider's webhook is exercised, including the deprecated and unsupported ones, and the
-    # refusal of an insecure set-up is tested on purpose: Anymail's warnings about those are expected.
+    # refusal of an insecure set-up is tested on purpose: Anymail's warnings about those are
+    # expected.
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning"),
@@ -40,12 +42,12 @@ pytestmark = [
 PROVIDERS = sorted(str(pattern.pattern).split("/")[0] for pattern in webhook_patterns)
 PAPER_ID = "2511.00042"
 
-# --- Strategies --------------------------------------------------------------------------------------------
+# --- Strategies -----------------------------------------------------------------------------------
 
-_B64 = string.ascii_letters + string.digits + "-_:"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_:"
 anything = st.text(max_size=60)
 token_like = st.one_of(
-    st.text(alphabet=_B64, min_size=1, max_size=120),
+    st.text(alphabet=_TOKEN_ALPHABET, min_size=1, max_size=120),
     st.text(min_size=1, max_size=80),
     st.sampled_from(
         ["..", "%2e%2e", "%00", "a" * 3000, "eyJzIjoxfQ:1abc:zz", "' OR 1=1 --", "<script>"]
@@ -124,7 +126,7 @@ queries = st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=4)
 
 @st.composite
 def paths(draw: st.DrawFn) -> str:
-    """A route with each placeholder filled by something random, URL-quoted as a browser would send it."""
+    """A route, each placeholder filled by something random and URL-quoted as a browser sends it."""
     route = draw(st.sampled_from(ROUTES))
     for name, strategy in SEGMENTS.items():
         placeholder = "{" + name + "}"
@@ -133,7 +135,7 @@ def paths(draw: st.DrawFn) -> str:
     return route
 
 
-# --- Data to find: papers, a subscriber, and real tokens ----------------------------------------------------
+# --- Data to find: papers, a subscriber, and real tokens ------------------------------------------
 
 
 @pytest.fixture
@@ -165,7 +167,7 @@ def _assert_unchanged(before: dict[str, Any], response: Any, what: str) -> None:
     )
 
 
-# --- GET and HEAD: anything, anywhere, changes nothing --------------------------------------------------------
+# --- GET and HEAD: anything, anywhere, changes nothing --------------------------------------------
 
 
 @FUZZ
@@ -215,7 +217,7 @@ def test_a_get_with_a_real_token_never_acts(
     _assert_unchanged(before, response, f"GET {url}")
 
 
-# --- POST: random forms everywhere --------------------------------------------------------------------------
+# --- POST: random forms everywhere ----------------------------------------------------------------
 
 form_fields = st.dictionaries(
     st.one_of(
@@ -243,7 +245,7 @@ def test_a_random_post_anywhere_never_fails_and_a_refused_one_stores_nothing(
         assert mail.outbox == []
 
 
-# --- Header injection, on the raw message ---------------------------------------------------------------------
+# --- Header injection, on the raw message ---------------------------------------------------------
 
 INJECTED = [
     "\r\nBcc: victim@evil.example",
@@ -270,10 +272,10 @@ def test_header_injection_in_any_sign_up_field_never_reaches_an_email_header(
     client: Client, django_capture_on_commit_callbacks: Any, field: str, payload: str, where: int
 ) -> None:
     value = FORM[field]
-    if isinstance(value, list):
-        value = [value[0][:where] + payload + value[0][where:]]
-    else:
+    if isinstance(value, str):
         value = value[:where] + payload + value[where:]
+    else:
+        value = [value[0][:where] + payload + value[0][where:]]
 
     Subscriber.objects.all().delete()
     mail.outbox.clear()
@@ -289,23 +291,24 @@ def test_header_injection_in_any_sign_up_field_never_reaches_an_email_header(
     [message] = mail.outbox
     raw = message.message().as_bytes()
     headers, _, _ = raw.partition(b"\n\n")
-    assert b"evil.example" not in headers and b"Bcc" not in headers, headers
+    assert b"evil.example" not in headers, headers
+    assert b"Bcc" not in headers, headers
     assert message.recipients() == ["ada@example.org"]
     [subscriber] = Subscriber.objects.all()
     assert "\r" not in subscriber.interests
     assert "\n" not in subscriber.interests
 
 
-# --- Oversized bodies ---------------------------------------------------------------------------------------
+# --- Oversized bodies -----------------------------------------------------------------------------
 
 
-def _oversized(settings: Any, extra: int) -> int:
+def _oversized_length(settings: Any, extra: int) -> int:
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1 + extra
 
 
 @pytest.fixture
 def browser_client(settings: Any) -> tuple[Client, str]:
-    """A client as a browser is after loading the sign-up form: the CSRF cookie, and the token for the form."""
+    """A browser-like client that loaded the sign-up form: its CSRF cookie, and the form's token."""
     client = Client(enforce_csrf_checks=True)
     form_page = client.get("/subscribe/", secure=True)
     return client, form_page.cookies[settings.CSRF_COOKIE_NAME].value
@@ -324,7 +327,7 @@ def test_an_oversized_sign_up_is_refused_and_stores_nothing(
     field: str,
 ) -> None:
     client, token = browser_client
-    data = {**FORM, "csrfmiddlewaretoken": token, field: "x" * _oversized(settings, extra)}
+    data = {**FORM, "csrfmiddlewaretoken": token, field: "x" * _oversized_length(settings, extra)}
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(
@@ -340,7 +343,7 @@ def test_an_oversized_sign_up_is_refused_and_stores_nothing(
 def test_a_sign_up_just_under_the_limit_is_read_and_judged_on_its_fields(
     client: Client, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """The control for the test above: the same post, small enough, reaches the form (and its length check)."""
+    """The control of the test above: a smaller post reaches the form (and its length check)."""
     padding = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/subscribe/", {**FORM, "interests": padding}, secure=True)
@@ -368,7 +371,7 @@ def test_an_oversized_body_to_a_token_page_or_a_webhook_is_refused_and_stores_no
         "unsubscribe": f"/unsubscribe/{quote('not-a-token')}/",
         "webhook": "/anymail/postmark/tracking/",
     }[path]
-    size = _oversized(settings, extra)
+    size = _oversized_length(settings, extra)
     body = b'{"RecordType": "Bounce", "Email": "reader@example.org", "pad": "' + b"x" * size + b'"}'
     before = stored_state()
 
@@ -380,7 +383,7 @@ def test_an_oversized_body_to_a_token_page_or_a_webhook_is_refused_and_stores_no
     _assert_unchanged(before, response, f"oversized POST {url}")
 
 
-# --- Webhooks of every provider -----------------------------------------------------------------------------
+# --- Webhooks of every provider -------------------------------------------------------------------
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -1,8 +1,9 @@
-"""Security settings on real responses: HSTS, cookies, the Content Security Policy, frame protection,
-the admin behind its login, no secret with a production default, and `check --deploy` clean.
+"""Security settings on real responses: HSTS, cookies, the Content Security Policy, frame
+protection, the admin behind its login, no secret with a production default, and `check --deploy`
+clean.
 
-The test settings are the production ones (DEBUG off) but for SECURE_SSL_REDIRECT, so requests made
-with `secure=True` are what a browser sends through the TLS proxy.
+The test settings are the production ones (DEBUG off) but for SECURE_SSL_REDIRECT, so requests
+made with `secure=True` are what a browser sends through the TLS proxy.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def public_pages() -> list[str]:
     return pages
 
 
-# --- Headers on every page --------------------------------------------------------------------------------
+# --- Headers on every page ------------------------------------------------------------------------
 
 
 def test_every_page_sends_hsts_for_a_year_with_subdomains_and_preload_over_https(
@@ -74,7 +75,8 @@ def test_every_page_sends_hsts_for_a_year_with_subdomains_and_preload_over_https
 
 
 def test_hsts_is_never_sent_over_plain_http(client: Client) -> None:
-    # A browser ignores it there, and a man in the middle could strip it: only the TLS answer carries it.
+    # A browser ignores it there, and a man in the middle could strip it: only the TLS answer
+    # carries it.
     assert not client.get("/").has_header("Strict-Transport-Security")
 
 
@@ -94,18 +96,19 @@ def test_every_page_has_a_strict_content_security_policy(client: Client) -> None
         policy = csp_directives(client.get(url, secure=True))
 
         assert policy["default-src"] == ["'self'"], url
-        # Scripts: only our own files. No inline script, no eval, no other host, no data: or blob: URL.
+        # Scripts: only our own files. No inline script, no eval, no other host, no data: or blob:
+        # URL.
         assert policy["script-src"] == ["'self'"], url
         assert policy["style-src"] == ["'self'"], url
-        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"], url
+        assert policy["object-src"] == ["'none'"], url
+        assert policy["base-uri"] == ["'none'"], url
         assert policy["form-action"] == ["'self'"], url
         for name, sources in policy.items():
             if name != "style-src-attr":
-                assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, (
-                    url,
-                    name,
-                )
-            assert "*" not in sources and "http:" not in sources, (url, name)
+                assert "'unsafe-inline'" not in sources, (url, name)
+                assert "'unsafe-eval'" not in sources, (url, name)
+            assert "*" not in sources, (url, name)
+            assert "http:" not in sources, (url, name)
 
 
 def test_no_page_of_ours_holds_an_inline_script_or_style_element(client: Client) -> None:
@@ -120,7 +123,7 @@ def test_no_page_of_ours_holds_an_inline_script_or_style_element(client: Client)
         assert "javascript:" not in html, url
 
 
-# --- Cookies ------------------------------------------------------------------------------------------------
+# --- Cookies --------------------------------------------------------------------------------------
 
 
 def test_the_csrf_cookie_is_secure_httponly_and_same_site() -> None:
@@ -152,7 +155,7 @@ def test_the_admin_session_cookie_is_secure_httponly_and_same_site() -> None:
     assert (cookie["secure"], cookie["httponly"], cookie["samesite"]) == (True, True, "Lax")
 
 
-# --- The admin ----------------------------------------------------------------------------------------------
+# --- The admin ------------------------------------------------------------------------------------
 
 ADMIN_PAGES = [
     "/admin/",
@@ -203,7 +206,7 @@ def test_an_admin_post_without_a_login_changes_nothing(client: Client) -> None:
     assert Subscriber.objects.filter(pk=subscriber.pk).exists()
 
 
-# --- Secrets and check --deploy -----------------------------------------------------------------------------
+# --- Secrets and check --deploy -------------------------------------------------------------------
 
 # Settings names that hold a secret: none may get a non-empty default from settings.py.
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|API_KEY|SIGNING_KEY|PRIVATE)")

@@ -1,9 +1,9 @@
-"""Tampered, forged, expired and replayed links, and replayed webhooks: refused, and nothing changes.
+"""Tampered, forged, expired and replayed links, and replayed webhooks: refused, nothing changes.
 
-tests/subscriptions/test_tokens.py and test_fuzz.py cover the confirm and unsubscribe pages; here every
-action a link can take (each manage POST, delete, the address change) is fuzzed, expiry is explored at
-random ages around each limit with time-machine, and links and webhooks are replayed after the state
-they were made for has moved on.
+tests/subscriptions/test_tokens.py and test_fuzz.py cover the confirm and unsubscribe pages; here
+every action a link can take (each manage POST, delete, the address change) is fuzzed, expiry is
+explored at random ages around each limit with time-machine, and links and webhooks are replayed
+after the state they were made for has moved on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 Status = Subscriber.Status
 START = dt.datetime(2025, 11, 20, 9, 0, tzinfo=dt.UTC)
-_B64 = string.ascii_letters + string.digits + "-_"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 # Every action behind a link: (purpose of its token, path under the token, form data).
 ACTIONS = [
@@ -55,12 +55,12 @@ ACTION_IDS = [
 ]
 
 
-def _page(purpose: Purpose) -> str:
+def _page_segment(purpose: Purpose) -> str:
     return "email" if purpose == Purpose.CHANGE_EMAIL else purpose.value
 
 
-def _url(purpose: Purpose, token: str, suffix: str = "") -> str:
-    return f"/{_page(purpose)}/{token}/{suffix}"
+def _link_url(purpose: Purpose, token: str, suffix: str = "") -> str:
+    return f"/{_page_segment(purpose)}/{token}/{suffix}"
 
 
 def _token(subscriber: Subscriber, purpose: Purpose) -> str:
@@ -68,7 +68,7 @@ def _token(subscriber: Subscriber, purpose: Purpose) -> str:
     return token_make(subscriber_id=subscriber.pk, address=address, purpose=purpose)
 
 
-def _reader(**fields: Any) -> Subscriber:
+def _fresh_reader(**fields: Any) -> Subscriber:
     """The one reader of a test (each hypothesis example starts again from no subscriber)."""
     Subscriber.objects.all().delete()
     return SubscriberFactory.create(
@@ -76,15 +76,20 @@ def _reader(**fields: Any) -> Subscriber:
     )
 
 
-# --- Tampered and forged ------------------------------------------------------------------------------------
+# --- Tampered and forged --------------------------------------------------------------------------
 
 MUTATIONS = st.tuples(
-    st.integers(0, 10**6), st.sampled_from(["change", "insert", "remove"]), st.sampled_from(_B64)
+    st.integers(0, 10**6),
+    st.sampled_from(["change", "insert", "remove"]),
+    st.sampled_from(_TOKEN_ALPHABET),
 )
 
 
 def _mutate(token: str, mutation: tuple[int, str, str]) -> str:
-    """One character changed, inserted or removed (never the signature's last: its padding bits are free)."""
+    """One character changed, inserted or removed (never the signature's last).
+
+    The last character of the signature carries free padding bits: changing them may change nothing.
+    """
     position, kind, char = mutation
     where = position % (len(token) - 1)
     if kind == "change":
@@ -101,11 +106,11 @@ def test_a_tampered_link_is_refused_by_every_action_and_changes_nothing(
     client: Client, action: int, mutation: Any
 ) -> None:
     purpose, suffix, data = ACTIONS[action]
-    subscriber = _reader()
+    subscriber = _fresh_reader()
     tampered = _mutate(_token(subscriber, purpose), mutation)
     before = stored_state()
 
-    response = client.post(_url(purpose, tampered, suffix), data, secure=True)
+    response = client.post(_link_url(purpose, tampered, suffix), data, secure=True)
 
     assert response.status_code in (400, 404), (ACTION_IDS[action], tampered, response.status_code)
     assert stored_state() == before
@@ -115,7 +120,7 @@ def test_a_tampered_link_is_refused_by_every_action_and_changes_nothing(
 def test_a_link_forged_with_another_key_or_for_another_reader_is_refused(
     client: Client, settings: Any, purpose: Purpose, suffix: str, data: dict[str, Any]
 ) -> None:
-    victim = _reader()
+    victim = _fresh_reader()
     attacker = SubscriberFactory.create(
         email="attacker@evil.example", pending_email="other@evil.example"
     )
@@ -132,7 +137,7 @@ def test_a_link_forged_with_another_key_or_for_another_reader_is_refused(
     before = stored_state()
 
     for name, token in forged.items():
-        response = client.post(_url(purpose, token, suffix), data, secure=True)
+        response = client.post(_link_url(purpose, token, suffix), data, secure=True)
         assert response.status_code in (400, 410), (name, response.status_code)
         assert stored_state() == before, name
 
@@ -146,7 +151,7 @@ def _swap_id(token: str, new_id: int) -> str:
     )
 
 
-# --- Expired ------------------------------------------------------------------------------------------------
+# --- Expired --------------------------------------------------------------------------------------
 
 
 @FUZZ
@@ -156,12 +161,14 @@ def test_an_expired_link_is_refused_by_every_action_whenever_it_is_used(
 ) -> None:
     purpose, suffix, data = ACTIONS[action]
     with time_machine.travel(START, tick=False) as clock:
-        subscriber = _reader(status=Status.PENDING if purpose == Purpose.CONFIRM else Status.ACTIVE)
+        subscriber = _fresh_reader(
+            status=Status.PENDING if purpose == Purpose.CONFIRM else Status.ACTIVE
+        )
         token = _token(subscriber, purpose)
         before = stored_state()
         clock.shift(MAX_AGE[purpose] + dt.timedelta(seconds=late_by))
 
-        response = client.post(_url(purpose, token, suffix), data, secure=True)
+        response = client.post(_link_url(purpose, token, suffix), data, secure=True)
 
     assert response.status_code == 410, (ACTION_IDS[action], late_by, response.status_code)
     assert "expired" in response.content.decode()
@@ -175,32 +182,34 @@ def test_a_link_still_opens_its_page_until_the_last_second(
 ) -> None:
     """The control for the test above: the same links, used in time, do work."""
     with time_machine.travel(START, tick=False) as clock:
-        subscriber = _reader(status=Status.PENDING if purpose == Purpose.CONFIRM else Status.ACTIVE)
+        subscriber = _fresh_reader(
+            status=Status.PENDING if purpose == Purpose.CONFIRM else Status.ACTIVE
+        )
         token = _token(subscriber, purpose)
         clock.shift(MAX_AGE[purpose] - dt.timedelta(seconds=early_by))
 
-        response = client.get(_url(purpose, token), secure=True)
+        response = client.get(_link_url(purpose, token), secure=True)
 
     assert response.status_code == 200
 
 
-# --- Replayed -----------------------------------------------------------------------------------------------
+# --- Replayed -------------------------------------------------------------------------------------
 
 
 def test_a_confirm_link_replayed_after_unsubscribing_does_not_subscribe_again(
     client: Client,
 ) -> None:
-    subscriber = _reader(status=Status.PENDING, confirmed_at=None)
+    subscriber = _fresh_reader(status=Status.PENDING, confirmed_at=None)
     confirm, unsubscribe = (
         _token(subscriber, Purpose.CONFIRM),
         _token(subscriber, Purpose.UNSUBSCRIBE),
     )
-    assert client.post(_url(Purpose.CONFIRM, confirm), secure=True).status_code == 200
-    assert client.post(_url(Purpose.UNSUBSCRIBE, unsubscribe), secure=True).status_code == 200
+    assert client.post(_link_url(Purpose.CONFIRM, confirm), secure=True).status_code == 200
+    assert client.post(_link_url(Purpose.UNSUBSCRIBE, unsubscribe), secure=True).status_code == 200
     before = stored_state()
 
     for _ in range(3):
-        assert client.post(_url(Purpose.CONFIRM, confirm), secure=True).status_code == 410
+        assert client.post(_link_url(Purpose.CONFIRM, confirm), secure=True).status_code == 410
 
     subscriber.refresh_from_db()
     assert subscriber.status == Status.UNSUBSCRIBED
@@ -210,59 +219,59 @@ def test_a_confirm_link_replayed_after_unsubscribing_does_not_subscribe_again(
 def test_a_confirm_link_replayed_after_a_bounce_does_not_lift_the_suppression(
     client: Client,
 ) -> None:
-    subscriber = _reader(status=Status.PENDING, confirmed_at=None)
+    subscriber = _fresh_reader(status=Status.PENDING, confirmed_at=None)
     confirm = _token(subscriber, Purpose.CONFIRM)
-    assert client.post(_url(Purpose.CONFIRM, confirm), secure=True).status_code == 200
+    assert client.post(_link_url(Purpose.CONFIRM, confirm), secure=True).status_code == 200
     Subscriber.objects.filter(pk=subscriber.pk).update(status=Status.BOUNCED)
     before = stored_state()
 
-    assert client.post(_url(Purpose.CONFIRM, confirm), secure=True).status_code == 410
+    assert client.post(_link_url(Purpose.CONFIRM, confirm), secure=True).status_code == 410
 
     assert stored_state() == before
 
 
 def test_an_address_change_link_replayed_after_the_change_changes_nothing(client: Client) -> None:
-    subscriber = _reader()
+    subscriber = _fresh_reader()
     change = _token(subscriber, Purpose.CHANGE_EMAIL)
-    assert client.post(_url(Purpose.CHANGE_EMAIL, change), secure=True).status_code == 200
+    assert client.post(_link_url(Purpose.CHANGE_EMAIL, change), secure=True).status_code == 200
     subscriber.refresh_from_db()
     assert (subscriber.email, subscriber.pending_email) == ("new@example.org", "")
     before = stored_state()
 
-    response = client.post(_url(Purpose.CHANGE_EMAIL, change), secure=True)
+    response = client.post(_link_url(Purpose.CHANGE_EMAIL, change), secure=True)
 
     assert response.status_code == 410
     assert stored_state() == before
 
 
 def test_an_old_address_change_link_cannot_complete_a_newer_request(client: Client) -> None:
-    subscriber = _reader()
+    subscriber = _fresh_reader()
     first = _token(subscriber, Purpose.CHANGE_EMAIL)  # sent to new@example.org
     Subscriber.objects.filter(pk=subscriber.pk).update(pending_email="newer@example.org")
     before = stored_state()
 
-    response = client.post(_url(Purpose.CHANGE_EMAIL, first), secure=True)
+    response = client.post(_link_url(Purpose.CHANGE_EMAIL, first), secure=True)
 
     assert response.status_code == 410
     assert stored_state() == before
 
 
 def test_links_replayed_after_the_reader_deleted_everything_find_nothing(client: Client) -> None:
-    subscriber = _reader()
+    subscriber = _fresh_reader()
     tokens = {purpose: _token(subscriber, purpose) for purpose in Purpose}
     manage = tokens[Purpose.MANAGE]
-    assert client.post(_url(Purpose.MANAGE, manage, "delete/"), secure=True).status_code == 200
+    assert client.post(_link_url(Purpose.MANAGE, manage, "delete/"), secure=True).status_code == 200
     # The same address signs up again: a new row, which the old links must not reach.
     SubscriberFactory.create(email="reader@example.org")
     before = stored_state()
 
     for (purpose, suffix, data), name in zip(ACTIONS, ACTION_IDS, strict=True):
-        response = client.post(_url(purpose, tokens[purpose], suffix), data, secure=True)
+        response = client.post(_link_url(purpose, tokens[purpose], suffix), data, secure=True)
         assert response.status_code == 410, (name, response.status_code)
     assert stored_state() == before
 
 
-# --- Replayed webhooks --------------------------------------------------------------------------------------
+# --- Replayed webhooks ----------------------------------------------------------------------------
 
 
 def _soft_bounce(n: int) -> dict[str, Any]:

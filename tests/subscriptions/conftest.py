@@ -1,4 +1,4 @@
-"""Fixtures of the subscription tests: a cache of their own, sign-up through the real form, on-commit callbacks."""
+"""Subscription test fixtures: a cache of their own, the real sign-up form, on-commit callbacks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.helpers import FORM
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings: Any) -> None:
-    """Rate limits count in the cache: each test gets an empty one of its own (never a flush of a real Redis)."""
+    """Rate limits count in the cache: a new empty one per test (never a flush of a real Redis)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -25,7 +25,7 @@ def _fresh_rate_limits(settings: Any) -> None:
 
 @pytest.fixture
 def signup(client: Client, django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    """POST the sign-up form (with FORM's defaults) and run what was queued on commit (the email task)."""
+    """POST the sign-up form (FORM's defaults) and run the on-commit callbacks (the email task)."""
 
     def post(**fields: Any) -> Any:
         with django_capture_on_commit_callbacks(execute=True):

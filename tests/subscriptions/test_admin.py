@@ -25,15 +25,15 @@ STATS = reverse("admin:subscriptions_subscriptionstat_changelist")
 Status = Subscriber.Status
 
 
-def pending(**fields) -> Subscriber:  # noqa: ANN003
+def pending_subscriber(**fields) -> Subscriber:
     return SubscriberFactory.create(status=Status.PENDING, confirmed_at=None, **fields)
 
 
-def listed(response) -> set[str]:  # noqa: ANN001
+def listed_emails(response) -> set[str]:
     return {subscriber.email for subscriber in response.context["cl"].result_list}
 
 
-def act(admin_client, action: str, *subscribers: Subscriber, follow: bool = True):  # noqa: ANN001, ANN201
+def run_action(admin_client, action: str, *subscribers: Subscriber, follow: bool = True):
     data = {"action": action, ACTION_CHECKBOX_NAME: [subscriber.pk for subscriber in subscribers]}
     return admin_client.post(SUBSCRIBERS, data, follow=follow)
 
@@ -45,14 +45,14 @@ def change_url(subscriber: Subscriber) -> str:
 @pytest.mark.parametrize(
     "url", [SUBSCRIBERS, STATS, reverse("admin:subscriptions_subscriber_change", args=[1])]
 )
-def test_it_sends_anonymous_visitors_to_the_login_page(client, url: str) -> None:  # noqa: ANN001
+def test_it_sends_anonymous_visitors_to_the_login_page(client, url: str) -> None:
     response = client.get(url)
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_list_shows_each_subscribers_preferences_and_dates(admin_client) -> None:  # noqa: ANN001
+def test_the_list_shows_each_subscribers_preferences_and_dates(admin_client) -> None:
     with time_machine.travel(dt.datetime(2025, 11, 20, 7, 5, tzinfo=dt.UTC), tick=False):
         SubscriberFactory.create(
             email="ada@example.org",
@@ -66,7 +66,7 @@ def test_the_list_shows_each_subscribers_preferences_and_dates(admin_client) -> 
     html = response.content.decode()
 
     assert response.status_code == 200
-    assert listed(response) == {"ada@example.org"}
+    assert listed_emails(response) == {"ada@example.org"}
     row = html[html.index("ada@example.org") : html.index("</tr>", html.index("ada@example.org"))]
     for cell in (
         "Active",
@@ -80,9 +80,9 @@ def test_the_list_shows_each_subscribers_preferences_and_dates(admin_client) -> 
         assert filter_title in html
 
 
-def test_it_searches_by_email_and_filters_by_status_frequency_and_time_zone(admin_client) -> None:  # noqa: ANN001
+def test_it_searches_by_email_and_filters_by_status_frequency_and_time_zone(admin_client) -> None:
     SubscriberFactory.create(email="ada@example.org", frequency="weekly", timezone="Europe/Paris")
-    pending(email="grace@navy.example", frequency="daily", timezone="America/New_York")
+    pending_subscriber(email="grace@navy.example", frequency="daily", timezone="America/New_York")
     SubscriberFactory.create(
         email="alan@example.org",
         status=Status.UNSUBSCRIBED,
@@ -90,27 +90,27 @@ def test_it_searches_by_email_and_filters_by_status_frequency_and_time_zone(admi
         timezone="Europe/Paris",
     )
 
-    assert listed(admin_client.get(SUBSCRIBERS, {"q": "NAVY"})) == {"grace@navy.example"}
-    assert listed(admin_client.get(SUBSCRIBERS, {"q": "example.org"})) == {
+    assert listed_emails(admin_client.get(SUBSCRIBERS, {"q": "NAVY"})) == {"grace@navy.example"}
+    assert listed_emails(admin_client.get(SUBSCRIBERS, {"q": "example.org"})) == {
         "ada@example.org",
         "alan@example.org",
     }
-    assert listed(admin_client.get(SUBSCRIBERS, {"status__exact": "pending"})) == {
+    assert listed_emails(admin_client.get(SUBSCRIBERS, {"status__exact": "pending"})) == {
         "grace@navy.example"
     }
-    assert listed(admin_client.get(SUBSCRIBERS, {"frequency__exact": "daily"})) == {
+    assert listed_emails(admin_client.get(SUBSCRIBERS, {"frequency__exact": "daily"})) == {
         "grace@navy.example",
         "alan@example.org",
     }
-    assert listed(admin_client.get(SUBSCRIBERS, {"timezone": "Europe/Paris"})) == {
+    assert listed_emails(admin_client.get(SUBSCRIBERS, {"timezone": "Europe/Paris"})) == {
         "ada@example.org",
         "alan@example.org",
     }
     both = {"timezone": "Europe/Paris", "status__exact": "unsubscribed"}
-    assert listed(admin_client.get(SUBSCRIBERS, both)) == {"alan@example.org"}
+    assert listed_emails(admin_client.get(SUBSCRIBERS, both)) == {"alan@example.org"}
 
 
-def test_the_time_zone_filter_offers_only_the_zones_subscribers_have(admin_client) -> None:  # noqa: ANN001
+def test_the_time_zone_filter_offers_only_the_zones_subscribers_have(admin_client) -> None:
     SubscriberFactory.create(timezone="Asia/Tokyo")
     SubscriberFactory.create(timezone="Asia/Tokyo")
     SubscriberFactory.create(timezone="America/Sao_Paulo")
@@ -125,7 +125,7 @@ def test_the_time_zone_filter_offers_only_the_zones_subscribers_have(admin_clien
     ]
 
 
-def test_it_filters_by_creation_date(admin_client) -> None:  # noqa: ANN001
+def test_it_filters_by_creation_date(admin_client) -> None:
     with time_machine.travel(dt.datetime(2025, 10, 2, 12, 0, tzinfo=dt.UTC), tick=False):
         SubscriberFactory.create(email="old@example.org")
     SubscriberFactory.create(email="new@example.org")
@@ -140,14 +140,14 @@ def test_it_filters_by_creation_date(admin_client) -> None:  # noqa: ANN001
         SUBSCRIBERS, {"created_at__year": "2025", "created_at__month": "10"}
     )
 
-    assert listed(recent) == {"new@example.org"}
-    assert listed(by_month) == {"old@example.org"}
+    assert listed_emails(recent) == {"new@example.org"}
+    assert listed_emails(by_month) == {"old@example.org"}
 
 
-def test_it_counts_subscribers_by_status_above_the_list(admin_client) -> None:  # noqa: ANN001
+def test_it_counts_subscribers_by_status_above_the_list(admin_client) -> None:
     SubscriberFactory.create_batch(3)
-    pending()
-    pending()
+    pending_subscriber()
+    pending_subscriber()
     SubscriberFactory.create(status=Status.BOUNCED)
 
     response = admin_client.get(SUBSCRIBERS, {"status__exact": "bounced"})
@@ -170,20 +170,22 @@ def test_it_counts_subscribers_by_status_above_the_list(admin_client) -> None:  
 
 def test_resend_mails_pending_subscribers_after_commit_and_skips_the_rest(
     admin_client, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001
-    waiting = pending(email="waiting@example.org")
-    just_mailed = pending(email="just-mailed@example.org", confirmation_sent_at=timezone.now())
+) -> None:
+    waiting = pending_subscriber(email="waiting@example.org")
+    just_mailed = pending_subscriber(
+        email="just-mailed@example.org", confirmation_sent_at=timezone.now()
+    )
     active = SubscriberFactory.create(email="active@example.org")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = act(admin_client, "resend_confirmation", waiting, just_mailed, active)
+        response = run_action(admin_client, "resend_confirmation", waiting, just_mailed, active)
     assert mail.outbox == []  # nothing leaves before the transaction commits
     for callback in callbacks:
         callback()
 
     assert (
-        "Confirmation resent to 1 subscriber; skipped 1 not pending, 1 already sent one within the hour."
-        in (response.content.decode())
+        "Confirmation resent to 1 subscriber; skipped 1 not pending, "
+        "1 already sent one within the hour." in (response.content.decode())
     )
     assert [message.to for message in mail.outbox] == [["waiting@example.org"]]
     assert mail.outbox[0].subject == "Confirm your Paperboy subscription"
@@ -195,17 +197,17 @@ def test_resend_mails_pending_subscribers_after_commit_and_skips_the_rest(
 
 def test_resend_holds_the_once_an_hour_limit(
     admin_client, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001
-    waiting = pending(email="waiting@example.org")
+) -> None:
+    waiting = pending_subscriber(email="waiting@example.org")
     start = dt.datetime(2025, 11, 20, 8, 0, tzinfo=dt.UTC)
 
     with time_machine.travel(start, tick=False), django_capture_on_commit_callbacks(execute=True):
-        act(admin_client, "resend_confirmation", waiting)
+        run_action(admin_client, "resend_confirmation", waiting)
     with (
         time_machine.travel(start + dt.timedelta(minutes=59), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        again = act(admin_client, "resend_confirmation", waiting)
+        again = run_action(admin_client, "resend_confirmation", waiting)
     assert "Confirmation resent to 0 subscribers; skipped 1 already sent one within the hour." in (
         again.content.decode()
     )
@@ -215,17 +217,17 @@ def test_resend_holds_the_once_an_hour_limit(
         time_machine.travel(start + dt.timedelta(minutes=61), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        act(admin_client, "resend_confirmation", waiting)
+        run_action(admin_client, "resend_confirmation", waiting)
     assert len(mail.outbox) == 2
 
 
-def test_unsubscribe_stops_live_subscriptions_through_the_service(admin_client) -> None:  # noqa: ANN001
+def test_unsubscribe_stops_live_subscriptions_through_the_service(admin_client) -> None:
     active = SubscriberFactory.create()
     paused = SubscriberFactory.create(status=Status.PAUSED)
-    waiting = pending()
+    waiting = pending_subscriber()
     bounced = SubscriberFactory.create(status=Status.BOUNCED)
 
-    response = act(admin_client, "unsubscribe", active, paused, waiting, bounced)
+    response = run_action(admin_client, "unsubscribe", active, paused, waiting, bounced)
 
     assert (
         "Unsubscribed 3 subscribers; 1 subscriber already unsubscribed or suppressed."
@@ -240,7 +242,7 @@ def test_unsubscribe_stops_live_subscriptions_through_the_service(admin_client) 
     assert bounced.unsubscribed_at is None
 
 
-def test_export_writes_the_selected_subscribers_as_csv(admin_client) -> None:  # noqa: ANN001
+def test_export_writes_the_selected_subscribers_as_csv(admin_client) -> None:
     created = dt.datetime(2025, 11, 20, 7, 5, tzinfo=dt.UTC)
     with time_machine.travel(created, tick=False):
         ada = SubscriberFactory.create(
@@ -251,10 +253,10 @@ def test_export_writes_the_selected_subscribers_as_csv(admin_client) -> None:  #
             timezone="Europe/Paris",
             interests="private words",
         )
-        grace = pending(email="grace@example.org")
+        grace = pending_subscriber(email="grace@example.org")
     SubscriberFactory.create(email="not-selected@example.org")
 
-    response = act(admin_client, "export_csv", ada, grace, follow=False)
+    response = run_action(admin_client, "export_csv", ada, grace, follow=False)
     body = response.content.decode()
     rows = list(csv.reader(io.StringIO(body)))
 
@@ -286,7 +288,7 @@ def test_export_writes_the_selected_subscribers_as_csv(admin_client) -> None:  #
     assert "private words" not in body
 
 
-def test_export_keeps_spreadsheets_from_running_addresses_as_formulas(admin_client) -> None:  # noqa: ANN001
+def test_export_keeps_spreadsheets_from_running_addresses_as_formulas(admin_client) -> None:
     # Valid addresses: = + - are all allowed in a local part, so anyone can sign one up.
     dangerous = [
         SubscriberFactory.create(email=email)
@@ -294,7 +296,7 @@ def test_export_keeps_spreadsheets_from_running_addresses_as_formulas(admin_clie
     ]
     plain = SubscriberFactory.create(email="a=b@example.org")
 
-    response = act(admin_client, "export_csv", *dangerous, plain, follow=False)
+    response = run_action(admin_client, "export_csv", *dangerous, plain, follow=False)
     emails = [row[0] for row in csv.reader(io.StringIO(response.content.decode()))][1:]
 
     assert emails == ["'=1+2@example.org", "'+33@example.org", "'-x@example.org", "a=b@example.org"]
@@ -319,7 +321,7 @@ def test_a_csv_cell_that_looks_like_a_formula_is_quoted(value: object, cell: str
 @pytest.mark.parametrize("count", [5, 100])
 def test_the_list_takes_a_bounded_number_of_queries(
     admin_client, django_assert_max_num_queries, count: int
-) -> None:  # noqa: ANN001
+) -> None:
     zones = ["UTC", "Europe/Paris", "Asia/Tokyo", "America/New_York"]
     statuses = list(Status.values)
     for n in range(count):
@@ -334,7 +336,7 @@ def test_the_list_takes_a_bounded_number_of_queries(
     assert len(response.context["cl"].result_list) == count
 
 
-def test_the_query_count_does_not_grow_with_the_subscribers(admin_client) -> None:  # noqa: ANN001
+def test_the_query_count_does_not_grow_with_the_subscribers(admin_client) -> None:
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             admin_client.get(SUBSCRIBERS)
@@ -347,7 +349,7 @@ def test_the_query_count_does_not_grow_with_the_subscribers(admin_client) -> Non
     assert queries() == few
 
 
-def test_the_detail_page_shows_history_read_only_and_no_manage_link(admin_client) -> None:  # noqa: ANN001
+def test_the_detail_page_shows_history_read_only_and_no_manage_link(admin_client) -> None:
     subscriber = SubscriberFactory.create(
         email="ada@example.org", confirmation_sent_at=timezone.now()
     )
@@ -370,7 +372,7 @@ def test_the_detail_page_shows_history_read_only_and_no_manage_link(admin_client
     assert "/unsubscribe/" not in html
 
 
-def test_staff_can_edit_preferences_but_not_the_address_or_status(admin_client) -> None:  # noqa: ANN001
+def test_staff_can_edit_preferences_but_not_the_address_or_status(admin_client) -> None:
     subscriber = SubscriberFactory.create(email="ada@example.org")
     form = {
         "interests": "  diffusion\u200b \x07models ",
@@ -411,7 +413,7 @@ def test_staff_can_edit_preferences_but_not_the_address_or_status(admin_client) 
 )
 def test_the_detail_page_rejects_preferences_a_reader_could_not_choose(
     admin_client, field: str, value: str
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create(timezone="UTC", digest_size=5, delivery_hour=8)
     form = {
         "frequency": "daily",
@@ -439,11 +441,11 @@ def test_the_detail_page_rejects_preferences_a_reader_could_not_choose(
     )
 
 
-def test_subscribers_cannot_be_added_by_hand(admin_client) -> None:  # noqa: ANN001
+def test_subscribers_cannot_be_added_by_hand(admin_client) -> None:
     assert admin_client.get(reverse("admin:subscriptions_subscriber_add")).status_code == 403
 
 
-def test_deletion_counts_are_listed_read_only(admin_client) -> None:  # noqa: ANN001
+def test_deletion_counts_are_listed_read_only(admin_client) -> None:
     stat = SubscriptionStat.objects.create(
         day=dt.date(2025, 11, 20), kind=SubscriptionStat.Kind.DELETED, count=4
     )
@@ -469,7 +471,7 @@ def test_deletion_counts_are_listed_read_only(admin_client) -> None:  # noqa: AN
     assert (stat.day, stat.count) == (dt.date(2025, 11, 20), 4)
 
 
-def test_webhook_events_are_listed_read_only(admin_client) -> None:  # noqa: ANN001
+def test_webhook_events_are_listed_read_only(admin_client) -> None:
     from subscriptions.models import WebhookEvent
 
     event = WebhookEvent.objects.create(

@@ -1,10 +1,10 @@
-"""The reader's whole journey once in headless Chromium, at desktop and phone widths; PNGs go to test-artifacts/.
+"""The reader's whole journey once in headless Chromium, at desktop and phone widths.
 
 Home page box, sign-up form (time zone prefilled by the browser), the confirmation email, a link
-that shows a button, confirm, change preferences, unsubscribe. The email is sent by the Celery
-task queued with on_commit: with a live server and real transactions it fires at the sign-up's
-commit, inside the request, and Celery runs eagerly in tests, so it is in mail.outbox by the
-time the "check your inbox" page has loaded.
+that shows a button, confirm, change preferences, unsubscribe; the screenshots (PNGs) go to
+test-artifacts/. The email is sent by the Celery task queued with on_commit: with a live server
+and real transactions it fires at the sign-up's commit, inside the request, and Celery runs
+eagerly in tests, so it is in mail.outbox by the time the "check your inbox" page has loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ BROWSER_ZONE = "Asia/Tokyo"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _shot(page: Any, name: str, device: str) -> None:
+def _screenshot(page: Any, name: str, device: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"subscribe-{name}-{device}.png"), full_page=True)
 
@@ -33,14 +33,14 @@ def _fits_width(page: Any) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def _subscriber() -> Subscriber:
+def _stored_subscriber() -> Subscriber:
     return Subscriber.objects.get(email="ada@example.org")
 
 
 @pytest.mark.parametrize("device", list(WIDTHS))
 def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
     browser, live_server, device: str
-) -> None:  # noqa: ANN001
+) -> None:
     width, height = WIDTHS[device]
     context = browser.new_context(
         viewport={"width": width, "height": height}, timezone_id=BROWSER_ZONE
@@ -56,7 +56,8 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         box.get_by_role("button", name="Subscribe").click()
         page.wait_for_url("**/subscribe/?email=ada%40example.org")
 
-        # The form: the address carried over, the time zone prefilled from the browser by subscribe.js.
+        # The form: the address carried over, the time zone prefilled from the browser by
+        # subscribe.js.
         assert page.get_by_role(
             "heading", name="Get trending papers in your inbox", level=1
         ).is_visible()
@@ -68,13 +69,13 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         page.get_by_label("Papers per digest").fill("7")
         page.get_by_label("Delivery time").select_option("07:00")
         assert _fits_width(page)
-        _shot(page, "1-form", device)
+        _screenshot(page, "1-form", device)
         page.get_by_role("button", name="Subscribe").click()
 
         page.wait_for_url("**/subscribe/check-your-inbox/")
         assert page.get_by_role("heading", name="Check your inbox", level=1).is_visible()
-        _shot(page, "2-check-inbox", device)
-        subscriber = _subscriber()
+        _screenshot(page, "2-check-inbox", device)
+        subscriber = _stored_subscriber()
         assert subscriber.status == Subscriber.Status.PENDING
         assert (subscriber.timezone, subscriber.delivery_hour, subscriber.digest_size) == (
             BROWSER_ZONE,
@@ -83,7 +84,8 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         )
         assert (subscriber.frequency, subscriber.categories) == ("weekly", ["cs.CV"])
 
-        # The on-commit task ran during the request (a real commit, an eager Celery): the email is there.
+        # The on-commit task ran during the request (a real commit, an eager Celery): the email is
+        # there.
         [email] = mail.outbox
         assert email.to == ["ada@example.org"]
         assert email.subject == "Confirm your Paperboy subscription"
@@ -93,12 +95,12 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         page.goto(live_server.url + confirm_path)
         button = page.get_by_role("button", name="Confirm my subscription")
         assert button.is_visible()
-        assert _subscriber().status == Subscriber.Status.PENDING
-        _shot(page, "3-confirm", device)
+        assert _stored_subscriber().status == Subscriber.Status.PENDING
+        _screenshot(page, "3-confirm", device)
         button.click()
         assert page.get_by_role("heading", name="You're subscribed", level=1).is_visible()
-        assert _subscriber().status == Subscriber.Status.ACTIVE
-        _shot(page, "4-confirmed", device)
+        assert _stored_subscriber().status == Subscriber.Status.ACTIVE
+        _screenshot(page, "4-confirmed", device)
 
         # The manage page: new interests, another category, a bigger digest.
         page.get_by_role("link", name="Your preferences").click()
@@ -115,17 +117,17 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
             page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
         )
         assert page.get_by_label("Papers per digest").input_value() == "12"
-        subscriber = _subscriber()
+        subscriber = _stored_subscriber()
         assert subscriber.interests == "diffusion models, robot learning"
         assert (subscriber.categories, subscriber.digest_size) == (["cs.CV", "cs.RO"], 12)
         assert _fits_width(page)
-        _shot(page, "5-manage-saved", device)
+        _screenshot(page, "5-manage-saved", device)
 
         # Unsubscribe from the manage page's button: done at once, no confirmation step.
         page.get_by_role("button", name="Unsubscribe").click()
         assert page.get_by_role("heading", name="You're unsubscribed", level=1).is_visible()
-        assert _subscriber().status == Subscriber.Status.UNSUBSCRIBED
-        _shot(page, "6-unsubscribed", device)
+        assert _stored_subscriber().status == Subscriber.Status.UNSUBSCRIBED
+        _screenshot(page, "6-unsubscribed", device)
         assert len(mail.outbox) == 1  # confirming, saving and leaving send nothing
     finally:
         context.close()

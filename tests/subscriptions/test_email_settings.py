@@ -19,7 +19,7 @@ def _email_settings(tmp_path: Path, **env: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_EMAIL_PROVIDER_selects_the_anymail_backend_with_its_own_variables(tmp_path: Path) -> None:
+def test_email_provider_selects_the_anymail_backend_with_its_own_variables(tmp_path: Path) -> None:
     seen = _email_settings(
         tmp_path,
         SECRET_KEY="k" * 60,

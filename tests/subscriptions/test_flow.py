@@ -1,4 +1,4 @@
-"""The whole reader journey through the Django test client: sign up, confirm, manage, unsubscribe, come back."""
+"""The whole reader journey in the test client: sign up, confirm, manage, unsubscribe, come back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 
 from subscriptions.models import Subscriber
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
-def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client, signup) -> None:  # noqa: ANN001
+def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client, signup) -> None:
     with time_machine.travel(START, tick=False) as clock:
         response = signup()
 
@@ -41,9 +42,11 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         assert not subscriber_list_deliverable().exists()
 
         [email] = mail.outbox
+        assert isinstance(email, EmailMultiAlternatives)
         assert email.to == ["ada@example.org"]
         assert email.subject == "Confirm your Paperboy subscription"
         html, mimetype = email.alternatives[0]
+        assert isinstance(html, str)
         assert mimetype == "text/html"
         confirm_path = link_path(email, "confirm")
         unsubscribe_path = link_path(email, "unsubscribe")
@@ -100,7 +103,8 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         )
         assert "Your preferences are saved." in client.get(manage_path).content.decode()
 
-        # One-click unsubscribe as a mail provider sends it: no cookie, no CSRF token, answered directly.
+        # One-click unsubscribe as a mail provider sends it: no cookie, no CSRF token, answered
+        # directly.
         provider = Client(enforce_csrf_checks=True)
         gone = provider.post(
             unsubscribe_path,
@@ -130,7 +134,7 @@ def test_it_takes_a_reader_from_sign_up_to_one_click_unsubscribe_and_back(client
         assert subscriber.unsubscribed_at is None
 
 
-def test_the_home_page_box_prefills_the_full_form_with_a_valid_address_only(client) -> None:  # noqa: ANN001
+def test_the_home_page_box_prefills_the_full_form_with_a_valid_address_only(client) -> None:
     valid = client.get("/subscribe/", {"email": "grace@example.org"}).content.decode()
     hostile = client.get(
         "/subscribe/", {"email": "a@b.c<script>alert(1)</script>"}
@@ -142,7 +146,7 @@ def test_the_home_page_box_prefills_the_full_form_with_a_valid_address_only(clie
     assert 'name="csrfmiddlewaretoken"' in valid
 
 
-def test_the_sign_up_form_works_without_javascript_and_defaults_to_utc(client) -> None:  # noqa: ANN001
+def test_the_sign_up_form_works_without_javascript_and_defaults_to_utc(client) -> None:
     html = client.get("/subscribe/").content.decode()
 
     assert '<form method="post" action="/subscribe/"' in html

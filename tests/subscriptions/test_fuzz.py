@@ -64,7 +64,7 @@ _TLD = st.text(alphabet=string.ascii_letters, min_size=2, max_size=6)
 
 @st.composite
 def valid_emails(draw: st.DrawFn) -> str:
-    """Addresses Django's validator accepts, in mixed case, sometimes with spaces around (the form trims)."""
+    """Addresses Django's validator accepts, in mixed case, maybe space-padded (the form trims)."""
     local = ".".join(draw(st.lists(_LOCAL, min_size=1, max_size=3)))
     domain = ".".join([*draw(st.lists(_LABEL, min_size=1, max_size=3)), draw(_TLD)])
     pad = draw(st.sampled_from(["", " ", "\t"]))
@@ -180,22 +180,24 @@ ANY_INTERESTS = wild_text
 ANY_HONEYPOT = st.one_of(st.none(), st.just(""), anything)
 
 
-def _mostly(valid: st.SearchStrategy[Any], wild: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+def _mostly_valid(
+    valid: st.SearchStrategy[Any], wild: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
     # Three to one for a valid value, so that a fair share of whole forms is valid and gets stored.
     return st.one_of(valid, valid, valid, wild)
 
 
 ANY_FORM = st.fixed_dictionaries(
     {
-        "email": _mostly(valid_emails(), ANY_EMAIL),
-        "interests": _mostly(st.text(max_size=40), ANY_INTERESTS),
-        "categories": _mostly(
+        "email": _mostly_valid(valid_emails(), ANY_EMAIL),
+        "interests": _mostly_valid(st.text(max_size=40), ANY_INTERESTS),
+        "categories": _mostly_valid(
             st.lists(st.sampled_from(CATEGORY_CODES), max_size=4), ANY_CATEGORIES
         ),
-        "frequency": _mostly(st.sampled_from(FREQUENCIES), ANY_FREQUENCY),
-        "digest_size": _mostly(st.integers(3, 20).map(str), ANY_SIZE),
-        "delivery_hour": _mostly(st.integers(0, 23).map(str), ANY_HOUR),
-        "timezone": _mostly(st.sampled_from(ZONES), ANY_ZONE),
+        "frequency": _mostly_valid(st.sampled_from(FREQUENCIES), ANY_FREQUENCY),
+        "digest_size": _mostly_valid(st.integers(3, 20).map(str), ANY_SIZE),
+        "delivery_hour": _mostly_valid(st.integers(0, 23).map(str), ANY_HOUR),
+        "timezone": _mostly_valid(st.sampled_from(ZONES), ANY_ZONE),
     }
 )
 
@@ -203,21 +205,22 @@ ANY_FORM = st.fixed_dictionaries(
 
 
 @pytest.fixture
-def fresh(django_capture_on_commit_callbacks: Any) -> Any:
-    """Per example: no subscribers, no mail, no rate-limit counts; yields the on-commit callbacks it ran."""
+def fresh_example(django_capture_on_commit_callbacks: Any) -> Any:
+    """Per example: no subscriber, mail or rate limit; yields the on-commit callbacks it ran."""
 
     @contextmanager
-    def run() -> Iterator[list[Any]]:
+    def reset_and_capture() -> Iterator[list[Any]]:
         Subscriber.objects.all().delete()
         mail.outbox.clear()
-        cache.clear()  # the test's own locmem cache (see conftest): the fuzz explores validation, not limits
+        # The test's own locmem cache (see conftest): the fuzz explores validation, not limits.
+        cache.clear()
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             yield callbacks
 
-    return run
+    return reset_and_capture
 
 
-def _headers_on_one_line(message: mail.EmailMessage) -> None:
+def _assert_headers_on_one_line(message: mail.EmailMessage) -> None:
     values = [
         message.subject,
         message.from_email,
@@ -228,7 +231,8 @@ def _headers_on_one_line(message: mail.EmailMessage) -> None:
     ]
     values += [f"{name}: {value}" for name, value in message.extra_headers.items()]
     for value in values:
-        assert "\r" not in value and "\n" not in value, f"header with a line break: {value!r}"
+        assert "\r" not in value, f"header with a line break: {value!r}"
+        assert "\n" not in value, f"header with a line break: {value!r}"
     assert message.cc == []
     assert message.bcc == []
 
@@ -270,9 +274,9 @@ def _post_data(form: dict[str, Any], honeypot: str | None) -> dict[str, Any]:
 @given(form=ANY_FORM, honeypot=ANY_HONEYPOT)
 @example(form={**FORM, "email": "a@b.co\r\nBcc: x@y.zz"}, honeypot=None)
 def test_it_never_fails_on_any_sign_up_and_stores_only_clean_values(
-    client: Client, fresh: Any, form: Any, honeypot: Any
+    client: Client, fresh_example: Any, form: Any, honeypot: Any
 ) -> None:
-    with fresh() as callbacks:
+    with fresh_example() as callbacks:
         response = client.post("/subscribe/", _post_data(form, honeypot))
 
     event(f"HTTP {response.status_code}, {'honeypot' if honeypot else 'no honeypot'}")
@@ -296,7 +300,7 @@ def test_it_never_fails_on_any_sign_up_and_stores_only_clean_values(
     _assert_clean(subscriber)
     [message] = mail.outbox
     assert message.to == [subscriber.email]
-    _headers_on_one_line(message)
+    _assert_headers_on_one_line(message)
 
 
 @FUZZ
@@ -319,7 +323,7 @@ def test_it_never_fails_on_any_sign_up_and_stores_only_clean_values(
 )
 def test_a_valid_sign_up_stores_one_pending_subscriber_with_cleaned_values(
     client: Client,
-    fresh: Any,
+    fresh_example: Any,
     email: str,
     words: list[str],
     gaps: list[str],
@@ -341,7 +345,7 @@ def test_a_valid_sign_up_stores_one_pending_subscriber_with_cleaned_values(
         "delivery_hour": str(hour),
         "timezone": zone,
     }
-    with fresh():
+    with fresh_example():
         response = client.post("/subscribe/", form)
 
     assert response.status_code == 303
@@ -360,7 +364,7 @@ def test_a_valid_sign_up_stores_one_pending_subscriber_with_cleaned_values(
     assert subscriber.status == Subscriber.Status.PENDING
     [message] = mail.outbox
     assert message.to == [subscriber.email]
-    _headers_on_one_line(message)
+    _assert_headers_on_one_line(message)
 
 
 BAD_FIELDS = st.one_of(
@@ -394,10 +398,10 @@ BAD_FIELDS = st.one_of(
 @FUZZ
 @given(bad=BAD_FIELDS)
 def test_one_invalid_field_is_rejected_with_a_message_and_stores_nothing(
-    client: Client, fresh: Any, bad: Any
+    client: Client, fresh_example: Any, bad: Any
 ) -> None:
     name, value = bad
-    with fresh() as callbacks:
+    with fresh_example() as callbacks:
         response = client.post("/subscribe/", {**FORM, name: value})
 
     assert response.status_code == 400
@@ -434,9 +438,9 @@ LENGTHENED_BY_NFC = (
 @given(interests=LENGTHENED_BY_NFC)
 @example(interests="\ufb2c" * 200)
 def test_interests_that_nfc_lengthens_past_the_limit_are_rejected_at_sign_up(
-    client: Client, fresh: Any, interests: Any
+    client: Client, fresh_example: Any, interests: Any
 ) -> None:
-    with fresh() as callbacks:
+    with fresh_example() as callbacks:
         response = client.post("/subscribe/", {**FORM, "interests": interests})
 
     assert response.status_code == 400
@@ -468,9 +472,9 @@ def _preferences(subscriber: Subscriber) -> tuple[Any, ...]:
     form=ANY_FORM.map(lambda form: {key: value for key, value in form.items() if key != "email"})
 )
 def test_the_manage_page_never_fails_and_saves_only_clean_preferences(
-    client: Client, fresh: Any, form: Any
+    client: Client, fresh_example: Any, form: Any
 ) -> None:
-    with fresh() as callbacks:
+    with fresh_example() as callbacks:
         subscriber = SubscriberFactory.create(
             email="ada@example.org", categories=["cs.CV"], timezone="Europe/Paris"
         )
@@ -500,9 +504,9 @@ def test_the_manage_page_never_fails_and_saves_only_clean_preferences(
 @given(interests=LENGTHENED_BY_NFC)
 @example(interests="\ufb2c" * 200)
 def test_interests_that_nfc_lengthens_past_the_limit_are_rejected_on_the_manage_page(
-    client: Client, fresh: Any, interests: str
+    client: Client, fresh_example: Any, interests: str
 ) -> None:
-    with fresh():
+    with fresh_example():
         subscriber = SubscriberFactory.create(email="ada@example.org")
         token = token_make(
             subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
@@ -518,9 +522,9 @@ def test_interests_that_nfc_lengthens_past_the_limit_are_rejected_on_the_manage_
 @FUZZ
 @given(new_email=ANY_EMAIL)
 def test_an_address_change_never_fails_and_mails_only_a_valid_address(
-    client: Client, fresh: Any, new_email: Any
+    client: Client, fresh_example: Any, new_email: Any
 ) -> None:
-    with fresh():
+    with fresh_example():
         subscriber = SubscriberFactory.create(email="ada@example.org")
         token = token_make(
             subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
@@ -541,7 +545,7 @@ def test_an_address_change_never_fails_and_mails_only_a_valid_address(
         validate_email(subscriber.pending_email)
         [message] = mail.outbox
         assert message.to == [subscriber.pending_email]
-        _headers_on_one_line(message)
+        _assert_headers_on_one_line(message)
     else:  # the same address again: nothing to confirm
         assert new_email.strip().lower() == "ada@example.org"
         assert mail.outbox == []
@@ -549,12 +553,12 @@ def test_an_address_change_never_fails_and_mails_only_a_valid_address(
 
 # --- Tokens: confirm and unsubscribe --------------------------------------------------------
 
-_B64 = string.ascii_letters + string.digits + "-_"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
 TOKEN_SHAPED = st.builds(
     lambda payload, stamp, signature: f"{payload}:{stamp}:{signature}",
-    st.text(alphabet=_B64, min_size=1, max_size=60),
+    st.text(alphabet=_TOKEN_ALPHABET, min_size=1, max_size=60),
     st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8),
-    st.text(alphabet=_B64, min_size=1, max_size=50),
+    st.text(alphabet=_TOKEN_ALPHABET, min_size=1, max_size=50),
 )
 ANY_TOKEN = st.one_of(
     TOKEN_SHAPED, st.text(min_size=1, max_size=300), st.sampled_from(["%00", "..", "a" * 5000])
@@ -580,22 +584,30 @@ def _token_url(page: str, token: str) -> str:
     return f"/{page}/{quote(token, safe='')}/"
 
 
-# Where (any position, folded onto the token's length), what (change, insert, remove) and which character.
+# Where (any position, folded onto the token's length), what (change, insert, remove) and which
+# character.
 MUTATIONS = st.tuples(
     st.integers(0, 10**6),
     st.sampled_from(["change", "insert", "remove"]),
-    st.sampled_from(_B64 + ":"),
+    st.sampled_from(_TOKEN_ALPHABET + ":"),
 )
 
 
 def _mutate(token: str, mutation: tuple[int, str, str]) -> str:
-    """A real token with one character changed, inserted or removed (never the signature's last one: in
-    base64 it also carries padding bits, and two spellings of the same signature are the same signature)."""
+    """A real token with one character changed, inserted or removed.
+
+    Never the signature's last one: in base64 it also carries padding bits, and two spellings of the
+    same signature are the same signature.
+    """
     position, kind, char = mutation
     where = position % (len(token) - 1)
     if kind == "change":
         if token[where] == char:
-            char = _B64[(_B64.index(char) + 1) % len(_B64)] if char in _B64 else "A"
+            char = (
+                _TOKEN_ALPHABET[(_TOKEN_ALPHABET.index(char) + 1) % len(_TOKEN_ALPHABET)]
+                if char in _TOKEN_ALPHABET
+                else "A"
+            )
         return token[:where] + char + token[where + 1 :]
     if kind == "insert":
         return token[:where] + char + token[where:]
@@ -605,9 +617,9 @@ def _mutate(token: str, mutation: tuple[int, str, str]) -> str:
 @FUZZ
 @given(token=ANY_TOKEN, mutation=MUTATIONS)
 def test_a_fuzzed_confirm_link_is_refused_and_confirms_nothing(
-    client: Client, fresh: Any, token: str, mutation: Any
+    client: Client, fresh_example: Any, token: str, mutation: Any
 ) -> None:
-    with fresh():
+    with fresh_example():
         subscriber = SubscriberFactory.create(status=Subscriber.Status.PENDING, confirmed_at=None)
         real = token_make(
             subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.CONFIRM
@@ -632,12 +644,12 @@ def test_a_fuzzed_confirm_link_is_refused_and_confirms_nothing(
 @FUZZ
 @given(token=ANY_TOKEN, body=BODIES, content_type=CONTENT_TYPES, mutation=MUTATIONS)
 def test_unsubscribe_takes_only_a_real_token_whatever_the_body(
-    fresh: Any, token: str, body: bytes, content_type: str, mutation: Any
+    fresh_example: Any, token: str, body: bytes, content_type: str, mutation: Any
 ) -> None:
     client = Client(
         enforce_csrf_checks=True
     )  # a mail provider's one-click POST: no cookie, no CSRF token
-    with fresh():
+    with fresh_example():
         subscriber = SubscriberFactory.create()
         real = token_make(
             subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.UNSUBSCRIBE

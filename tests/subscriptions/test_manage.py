@@ -1,13 +1,16 @@
-"""The manage page: preferences, pause and resume, a new address, my data, delete me, and unsubscribe."""
+"""The manage page: preferences, pause and resume, new address, my data, delete me, unsubscribe."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 from django.urls import reverse
 
@@ -20,25 +23,25 @@ from tests.helpers import link_path, page_link
 pytestmark = pytest.mark.django_db
 
 
-def _url(name: str, subscriber: Subscriber, purpose: Purpose = Purpose.MANAGE) -> str:
+def _link_url(name: str, subscriber: Subscriber, purpose: Purpose = Purpose.MANAGE) -> str:
     token = token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=purpose)
     return reverse(f"subscriptions:{name}", kwargs={"token": token})
 
 
-def _state(subscriber: Subscriber) -> dict:
+def _stored_row(subscriber: Subscriber) -> Mapping[str, Any]:
     return Subscriber.objects.filter(pk=subscriber.pk).values().get()
 
 
-def test_get_requests_never_change_anything(client) -> None:  # noqa: ANN001
+def test_get_requests_never_change_anything(client) -> None:
     subscriber = SubscriberFactory.create(pending_email="new@example.org")
-    before = _state(subscriber)
+    before = _stored_row(subscriber)
 
     for url in (
-        _url("manage", subscriber),
-        _url("manage-export", subscriber),
-        _url("manage-delete", subscriber),
-        _url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE),
-        _url("confirm", subscriber, Purpose.CONFIRM),
+        _link_url("manage", subscriber),
+        _link_url("manage-export", subscriber),
+        _link_url("manage-delete", subscriber),
+        _link_url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE),
+        _link_url("confirm", subscriber, Purpose.CONFIRM),
         reverse(
             "subscriptions:change-email",
             kwargs={
@@ -53,16 +56,16 @@ def test_get_requests_never_change_anything(client) -> None:  # noqa: ANN001
         assert client.get(url).status_code == 200, url
         assert client.head(url).status_code == 200, url
 
-    assert _state(subscriber) == before
+    assert _stored_row(subscriber) == before
     assert mail.outbox == []
 
 
-def test_the_manage_page_shows_the_current_preferences_and_is_private(client) -> None:  # noqa: ANN001
+def test_the_manage_page_shows_the_current_preferences_and_is_private(client) -> None:
     subscriber = SubscriberFactory.create(
         interests="diffusion <b>models</b>", categories=["cs.LG"], delivery_hour=7
     )
 
-    response = client.get(_url("manage", subscriber))
+    response = client.get(_link_url("manage", subscriber))
 
     html = response.content.decode()
     assert "diffusion &lt;b&gt;models&lt;/b&gt;</textarea>" in html
@@ -72,50 +75,50 @@ def test_the_manage_page_shows_the_current_preferences_and_is_private(client) ->
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_bad_preferences_are_refused_with_a_message_and_change_nothing(client) -> None:  # noqa: ANN001
+def test_bad_preferences_are_refused_with_a_message_and_change_nothing(client) -> None:
     subscriber = SubscriberFactory.create()
-    before = _state(subscriber)
+    before = _stored_row(subscriber)
 
     response = client.post(
-        _url("manage", subscriber),
+        _link_url("manage", subscriber),
         {"frequency": "daily", "digest_size": "99", "delivery_hour": "8", "timezone": "UTC"},
     )
 
     assert response.status_code == 400
     assert "A digest has at most 20 papers." in response.content.decode()
-    assert _state(subscriber) == before
+    assert _stored_row(subscriber) == before
 
 
 def test_preferences_need_the_csrf_token_like_any_normal_form() -> None:
     subscriber = SubscriberFactory.create()
 
     response = Client(enforce_csrf_checks=True).post(
-        _url("manage", subscriber), {"digest_size": "3"}
+        _link_url("manage", subscriber), {"digest_size": "3"}
     )
 
     assert response.status_code == 403
 
 
-def test_a_reader_can_pause_and_resume_and_gets_nothing_while_paused(client) -> None:  # noqa: ANN001
+def test_a_reader_can_pause_and_resume_and_gets_nothing_while_paused(client) -> None:
     subscriber = SubscriberFactory.create()
 
-    paused = client.post(_url("manage-pause", subscriber), {"action": "pause"}, follow=True)
+    paused = client.post(_link_url("manage-pause", subscriber), {"action": "pause"}, follow=True)
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.PAUSED
     assert "Your digests are paused." in paused.content.decode()
     assert not subscriber_list_deliverable().exists()
 
-    client.post(_url("manage-pause", subscriber), {"action": "resume"})
+    client.post(_link_url("manage-pause", subscriber), {"action": "resume"})
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
     assert list(subscriber_list_deliverable()) == [subscriber]
 
 
-def test_a_pending_subscriber_cannot_skip_confirmation_by_resuming(client) -> None:  # noqa: ANN001
+def test_a_pending_subscriber_cannot_skip_confirmation_by_resuming(client) -> None:
     subscriber = SubscriberFactory.create(status=Subscriber.Status.PENDING, confirmed_at=None)
 
-    client.post(_url("manage-pause", subscriber), {"action": "resume"})
-    client.post(_url("manage-pause", subscriber), {"action": "pause"})
+    client.post(_link_url("manage-pause", subscriber), {"action": "resume"})
+    client.post(_link_url("manage-pause", subscriber), {"action": "pause"})
 
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.PENDING
@@ -124,21 +127,26 @@ def test_a_pending_subscriber_cannot_skip_confirmation_by_resuming(client) -> No
 
 def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(
     client, run_on_commit
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create(email="old@example.org")
 
     with run_on_commit():
-        response = client.post(_url("manage-email", subscriber), {"new_email": "New@Example.ORG"})
+        response = client.post(
+            _link_url("manage-email", subscriber), {"new_email": "New@Example.ORG"}
+        )
 
     assert response.status_code == 302
     subscriber.refresh_from_db()
     assert (subscriber.email, subscriber.pending_email) == ("old@example.org", "New@example.org")
     [email] = mail.outbox
+    assert isinstance(email, EmailMultiAlternatives)
     assert email.to == ["New@example.org"]
     assert email.subject == "Confirm your new address for Paperboy"
     assert "List-Unsubscribe" not in email.extra_headers
     change_path = link_path(email, "email")
-    assert change_path in email.alternatives[0][0]
+    html = email.alternatives[0][0]
+    assert isinstance(html, str)
+    assert change_path in html
 
     assert client.get(change_path).status_code == 200
     subscriber.refresh_from_db()
@@ -153,7 +161,7 @@ def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(
     assert client.get(page_link(done, "manage")).status_code == 200
     assert (
         client.get(
-            _url("manage", Subscriber(pk=subscriber.pk, email="old@example.org"))
+            _link_url("manage", Subscriber(pk=subscriber.pk, email="old@example.org"))
         ).status_code
         == 410
     )
@@ -161,11 +169,11 @@ def test_a_new_address_takes_effect_only_once_confirmed_from_that_address(
 
 def test_a_new_address_that_has_its_own_active_subscription_is_refused_on_confirmation(
     client, run_on_commit
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create(email="old@example.org")
     SubscriberFactory.create(email="taken@example.org")
     with run_on_commit():
-        client.post(_url("manage-email", subscriber), {"new_email": "taken@example.org"})
+        client.post(_link_url("manage-email", subscriber), {"new_email": "taken@example.org"})
 
     response = client.post(link_path(mail.outbox[0], "email"))
 
@@ -176,10 +184,10 @@ def test_a_new_address_that_has_its_own_active_subscription_is_refused_on_confir
 
 
 @pytest.mark.parametrize("bad", ["", "nope", "a@b.org\r\nBcc: x@y.org"])
-def test_a_bad_new_address_is_refused_with_a_message(client, bad) -> None:  # noqa: ANN001
+def test_a_bad_new_address_is_refused_with_a_message(client, bad) -> None:
     subscriber = SubscriberFactory.create(email="old@example.org")
 
-    response = client.post(_url("manage-email", subscriber), {"new_email": bad})
+    response = client.post(_link_url("manage-email", subscriber), {"new_email": bad})
 
     assert response.status_code == 400
     assert "Please correct the address below." in response.content.decode()
@@ -187,7 +195,7 @@ def test_a_bad_new_address_is_refused_with_a_message(client, bad) -> None:  # no
     assert subscriber.pending_email == ""
 
 
-def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # noqa: ANN001
+def test_download_my_data_gives_everything_stored_as_json(client) -> None:
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False):
         subscriber = SubscriberFactory.create(
             email="ada@example.org",
@@ -199,7 +207,7 @@ def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # no
             timezone="America/New_York",
         )
 
-    response = client.get(_url("manage-export", subscriber))
+    response = client.get(_link_url("manage-export", subscriber))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -223,16 +231,16 @@ def test_download_my_data_gives_everything_stored_as_json(client) -> None:  # no
     }
 
 
-def test_delete_me_erases_the_address_and_keeps_only_an_anonymous_count(client) -> None:  # noqa: ANN001
+def test_delete_me_erases_the_address_and_keeps_only_an_anonymous_count(client) -> None:
     first, second = (
         SubscriberFactory.create(email="ada@example.org"),
         SubscriberFactory.create(email="bob@example.org"),
     )
-    delete_url = _url("manage-delete", first)
+    delete_url = _link_url("manage-delete", first)
 
     assert "Delete everything about you?" in client.get(delete_url).content.decode()
     response = client.post(delete_url)
-    client.post(_url("manage-delete", second))
+    client.post(_link_url("manage-delete", second))
 
     assert response.status_code == 200
     assert "You're deleted" in response.content.decode()
@@ -247,9 +255,9 @@ def test_delete_me_erases_the_address_and_keeps_only_an_anonymous_count(client) 
 
 def test_the_unsubscribe_button_on_the_manage_page_unsubscribes_and_the_reader_can_come_back(
     client, signup
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create(email="ada@example.org")
-    page = client.get(_url("manage", subscriber)).content.decode()
+    page = client.get(_link_url("manage", subscriber)).content.decode()
     unsubscribe_path = page.split('<form method="post" action="')[-1].split('"')[0]
     assert unsubscribe_path.startswith("/unsubscribe/")
 
@@ -264,11 +272,11 @@ def test_the_unsubscribe_button_on_the_manage_page_unsubscribes_and_the_reader_c
     assert mail.outbox[-1].subject == "Confirm your Paperboy subscription"
 
 
-def test_an_old_confirmation_link_cannot_resubscribe_someone_who_left(client, signup) -> None:  # noqa: ANN001
+def test_an_old_confirmation_link_cannot_resubscribe_someone_who_left(client, signup) -> None:
     signup(email="ada@example.org")
     confirm_path = link_path(mail.outbox[0], "confirm")
     subscriber = Subscriber.objects.get()
-    client.post(_url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE))
+    client.post(_link_url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE))
 
     response = client.post(confirm_path)
 

@@ -1,4 +1,4 @@
-"""The database itself refuses what the forms refuse: duplicate addresses in any case, out-of-range values."""
+"""The database refuses what forms refuse: duplicate addresses in any case, out-of-range values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The development outbox at /outbox/: the emails written to var/outbox, shown only when DEBUG is on."""
+"""The development outbox at /outbox/: the emails in var/outbox, shown only when DEBUG is on."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from subscriptions.emails import email_build
 
 
 @pytest.fixture
-def outbox_folder(settings, tmp_path: Path) -> Path:  # noqa: ANN001
+def outbox_folder(settings, tmp_path: Path) -> Path:
     settings.EMAIL_FILE_PATH = tmp_path
     connection = get_connection(
         "django.core.mail.backends.filebased.EmailBackend", file_path=str(tmp_path)
@@ -35,7 +35,7 @@ def outbox_folder(settings, tmp_path: Path) -> Path:  # noqa: ANN001
     return tmp_path
 
 
-def test_with_debug_on_it_lists_the_outbox_newest_first(client, settings, outbox_folder) -> None:  # noqa: ANN001
+def test_with_debug_on_it_lists_the_outbox_newest_first(client, settings, outbox_folder) -> None:
     settings.DEBUG = True
 
     html = client.get("/outbox/").content.decode()
@@ -51,7 +51,7 @@ def test_with_debug_on_it_lists_the_outbox_newest_first(client, settings, outbox
 
 def test_with_debug_on_it_shows_a_message_with_its_html_in_a_sandboxed_frame(
     client, settings, outbox_folder
-) -> None:  # noqa: ANN001
+) -> None:
     settings.DEBUG = True
     listing = client.get("/outbox/").content.decode()
     path = re.findall(r'href="(/outbox/[^"]+/)"', listing)[-1]
@@ -70,7 +70,7 @@ def test_with_debug_on_it_shows_a_message_with_its_html_in_a_sandboxed_frame(
     assert "List-Unsubscribe-Post" in html
 
 
-def test_with_debug_off_the_outbox_does_not_exist(client, settings, outbox_folder) -> None:  # noqa: ANN001
+def test_with_debug_off_the_outbox_does_not_exist(client, settings, outbox_folder) -> None:
     settings.DEBUG = False
     name = next(outbox_folder.iterdir()).name
 
@@ -81,7 +81,7 @@ def test_with_debug_off_the_outbox_does_not_exist(client, settings, outbox_folde
 @pytest.mark.parametrize(
     "key", ["..:0", "../../etc/passwd:0", "nothing.log:0", "x.log:9", "x.log:-1", "x"]
 )
-def test_a_bad_message_key_is_a_404(client, settings, outbox_folder, key) -> None:  # noqa: ANN001
+def test_a_bad_message_key_is_a_404(client, settings, outbox_folder, key) -> None:
     settings.DEBUG = True
 
     assert client.get(f"/outbox/{key}/").status_code == 404

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
     ("status_code", "transient"),
     [(None, True), (429, True), (503, True), (400, False), (401, False)],
 )
-def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, transient) -> None:  # noqa: ANN001
+def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, transient) -> None:
     subscriber = SubscriberFactory.create()
 
     def failing(*, subscriber_id: int) -> None:
@@ -27,7 +27,7 @@ def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, 
     monkeypatch.setattr(services, "subscriber_signup_email_send", failing)
     expected = tasks.TransientSendError if transient else AnymailRequestsAPIError
     with pytest.raises(expected):
-        tasks._send(services.subscriber_signup_email_send, subscriber.pk)
+        tasks._send_or_raise_transient(services.subscriber_signup_email_send, subscriber.pk)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_only_network_trouble_429_and_5xx_are_retried(monkeypatch, status_code, 
         (AnymailAPIError("422: on the suppression list"), False),
     ],
 )
-def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, transient) -> None:  # noqa: ANN001
+def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, transient) -> None:
     subscriber = SubscriberFactory.create()
 
     def failing(*, subscriber_id: int) -> None:
@@ -47,11 +47,11 @@ def test_the_sign_up_emails_retry_what_the_digest_retries(monkeypatch, error, tr
 
     monkeypatch.setattr(services, "subscriber_signup_email_send", failing)
     with pytest.raises(emails.TransientSendError if transient else type(error)):
-        tasks._send(services.subscriber_signup_email_send, subscriber.pk)
+        tasks._send_or_raise_transient(services.subscriber_signup_email_send, subscriber.pk)
     assert emails.send_error_is_transient(error) is transient
 
 
-def test_nothing_is_mailed_to_a_subscriber_who_left_before_the_task_ran(mailoutbox) -> None:  # noqa: ANN001
+def test_nothing_is_mailed_to_a_subscriber_who_left_before_the_task_ran(mailoutbox) -> None:
     subscriber = SubscriberFactory.create(status="unsubscribed")
 
     assert tasks.subscriber_signup_email_send_task.delay(subscriber.pk).get() is None

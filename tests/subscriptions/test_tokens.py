@@ -1,4 +1,4 @@
-"""Links from emails: tampered, expired, wrong-purpose and stale tokens get a clear page, never a 500."""
+"""Links from emails: tampered, expired, wrong-purpose and stale tokens get a clear page, no 500."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ PAGES = {
 }
 
 
-def _url(name: str, token: str) -> str:
+def _page_url(name: str, token: str) -> str:
     return reverse(f"subscriptions:{name}", kwargs={"token": token})
 
 
@@ -48,7 +48,7 @@ def test_a_token_round_trips_for_its_own_purpose_only() -> None:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_a_tampered_token_gets_a_400_page_on_get_and_post(client, name) -> None:  # noqa: ANN001
+def test_a_tampered_token_gets_a_400_page_on_get_and_post(client, name) -> None:
     subscriber = SubscriberFactory.create(
         status=Subscriber.Status.PENDING, confirmed_at=None, pending_email="n@example.org"
     )
@@ -56,7 +56,7 @@ def test_a_tampered_token_gets_a_400_page_on_get_and_post(client, name) -> None:
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
 
     for method in PAGES[name]:
-        response = getattr(client, method)(_url(name, tampered))
+        response = getattr(client, method)(_page_url(name, tampered))
         assert response.status_code == 400
         assert "This link is not valid" in response.content.decode()
     subscriber.refresh_from_db()
@@ -64,10 +64,10 @@ def test_a_tampered_token_gets_a_400_page_on_get_and_post(client, name) -> None:
 
 
 @pytest.mark.parametrize("junk", ["x", "a:b:c", "%00", "eyJzIjoxfQ:1abc:zz", "é" * 300])
-def test_junk_in_place_of_a_token_is_a_400_not_a_500(client, junk) -> None:  # noqa: ANN001
+def test_junk_in_place_of_a_token_is_a_400_not_a_500(client, junk) -> None:
     for name, methods in PAGES.items():
         for method in methods:
-            assert getattr(client, method)(_url(name, junk)).status_code == 400
+            assert getattr(client, method)(_page_url(name, junk)).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -78,12 +78,12 @@ def test_junk_in_place_of_a_token_is_a_400_not_a_500(client, junk) -> None:  # n
         (Purpose.CONFIRM, "confirm", "manage"),
     ],
 )
-def test_a_token_made_for_another_purpose_is_refused(client, purpose, page, wrong_page) -> None:  # noqa: ANN001
+def test_a_token_made_for_another_purpose_is_refused(client, purpose, page, wrong_page) -> None:
     subscriber = SubscriberFactory.create(status=Subscriber.Status.PENDING, confirmed_at=None)
     token = _token(subscriber, purpose)
 
-    assert client.get(_url(page, token)).status_code == 200
-    response = client.post(_url(wrong_page, token))
+    assert client.get(_page_url(page, token)).status_code == 200
+    response = client.post(_page_url(wrong_page, token))
     assert response.status_code == 400
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.PENDING
@@ -99,15 +99,15 @@ def test_a_token_made_for_another_purpose_is_refused(client, purpose, page, wron
 )
 def test_a_link_works_until_it_expires_then_gets_a_410_page(
     client, purpose, page, valid_for
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create(status=Subscriber.Status.PENDING, confirmed_at=None)
     with time_machine.travel(START, tick=False) as clock:
         token = _token(subscriber, purpose)
         clock.shift(valid_for - dt.timedelta(minutes=1))
-        assert client.get(_url(page, token)).status_code == 200
+        assert client.get(_page_url(page, token)).status_code == 200
 
         clock.shift(dt.timedelta(minutes=2))
-        response = client.post(_url(page, token))
+        response = client.post(_page_url(page, token))
 
     assert response.status_code == 410
     assert "This link has expired." in response.content.decode()
@@ -115,7 +115,7 @@ def test_a_link_works_until_it_expires_then_gets_a_410_page(
     assert subscriber.status == Subscriber.Status.PENDING
 
 
-def test_unsubscribe_and_manage_links_stay_valid_for_at_least_60_days(client) -> None:  # noqa: ANN001
+def test_unsubscribe_and_manage_links_stay_valid_for_at_least_60_days(client) -> None:
     subscriber = SubscriberFactory.create()
     with time_machine.travel(START, tick=False) as clock:
         manage, unsubscribe = (
@@ -123,18 +123,18 @@ def test_unsubscribe_and_manage_links_stay_valid_for_at_least_60_days(client) ->
             _token(subscriber, Purpose.UNSUBSCRIBE),
         )
         clock.shift(dt.timedelta(days=60))
-        assert client.get(_url("manage", manage)).status_code == 200
-        assert client.post(_url("unsubscribe", unsubscribe)).status_code == 200
+        assert client.get(_page_url("manage", manage)).status_code == 200
+        assert client.post(_page_url("unsubscribe", unsubscribe)).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
 
 
-def test_links_sent_to_an_old_address_stop_working_once_the_address_changes(client) -> None:  # noqa: ANN001
+def test_links_sent_to_an_old_address_stop_working_once_the_address_changes(client) -> None:
     subscriber = SubscriberFactory.create(email="old@example.org")
     token = _token(subscriber, Purpose.UNSUBSCRIBE)
     Subscriber.objects.filter(pk=subscriber.pk).update(email="new@example.org")
 
-    response = client.post(_url("unsubscribe", token))
+    response = client.post(_page_url("unsubscribe", token))
 
     assert response.status_code == 410
     assert "sent to another address" in response.content.decode()
@@ -142,12 +142,12 @@ def test_links_sent_to_an_old_address_stop_working_once_the_address_changes(clie
     assert subscriber.status == Subscriber.Status.ACTIVE
 
 
-def test_links_of_a_deleted_subscriber_say_there_is_nothing_behind_them(client) -> None:  # noqa: ANN001
+def test_links_of_a_deleted_subscriber_say_there_is_nothing_behind_them(client) -> None:
     subscriber = SubscriberFactory.create()
     token = _token(subscriber, Purpose.MANAGE)
     subscriber.delete()
 
-    response = client.get(_url("manage", token))
+    response = client.get(_page_url("manage", token))
 
     assert response.status_code == 410
     assert "no subscription behind it" in response.content.decode()
@@ -155,13 +155,13 @@ def test_links_of_a_deleted_subscriber_say_there_is_nothing_behind_them(client) 
 
 def test_links_survive_a_secret_key_rotation_while_the_old_key_is_a_fallback(
     client, settings
-) -> None:  # noqa: ANN001
+) -> None:
     subscriber = SubscriberFactory.create()
     token = _token(subscriber, Purpose.MANAGE)
     old_key = settings.SECRET_KEY
 
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key-" + "n" * 50, [old_key]
-    assert client.get(_url("manage", token)).status_code == 200
+    assert client.get(_page_url("manage", token)).status_code == 200
 
     settings.SECRET_KEY_FALLBACKS = []
-    assert client.get(_url("manage", token)).status_code == 400
+    assert client.get(_page_url("manage", token)).status_code == 400

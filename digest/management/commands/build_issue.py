@@ -30,6 +30,6 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         quiet = " — a quiet day" if issue.quiet else ""
         self.stdout.write(
-            f"{issue} (#{issue.pk}): {len(issue.candidate_ids)} candidates, {issue.new_papers} new{quiet}; "
-            f"{issue.get_status_display().lower()}"
+            f"{issue} (#{issue.pk}): {len(issue.candidate_ids)} candidates, "
+            f"{issue.new_papers} new{quiet}; {issue.get_status_display().lower()}"
         )

@@ -1,4 +1,4 @@
-"""Print the papers a subscriber with these interests would get, in order (editors and tests use it)."""
+"""Print the papers a subscriber with these interests would get, in order (for editors, tests)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from digest.ranking import PaperLike, Ranked, candidates_rank
+from papers.models import Paper
 from papers.selectors import paper_latest_day, paper_list_trending
 from papers.sources import hf_api
-from papers.sources.records import ParseError
+from papers.sources.records import PaperRecord, ParseError
 
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 10
@@ -22,8 +23,10 @@ MAX_INTERESTS_CHARS = 2_000
 
 class Command(BaseCommand):
     help = (
-        "Rank a day's candidates for an interests text, as a digest would: the latest day's papers by default, "
-        "--date for another day, or --from-file PATH (an HF daily_papers JSON file; the database is not read)."
+        "Rank a day's candidates for an interests text, as a digest would: "
+        "the latest day's papers by default, "
+        "--date for another day, or --from-file PATH "
+        "(an HF daily_papers JSON file; the database is not read)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,7 +50,8 @@ class Command(BaseCommand):
         interests = options["interests"]
         if len(interests) > MAX_INTERESTS_CHARS:
             raise CommandError(
-                f"--interests is too long ({len(interests)} characters, at most {MAX_INTERESTS_CHARS})"
+                f"--interests is too long ({len(interests)} characters, "
+                f"at most {MAX_INTERESTS_CHARS})"
             )
         limit = _limit(options["limit"])
         day = _date(options["date"]) if options["date"] else None
@@ -99,7 +103,7 @@ def _date(raw: str) -> dt.date:
         raise CommandError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
 
 
-def _from_file(path: Path, day: dt.date | None) -> list[PaperLike]:
+def _from_file(path: Path, day: dt.date | None) -> list[PaperRecord]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -123,12 +127,12 @@ def _record_day(record: Any) -> dt.date | None:
     return record.published_at.astimezone(dt.UTC).date() if record.published_at else None
 
 
-def _from_database(day: dt.date | None) -> list[PaperLike]:
+def _from_database(day: dt.date | None) -> list[Paper]:
     if day is None:
         day = paper_latest_day()
         if day is None:
             raise CommandError("no papers in the database yet (fetch some, or use --from-file)")
-    papers = list(paper_list_trending(start=day, end=day))
+    papers: list[Paper] = list(paper_list_trending(start=day, end=day))
     if not papers:
         raise CommandError(f"no papers on {day.isoformat()}")
     return papers

@@ -1,4 +1,4 @@
-"""The hourly tick, by hand: build due issues, recover stuck claims, make readers due, send their digests."""
+"""The hourly tick, by hand: build due issues, recover stuck claims, make readers due, send."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from digest import cli, selectors, sending, services, tasks
 
 class Command(BaseCommand):
     help = (
-        "Do what the hourly beat does: build today's issue, recover stuck claims, make due the readers whose "
-        "local hour has come, and send their digests here (or, with --enqueue, hand the batches to the workers)."
+        "Do what the hourly beat does: build today's issue, recover stuck claims, "
+        "make due the readers whose local hour has come, and send their digests here "
+        "(or, with --enqueue, hand the batches to the workers)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,20 +29,21 @@ class Command(BaseCommand):
         now = cli.datetime_parse(options["now"]) if options["now"] else timezone.now()
         tick = services.tick_prepare(now=now)
         self.stdout.write(
-            f"issues ready: {len(tick.built)}; due now: {sum(tick.created.values())}; "
+            f"issues ready: {len(tick.built)}; due now: {sum(tick.made_due.values())}; "
             f"stuck claims requeued: {tick.requeued}, failed: {tick.failed}"
         )
         if options["enqueue"]:
-            self.stdout.write(f"batches queued: {tasks.batches_enqueue(issue_ids=tick.waiting)}")
+            queued = tasks.batches_enqueue(issue_ids=tick.issue_ids_to_send)
+            self.stdout.write(f"batches queued: {queued}")
             return
-        totals = send_queued(issue_ids=tick.waiting)
+        totals = send_queued(issue_ids=tick.issue_ids_to_send)
         self.stdout.write(
             f"sent: {totals.sent}, failed: {totals.failed}, skipped: {totals.skipped}"
         )
 
 
 def send_queued(*, issue_ids: list[int]) -> sending.BatchResult:
-    """Send every queued delivery of these issues in this process, with a progress bar; the totals."""
+    """Send every queued delivery of these issues here, with a progress bar; the totals."""
     totals = sending.BatchResult()
     for issue_id in issue_ids:
         with cli.progress(
@@ -50,7 +52,8 @@ def send_queued(*, issue_ids: list[int]) -> sending.BatchResult:
             while True:
                 result = sending.deliveries_send_batch(issue_id=issue_id)
                 if result.retry is not None:
-                    # The batch stays claimed; the worker's retry or the next tick's recovery sends it.
+                    # The batch stays claimed; the worker's retry or the next tick's recovery
+                    # sends it.
                     bar.write(f"provider trouble, left for a retry: {result.retry.reason}")
                     break
                 if not result.claimed:

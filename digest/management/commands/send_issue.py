@@ -53,7 +53,8 @@ class Command(BaseCommand):
         total = readers.count()
         new = total - already
         self.stdout.write(
-            f"{issue} (#{issue.pk}, {issue.status}): {new} reader{'' if new == 1 else 's'} would be sent it now; "
+            f"{issue} (#{issue.pk}, {issue.status}): "
+            f"{new} reader{'' if new == 1 else 's'} would be sent it now; "
             f"{already} already have a delivery; {len(issue.candidate_ids)} candidates, "
             f"{issue.pins.count()} pinned, {issue.hides.count()} hidden. Dry run: nothing changed."
         )

@@ -38,8 +38,9 @@ FetchDay = Callable[[dt.date], FetchRun]
 
 class Command(BaseCommand):
     help = (
-        "Fetch papers: --source hf|hf-html|arxiv for today, one --date, or a --since/--until backfill "
-        "(one run per day); or --from-file PATH to load a saved HF JSON/HTML or arXiv Atom/RSS response."
+        "Fetch papers: --source hf|hf-html|arxiv for today, one --date, or a --since/--until "
+        "backfill (one run per day); or --from-file PATH to load a saved HF JSON/HTML or arXiv "
+        "Atom/RSS response."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -60,20 +61,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The summary line says it all; the service's own log lines come with -v 2.
         with _logs_quiet(unless=options["verbosity"] >= 2):
-            self._handle(options)
+            self._fetch_by_options(options)
 
-    def _handle(self, options: dict[str, Any]) -> None:
+    def _fetch_by_options(self, options: dict[str, Any]) -> None:
         if options["from_file"]:
-            self._from_file(options)
+            self._load_file(options)
             return
         source = options["source"]
         if not source:
             raise CommandError("give --source hf|hf-html|arxiv or --from-file PATH")
         if options["categories"] is not None and source != "arxiv":
             raise CommandError("--category only applies to --source arxiv")
-        date, since, until = _dates(options)
+        date, since, until = _dates_checked(options)
         if source == "arxiv":
-            self._arxiv(_categories(options["categories"]), date=date, since=since, until=until)
+            self._fetch_arxiv(
+                _categories_checked(options["categories"]), date=date, since=since, until=until
+            )
         elif since and until:
             fetch = papers_fetch_hf if source == "hf" else papers_fetch_hf_html
             self._backfill(source, lambda day: fetch(date=day), since=since, until=until)
@@ -81,9 +84,9 @@ class Command(BaseCommand):
             fetch = papers_fetch_hf if source == "hf" else papers_fetch_hf_html
             # HF's API wants a day: "today" is the current UTC day, as the hourly task uses.
             day = date or (dt.datetime.now(dt.UTC).date() if source == "hf" else None)
-            self._run(_label(source, date=day), lambda: fetch(date=day))
+            self._fetch_and_report(_run_label(source, date=day), lambda: fetch(date=day))
 
-    def _arxiv(
+    def _fetch_arxiv(
         self,
         categories: list[str],
         *,
@@ -91,7 +94,7 @@ class Command(BaseCommand):
         since: dt.date | None,
         until: dt.date | None,
     ) -> None:
-        """A date or range goes to the API one day (one run) at a time; no date reads today's feed."""
+        """A date or range: the API, one day (one run) at a time; no date: today's feed."""
         if since and until:
             self._backfill(
                 "arxiv",
@@ -100,14 +103,16 @@ class Command(BaseCommand):
                 until=until,
             )
         elif date:
-            self._run(
-                _label("arxiv", date=date),
+            self._fetch_and_report(
+                _run_label("arxiv", date=date),
                 lambda: papers_fetch_arxiv_day(categories=categories, date=date),
             )
         else:
-            self._run(_label("arxiv"), lambda: papers_fetch_arxiv(categories=categories))
+            self._fetch_and_report(
+                _run_label("arxiv"), lambda: papers_fetch_arxiv(categories=categories)
+            )
 
-    def _from_file(self, options: dict[str, Any]) -> None:
+    def _load_file(self, options: dict[str, Any]) -> None:
         given = [
             name
             for name in ("source", "date", "since", "until", "categories")
@@ -118,9 +123,9 @@ class Command(BaseCommand):
         path = Path(options["from_file"])
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
-        self._run(f"file {path.name}", lambda: papers_load_file(path=path))
+        self._fetch_and_report(f"file {path.name}", lambda: papers_load_file(path=path))
 
-    def _run(self, label: str, execute: Callable[[], FetchRun]) -> FetchRun:
+    def _fetch_and_report(self, label: str, execute: Callable[[], FetchRun]) -> FetchRun:
         try:
             run = execute()
         except Exception as exc:
@@ -128,7 +133,7 @@ class Command(BaseCommand):
             raise CommandError(f"fetch failed: {error_line(exc)}") from exc
         if run.status == FetchRun.Status.FAILED:
             raise CommandError(f"fetch failed: {run.error} (run #{run.pk})")
-        self.stdout.write(f"{label}: {_summary(run)} (run #{run.pk})")
+        self.stdout.write(f"{label}: {_counts_summary(run)} (run #{run.pk})")
         if run.error:  # a succeeded run's caveat, such as a truncated result
             self._warn(f"{label}: {run.error} (run #{run.pk})")
         return run
@@ -156,7 +161,7 @@ class Command(BaseCommand):
                 caveats.append(f"{source} {day}: {run.error} (run #{run.pk})")
             for name in totals:
                 totals[name] += getattr(run, name)
-        label = _label(source, since=since, until=until)
+        label = _run_label(source, since=since, until=until)
         summary = ", ".join(f"{value} {name}" for name, value in totals.items())
         self.stdout.write(
             f"{label}: {summary} ({len(days) - len(failures)} of {len(days)} days fetched)"
@@ -173,18 +178,21 @@ class Command(BaseCommand):
         self.stderr.write(self.style.WARNING(f"warning: {message}"))
 
 
-def _categories(given: list[str] | None) -> list[str]:
-    """The arXiv categories asked for (else the configured ones), each checked against arXiv's pattern."""
+def _categories_checked(given: list[str] | None) -> list[str]:
+    """The arXiv categories asked for (else the configured ones), each checked against CATEGORY."""
     for category in given or []:
         if len(category) > MAX_CATEGORY or not CATEGORY.fullmatch(category):
             shown = category[:MAX_CATEGORY]
             raise CommandError(
-                f"--category {shown!r} is not an arXiv category: use one like cs.CV, hep-th or math.AP"
+                f"--category {shown!r} is not an arXiv category: "
+                "use one like cs.CV, hep-th or math.AP"
             )
     return list(dict.fromkeys(given)) if given else list(settings.PAPERBOY_ARXIV_CATEGORIES)
 
 
-def _dates(options: dict[str, Any]) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+def _dates_checked(
+    options: dict[str, Any],
+) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
     """(date, since, until) from the options, checked; a range without --until ends today (UTC)."""
     date, since, until = (_parse_date(options[name], name) for name in ("date", "since", "until"))
     if date and (since or until):
@@ -218,7 +226,7 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
     return date
 
 
-def _label(
+def _run_label(
     source: str,
     *,
     date: dt.date | None = None,
@@ -230,8 +238,11 @@ def _label(
     return f"{source} {date or 'today'}"
 
 
-def _summary(run: FetchRun) -> str:
-    return f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, {run.skipped} skipped"
+def _counts_summary(run: FetchRun) -> str:
+    return (
+        f"{run.created} created, {run.updated} updated, "
+        f"{run.unchanged} unchanged, {run.skipped} skipped"
+    )
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Load the bundled sample of real papers (papers/sample/), so a fresh site has something to show."""
+"""Load the bundled sample of real papers (papers/sample/): a fresh site has something to show."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample"
 
 
 class Command(BaseCommand):
-    help = "Load every saved response in papers/sample/ (idempotent: loading again changes nothing but last-seen)."
+    help = (
+        "Load every saved response in papers/sample/ "
+        "(idempotent: loading again changes nothing but last-seen)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths = sorted(
@@ -35,8 +38,9 @@ class Command(BaseCommand):
                 failures += 1
                 continue
             self.stdout.write(
-                f"{path.name} ({run.params.get('format')}): {run.created} created, {run.updated} updated, "
-                f"{run.unchanged} unchanged, {run.skipped} skipped (run #{run.pk})"
+                f"{path.name} ({run.params.get('format')}): {run.created} created, "
+                f"{run.updated} updated, {run.unchanged} unchanged, {run.skipped} skipped "
+                f"(run #{run.pk})"
             )
         if failures:
             raise CommandError(f"{failures} of {len(paths)} sample files failed to load")
