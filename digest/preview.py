@@ -24,6 +24,7 @@ from digest.picking import Reader, reader_picks
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import EmailParts, Pick, issue_frame_build
 from digest.selectors import issue_papers
+from digest.tasks import interests_embed, papers_embed
 from digest.vectors import facets_vectors, papers_vectors
 from papers.models import Paper
 from subscriptions.models import Subscriber
@@ -57,29 +58,10 @@ def issue_preview(
     """
     if interests is None:
         interests = subscriber.interests if subscriber else ""
-    size = size or (subscriber.digest_size if subscriber else 5)
     pins, candidates = issue_papers(issue=issue)
-    paper_vectors, facet_vectors = _stored_vectors(candidates=candidates, interests=interests)
-    semantic = paper_vectors is not None and facet_vectors is not None
-    if paper_vectors is None or facet_vectors is None:
-        # Zeros leave the semantic signal flat: the order is then by words, then votes.
-        paper_vectors = np.zeros((len(candidates), DIMENSIONS), dtype=np.float32)
-        facet_vectors = np.zeros((len(interests_facets(interests)), DIMENSIONS), dtype=np.float32)
-    pool = CandidatePool(candidates, paper_vectors)
-    sent: set[str] = set()
-    if subscriber is not None:
-        history = papers_sent(
-            readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now()
-        )
-        sent = history[subscriber.pk]
-    categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
-    reader = Reader(
-        subscriber.pk if subscriber else 0,
-        subscriber.email if subscriber else "",
-        interests,
-        size,
-        categories,
-    )
+    pool, facet_vectors, semantic = _preview_pool(candidates=candidates, interests=interests)
+    sent = _papers_sent_before(subscriber=subscriber, issue=issue)
+    reader = _preview_reader(subscriber=subscriber, interests=interests, size=size)
     picks, fallback = reader_picks(
         pins=[p.arxiv_id for p in pins],
         pool=pool,
@@ -88,14 +70,57 @@ def issue_preview(
         facet_vectors=facet_vectors,
     )
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
-    manage_url = unsubscribe_url = "#"
-    if subscriber is not None and reader_links:
-        manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)
-        unsubscribe_url = subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE)
+    manage_url, unsubscribe_url = _preview_links(subscriber=subscriber, reader_links=reader_links)
     parts = frame.assemble(
         picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
     )
     return Preview(picks, parts, fallback, semantic)
+
+
+def _preview_pool(
+    *, candidates: list[Paper], interests: str
+) -> tuple[CandidatePool, np.ndarray, bool]:
+    """The candidates' pool and the facets' vectors: as stored (True) if all are, else zeros."""
+    paper_vectors, facet_vectors = _stored_vectors(candidates=candidates, interests=interests)
+    semantic = paper_vectors is not None and facet_vectors is not None
+    if paper_vectors is None or facet_vectors is None:
+        # Zeros leave the semantic signal flat: the order is then by words, then votes.
+        paper_vectors = np.zeros((len(candidates), DIMENSIONS), dtype=np.float32)
+        facet_vectors = np.zeros((len(interests_facets(interests)), DIMENSIONS), dtype=np.float32)
+    return CandidatePool(candidates, paper_vectors), facet_vectors, semantic
+
+
+def _papers_sent_before(*, subscriber: Subscriber | None, issue: Issue) -> set[str]:
+    """What other issues lately sent the subscriber (nothing for a reader made up of interests)."""
+    if subscriber is None:
+        return set()
+    history = papers_sent(
+        readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now()
+    )
+    return history[subscriber.pk]
+
+
+def _preview_reader(*, subscriber: Subscriber | None, interests: str, size: int | None) -> Reader:
+    """The reader to pick for: the subscriber with these interests, or one made up of them."""
+    size = size or (subscriber.digest_size if subscriber else 5)
+    categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
+    return Reader(
+        subscriber.pk if subscriber else 0,
+        subscriber.email if subscriber else "",
+        interests,
+        size,
+        categories,
+    )
+
+
+def _preview_links(*, subscriber: Subscriber | None, reader_links: bool) -> tuple[str, str]:
+    """The manage and unsubscribe URLs: the subscriber's signed ones if asked for, else "#"."""
+    if subscriber is None or not reader_links:
+        return "#", "#"
+    return (
+        subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE),
+        subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE),
+    )
 
 
 def _stored_vectors(
@@ -119,8 +144,6 @@ def _embed_later(*, interests: str = "", arxiv_ids: list[str] | None = None) -> 
     """Ask the worker for the vectors a preview lacked, so that the next look ranks by meaning."""
     if not settings.PAPERBOY_EMBED_ON_CHANGE:
         return
-    from digest.tasks import interests_embed, papers_embed
-
     if interests.strip():
         transaction.on_commit(lambda: interests_embed.delay(interests), robust=True)
     if arxiv_ids:

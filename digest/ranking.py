@@ -21,11 +21,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from digest.embeddings import papers_embed, text_embed
+from digest.embeddings import PaperText, papers_embed, text_embed
 
 WEIGHT_SEMANTIC = 0.65
 WEIGHT_LEXICAL = 0.25
@@ -52,20 +52,12 @@ they this to us use used using via was we what when which who with you your
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-class PaperLike(Protocol):
-    """What ranking reads of a paper: a Paper row, or a PaperRecord straight from a source."""
+class PaperLike(PaperText, Protocol):
+    """What ranking reads of a paper: its text (what embedding reads), its id and its upvotes."""
 
     # Read-only properties, so that a frozen PaperRecord and a Paper model both qualify.
     @property
     def arxiv_id(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def abstract(self) -> str: ...
-    @property
-    def ai_summary(self) -> str: ...
-    @property
-    def ai_keywords(self) -> Any: ...
     @property
     def upvotes(self) -> int | None: ...
 
@@ -283,30 +275,19 @@ class CandidatePool:
         # Signals are normalized over the whole pool, excluded papers included, so that what was
         # already sent does not shift the others' scores: the order is the full ranking minus them.
         scored = self._scores_for(interests, facet_vectors)
-        signals = scored.signals
-        if excluded:
-            keep = np.ones(len(self.ids), dtype=bool)
-            keep[list(excluded)] = False
-            best_semantic, best_lexical = signals.semantic[keep].max(), signals.lexical[keep].max()
-        else:
-            best_semantic, best_lexical = scored.best_semantic, scored.best_lexical
-        if float(best_semantic) < MATCH_MIN_SIMILARITY and not float(best_lexical) > 0:
+        if scored.matches_nothing(excluded=excluded):
             return self.trending_top(limit=limit, exclude_ids=exclude_ids)
-        order = (
-            [i for i in scored.order if i not in excluded][:limit]
-            if excluded
-            else scored.order[:limit]
+        return [self._ranked(scored, i) for i in scored.top(limit=limit, excluded=excluded)]
+
+    def _ranked(self, scored: _PoolScores, i: int) -> Ranked:
+        """Candidate `i` as ranked for the interests `scored` holds, with its reason."""
+        return Ranked(
+            arxiv_id=self.ids[i],
+            title=self.papers[i].title,
+            score=round(float(scored.scores[i]), 4),
+            reason=_match_reason(scored.signals, i, self.upvotes[i]),
+            upvotes=self.upvotes[i],
         )
-        return [
-            Ranked(
-                arxiv_id=self.ids[i],
-                title=self.papers[i].title,
-                score=round(float(scored.scores[i]), 4),
-                reason=_match_reason(signals, i, self.upvotes[i]),
-                upvotes=self.upvotes[i],
-            )
-            for i in order
-        ]
 
     def _scores_for(self, interests: str, facet_vectors: np.ndarray | None) -> _PoolScores:
         """The pool scored for an interests text, kept: readers with the same words share it."""
@@ -336,6 +317,23 @@ class _PoolScores:
     order: list[int]  # every candidate, best first
     best_semantic: float
     best_lexical: float
+
+    def matches_nothing(self, *, excluded: set[int]) -> bool:
+        """True when no candidate left is near the interests nor holds one of their words."""
+        if excluded:
+            keep = np.ones(len(self.order), dtype=bool)
+            keep[list(excluded)] = False
+            best_semantic = self.signals.semantic[keep].max()
+            best_lexical = self.signals.lexical[keep].max()
+        else:
+            best_semantic, best_lexical = self.best_semantic, self.best_lexical
+        return float(best_semantic) < MATCH_MIN_SIMILARITY and not float(best_lexical) > 0
+
+    def top(self, *, limit: int, excluded: set[int]) -> list[int]:
+        """The `limit` best candidates' indexes, leaving out the excluded."""
+        if not excluded:
+            return self.order[:limit]
+        return [i for i in self.order if i not in excluded][:limit]
 
 
 def signals_compute(

@@ -29,7 +29,7 @@ from digest.ledger import Claimed, Outcome
 from digest.models import DeliveryStatus, Issue
 from digest.picking import Reader, reader_picks
 from digest.ranking import CandidatePool, interests_facets
-from digest.render import IssueFrame, issue_frame_build
+from digest.render import IssueFrame, Pick, issue_frame_build
 from digest.selectors import issue_papers
 from digest.services import issue_pause
 from digest.transport import OutgoingDigest
@@ -143,43 +143,65 @@ def deliveries_send_batch(
     """
     now = now or timezone.now()
     size = batch_size or transport.batch_size_default()
-    if claim is None:
-        claim, claimed = ledger.delivery_claim(issue_id=issue_id, limit=size, now=now)
-    else:
-        claimed = ledger.delivery_reclaim(claim=claim, now=now)
+    claim, claimed = _batch_claim(issue_id=issue_id, size=size, claim=claim, now=now)
     result = BatchResult(claimed=len(claimed))
     if not claimed:
         return result
     context = issue_context(issue_id=issue_id)
-    readers, outcomes = _readers_reread(claim, claimed)
-    digests = _digests_assemble(
-        context=context, claim=claim, claimed=claimed, readers=readers, outcomes=outcomes, now=now
+    outcomes, result.retry = _batch_hand_over(
+        context=context, claim=claim, claimed=claimed, now=now
     )
-    handover = transport.digests_send(issue_id=issue_id, digests=digests)
-    outcomes += handover.outcomes
-    if handover.transient_error is not None:
-        result.retry = _retry_or_give_up(
-            claim=claim, reason=handover.transient_error, unsent=handover.unsent, outcomes=outcomes
-        )
     ledger.delivery_record(claim=claim, outcomes=outcomes, now=now)
     if result.retry is not None:
         logger.warning(
             "digest batch will retry", extra={"issue": issue_id, "error": result.retry.reason}
         )
         return result
+    _batch_conclude(result=result, issue=context.issue, outcomes=outcomes)
+    return result
+
+
+def _batch_claim(
+    *, issue_id: int, size: int, claim: uuid.UUID | None, now: dt.datetime
+) -> tuple[uuid.UUID, list[Claimed]]:
+    """A new claim on up to `size` of the issue's deliveries, or the rows held under `claim`."""
+    if claim is None:
+        return ledger.delivery_claim(issue_id=issue_id, limit=size, now=now)
+    return claim, ledger.delivery_reclaim(claim=claim, now=now)
+
+
+def _batch_hand_over(
+    *, context: IssueContext, claim: uuid.UUID, claimed: Sequence[Claimed], now: dt.datetime
+) -> tuple[list[Outcome], BatchRetry | None]:
+    """Each claimed reader's digest assembled and handed to the transport: outcomes, any retry."""
+    readers, outcomes = _readers_reread(claim, claimed)
+    digests = _digests_assemble(
+        context=context, claim=claim, claimed=claimed, readers=readers, outcomes=outcomes, now=now
+    )
+    handover = transport.digests_send(issue_id=context.issue.pk, digests=digests)
+    outcomes += handover.outcomes
+    if handover.transient_error is None:
+        return outcomes, None
+    retry = _retry_or_give_up(
+        claim=claim, reason=handover.transient_error, unsent=handover.unsent, outcomes=outcomes
+    )
+    return outcomes, retry
+
+
+def _batch_conclude(*, result: BatchResult, issue: Issue, outcomes: Sequence[Outcome]) -> None:
+    """Count the recorded outcomes into `result`, pause the issue if many failed, and log it."""
     for outcome in outcomes:
         setattr(result, outcome.status, getattr(result, outcome.status, 0) + 1)
-    result.paused = _issue_pause_if_failing(issue=context.issue, result=result, outcomes=outcomes)
+    result.paused = _issue_pause_if_failing(issue=issue, result=result, outcomes=outcomes)
     logger.info(
         "digest batch sent",
         extra={
-            "issue": issue_id,
+            "issue": issue.pk,
             "claimed": result.claimed,
             "sent": result.sent,
             "failed": result.failed,
         },
     )
-    return result
 
 
 def _retry_or_give_up(
@@ -190,6 +212,11 @@ def _retry_or_give_up(
     give_up = f"gave up after {ledger.MAX_ATTEMPTS} attempts: {reason}"
     outcomes += [transport.outcome_failed(d.claimed, give_up) for d in spent]
     return BatchRetry(claim=claim, reason=reason) if len(spent) < len(unsent) else None
+
+
+def _outcome_skipped(claimed: Claimed, reason: str) -> Outcome:
+    """A delivery not sent, and why (the reader left, or had every paper already)."""
+    return Outcome(claimed.delivery_id, DeliveryStatus.SKIPPED, error=reason)
 
 
 def _readers_reread(
@@ -207,11 +234,7 @@ def _readers_reread(
         if status == Subscriber.Status.ACTIVE and confirmed_at is not None
     }
     skipped = [
-        Outcome(
-            c.delivery_id,
-            DeliveryStatus.SKIPPED,
-            error="no longer subscribed when the batch was claimed",
-        )
+        _outcome_skipped(c, "no longer subscribed when the batch was claimed")
         for c in claimed
         if c.subscriber_id not in readers
     ]
@@ -251,35 +274,45 @@ def _digests_assemble(
         reader = readers.get(c.subscriber_id)
         if reader is None:
             continue
-        facets = interests_facets(reader.interests)
-        vectors = np.vstack([by_facet[f] for f in facets]) if facets else None
-        picks, fallback = reader_picks(
-            pins=context.pins,
-            pool=context.pool,
-            reader=reader,
-            sent=history[reader.subscriber_id],
-            facet_vectors=vectors,
-        )
+        sent = history[reader.subscriber_id]
+        picks, fallback = _reader_pick(context=context, reader=reader, sent=sent, by_facet=by_facet)
         if not picks:
-            outcomes.append(
-                Outcome(
-                    c.delivery_id,
-                    DeliveryStatus.SKIPPED,
-                    error="nothing left this reader has not had",
-                )
-            )
+            outcomes.append(_outcome_skipped(c, "nothing left this reader has not had"))
             continue
-        manage_url, unsubscribe_url = links.for_reader(reader)
-        parts = context.frame.assemble(
-            picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
-        )
-        key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
         digests.append(
-            OutgoingDigest(
-                c, reader.email, parts, tuple(p.arxiv_id for p in picks), unsubscribe_url, key
-            )
+            _digest_make(context, c, reader, picks=picks, fallback=fallback, links=links)
         )
     return digests
+
+
+def _reader_pick(
+    *, context: IssueContext, reader: Reader, sent: set[str], by_facet: dict[str, np.ndarray]
+) -> tuple[list[Pick], bool]:
+    """The reader's picks (and whether they are the trending fallback), ranked by their facets."""
+    facets = interests_facets(reader.interests)
+    vectors = np.vstack([by_facet[f] for f in facets]) if facets else None
+    return reader_picks(
+        pins=context.pins, pool=context.pool, reader=reader, sent=sent, facet_vectors=vectors
+    )
+
+
+def _digest_make(
+    context: IssueContext,
+    claimed: Claimed,
+    reader: Reader,
+    *,
+    picks: list[Pick],
+    fallback: bool,
+    links: _ReaderLinks,
+) -> OutgoingDigest:
+    """The reader's email assembled from the issue's frame, with its links and idempotency key."""
+    manage_url, unsubscribe_url = links.for_reader(reader)
+    parts = context.frame.assemble(
+        picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
+    )
+    key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
+    picked = tuple(p.arxiv_id for p in picks)
+    return OutgoingDigest(claimed, reader.email, parts, picked, unsubscribe_url, key)
 
 
 def _issue_pause_if_failing(

@@ -91,10 +91,24 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
     if issue is not None and issue.status in (IssueStatus.SENDING, IssueStatus.SENT):
         raise IssueError(f"{issue} is {issue.status}: an issue that has gone out cannot be rebuilt")
     candidate_ids, new_count = issue_candidates_select(start=start, end=end)
-    status = (
-        IssueStatus.DRAFT if settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL else IssueStatus.SCHEDULED
+    fields = _issue_fields(start=start, end=end, candidate_ids=candidate_ids, new_count=new_count)
+    if issue is None:
+        issue, inserted = _issue_insert(date=date, kind=kind, fields=fields)
+        if not inserted:
+            return issue
+    else:
+        _issue_overwrite(issue=issue, fields=fields)
+    _issue_built_log(
+        issue=issue, date=date, kind=kind, candidates=len(candidate_ids), new=new_count
     )
-    fields = {
+    return issue
+
+
+def _issue_fields(
+    *, start: dt.datetime, end: dt.datetime, candidate_ids: list[str], new_count: int
+) -> dict[str, object]:
+    """What a build writes on an issue, new or rebuilt: its window and candidates."""
+    return {
         "window_start": start,
         "window_end": end,
         "candidate_ids": candidate_ids,
@@ -102,28 +116,39 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
         "quiet": new_count < settings.PAPERBOY_QUIET_MIN_PAPERS,
         "built_at": timezone.now(),
     }
-    if issue is None:
-        try:
-            with transaction.atomic():
-                issue = Issue.objects.create(date=date, kind=kind, status=status, **fields)
-        except IntegrityError:
-            # Another tick (two beats, or send_due by hand) built it between our read and this
-            # insert: theirs stands, as it would have had it come a moment earlier.
-            return Issue.objects.select_for_update().get(date=date, kind=kind)
-    else:
-        Issue.objects.filter(pk=issue.pk).update(**fields, updated_at=timezone.now())
-        issue.refresh_from_db()
+
+
+def _issue_insert(*, date: dt.date, kind: str, fields: dict[str, object]) -> tuple[Issue, bool]:
+    """The new issue and True; or, if another tick inserted it first, theirs and False."""
+    status = (
+        IssueStatus.DRAFT if settings.PAPERBOY_ISSUE_REQUIRE_APPROVAL else IssueStatus.SCHEDULED
+    )
+    try:
+        with transaction.atomic():
+            return Issue.objects.create(date=date, kind=kind, status=status, **fields), True
+    except IntegrityError:
+        # Another tick (two beats, or send_due by hand) built it between our read and this
+        # insert: theirs stands, as it would have had it come a moment earlier.
+        return Issue.objects.select_for_update().get(date=date, kind=kind), False
+
+
+def _issue_overwrite(*, issue: Issue, fields: dict[str, object]) -> None:
+    """Write a rebuild's fields over the issue's, and read it back."""
+    Issue.objects.filter(pk=issue.pk).update(**fields, updated_at=timezone.now())
+    issue.refresh_from_db()
+
+
+def _issue_built_log(*, issue: Issue, date: dt.date, kind: str, candidates: int, new: int) -> None:
     logger.info(
         "issue built",
         extra={
             "issue": issue.pk,
             "date": str(date),
             "kind": kind,
-            "candidates": len(candidate_ids),
-            "new": new_count,
+            "candidates": candidates,
+            "new": new,
         },
     )
-    return issue
 
 
 def issues_build_due(*, now: dt.datetime) -> list[Issue]:

@@ -121,7 +121,29 @@ def paper_list_trending(
 ) -> QuerySet[WithAnnotations[Paper, TrendingAnnotations]]:
     """Listed papers of the days [start, end], best first by `trending_score`, in one query.
 
-    One day (start == end), the day view: the decayed trending score,
+    One day (start == end), the day view, ranks by a score that decays with age
+    (`_with_day_score`); several days (week, month) rank by votes with no decay
+    (`_with_window_score`). Both weigh the votes of the last 24 hours more.
+    Ties go to more upvotes, then the arXiv id, so the order is stable.
+    """
+    now = now or timezone.now()
+    papers = (
+        _papers_listed()
+        .filter(_day_between(start, end))
+        .annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
+    )
+    scored = _with_day_score(papers, now=now) if start == end else _with_window_score(papers)
+    # django-stubs types each annotate() on its own and cannot join the two branches into
+    # TrendingAnnotations, where age_hours is optional.
+    ranked = cast(
+        "QuerySet[WithAnnotations[Paper, TrendingAnnotations]]",
+        scored.order_by("-trending_score", "-upvotes", "arxiv_id"),
+    )
+    return ranked[:limit] if limit is not None else ranked
+
+
+def _with_day_score(papers: QuerySet[Paper], *, now: dt.datetime) -> QuerySet[Paper]:
+    """The papers with `age_hours` and the decayed trending score of the day view,
 
         score = (upvotes + 1 + 2 * growth_24h) / (age_hours + 2) ** 1.5
 
@@ -134,8 +156,17 @@ def paper_list_trending(
       `now`, never negative. The +2 keeps brand-new papers from dividing by ~0; the 1.5
       power is Hacker News' gravity. Within a day HF papers share one age, so this ranks by
       votes and momentum, while an arXiv-only paper ages from its publication time.
+    """
+    votes = Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * _growth_float()
+    decay = Power(
+        F("age_hours") + Value(_AGE_OFFSET_HOURS), Value(_GRAVITY), output_field=FloatField()
+    )
+    return papers.annotate(age_hours=_age_hours(now)).annotate(trending_score=votes / decay)
 
-    Several days (week, month): score = upvotes + growth_24h, with no age decay.
+
+def _with_window_score(papers: QuerySet[Paper]) -> QuerySet[Paper]:
+    """The papers with the trending score of a week or month: upvotes + growth_24h, no decay.
+
     Decay from `now` turns a window into a near-chronological list: at 08:00 UTC on a week's
     last day, a paper from its first day needs (154/10)^1.5 ~ 60x the votes of today's.
     Measuring age from each paper's own day to the end of the window is the same bias,
@@ -143,37 +174,14 @@ def paper_list_trending(
     collect their votes. So, like huggingface.co/papers' week and month views, a window
     ranks by votes; votes of the last day count twice, a nudge for what is rising now that
     can never outweigh days of votes.
-    Ties go to more upvotes, then the arXiv id, so the order is stable.
     """
-    now = now or timezone.now()
-    papers = (
-        _papers_listed()
-        .filter(_day_between(start, end))
-        .annotate(growth_24h=_growth_since(now - _GROWTH_WINDOW))
-    )
-    growth = Cast(F("growth_24h"), FloatField())
-    if start == end:
-        papers = papers.annotate(age_hours=_age_hours(now)).annotate(
-            trending_score=(
-                Cast(F("upvotes") + Value(1), FloatField()) + Value(_GROWTH_WEIGHT) * growth
-            )
-            / Power(
-                F("age_hours") + Value(_AGE_OFFSET_HOURS),
-                Value(_GRAVITY),
-                output_field=FloatField(),
-            )
-        )
-    else:
-        papers = papers.annotate(
-            trending_score=Cast(F("upvotes"), FloatField()) + Value(_WINDOW_GROWTH_WEIGHT) * growth
-        )
-    # django-stubs types each annotate() on its own and cannot join the two branches into
-    # TrendingAnnotations, where age_hours is optional.
-    ranked = cast(
-        "QuerySet[WithAnnotations[Paper, TrendingAnnotations]]",
-        papers.order_by("-trending_score", "-upvotes", "arxiv_id"),
-    )
-    return ranked[:limit] if limit is not None else ranked
+    votes = Cast(F("upvotes"), FloatField())
+    return papers.annotate(trending_score=votes + Value(_WINDOW_GROWTH_WEIGHT) * _growth_float())
+
+
+def _growth_float() -> Cast:
+    """The `growth_24h` annotation as a float, for the score arithmetic."""
+    return Cast(F("growth_24h"), FloatField())
 
 
 def _growth_since(since: dt.datetime) -> Greatest:

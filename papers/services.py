@@ -57,19 +57,13 @@ def fetch_run_execute(
     them in its error field, where the admin and the command show them.
     """
     notes = notes if notes is not None else []
+    # Committed on its own, outside the ingest's transaction, so the log survives a failed fetch.
     run = FetchRun.objects.create(source=source, params=params, status=FetchRun.Status.RUNNING)
     try:
         records, reasons = _fetch_and_parse(fetch=fetch, parse=parse)
-        with transaction.atomic():
-            counts = papers_ingest(records=records, fetch_run=run, now=timezone.now())
-            counts.skipped += len(reasons)
-            _fetch_run_finish(
-                run, status=FetchRun.Status.SUCCEEDED, counts=counts, error=_note_line(notes)
-            )
-            if client is not None:
-                # Only a committed ingest may mark the bodies as seen, or a 304 would
-                # hide them forever.
-                transaction.on_commit(client.remember)
+        counts = _fetch_run_ingest(
+            run, records=records, skipped=len(reasons), notes=notes, client=client
+        )
     except (FetchError, ParseError) as exc:
         _fetch_run_fail(run, exc)
         if isinstance(exc, TransientFetchError):
@@ -77,42 +71,86 @@ def fetch_run_execute(
         return run
     except Exception as exc:
         _fetch_run_fail(run, exc)
-        logger.exception(
-            "fetch run #%s (%s) crashed",
-            run.pk,
-            source,
-            extra={"fetch_run": run.pk, "source": source},
-        )
+        _fetch_run_log_crash(run)
         raise
+    _papers_announce(run, counts=counts)
+    _fetch_run_log_skipped(run, reasons=reasons)
+    _fetch_run_log_notes(run, notes=notes)
+    _fetch_run_log_success(run, counts=counts)
+    return run
+
+
+def _fetch_run_ingest(
+    run: FetchRun,
+    *,
+    records: list[PaperRecord],
+    skipped: int,
+    notes: list[str],
+    client: HttpClient | None,
+) -> IngestCounts:
+    """Store the records and mark the run succeeded, in one transaction."""
+    with transaction.atomic():
+        counts = papers_ingest(records=records, fetch_run=run, now=timezone.now())
+        counts.skipped += skipped
+        _fetch_run_finish(
+            run, status=FetchRun.Status.SUCCEEDED, counts=counts, error=_note_line(notes)
+        )
+        if client is not None:
+            # Only a committed ingest may mark the bodies as seen, or a 304 would
+            # hide them forever.
+            transaction.on_commit(client.remember)
+    return counts
+
+
+def _papers_announce(run: FetchRun, *, counts: IngestCounts) -> None:
+    """Once the ingest committed: index the papers and tell listeners that papers changed."""
     _search_index_or_log()
     if counts.created or counts.updated:
         # After the commit: whoever listens (the digest embeds them) finds the papers stored.
         papers_changed.send(sender=FetchRun, since=run.started_at)
+
+
+def _fetch_run_log_crash(run: FetchRun) -> None:
+    """Log the exception being handled, with its traceback: an unexpected one is a bug."""
+    logger.exception(
+        "fetch run #%s (%s) crashed",
+        run.pk,
+        run.source,
+        extra={"fetch_run": run.pk, "source": run.source},
+    )
+
+
+def _fetch_run_log_skipped(run: FetchRun, *, reasons: list[str]) -> None:
     for reason in reasons:
         logger.warning(
             "record skipped (run #%s): %s",
             run.pk,
             reason,
-            extra={"fetch_run": run.pk, "source": source, "reason": reason},
+            extra={"fetch_run": run.pk, "source": run.source, "reason": reason},
         )
+
+
+def _fetch_run_log_notes(run: FetchRun, *, notes: list[str]) -> None:
     for note in notes:
         logger.warning(
             "fetch run #%s (%s): %s",
             run.pk,
-            source,
+            run.source,
             note,
-            extra={"fetch_run": run.pk, "source": source},
+            extra={"fetch_run": run.pk, "source": run.source},
         )
+
+
+def _fetch_run_log_success(run: FetchRun, *, counts: IngestCounts) -> None:
     # "created" is a LogRecord attribute of its own, hence the prefix.
     counted = {f"papers_{name}": value for name, value in _counts_dict(counts).items()}
     logger.info(
         "fetch run #%s (%s) succeeded: %s",
         run.pk,
-        source,
+        run.source,
         ", ".join(f"{value} {name}" for name, value in _counts_dict(counts).items()),
-        extra={"fetch_run": run.pk, "source": source, **counted},
+        extra={"fetch_run": run.pk, "source": run.source, **counted},
     )
-    return run
 
 
 def _search_index_or_log() -> None:

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from subscriptions import services
 from subscriptions.forms import interests_clean, timezone_names
-from subscriptions.models import ARXIV_CATEGORIES, Subscriber, SubscriptionStat, WebhookEvent
+from subscriptions.models import (
+    ARXIV_CATEGORIES,
+    PREFERENCE_FIELDS,
+    Subscriber,
+    SubscriptionStat,
+    WebhookEvent,
+)
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -81,14 +87,7 @@ class SubscriberAdminForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = (
-            "interests",
-            "categories",
-            "frequency",
-            "digest_size",
-            "delivery_hour",
-            "timezone",
-        )
+        fields = PREFERENCE_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

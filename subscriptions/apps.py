@@ -8,6 +8,8 @@ class SubscriptionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here, not at the top: Django loads every app's models before ready(), and
+        # these modules import models.
         from anymail.signals import tracking
 
         from subscriptions.webhooks import tracking_received

@@ -19,6 +19,7 @@ from subscriptions.models import (
     DIGEST_SIZE_MAX,
     DIGEST_SIZE_MIN,
     INTERESTS_MAX_CHARS,
+    PREFERENCE_FIELDS,
     Subscriber,
 )
 from subscriptions.services import Preferences
@@ -218,15 +219,7 @@ class SubscribeForm(PreferencesForm):
             "invalid": "Enter a complete email address.",
         },
     )
-    field_order = [
-        "email",
-        "interests",
-        "categories",
-        "frequency",
-        "digest_size",
-        "delivery_hour",
-        "timezone",
-    ]
+    field_order = ["email", *PREFERENCE_FIELDS]
 
 
 class EmailChangeForm(forms.Form):

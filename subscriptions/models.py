@@ -9,6 +9,15 @@ from django.db.models.lookups import LessThanOrEqual
 INTERESTS_MAX_CHARS = 500
 DIGEST_SIZE_MIN, DIGEST_SIZE_MAX, DIGEST_SIZE_DEFAULT = 3, 20, 5
 DELIVERY_HOUR_DEFAULT = 8
+# What a reader chooses, in the order the forms show it (the sign-up form adds the address first).
+PREFERENCE_FIELDS = (
+    "interests",
+    "categories",
+    "frequency",
+    "digest_size",
+    "delivery_hour",
+    "timezone",
+)
 
 # The arXiv categories a reader can pick, with the names arXiv gives them.
 ARXIV_CATEGORIES: dict[str, str] = {

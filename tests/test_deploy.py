@@ -7,7 +7,6 @@ together, and what the web container runs (gunicorn + whitenoise) really serves 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import secrets
 import shlex
@@ -25,24 +24,20 @@ import yaml
 from celery.app.utils import find_app
 from django.conf import settings
 
+from tests.helpers import clean_env
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "web", "worker", "beat")
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """A production environment (DEBUG off, a random 50+ character key), none of ours inherited."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PAPERBOY_ENV_FILE": str(tmp_path / "absent.env"),
-        "PAPERBOY_VAR_DIR": str(tmp_path / "var"),
+    production = {
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
     }
-    env.update(overrides)
-    return env
+    return clean_env(tmp_path, **{**production, **overrides})
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

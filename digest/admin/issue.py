@@ -1,60 +1,45 @@
-"""Editors' admin of an issue: curate it, preview it as a reader, test it, send it, pause it.
+"""Editors' admin of an issue: the list with its delivery figures, the change form, the actions.
 
-Every change of state goes through digest.services and digest.tasks (the same conditional
-updates the worker uses), by POST with a CSRF token; a GET only ever shows a page. Once an
-issue has started going out, its pins, hides and note are frozen: readers of one issue must
-all get the same issue.
+The note, the pins and the hides are edited on the change form until the issue starts going
+out; then they are frozen, since the readers of one issue must all get the same issue. The
+issue's own pages (preview, send a test, send now, pause) are in issue_pages.py.
 """
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from typing import Any
 
-from anymail.exceptions import AnymailError
-from csp.constants import NONCE, SELF
-from csp.decorators import csp_replace, csp_update
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
-from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
-from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_POST
 
 from digest import services
-from digest.admin.forms import PauseForm, PreviewForm, TestSendForm
+from digest.admin.issue_pages import IssuePagesAdmin, plural
 from digest.ledger import OPEN_STATUSES
 from digest.models import DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
-from digest.preview import Preview, issue_preview, issue_send_test
 from digest.selectors import (
     ISSUE_LIST_COUNTS,
     Candidate,
     issue_candidate_list,
     issue_counts,
     issue_counts_by_id,
-    issue_delivery_count,
     issue_get_locked,
     issue_is_frozen,
     issue_is_published,
-    issue_readers_to_send,
-    papers_by_arxiv_id,
 )
-from digest.tasks import issue_send_now
-from papers.models import Paper
 
 # The change form's figures: the ledger's statuses, then the provider's events.
 COUNTS_SHOWN = [
@@ -78,29 +63,6 @@ class IssueChangeList(ChangeList):
         for issue in issues:
             issue.counts = counts[issue.pk]
         self.result_list = issues
-
-
-def issue_send_refusal(*, issue: Issue) -> str:
-    """Why "send now" must not run for this issue, or "" when it may."""
-    if issue.status == IssueStatus.DRAFT:
-        return "This issue is a draft: schedule it (approve it) first, then send it."
-    if issue.status not in OPEN_STATUSES:
-        return "This issue has been sent and its day is over: it takes no new readers."
-    if issue.paused_at is not None:
-        return f"This issue is paused ({issue.pause_reason or 'no reason given'}): resume it first."
-    return ""
-
-
-def _editor_email(request: HttpRequest) -> str:
-    """The signed-in editor's email address; "" if their account has none."""
-    # The admin's views only let signed-in staff through: the user is never anonymous here.
-    if isinstance(request.user, AnonymousUser):
-        return ""
-    return request.user.email
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 # --- Inlines -------------------------------------------------------------------------------------
@@ -201,7 +163,7 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
 
 
 @admin.register(Issue)
-class IssueAdmin(admin.ModelAdmin):
+class IssueAdmin(IssuePagesAdmin):
     change_form_template = "admin/digest/issue/change_form.html"
     change_list_template = "admin/digest/issue/change_list.html"
     # The kind and the candidates share the date's cell, the pause the status's: the figures fit
@@ -342,7 +304,7 @@ class IssueAdmin(admin.ModelAdmin):
             '<span style="white-space:nowrap">{}</span><br><span class="help">{} · {}</span>',
             f"{issue.date:%Y-%m-%d}",
             issue.kind,
-            _plural(len(issue.candidate_ids or []), "candidate"),
+            plural(len(issue.candidate_ids or []), "candidate"),
         )
 
     @admin.display(description="status", ordering="status")
@@ -431,7 +393,7 @@ class IssueAdmin(admin.ModelAdmin):
             '<li style="list-style:decimal;margin:0 0 2px"><a href="{}">{}</a> · {} · {}{}</li>',
             reverse("admin:papers_paper_change", args=[paper.pk]),
             Truncator(paper.title).chars(110),
-            _plural(paper.upvotes, "upvote"),
+            plural(paper.upvotes, "upvote"),
             paper.arxiv_id,
             format_html(" · <strong>{}</strong>", ", ".join(marks)) if marks else "",
         )
@@ -444,7 +406,7 @@ class IssueAdmin(admin.ModelAdmin):
         done = sum(services.issue_pause(issue=issue, reason=reason) for issue in queryset)
         self.message_user(
             request,
-            f"Paused {_plural(done, 'issue')}.",
+            f"Paused {plural(done, 'issue')}.",
             messages.SUCCESS if done else messages.WARNING,
         )
 
@@ -453,248 +415,6 @@ class IssueAdmin(admin.ModelAdmin):
         done = sum(services.issue_resume(issue=issue) for issue in queryset)
         self.message_user(
             request,
-            f"Resumed {_plural(done, 'issue')}.",
+            f"Resumed {plural(done, 'issue')}.",
             messages.SUCCESS if done else messages.WARNING,
         )
-
-    # --- The issue's own pages ---
-
-    def get_urls(self) -> list[URLPattern]:
-        def view(function: Callable[..., HttpResponseBase], name: str, suffix: str) -> URLPattern:
-            return path(
-                f"<path:object_id>/{suffix}/",
-                self.admin_site.admin_view(function),
-                name=f"digest_issue_{name}",
-            )
-
-        email = xframe_options_sameorigin(
-            # The email's <style> blocks (dark mode, phones) pass by nonce; only the admin may frame
-            # it.
-            csp_replace(
-                {"style-src": [NONCE], "frame-ancestors": [SELF], "form-action": ["'none'"]}
-            )(
-                # django-csp types its decorators for views that take only the request; the
-                # wrapper passes every argument on, so the view's object_id arrives.
-                self.preview_email_view  # type: ignore[arg-type]
-            )
-        )
-        return [
-            view(self.preview_view, "preview", "preview"),
-            view(email, "preview_email", "preview/email"),
-            view(require_POST(self.send_test_view), "send_test", "send-test"),
-            view(self.send_now_view, "send_now", "send-now"),
-            view(self.pause_view, "pause", "pause"),
-            view(require_POST(self.resume_view), "resume", "resume"),
-            view(require_POST(self.schedule_view), "schedule", "schedule"),
-            view(require_POST(self.hold_view), "hold", "hold"),
-            *super().get_urls(),
-        ]
-
-    def _issue_to_change(self, request: HttpRequest, object_id: str) -> Issue:
-        """The issue, if it exists and the user may change issues."""
-        issue = self.get_object(request, object_id)
-        if issue is None:
-            raise Http404("No such issue.")
-        if not self.has_change_permission(request, issue):
-            raise PermissionDenied
-        return issue
-
-    def _issue_page(
-        self, request: HttpRequest, issue: Issue, template: str, title: str, **context: Any
-    ) -> TemplateResponse:
-        """One of the issue's own pages (preview, send now, pause), inside the admin's frame."""
-        base = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": issue,
-            "title": title,
-        }
-        return TemplateResponse(request, f"admin/digest/issue/{template}", {**base, **context})
-
-    def _redirect_to_issue(self, issue: Issue) -> HttpResponseRedirect:
-        """Back to the issue's change form, where the messages show."""
-        return HttpResponseRedirect(reverse("admin:digest_issue_change", args=[issue.pk]))
-
-    def preview_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
-        """The digest a subscriber, or a reader with these interests, would now get from it."""
-        issue = self._issue_to_change(request, object_id)
-        form = PreviewForm(request.GET)
-        context: dict[str, Any] = {
-            "form": form,
-            "user_email": _editor_email(request),
-            "embed_on_change": settings.PAPERBOY_EMBED_ON_CHANGE,
-        }
-        if form.is_valid():
-            subscriber, interests, size = form.reader()
-            preview = issue_preview(
-                issue=issue, subscriber=subscriber, interests=interests, size=size
-            )
-            email_url = reverse("admin:digest_issue_preview_email", args=[issue.pk])
-            context.update(
-                preview=preview,
-                rows=_pick_rows(preview),
-                text=preview.parts.text,
-                email_url=f"{email_url}?{request.GET.urlencode()}",
-                test_form=TestSendForm(initial={"interests": interests, "size": size}),
-                subscriber=subscriber,
-                interests=interests,
-                size=size,
-            )
-        return self._issue_page(request, issue, "preview.html", f"Preview: {issue}", **context)
-
-    def preview_email_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Only the previewed email's HTML, for the sandboxed frame of the preview page."""
-        issue = self._issue_to_change(request, object_id)
-        form = PreviewForm(request.GET)
-        if not form.is_valid():
-            return HttpResponse(
-                "This preview's form has errors.", status=400, content_type="text/plain"
-            )
-        subscriber, interests, size = form.reader()
-        html = issue_preview(
-            issue=issue, subscriber=subscriber, interests=interests, size=size
-        ).parts.html
-        # Links open in a new tab (the frame may open pop-ups that leave its sandbox), not inside
-        # the frame.
-        html = html.replace("<head>", '<head><base target="_blank">', 1)
-        nonce = getattr(request, "csp_nonce", None)
-        if nonce is not None:
-            # str() makes the nonce; "<style" only comes from our template (scraped text is
-            # escaped).
-            html = html.replace("<style", f'<style nonce="{nonce!s}"')
-        return HttpResponse(html, content_type="text/html; charset=utf-8")
-
-    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        """Send the previewed digest to the editor, marked [Test]; no reader, no ledger row."""
-        issue = self._issue_to_change(request, object_id)
-        form = TestSendForm(request.POST)
-        to = _editor_email(request)
-        preview_url = reverse("admin:digest_issue_preview", args=[issue.pk])
-        if not form.is_valid():
-            self.message_user(
-                request,
-                "The test was not sent: the interests or size were not valid.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(preview_url)
-        interests, size = form.cleaned_data["interests"], form.cleaned_data["size"]
-        back = HttpResponseRedirect(
-            f"{preview_url}?{urlencode({'interests': interests, 'size': size})}"
-        )
-        if not to:
-            self.message_user(
-                request,
-                "Your account has no email address: add one to your user first.",
-                messages.ERROR,
-            )
-            return back
-        try:
-            preview = issue_send_test(issue=issue, to=to, interests=interests, size=size)
-        except (AnymailError, smtplib.SMTPException, OSError) as error:
-            self.message_user(request, f"The test could not be sent: {error}", messages.ERROR)
-            return back
-        self.message_user(
-            request,
-            f"Test sent to {to} with {_plural(len(preview.picks), 'paper')}.",
-            messages.SUCCESS,
-        )
-        return back
-
-    def send_now_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Ask (GET), then make every deliverable reader of the issue's kind due now, and send."""
-        issue = self._issue_to_change(request, object_id)
-        refusal = issue_send_refusal(issue=issue)
-        if refusal:
-            self.message_user(request, f"Not sent. {refusal}", messages.ERROR)
-            return self._redirect_to_issue(issue)
-        readers = issue_readers_to_send(issue=issue).count()
-        if request.method != "POST":
-            already = issue_delivery_count(issue=issue)
-            return self._issue_page(
-                request,
-                issue,
-                "send_now.html",
-                f"Send {issue} now?",
-                readers=readers,
-                already=already,
-            )
-        transaction.on_commit(lambda: issue_send_now.delay(issue.pk))
-        message = (
-            f"Sending {issue} now to {_plural(readers, 'more reader')}; "
-            "the figures below fill in as it goes."
-        )
-        self.message_user(request, message, messages.SUCCESS)
-        return self._redirect_to_issue(issue)
-
-    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Ask for a reason (GET), then stop claiming the issue's deliveries (POST)."""
-        issue = self._issue_to_change(request, object_id)
-        form = PauseForm(request.POST if request.method == "POST" else None)
-        if request.method != "POST" or not form.is_valid():
-            return self._issue_page(request, issue, "pause.html", f"Pause {issue}", form=form)
-        reason = form.cleaned_data["reason"].strip() or f"paused by {request.user.get_username()}"
-        if services.issue_pause(issue=issue, reason=reason):
-            self.message_user(
-                request,
-                "Paused: no new batch will be claimed until it is resumed.",
-                messages.SUCCESS,
-            )
-        else:
-            self.message_user(request, "This issue was already paused.", messages.WARNING)
-        return self._redirect_to_issue(issue)
-
-    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_to_change(request, object_id)
-        if services.issue_resume(issue=issue):
-            self.message_user(
-                request, "Resumed: its queued deliveries go out at the next tick.", messages.SUCCESS
-            )
-        else:
-            self.message_user(request, "This issue was not paused.", messages.WARNING)
-        return self._redirect_to_issue(issue)
-
-    def schedule_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_to_change(request, object_id)
-        if services.issue_schedule(issue=issue):
-            self.message_user(
-                request, "Scheduled: it goes out at each reader's hour.", messages.SUCCESS
-            )
-        else:
-            message = (
-                "Only a draft can be scheduled; "
-                f"this issue is {issue.get_status_display().lower()}."
-            )
-            self.message_user(request, message, messages.WARNING)
-        return self._redirect_to_issue(issue)
-
-    def hold_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
-        issue = self._issue_to_change(request, object_id)
-        if services.issue_hold(issue=issue):
-            self.message_user(
-                request,
-                "Back to draft: nothing goes out until it is scheduled again.",
-                messages.SUCCESS,
-            )
-        elif issue.status != IssueStatus.SCHEDULED:
-            message = (
-                "Only a scheduled issue can go back to draft; "
-                f"this one is {issue.get_status_display().lower()}."
-            )
-            self.message_user(request, message, messages.WARNING)
-        else:
-            due = issue_delivery_count(issue=issue)
-            message = (
-                f"Not held: {_plural(due, 'reader')} already due for it, "
-                "so it has started going out. Pause it instead."
-            )
-            self.message_user(request, message, messages.WARNING)
-        return self._redirect_to_issue(issue)
-
-
-def _pick_rows(preview: Preview) -> list[tuple[int, Paper | None, str, str]]:
-    """(position, paper, arXiv id, reason) for each pick, the papers read in one query."""
-    papers = papers_by_arxiv_id(arxiv_ids=[pick.arxiv_id for pick in preview.picks])
-    return [
-        (n, papers.get(pick.arxiv_id), pick.arxiv_id, pick.reason)
-        for n, pick in enumerate(preview.picks, 1)
-    ]

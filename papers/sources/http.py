@@ -154,6 +154,18 @@ class HttpClient:
         """GET a URL; None when the server says it has not changed since the last ingested fetch."""
         full_url = f"{url}?{urlencode(params, doseq=True)}" if params else url
         headers = self._conditional_headers(full_url) if conditional else {}
+        response, content = self._send(url, full_url, headers=headers)
+        if response.status_code == 304:
+            return None
+        self._raise_for_status(url, response, content)
+        fetched = _fetched(full_url, response, content)
+        self._pending.append(fetched)
+        return fetched
+
+    def _send(
+        self, url: str, full_url: str, *, headers: dict[str, str]
+    ) -> tuple[requests.Response, bytes]:
+        """One GET at the client's pace, urllib3 retrying inside it: its response and body."""
         self._wait_turn()
         try:
             response = self.session.get(
@@ -174,28 +186,21 @@ class HttpClient:
             # Retries happened inside session.get: the next request keeps its distance
             # from the last of them.
             self._last_request = time.monotonic()
-        if response.status_code == 304:
-            return None
+        return response, content
+
+    def _raise_for_status(self, url: str, response: requests.Response, content: bytes) -> None:
+        """Raise for a 429 or 5xx that outlasted the retries (transient) or any other error."""
         if response.status_code in RETRY_STATUSES:
             raise TransientFetchError(
                 f"{url}: HTTP {response.status_code} after {self.retries} retries",
                 status=response.status_code,
             )
-        fetched = Fetched(
-            url=full_url,
-            content=content,
-            status=response.status_code,
-            etag=response.headers.get("ETag", ""),
-            last_modified=response.headers.get("Last-Modified", ""),
-        )
         if response.status_code >= 400:
             raise FetchError(
                 f"{url}: HTTP {response.status_code}: {content[:200].decode('utf-8', 'replace')!r}",
                 status=response.status_code,
                 content=content,
             )
-        self._pending.append(fetched)
-        return fetched
 
     def remember(self) -> None:
         """Keep the validators of every body fetched so far: call after they were ingested."""
@@ -231,6 +236,17 @@ class HttpClient:
                 raise FetchError(f"{response.url}: body larger than {MAX_BODY_BYTES} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _fetched(full_url: str, response: requests.Response, content: bytes) -> Fetched:
+    """The body of a successful response, with the validators to remember once it is ingested."""
+    return Fetched(
+        url=full_url,
+        content=content,
+        status=response.status_code,
+        etag=response.headers.get("ETag", ""),
+        last_modified=response.headers.get("Last-Modified", ""),
+    )
 
 
 def _network_failure_summary(exc: requests.RequestException, timeout: float) -> str:

@@ -25,7 +25,12 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from subscriptions.forms import timezone_names
-from subscriptions.models import ARXIV_CATEGORIES, INTERESTS_MAX_CHARS, Subscriber
+from subscriptions.models import (
+    ARXIV_CATEGORIES,
+    INTERESTS_MAX_CHARS,
+    PREFERENCE_FIELDS,
+    Subscriber,
+)
 from subscriptions.tokens import Purpose, token_make
 from tests.factories import SubscriberFactory
 from tests.helpers import FORM
@@ -454,17 +459,7 @@ def test_interests_that_nfc_lengthens_past_the_limit_are_rejected_at_sign_up(
 
 
 def _preferences(subscriber: Subscriber) -> tuple[Any, ...]:
-    return tuple(
-        getattr(subscriber, name)
-        for name in (
-            "interests",
-            "categories",
-            "frequency",
-            "digest_size",
-            "delivery_hour",
-            "timezone",
-        )
-    )
+    return tuple(getattr(subscriber, name) for name in PREFERENCE_FIELDS)
 
 
 @FUZZ
