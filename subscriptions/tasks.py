@@ -52,19 +52,22 @@ SEND_RETRY: _RetryOptions = {
 }
 
 
-@shared_task(**SEND_RETRY)
+# Each task keeps the name it was registered under before its function took the _task suffix, so
+# that messages a web process queued before an upgrade still find their task in the new worker.
+@shared_task(name="subscriptions.tasks.subscriber_signup_email_send", **SEND_RETRY)
 def subscriber_signup_email_send_task(subscriber_id: int) -> str | None:
     """The confirmation (or, for a confirmed address, the manage link) after a sign-up."""
     return _send_or_raise_transient(services.subscriber_signup_email_send, subscriber_id)
 
 
-@shared_task(**SEND_RETRY)
+@shared_task(name="subscriptions.tasks.subscriber_email_change_send", **SEND_RETRY)
 def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     """The link that confirms a new address."""
     return _send_or_raise_transient(services.subscriber_email_change_send, subscriber_id)
 
 
 @shared_task(
+    name="subscriptions.tasks.subscriber_subscribe",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
