@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from hypothesis import is_hypothesis_test
 
+from config.celery import app
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -35,6 +36,7 @@ def browser() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
         _service_missing(f"needs headless Chromium at {CHROMIUM} (apt-get install chromium)")
+    # Imported here: playwright is optional; without it the fixture skips (fails under CI=true).
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -52,8 +54,6 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def retrying_eagerly() -> Iterator[None]:
     """Let eager tasks retry in place like a worker (propagation lets the first Retry escape)."""
-    from config.celery import app
-
     propagates = app.conf.task_eager_propagates
     app.conf.task_eager_propagates = False
     yield

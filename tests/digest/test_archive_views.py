@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from digest import views
+from digest import embeddings, views
 from digest.models import Issue, IssueHide, IssuePin
 from papers.models import Paper
 from tests.factories import PaperFactory
@@ -252,8 +252,6 @@ def test_the_issue_page_takes_a_few_queries(
 def test_the_issue_page_never_loads_the_embedding_model(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from digest import embeddings
-
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the web process loaded the sentence-transformers model")
 

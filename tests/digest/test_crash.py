@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from config.celery import app
 from digest import ledger, selectors, sending, services, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
@@ -166,8 +167,6 @@ def _kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
 
 def _enqueue(issue: Issue, queue: str, count: int) -> None:
     """Publish batch tasks to the broker (the tests' Celery is eager: this goes around it)."""
-    from config.celery import app
-
     for _ in range(count):
         app.send_task("digest.tasks.send_batch", args=[issue.pk], queue=queue)
 

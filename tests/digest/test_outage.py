@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 import time_machine
 from django.core import mail
+from urllib3.util.retry import Retry
 
 from digest import ledger, sending, services, tasks, transport, vectors
 from digest.models import Delivery
-from tests.backends import recorded
+from papers.models import FetchRun, Paper
+from papers.services import papers_fetch_hf
+from papers.sources import hf_api
+from papers.sources.http import TransientFetchError
+from tests.backends import RecordingBackend, recorded
 from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
 
@@ -134,14 +140,6 @@ def test_a_permanent_refusal_of_one_reader_fails_that_delivery_alone(
 def test_a_source_outage_makes_a_quiet_issue_that_says_so_instead_of_a_silent_stale_one(
     status: int, monkeypatch: pytest.MonkeyPatch, recording: Path
 ) -> None:
-    import responses
-    from urllib3.util.retry import Retry
-
-    from papers.models import FetchRun, Paper
-    from papers.services import papers_fetch_hf
-    from papers.sources import hf_api
-    from papers.sources.http import TransientFetchError
-
     monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0)
     older = papers_create(6, day=TUESDAY_8AM.date() - dt.timedelta(days=3), prefix="2611.3")
     reader = reader_create(digest_size=3)
@@ -182,8 +180,6 @@ _provider_messages: list[Any] = []
 
 @pytest.fixture(autouse=True)
 def _capture_provider_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.backends import RecordingBackend
-
     _provider_messages.clear()
     real = RecordingBackend.post_to_esp
 

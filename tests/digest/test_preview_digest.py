@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -130,9 +132,6 @@ def test_it_rejects_an_empty_or_broken_file(tmp_path: Path, content: bytes, mess
 
 
 def test_it_exits_non_zero_from_the_command_line(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from digest import ranking
 from digest.eval import mean_ndcg
 from digest.ranking import (
     MATCH_MIN_SIMILARITY,
@@ -194,8 +195,6 @@ def test_it_does_not_load_the_model_when_the_web_process_imports_ranking() -> No
 def test_a_pool_keeps_scores_for_a_bounded_number_of_interests_and_they_match_a_fresh_ranking(
     judged: Any,
 ) -> None:
-    from digest import ranking
-
     pool = ranking.CandidatePool(judged.papers, judged.vectors)
     texts = [f"robots and topic {i}" for i in range(ranking._SCORES_KEPT + 50)]
     zeros = np.zeros((3, judged.vectors.shape[1]), dtype=np.float32)

@@ -8,14 +8,16 @@ from typing import Any
 import pytest
 import time_machine
 from anymail.exceptions import AnymailAPIError
+from anymail.message import AnymailRecipientStatus
 from django.core import mail
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from digest import ledger, sending, services, transport, vectors
 from digest.models import Delivery, Issue, IssueHide, IssuePin
+from digest.preview import issue_preview
 from papers.models import Paper
 from subscriptions.models import Subscriber
 from tests.factories import PaperFactory, papers_create, reader_create
@@ -288,8 +290,6 @@ def test_queries_per_batch_stay_constant_whatever_its_size() -> None:
 def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django.core.mail import EmailMessage
-
     papers_create()
     issue = _issue()
     readers = [reader_create() for _ in range(4)]
@@ -324,8 +324,6 @@ def test_a_transient_failure_keeps_the_claim_and_the_retry_sends_each_once(
 
 @pytest.mark.django_db
 def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.core.mail import EmailMessage
-
     papers_create()
     issue = _issue()
     good, bad = reader_create(), reader_create(email="refused@example.org")
@@ -350,8 +348,6 @@ def test_a_permanent_refusal_fails_that_delivery_alone(monkeypatch: pytest.Monke
 def test_the_issue_pauses_itself_when_the_provider_refuses_most_sends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django.core.mail import EmailMessage
-
     papers_create()
     issue = _issue()
     for _ in range(30):
@@ -453,8 +449,6 @@ def test_a_batch_goes_to_the_provider_in_one_call_with_merge_data(settings: Any)
 def test_a_provider_refusing_one_recipient_in_a_batch_fails_only_that_one(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from anymail.message import AnymailRecipientStatus
-
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     papers_create()
     issue = _issue()
@@ -516,8 +510,6 @@ def test_a_reader_who_keeps_to_categories_gets_only_those_and_papers_of_unknown_
 
 @pytest.mark.django_db
 def test_a_preview_makes_the_readers_signed_links_only_when_asked() -> None:
-    from digest.preview import issue_preview
-
     papers_create()
     issue = _issue()
     reader = reader_create(interests="pose estimation")

@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.test import Client
 
-from digest import embeddings, sending, tasks, vectors
+from digest import embeddings, ledger, sending, services, tasks, vectors
 from digest.models import Delivery, Issue, TextEmbedding
 from digest.ranking import interests_facets
 from papers.models import Paper
@@ -99,8 +99,6 @@ def test_a_batch_out_of_retries_is_marked_failed_with_its_error(
         lambda message, fail_silently=False: (_ for _ in ()).throw(provider_http_error(503)),
     )
     with time_machine.travel(TUESDAY_8AM, tick=False):
-        from digest import ledger, services
-
         issue = services.issue_build(date=TUESDAY_8AM.date())
         ledger.deliveries_create_due(now=TUESDAY_8AM)
         tasks.send_batch.delay(issue.pk)

@@ -17,6 +17,7 @@ from django.test import override_settings
 from responses import matchers
 from urllib3.util.retry import Retry
 
+from papers.management.commands.fetch_papers import Command
 from papers.models import FetchRun, Paper, PaperMetric, Source
 from papers.sources import arxiv_api, hf_api, hf_html
 from papers.sources.detect import PARSERS
@@ -173,8 +174,6 @@ def test_a_failed_fetch_raises_a_one_line_error_and_changes_nothing(
 def test_a_failure_exits_non_zero_with_one_line_and_no_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from papers.management.commands.fetch_papers import Command
-
     with responses.RequestsMock() as mock:
         mock.get(hf_api.API_URL, status=429, headers={"Retry-After": "0"})
         with pytest.raises(SystemExit) as excinfo:

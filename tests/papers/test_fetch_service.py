@@ -17,6 +17,7 @@ from urllib3.util.retry import Retry
 
 from papers import ingest
 from papers.models import FetchRun, Paper, PaperMetric, Source
+from papers.selectors import paper_search
 from papers.services import (
     ARXIV_DAY_MAX_RESULTS,
     papers_fetch_arxiv,
@@ -509,8 +510,6 @@ def test_arxiv_rss_source_constant_matches_the_model() -> None:
 
 @pytest.mark.postgres
 def test_papers_are_searchable_as_soon_as_their_fetch_returns() -> None:
-    from papers.selectors import paper_search
-
     good_hf_fetch()
 
     assert Paper.objects.filter(search_vector__isnull=True).count() == 0

@@ -13,8 +13,9 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
-from papers.ingest import papers_ingest
+from papers.ingest import papers_ingest, papers_search_index
 from papers.models import FetchRun, Paper, PaperMetric, Source
+from papers.selectors import paper_search
 from papers.sources import hf_api
 from papers.sources.records import PaperRecord
 from tests.helpers import fixture_bytes
@@ -368,9 +369,6 @@ def test_concurrent_hf_and_arxiv_fetches_of_a_new_paper_merge_into_one_row() -> 
 
 @pytest.mark.postgres
 def test_new_papers_become_searchable_once_indexed_and_rewording_reindexes_them() -> None:
-    from papers.ingest import papers_search_index
-    from papers.selectors import paper_search
-
     hf = hf_record("2511.04570")
     papers_ingest(records=[hf], fetch_run=None, now=T0)
     assert Paper.objects.get(arxiv_id=hf.arxiv_id).search_vector is None
@@ -388,8 +386,6 @@ def test_new_papers_become_searchable_once_indexed_and_rewording_reindexes_them(
 
 @pytest.mark.postgres
 def test_a_counter_change_keeps_the_search_vector() -> None:
-    from papers.ingest import papers_search_index
-
     hf = hf_record("2511.04570")
     papers_ingest(records=[hf], fetch_run=None, now=T0)
     papers_search_index()

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from papers.models import Paper
 from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
 from tests.helpers import fixture_bytes, matched
 
@@ -227,7 +228,6 @@ def test_it_pages_through_a_long_list(client) -> None:
 
 def test_the_paper_page_shows_everything_about_it(client, real_day) -> None:
     kandinsky = next(item for item in real_day if item["paper"]["id"] == "2511.14993")["paper"]
-    from papers.models import Paper
 
     paper = Paper.objects.get(arxiv_id="2511.14993")
     paper.categories = ["cs.CV", "cs.AI"]

@@ -8,8 +8,10 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from papers.ingest import papers_ingest, papers_search_index
+from papers.models import Paper
 from papers.sources.hf_api import parse
 from tests.factories import PaperMetricFactory
 from tests.helpers import SHOTS, WIDTHS, fixture_bytes
@@ -34,10 +36,6 @@ def _latest_day_items() -> tuple[str, list[dict[str, Any]]]:
 
 def _give_history(arxiv_id: str) -> None:
     """Snapshots over the last day (so the trending growth, hence the order, is unchanged)."""
-    from django.utils import timezone
-
-    from papers.models import Paper
-
     paper = Paper.objects.get(arxiv_id=arxiv_id)
     start = timezone.now() - dt.timedelta(hours=22)
     for step, share in enumerate([0.05, 0.2, 0.45, 0.6, 0.8, 0.9, 1.0]):

@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import Client
 
 from subscriptions.models import Subscriber
@@ -286,8 +287,6 @@ def test_check_deploy_finds_nothing_with_production_settings(settings: Any) -> N
 
 
 def test_check_deploy_does_fail_when_a_protection_is_switched_off(settings: Any) -> None:
-    from django.core.management.base import SystemCheckError
-
     settings.SECURE_SSL_REDIRECT = True
     settings.SECRET_KEY = secrets.token_urlsafe(50)
     settings.SESSION_COOKIE_SECURE = False

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from subscriptions.admin import csv_cell
-from subscriptions.models import Subscriber, SubscriptionStat
+from subscriptions.models import Subscriber, SubscriptionStat, WebhookEvent
 from tests.factories import SubscriberFactory
 from tests.helpers import link_path
 
@@ -472,8 +472,6 @@ def test_deletion_counts_are_listed_read_only(admin_client) -> None:
 
 
 def test_webhook_events_are_listed_read_only(admin_client) -> None:
-    from subscriptions.models import WebhookEvent
-
     event = WebhookEvent.objects.create(
         esp_name="Postmark", event_id="evt-1", event_type="bounced", action="hard_bounce"
     )
