@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from subscriptions.models import (
     SubscriptionStat,
     WebhookEvent,
 )
+from subscriptions.selectors import subscriber_status_counts, subscriber_timezones_in_use
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -60,10 +61,7 @@ class TimezoneFilter(admin.SimpleListFilter):
     parameter_name = "timezone"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        names = (
-            Subscriber.objects.order_by("timezone").values_list("timezone", flat=True).distinct()
-        )
-        return [(name, name) for name in names]
+        return [(name, name) for name in subscriber_timezones_in_use()]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Subscriber]
@@ -143,14 +141,8 @@ class SubscriberAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         # Not a redirect after an action, nor a CSV download.
         if isinstance(response, TemplateResponse) and response.context_data is not None:
-            response.context_data["status_counts"] = self.status_counts()
+            response.context_data["status_counts"] = subscriber_status_counts()
         return response
-
-    @staticmethod
-    def status_counts() -> list[tuple[str, str, int]]:
-        """(status, label, count) for every status, in one query over all subscribers."""
-        found = dict(Subscriber.objects.order_by().values_list("status").annotate(n=Count("pk")))
-        return [(value, label, found.get(value, 0)) for value, label in Subscriber.Status.choices]
 
     @admin.action(description="Resend the confirmation email (pending only, at most once an hour)")
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
