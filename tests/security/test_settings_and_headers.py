@@ -8,11 +8,9 @@ made with `secure=True` are what a browser sends through the TLS proxy.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from django.test import Client
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
 from tests.factories import PaperFactory, SubscriberFactory
+from tests.helpers import clean_env, run_python
 
 pytestmark = pytest.mark.django_db
 
@@ -230,25 +229,10 @@ def test_no_secret_read_from_the_environment_has_a_production_default() -> None:
 
 
 def _settings_in_a_fresh_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PAPERBOY_ENV_FILE": str(tmp_path / "absent.env"),
-        "PAPERBOY_VAR_DIR": str(tmp_path / "var"),
-        **env,
-    }
     code = (
         "from django.conf import settings; print(repr(settings.SECRET_KEY), repr(settings.ANYMAIL))"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_python(code, clean_env(tmp_path, **env))
 
 
 @pytest.mark.parametrize("debug", [None, "false", "0", "no"])
