@@ -47,4 +47,4 @@ def reader_picks(
             interests=reader.interests, limit=room, exclude_ids=sent, facet_vectors=facet_vectors
         )
     fallback = bool(ranked) and ranked[0].fallback
-    return [*pinned, *(Pick(r.arxiv_id, r.reason) for r in ranked)], fallback
+    return [*pinned, *(Pick(r.arxiv_id, r.reason, r.matched) for r in ranked)], fallback

@@ -72,6 +72,8 @@ class Ranked:
     # True when nothing matched the interests and these are simply the day's top trending
     # papers: the email says so instead of pretending they were picked for the reader.
     fallback: bool = False
+    # What of the reader's interests it matched (a facet, or their words); "" when not a match.
+    matched: str = ""
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ class CandidatePool:
             score=round(float(scored.scores[i]), 4),
             reason=_match_reason(scored.signals, i, self.upvotes[i]),
             upvotes=self.upvotes[i],
+            matched=_matched(scored.signals, i),
         )
 
     def _scores_for(self, interests: str, facet_vectors: np.ndarray | None) -> _PoolScores:
@@ -377,12 +380,17 @@ def _trending_reason(upvotes: int) -> str:
     return f"trending: {upvotes} upvote{'' if upvotes == 1 else 's'}"
 
 
-def _match_reason(signals: RankingSignals, i: int, upvotes: int) -> str:
-    """What candidate `i` matched: the closest facet, else the interests' words, else its votes."""
+def _matched(signals: RankingSignals, i: int) -> str:
+    """What of the interests candidate `i` matched: the closest facet, else their words, else ""."""
     if signals.semantic[i] >= MATCH_MIN_SIMILARITY:
-        return f"matches: {_reason_shorten(signals.facets[int(signals.best_facet[i])])}"
-    if words := signals.matched_words.get(i):
-        return f"matches: {_reason_shorten(', '.join(words))}"
+        return signals.facets[int(signals.best_facet[i])]
+    return ", ".join(signals.matched_words.get(i, ()))
+
+
+def _match_reason(signals: RankingSignals, i: int, upvotes: int) -> str:
+    """Why candidate `i` was picked: what it matched, else its votes."""
+    if matched := _matched(signals, i):
+        return f"matches: {_reason_shorten(matched)}"
     return _trending_reason(upvotes)
 
 

@@ -59,6 +59,7 @@ Parts = tuple[str, ...]  # literal, slot name, literal, slot name, ..., literal
 class Pick:
     arxiv_id: str
     reason: str  # e.g. "matches: pose estimation", "trending: 212 upvotes", "editor's pick"
+    matched: str = ""  # what of the reader's interests it matched; "" for pins and trending picks
 
 
 @dataclass(frozen=True)
