@@ -25,6 +25,11 @@ class Reader:
     digest_size: int
     categories: tuple[str, ...] = ()  # arXiv categories the reader keeps to; empty: all
 
+    @property
+    def has_interests(self) -> bool:
+        """Whether the reader wrote any interests (one who did not is never told none matched)."""
+        return bool(self.interests.strip())
+
 
 def reader_picks(
     *,
@@ -35,7 +40,7 @@ def reader_picks(
     facet_vectors: np.ndarray | None,
 ) -> tuple[list[Pick], bool]:
     """Pins first, then the best candidates for the reader's interests; never a paper sent twice."""
-    pinned = [Pick(arxiv_id, PIN_REASON) for arxiv_id in pins if arxiv_id not in sent]
+    pinned = [Pick(arxiv_id, PIN_REASON, pinned=True) for arxiv_id in pins if arxiv_id not in sent]
     if reader.categories:
         # Editors' pins go to everyone; the rest keeps to the reader's categories.
         sent = sent | pool.outside_categories(reader.categories)

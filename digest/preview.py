@@ -72,7 +72,11 @@ def issue_preview(
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
     manage_url, unsubscribe_url = _preview_links(subscriber=subscriber, reader_links=reader_links)
     parts = frame.assemble(
-        picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
+        picks=picks,
+        fallback=fallback,
+        has_interests=reader.has_interests,
+        manage_url=manage_url,
+        unsubscribe_url=unsubscribe_url,
     )
     return Preview(picks, parts, fallback, semantic)
 

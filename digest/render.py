@@ -10,11 +10,12 @@ carries two kinds of markers, both made with a random nonce so that no scraped t
 (and in the HTML, scraped text cannot even hold "<!--", being escaped):
 
 - a section, `<!--pb:N:name-->...<!--/pb:N:name-->`: a piece some readers get and others do not
-  (one per paper, the fallback line, the personal and the public top lines and footers), cut out
-  after inlining;
+  (one per paper, the reader's opening line, the personal and the public top lines and footers),
+  cut out after inlining;
 - a slot, `<!--pb:N:@name-->`: where a section goes back in, in the reader's order;
-- and inside sections, tokens `pbN<name>` for the per-reader values (reason, manage and
-  unsubscribe URLs), which escaping and inlining leave alone since they are plain alphanumerics.
+- and inside sections, tokens `pbN<name>` for the per-reader values (reason, opening line, manage
+  and unsubscribe URLs), which escaping and inlining leave alone since they are plain
+  alphanumerics.
 
 IssueFrame.assemble then only concatenates strings and escapes the reader's values: no template,
 no HTML parsing, no CSS work per reader.
@@ -45,9 +46,11 @@ SUMMARY_MAX_CHARS = 280
 SUBJECT_TITLE_MAX_CHARS = 70
 AUTHORS_SHOWN = 3
 TEXT_WIDTH = 72
-_TOKENS = ("reason", "manage", "unsubscribe")
-_SLOTS = ("view", "fallback", "papers", "footer")
-_SECTIONS = ("view", "view_public", "fallback", "empty", "footer", "footer_public")
+TOPIC_MAX_CHARS = 40
+TOPICS_NAMED = 2
+_TOKENS = ("reason", "intro", "manage", "unsubscribe")
+_SLOTS = ("view", "intro", "papers", "footer")
+_SECTIONS = ("view", "view_public", "intro", "empty", "footer", "footer_public")
 # Stylesheets never come from the network; the @media rules (dark mode, phones) sit in a
 # <style data-css-inline="keep"> block that the inliner leaves in place.
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
@@ -60,6 +63,7 @@ class Pick:
     arxiv_id: str
     reason: str  # e.g. "matches: pose estimation", "trending: 212 upvotes", "editor's pick"
     matched: str = ""  # what of the reader's interests it matched; "" for pins and trending picks
+    pinned: bool = False  # an editors' pick, which every reader gets
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,15 @@ class IssueFrame:
         text_doc: _CutDocument,
         subjects: dict[str, str],
         index: dict[str, int],
+        upvotes: dict[str, str],
+        weekly: bool,
     ):
         self._html = html_doc
         self._text = text_doc
         self._subjects = subjects
+        # arxiv id -> "45 upvotes", said in the text part unless the reason already says it
+        self._upvotes = upvotes
+        self._weekly = weekly
         # arxiv id -> the paper's (HTML, text) fragments, looked up once per pick
         self._papers = {
             arxiv_id: (html_doc.sections[f"paper-{n}"], text_doc.sections[f"paper-{n}"])
@@ -98,19 +107,33 @@ class IssueFrame:
         }
 
     def assemble(
-        self, *, picks: Sequence[Pick], fallback: bool, manage_url: str, unsubscribe_url: str
+        self,
+        *,
+        picks: Sequence[Pick],
+        fallback: bool,
+        has_interests: bool,
+        manage_url: str,
+        unsubscribe_url: str,
     ) -> EmailParts:
-        """One reader's email: their papers in their order, their reasons, their links."""
+        """One reader's email: their opening line, their papers in their order, reasons, links.
+
+        `fallback`: nothing matched the reader's interests, their papers are the most upvoted;
+        `has_interests`: the reader wrote some (one who did not is never told nothing matched).
+        """
+        intro = intro_line(
+            picks=picks, fallback=fallback, has_interests=has_interests, weekly=self._weekly
+        )
         html_values = {
+            "intro": html.escape(intro),
             "manage": html.escape(manage_url),
             "unsubscribe": html.escape(unsubscribe_url),
         }
-        text_values = {"manage": manage_url, "unsubscribe": unsubscribe_url}
-        return self._assemble(picks, html_values, text_values, fallback=fallback, public=False)
+        text_values = {"intro": intro, "manage": manage_url, "unsubscribe": unsubscribe_url}
+        return self._assemble(picks, html_values, text_values, public=False)
 
     def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
         """The non-personal version ("view in browser"): links to sign up and to past issues."""
-        return self._assemble(picks, {}, {}, fallback=False, public=True)
+        return self._assemble(picks, {}, {}, public=True)
 
     def _assemble(
         self,
@@ -118,7 +141,6 @@ class IssueFrame:
         html_values: dict[str, str],
         text_values: dict[str, str],
         *,
-        fallback: bool,
         public: bool,
     ) -> EmailParts:
         html_papers: list[str] = []
@@ -131,29 +153,83 @@ class IssueFrame:
                     "this issue frame was built with"
                 )
             html_values["reason"] = html.escape(pick.reason)
-            text_values["reason"] = " ".join(pick.reason.split())  # one line, whatever it holds
+            text_values["reason"] = self._text_reason(pick)
             _slots_fill_into(html_papers, fragments[0], html_values)
             _slots_fill_into(text_papers, fragments[1], text_values)
         return EmailParts(
-            subject=self._subjects[picks[0].arxiv_id if picks else ""],
-            text=_document_assemble(
-                self._text, text_papers, text_values, fallback=fallback, public=public
-            ),
-            html=_document_assemble(
-                self._html, html_papers, html_values, fallback=fallback, public=public
-            ),
+            subject=self._subjects[_subject_pick(picks)],
+            text=_document_assemble(self._text, text_papers, text_values, public=public),
+            html=_document_assemble(self._html, html_papers, html_values, public=public),
         )
+
+    def _text_reason(self, pick: Pick) -> str:
+        """The reason on one line, with the votes unless it already gives them: each said once."""
+        reason = " ".join(pick.reason.split())  # one line, whatever it holds
+        upvotes = self._upvotes[pick.arxiv_id]
+        return reason if upvotes in reason else f"{reason} · {upvotes}"
+
+
+def _subject_pick(picks: Sequence[Pick]) -> str:
+    """The pick the subject names: the reader's first own pick, else the first ("" for none)."""
+    own = next((pick for pick in picks if not pick.pinned), None)
+    if own is not None:
+        return own.arxiv_id
+    return picks[0].arxiv_id if picks else ""
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _topics(matched: Sequence[str]) -> str:
+    """The distinct topics matched, the first two of them shortened: "A and B", "A, B and more"."""
+    topics = [shorten(topic, TOPIC_MAX_CHARS) for topic in dict.fromkeys(matched)]
+    if len(topics) > TOPICS_NAMED:
+        return f"{', '.join(topics[:TOPICS_NAMED])} and more"
+    return " and ".join(topics)
+
+
+def intro_line(*, picks: Sequence[Pick], fallback: bool, has_interests: bool, weekly: bool) -> str:
+    """The line the reader's email opens with: what their papers are, honestly ("" for none)."""
+    if not picks:
+        return ""
+    span = "week" if weekly else "day"
+    pins = sum(pick.pinned for pick in picks)
+    own = [pick for pick in picks if not pick.pinned]
+    plus = f", plus the editors' pick{'s' if pins > 1 else ''}" if pins else ""
+    if not own:
+        return f"The editors' pick{'s' if pins > 1 else ''} of the {span}."
+    matched = [pick.matched for pick in own if pick.matched]
+    if not has_interests:
+        return f"{'This week' if weekly else 'Today'}'s top papers{plus}."
+    if fallback:
+        return (
+            f"Nothing {_period_of(weekly)} matched your interests, "
+            f"so here are the {span}'s most upvoted papers{plus}."
+        )
+    if not matched:
+        # Ranked by closeness to the interests, but none close enough to be called a match.
+        return (
+            f"Nothing {_period_of(weekly)} matched your interests closely; "
+            f"here are the {span}'s nearest papers{plus}."
+        )
+    if len(matched) == len(own):
+        return f"Your {_count(len(own), 'paper')} on {_topics(matched)}{plus}."
+    return f"Your {_count(len(own), 'paper')}, {len(matched)} of them on {_topics(matched)}{plus}."
 
 
 def _document_assemble(
-    doc: _CutDocument, papers: list[str], values: dict[str, str], *, fallback: bool, public: bool
+    doc: _CutDocument, papers: list[str], values: dict[str, str], *, public: bool
 ) -> str:
     """The whole document: the skeleton with the reader's sections in its slots."""
     footer: list[str] = []
     _slots_fill_into(footer, doc.sections["footer_public" if public else "footer"], values)
+    intro: list[str] = []
+    if not public and values["intro"]:
+        _slots_fill_into(intro, doc.sections["intro"], values)
     slots = {
         "view": "".join(doc.sections["view_public" if public else "view"]),
-        "fallback": "".join(doc.sections["fallback"]) if fallback else "",
+        "intro": "".join(intro),
         "papers": "".join(papers) if papers else "".join(doc.sections["empty"]),
         "footer": "".join(footer),
     }
@@ -267,7 +343,11 @@ def _short_date(day: dt.date) -> str:
 
 
 def _period(issue: Issue) -> str:
-    return "this week" if issue.kind == IssueKind.WEEKLY else "today"
+    return _period_of(issue.kind == IssueKind.WEEKLY)
+
+
+def _period_of(weekly: bool) -> str:
+    return "this week" if weekly else "today"
 
 
 def _quiet_line(issue: Issue) -> str:
@@ -300,10 +380,6 @@ def _issue_context(issue: Issue, markers: _NonceMarkers) -> dict[str, Any]:
         "short_date": _short_date(issue.date),
         "note": issue.note.strip(),
         "quiet_line": _quiet_line(issue) if issue.quiet else "",
-        "fallback_line": (
-            f"Nothing new matched your interests {_period(issue)}, "
-            "so here are the most upvoted papers instead."
-        ),
         "period": _period(issue),
         "view_url": issue_view_url(issue),
         "archive_url": f"{settings.SITE_URL}{reverse('digest:archive')}",
@@ -347,4 +423,6 @@ def issue_frame_build(*, issue: Issue, papers: Mapping[str, Paper]) -> IssueFram
         text_doc=markers.cut(text_doc, papers=len(papers)),
         subjects=_subjects(issue, papers),
         index={arxiv_id: number for number, arxiv_id in enumerate(papers)},
+        upvotes={arxiv_id: _count(p.upvotes, "upvote") for arxiv_id, p in papers.items()},
+        weekly=issue.kind == IssueKind.WEEKLY,
     )

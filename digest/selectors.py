@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from digest.reasons import trending_reason
 from digest.render import Pick
 from papers.models import Paper
 from subscriptions.models import Subscriber
@@ -216,10 +217,6 @@ def _paper_is_shown(paper: Paper) -> bool:
     return not paper.hidden and paper.withdrawn_at is None
 
 
-def _trending_reason(upvotes: int) -> str:
-    return f"trending: {upvotes} upvote{'' if upvotes == 1 else 's'}"
-
-
 def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[str, Paper]]:
     """The non-personal digest: the editors' pins, then the most trending candidates, to `limit`."""
     pins = [pin.paper for pin in issue.pins.select_related("paper") if _paper_is_shown(pin.paper)]
@@ -231,6 +228,6 @@ def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[st
     trending = [by_id[arxiv_id] for arxiv_id in wanted if arxiv_id in by_id][
         : max(limit - len(pins), 0)
     ]
-    picks = [Pick(paper.arxiv_id, EDITORS_PICK) for paper in pins]
-    picks += [Pick(paper.arxiv_id, _trending_reason(paper.upvotes)) for paper in trending]
+    picks = [Pick(paper.arxiv_id, EDITORS_PICK, pinned=True) for paper in pins]
+    picks += [Pick(paper.arxiv_id, trending_reason(paper.upvotes)) for paper in trending]
     return picks, {paper.arxiv_id: paper for paper in [*pins, *trending]}

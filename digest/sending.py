@@ -308,7 +308,11 @@ def _digest_make(
     """The reader's email assembled from the issue's frame, with its links and idempotency key."""
     manage_url, unsubscribe_url = links.for_reader(reader)
     parts = context.frame.assemble(
-        picks=picks, fallback=fallback, manage_url=manage_url, unsubscribe_url=unsubscribe_url
+        picks=picks,
+        fallback=fallback,
+        has_interests=reader.has_interests,
+        manage_url=manage_url,
+        unsubscribe_url=unsubscribe_url,
     )
     key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
     picked = tuple(p.arxiv_id for p in picks)

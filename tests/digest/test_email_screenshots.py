@@ -50,10 +50,15 @@ def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
     issue, ranked = _issue_of_a_real_day(settings)
     chosen = ranked[:6]
     frame = issue_frame_build(issue=issue, papers={paper.arxiv_id: paper for paper in ranked})
-    picks = [Pick(paper.arxiv_id, REASONS[n % len(REASONS)]) for n, paper in enumerate(chosen)]
+    # A pinned editor's pick first, then papers that matched two of the reader's topics.
+    picks = [Pick(chosen[0].arxiv_id, REASONS[0], pinned=True)]
+    for n, paper in enumerate(chosen[1:]):
+        reason = REASONS[1 + n % 2]
+        picks.append(Pick(paper.arxiv_id, reason, reason.removeprefix("matches: ")))
     email = frame.assemble(
         picks=picks,
         fallback=False,
+        has_interests=True,
         manage_url="https://paperboy.example/manage/token/",
         unsubscribe_url="https://paperboy.example/unsubscribe/token/",
     )

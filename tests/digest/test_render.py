@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import statistics
 import time
@@ -59,12 +60,19 @@ def _papers(count: int, **fields: Any) -> dict[str, Paper]:
 
 
 def _picks(papers: dict[str, Paper], reason: str = "matches: pose estimation") -> list[Pick]:
-    return [Pick(arxiv_id, reason) for arxiv_id in papers]
+    matched = reason.removeprefix("matches: ") if reason.startswith("matches: ") else ""
+    return [Pick(arxiv_id, reason, matched) for arxiv_id in papers]
 
 
-def _assemble(frame: IssueFrame, picks: list[Pick], *, fallback: bool = False) -> EmailParts:
+def _assemble(
+    frame: IssueFrame, picks: list[Pick], *, fallback: bool = False, has_interests: bool = True
+) -> EmailParts:
     return frame.assemble(
-        picks=picks, fallback=fallback, manage_url=MANAGE, unsubscribe_url=UNSUBSCRIBE
+        picks=picks,
+        fallback=fallback,
+        has_interests=has_interests,
+        manage_url=MANAGE,
+        unsubscribe_url=UNSUBSCRIBE,
     )
 
 
@@ -231,14 +239,16 @@ def test_two_readers_get_their_own_links_and_reasons_from_one_frame() -> None:
     frame = issue_frame_build(issue=_issue(), papers=papers)
 
     ada = frame.assemble(
-        picks=[Pick(first, "matches: pose"), Pick(second, "editor's pick")],
+        picks=[Pick(first, "matches: pose", "pose"), Pick(second, "editor's pick", pinned=True)],
         fallback=False,
+        has_interests=True,
         manage_url="https://paperboy.example/manage/ADA/?a=1&b=2",
         unsubscribe_url="https://paperboy.example/unsubscribe/ADA/",
     )
     bob = frame.assemble(
         picks=[Pick(third, "matches: LLM <inference>"), Pick(first, "trending: 10 upvotes")],
         fallback=True,
+        has_interests=True,
         manage_url="https://paperboy.example/manage/BOB/",
         unsubscribe_url="https://paperboy.example/unsubscribe/BOB/",
     )
@@ -257,8 +267,8 @@ def test_two_readers_get_their_own_links_and_reasons_from_one_frame() -> None:
     assert second not in bob.html
     # Each reader's papers in their own order.
     assert bob.html.index(f"papers/{third}") < bob.html.index(f"papers/{first}")
-    assert "most upvoted papers instead" in bob.html
-    assert "most upvoted papers instead" not in ada.html
+    assert "Nothing today matched your interests" in bob.html
+    assert "Nothing today matched your interests" not in ada.html
 
 
 def test_it_renders_templates_and_inlines_css_only_when_the_frame_is_built(
@@ -337,7 +347,9 @@ def test_a_quiet_week_says_this_week_and_a_busy_day_says_nothing() -> None:
 
     assert "A quiet week: only 1 new paper came out this week." in week.text
     assert (
-        "Nothing new matched your interests this week, so here are the most upvoted papers instead."
+        html.escape(
+            "Nothing this week matched your interests, so here are the week's most upvoted papers."
+        )
         in week.html
     )
     assert "Weekly digest · Week of 25 November 2025" in week.html
@@ -347,14 +359,14 @@ def test_a_quiet_week_says_this_week_and_a_busy_day_says_nothing() -> None:
 def test_the_fallback_line_is_only_for_readers_nothing_matched() -> None:
     papers = _papers(2)
     frame = issue_frame_build(issue=_issue(), papers=papers)
-    line = "Nothing new matched your interests today, so here are the most upvoted papers instead."
+    line = "Nothing today matched your interests, so here are the day's most upvoted papers."
 
     matched = _assemble(frame, _picks(papers), fallback=False)
     unmatched = _assemble(frame, _picks(papers), fallback=True)
 
-    assert line in unmatched.html
+    assert html.escape(line) in unmatched.html
     assert line in unmatched.text
-    assert line not in matched.html
+    assert html.escape(line) not in matched.html
     assert line not in matched.text
 
 
@@ -479,6 +491,155 @@ def test_the_public_version_has_a_sign_up_link_instead_of_the_readers_links() ->
     assert "editor's pick" in public.text
 
 
+def _intro(email: EmailParts) -> str:
+    """The text part's opening line: the first line after the "View in browser" link."""
+    lines = email.text.splitlines()
+    return lines[lines.index(next(x for x in lines if x.startswith("View in browser"))) + 2]
+
+
+def _reader_picks(papers: dict[str, Paper]) -> list[Pick]:
+    pin, quant, kv, video = papers
+    return [
+        Pick(pin, "editor's pick", pinned=True),
+        Pick(quant, "matches: quantization", "quantization"),
+        Pick(kv, "matches: efficient LLM inference", "efficient LLM inference"),
+        Pick(video, "matches: quantization", "quantization"),
+    ]
+
+
+def test_the_email_opens_with_the_readers_count_and_topics_for_a_reader_with_matches() -> None:
+    papers = _papers(4)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, _reader_picks(papers))
+
+    line = "Your 3 papers on quantization and efficient LLM inference, plus the editors' pick."
+    assert _intro(email) == line
+    assert 'class="pb-intro"' in email.html
+    assert html.escape(line) in email.html
+    assert "matched your interests" not in email.html + email.text
+
+
+def test_the_opening_line_names_two_topics_and_how_many_of_the_papers_matched() -> None:
+    papers = _papers(5)
+    a, b, c, d, e = papers
+    picks = [
+        Pick(a, "matches: robots", "robots"),
+        Pick(b, "matches: <b>grasping</b>", "<b>grasping</b>"),
+        Pick(c, "matches: tactile sensing", "tactile sensing"),
+        Pick(d, "trending: 40 upvotes"),
+    ]
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, picks)
+
+    line = "Your 4 papers, 3 of them on robots, <b>grasping</b> and more."
+    assert _intro(email) == line
+    assert html.escape(line) in email.html
+    assert "<b>grasping</b> and more" not in email.html
+
+
+def test_a_reader_nothing_matched_is_told_so_once_and_gets_the_most_upvoted() -> None:
+    papers = _papers(3)
+    pin, first, second = papers
+    picks = [
+        Pick(pin, "editor's pick", pinned=True),
+        Pick(first, "trending: 90 upvotes"),
+        Pick(second, "trending: 80 upvotes"),
+    ]
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, picks, fallback=True)
+
+    line = (
+        "Nothing today matched your interests, "
+        "so here are the day's most upvoted papers, plus the editors' pick."
+    )
+    assert _intro(email) == line
+    assert email.text.count("matched your interests") == 1
+    assert email.html.count("matched your interests") == 1
+
+
+def test_a_reader_with_no_interests_gets_todays_top_papers_never_nothing_matched() -> None:
+    papers = _papers(3)
+    pin, first, second = papers
+    picks = [
+        Pick(pin, "editor's pick", pinned=True),
+        Pick(first, "trending: 90 upvotes"),
+        Pick(second, "trending: 80 upvotes"),
+    ]
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, picks, fallback=True, has_interests=False)
+
+    assert _intro(email) == "Today's top papers, plus the editors' pick."
+    assert "matched your interests" not in email.html + email.text
+
+
+def test_a_weekly_reader_with_only_pins_is_told_they_are_the_editors_picks() -> None:
+    papers = _papers(2)
+    picks = [Pick(arxiv_id, "editor's pick", pinned=True) for arxiv_id in papers]
+    frame = issue_frame_build(issue=_issue(kind=IssueKind.WEEKLY), papers=papers)
+
+    assert _intro(_assemble(frame, picks)) == "The editors' picks of the week."
+
+
+def test_the_subject_names_the_readers_first_personal_pick_not_the_editors_pick() -> None:
+    pin = PaperFactory.build(title="The editors' favourite")
+    own = PaperFactory.build(title="4-bit speculative decoding")
+    papers = {pin.arxiv_id: pin, own.arxiv_id: own}
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(
+        frame,
+        [
+            Pick(pin.arxiv_id, "editor's pick", pinned=True),
+            Pick(own.arxiv_id, "matches: quantization", "quantization"),
+        ],
+    )
+    only_pins = _assemble(frame, [Pick(pin.arxiv_id, "editor's pick", pinned=True)])
+
+    assert email.subject == "Paperboy · 25 Nov 2025: 4-bit speculative decoding"
+    assert only_pins.subject == "Paperboy · 25 Nov 2025: The editors' favourite"
+
+
+def test_the_public_copy_has_no_personal_line() -> None:
+    papers = _papers(4)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    public = frame.assemble_public(picks=_reader_picks(papers))
+
+    assert 'class="pb-intro"' not in public.html
+    for phrase in ("Your 3 papers", "matched your interests", "top papers"):
+        assert phrase not in public.html + public.text
+
+
+def test_the_text_part_says_each_reason_and_the_votes_once() -> None:
+    pin = PaperFactory.build(upvotes=45)
+    match = PaperFactory.build(upvotes=13)
+    trending = PaperFactory.build(upvotes=212)
+    papers = {p.arxiv_id: p for p in (pin, match, trending)}
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(
+        frame,
+        [
+            Pick(pin.arxiv_id, "editor's pick", pinned=True),
+            Pick(match.arxiv_id, "matches: quantization", "quantization"),
+            Pick(trending.arxiv_id, "trending: 212 upvotes"),
+        ],
+    )
+
+    # The papers, after the opening line (which sums them up).
+    papers_part = email.text[email.text.index("-" * 72) :]
+    lines = papers_part.splitlines()
+    assert "editor's pick · 45 upvotes" in lines
+    assert "matches: quantization · 13 upvotes" in lines
+    assert "trending: 212 upvotes" in lines
+    for said in ("editor's pick", "45 upvotes", "quantization", "13 upvotes", "212 upvotes"):
+        assert papers_part.count(said) == 1, said
+
+
 @pytest.mark.parametrize(
     ("authors", "expected"),
     [
@@ -524,3 +685,15 @@ def test_a_template_that_lost_a_marker_fails_when_the_frame_is_built(
 
     with pytest.raises(RuntimeError, match="markers are broken"):
         issue_frame_build(issue=_issue(), papers=_papers(2))
+
+
+def test_a_reader_whose_papers_are_near_but_not_matches_is_told_they_are_the_nearest() -> None:
+    papers = _papers(3)
+    picks = [Pick(paper, "new today") for paper in papers]
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, picks, fallback=False)
+
+    line = "Nothing today matched your interests closely; here are the day's nearest papers."
+    assert _intro(email) == line
+    assert "most upvoted" not in email.text

@@ -214,6 +214,30 @@ def test_pins_come_first_and_hidden_papers_never_appear() -> None:
 
 
 @pytest.mark.django_db
+def test_the_email_opens_with_the_readers_line_and_its_subject_names_their_first_own_pick() -> None:
+    papers = papers_create(8)
+    issue = _issue()
+    IssuePin.objects.create(issue=issue, paper=papers[7], position=0)
+    reader = reader_create(interests="", digest_size=3)
+    preview = issue_preview(issue=issue, subscriber=reader)
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    (message,) = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
+    line = "Today's top papers, plus the editors' pick."
+    assert line in message.body.splitlines()
+    html = message.alternatives[0][0]
+    assert isinstance(html, str)
+    assert "Today&#x27;s top papers, plus the editors&#x27; pick." in html
+    assert "matched your interests" not in message.body
+    assert message.subject == f"Paperboy · 24 Nov 2026: {papers[0].title}"
+    # The editors' preview shows what the reader got (but for the reader's signed links).
+    assert preview.parts.subject == message.subject
+    footer = "Manage your preferences"
+    assert preview.parts.text.split(footer)[0] == message.body.split(footer)[0]
+
+
+@pytest.mark.django_db
 def test_an_unsubscribe_counts_until_the_batch_is_claimed() -> None:
     papers_create()
     issue = _issue()
