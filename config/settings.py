@@ -308,6 +308,9 @@ PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)
 # An issue pauses itself when at least this share of its last sends failed (over 50 or more).
 PAPERBOY_PAUSE_ERROR_RATE = env.float("PAPERBOY_PAUSE_ERROR_RATE", default=0.2)
+# "More like this / Less like this" links under each paper of a digest. Off until the ranking
+# learns from the votes (issue 10, section 4): a link must not promise what the digest ignores.
+PAPERBOY_VOTE_LINKS = env.bool("PAPERBOY_VOTE_LINKS", default=False)
 # A stored template (id or alias) holding {{{html}}}, {{text}} and {{subject}}, for providers whose
 # batch API takes per-recipient content only through templates (Postmark, Amazon SES, Brevo).
 PAPERBOY_DIGEST_TEMPLATE_ID = env.str("PAPERBOY_DIGEST_TEMPLATE_ID", default="")

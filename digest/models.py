@@ -164,3 +164,82 @@ class TextEmbedding(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class VoteDirection(models.TextChoices):
+    MORE = "more", "More like this"
+    LESS = "less", "Less like this"
+
+
+class Vote(models.Model):
+    """A reader's standing "more / less like this" on a paper, cast from a digest's link."""
+
+    Direction = VoteDirection
+
+    subscriber = models.ForeignKey(
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="votes"
+    )
+    # The digest whose link cast it; the vote is the reader's and outlives an issue's deletion.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="votes"
+    )
+    arxiv_id = models.CharField(max_length=40)
+    direction = models.CharField(max_length=4, choices=VoteDirection.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One vote per reader and paper: a change updates it, an undo deletes it.
+            models.UniqueConstraint(
+                fields=["subscriber", "arxiv_id"], name="vote_subscriber_paper_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(direction__in=VoteDirection.values), name="vote_direction_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.arxiv_id} by subscriber {self.subscriber_id}"
+
+
+class VoteArrival(models.Model):
+    """A vote as it arrived from a link, kept a few seconds to tell a link scanner's burst."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="+")
+    arxiv_id = models.CharField(max_length=40)
+    direction = models.CharField(max_length=4, choices=VoteDirection.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(direction__in=VoteDirection.values),
+                name="vote_arrival_direction_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.arxiv_id} in delivery {self.delivery_id}"
+
+
+class PaperClick(models.Model):
+    """A tracked click on a paper's link in a digest: a weak positive signal, never a vote."""
+
+    subscriber = models.ForeignKey(
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="paper_clicks"
+    )
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="paper_clicks")
+    arxiv_id = models.CharField(max_length=40)
+    clicked_at = models.DateTimeField()  # the provider's time of the click
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Clicking a paper's abstract, then its PDF, is still one signal.
+            models.UniqueConstraint(fields=["delivery", "arxiv_id"], name="paper_click_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"click on {self.arxiv_id} in delivery {self.delivery_id}"

@@ -55,6 +55,7 @@ def issue_preview(
 
     The reader's signed manage and unsubscribe links are only made with `reader_links`: staff
     look at a reader's digest, they do not act as them, so the admin's preview has "#" instead.
+    Its vote links are always "#": a vote names a delivery, and a preview is none.
     """
     if interests is None:
         interests = subscriber.interests if subscriber else ""
@@ -77,6 +78,9 @@ def issue_preview(
         has_interests=reader.has_interests,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        vote_urls=(
+            {pick.arxiv_id: ("#", "#") for pick in picks} if settings.PAPERBOY_VOTE_LINKS else None
+        ),
     )
     return Preview(picks, parts, fallback, semantic)
 

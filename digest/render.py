@@ -14,8 +14,12 @@ carries two kinds of markers, both made with a random nonce so that no scraped t
   cut out after inlining;
 - a slot, `<!--pb:N:@name-->`: where a section goes back in, in the reader's order;
 - and inside sections, tokens `pbN<name>` for the per-reader values (reason, opening line, manage
-  and unsubscribe URLs), which escaping and inlining leave alone since they are plain
-  alphanumerics.
+  and unsubscribe URLs, the paper's vote line and its two vote URLs), which escaping and inlining
+  leave alone since they are plain alphanumerics.
+
+The vote line ("More like this · Less like this") is a section of its own, rendered and inlined
+once like the rest, and filled per reader and paper into the paper's `votes` token: the reader's
+copy has one under every paper, the public copy none.
 
 IssueFrame.assemble then only concatenates strings and escapes the reader's values: no template,
 no HTML parsing, no CSS work per reader.
@@ -48,9 +52,9 @@ AUTHORS_SHOWN = 3
 TEXT_WIDTH = 72
 TOPIC_MAX_CHARS = 40
 TOPICS_NAMED = 2
-_TOKENS = ("reason", "intro", "manage", "unsubscribe")
+_TOKENS = ("reason", "intro", "manage", "unsubscribe", "votes", "more", "less")
 _SLOTS = ("view", "intro", "papers", "footer")
-_SECTIONS = ("view", "view_public", "intro", "empty", "footer", "footer_public")
+_SECTIONS = ("view", "view_public", "intro", "empty", "footer", "footer_public", "votes")
 # Stylesheets never come from the network; the @media rules (dark mode, phones) sit in a
 # <style data-css-inline="keep"> block that the inliner leaves in place.
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
@@ -114,11 +118,14 @@ class IssueFrame:
         has_interests: bool,
         manage_url: str,
         unsubscribe_url: str,
+        vote_urls: Mapping[str, tuple[str, str]] | None = None,
     ) -> EmailParts:
         """One reader's email: their opening line, their papers in their order, reasons, links.
 
         `fallback`: nothing matched the reader's interests, their papers are the most upvoted;
-        `has_interests`: the reader wrote some (one who did not is never told nothing matched).
+        `has_interests`: the reader wrote some (one who did not is never told nothing matched);
+        `vote_urls`: each pick's ("More like this", "Less like this") URLs by arxiv id; None
+        leaves the vote lines out.
         """
         intro = intro_line(
             picks=picks, fallback=fallback, has_interests=has_interests, weekly=self._weekly
@@ -129,11 +136,14 @@ class IssueFrame:
             "unsubscribe": html.escape(unsubscribe_url),
         }
         text_values = {"intro": intro, "manage": manage_url, "unsubscribe": unsubscribe_url}
-        return self._assemble(picks, html_values, text_values, public=False)
+        return self._assemble(picks, html_values, text_values, public=False, vote_urls=vote_urls)
 
     def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
-        """The non-personal version ("view in browser"): links to sign up and to past issues."""
-        return self._assemble(picks, {}, {}, public=True)
+        """The non-personal version ("view in browser"): links to sign up and to past issues.
+
+        No vote links: a vote belongs to a reader's delivery, and this copy is nobody's.
+        """
+        return self._assemble(picks, {}, {}, public=True, vote_urls=None)
 
     def _assemble(
         self,
@@ -142,9 +152,12 @@ class IssueFrame:
         text_values: dict[str, str],
         *,
         public: bool,
+        vote_urls: Mapping[str, tuple[str, str]] | None,
     ) -> EmailParts:
         html_papers: list[str] = []
         text_papers: list[str] = []
+        html_votes, text_votes = self._html.sections["votes"], self._text.sections["votes"]
+        html_values["votes"] = text_values["votes"] = ""
         for pick in picks:
             fragments = self._papers.get(pick.arxiv_id)
             if fragments is None:
@@ -154,6 +167,12 @@ class IssueFrame:
                 )
             html_values["reason"] = html.escape(pick.reason)
             text_values["reason"] = self._text_reason(pick)
+            if vote_urls is not None:
+                more, less = vote_urls[pick.arxiv_id]
+                text_values["votes"] = _section_fill(text_votes, {"more": more, "less": less})
+                html_values["votes"] = _section_fill(
+                    html_votes, {"more": html.escape(more), "less": html.escape(less)}
+                )
             _slots_fill_into(html_papers, fragments[0], html_values)
             _slots_fill_into(text_papers, fragments[1], text_values)
         return EmailParts(
@@ -244,6 +263,13 @@ def _slots_fill_into(out: list[str], parts: Parts, values: Mapping[str, str]) ->
     for i in range(1, len(parts), 2):
         out.append(values[parts[i]])
         out.append(parts[i + 1])
+
+
+def _section_fill(parts: Parts, values: Mapping[str, str]) -> str:
+    """`parts` with each slot's value in place, as one string."""
+    out: list[str] = []
+    _slots_fill_into(out, parts, values)
+    return "".join(out)
 
 
 class _NonceMarkers:

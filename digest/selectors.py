@@ -15,9 +15,11 @@ from django.utils import timezone
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
 from digest.reasons import trending_reason
 from digest.render import Pick
+from digest.votes import VoteTokenError, vote_token_read
 from papers.models import Paper
 from subscriptions.models import Subscriber
 from subscriptions.selectors import subscriber_find_by_email, subscriber_list_deliverable
+from subscriptions.tokens import fingerprint_matches
 
 # The per-issue figures of the admin's changelist, each counted from the ledger with its condition.
 ISSUE_LIST_COUNTS: dict[str, Q | None] = {
@@ -160,6 +162,35 @@ def delivery_list_latest(*, subscriber: Subscriber, limit: int) -> list[Delivery
     """The subscriber's latest deliveries with their issues (one query), newest issue first."""
     deliveries = Delivery.objects.filter(subscriber=subscriber).select_related("issue")
     return list(deliveries.order_by("-issue__date", "-pk")[:limit])
+
+
+# --- Votes ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteTarget:
+    """What a vote link names, checked: the delivery (with its reader), the paper and its title."""
+
+    delivery: Delivery
+    arxiv_id: str
+    title: str
+
+
+def vote_target_find(*, token: str) -> VoteTarget:
+    """The delivery and paper a vote link names, or VoteTokenError saying why it cannot be used."""
+    delivery_id, arxiv_id, fingerprint = vote_token_read(token)
+    delivery = Delivery.objects.select_related("subscriber").filter(pk=delivery_id).first()
+    # A deleted reader took their deliveries along; a changed address kills the old links.
+    if delivery is None or not fingerprint_matches(delivery.subscriber.email, fingerprint):
+        raise VoteTokenError(
+            "This link is no longer valid: there is no reader behind it.", status=404
+        )
+    if arxiv_id not in delivery.papers:
+        raise VoteTokenError("This link names a paper that was not in your digest.", status=404)
+    paper = Paper.objects.filter(arxiv_id=arxiv_id).only("title").first()
+    return VoteTarget(
+        delivery=delivery, arxiv_id=arxiv_id, title=paper.title if paper else arxiv_id
+    )
 
 
 # --- Papers of an issue ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from digest.selectors import issue_papers
 from digest.services import issue_pause
 from digest.transport import OutgoingDigest
 from digest.vectors import papers_vectors, vectors_get
+from digest.votes import VOTE_LESS, VOTE_MORE, vote_token_make
 from subscriptions.emails import site_url
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
@@ -89,11 +90,18 @@ def idempotency_key(*, issue_id: int, subscriber_id: int) -> str:
 
 
 class _ReaderLinks:
-    """The reader's manage and unsubscribe URLs, with the URL prefix reversed once per batch."""
+    """The reader's manage, unsubscribe and vote URLs, each reversed once per batch."""
 
     def __init__(self) -> None:
         self.manage = site_url(reverse("subscriptions:manage", kwargs={"token": "T0KEN"}))
         self.unsubscribe = site_url(reverse("subscriptions:unsubscribe", kwargs={"token": "T0KEN"}))
+        # Cut at the token once: each paper's two URLs are then two concatenations.
+        self._more = self._vote_url(VOTE_MORE).split("T0KEN")
+        self._less = self._vote_url(VOTE_LESS).split("T0KEN")
+
+    @staticmethod
+    def _vote_url(direction: str) -> str:
+        return site_url(reverse("digest:vote", kwargs={"token": "T0KEN", "direction": direction}))
 
     def for_reader(self, reader: Reader) -> tuple[str, str]:
         def token(purpose: Purpose) -> str:
@@ -105,6 +113,19 @@ class _ReaderLinks:
             self.manage.replace("T0KEN", token(Purpose.MANAGE)),
             self.unsubscribe.replace("T0KEN", token(Purpose.UNSUBSCRIBE)),
         )
+
+    def votes_for_reader(
+        self, reader: Reader, *, delivery_id: int, picks: Sequence[Pick]
+    ) -> dict[str, tuple[str, str]]:
+        """Each pick's "More like this" and "Less like this" URLs, signed for this delivery."""
+        (more_head, more_tail), (less_head, less_tail) = self._more, self._less
+        urls = {}
+        for pick in picks:
+            token = vote_token_make(
+                delivery_id=delivery_id, arxiv_id=pick.arxiv_id, address=reader.email
+            )
+            urls[pick.arxiv_id] = (more_head + token + more_tail, less_head + token + less_tail)
+        return urls
 
 
 # --- One batch ------------------------------------------------------------------------------------
@@ -313,6 +334,11 @@ def _digest_make(
         has_interests=reader.has_interests,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        vote_urls=(
+            links.votes_for_reader(reader, delivery_id=claimed.delivery_id, picks=picks)
+            if settings.PAPERBOY_VOTE_LINKS
+            else None
+        ),
     )
     key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
     picked = tuple(p.arxiv_id for p in picks)

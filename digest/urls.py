@@ -9,4 +9,5 @@ app_name = "digest"
 urlpatterns = [
     path("", views.archive, name="archive"),
     path("<day:day>/", views.issue, name="issue"),
+    path("vote/<str:token>/<str:direction>/", views.vote, name="vote"),
 ]

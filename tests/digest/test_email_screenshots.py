@@ -61,6 +61,13 @@ def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
         has_interests=True,
         manage_url="https://paperboy.example/manage/token/",
         unsubscribe_url="https://paperboy.example/unsubscribe/token/",
+        vote_urls={
+            pick.arxiv_id: (
+                f"https://paperboy.example/digest/vote/{'t' * 96}{n}/more/",
+                f"https://paperboy.example/digest/vote/{'t' * 96}{n}/less/",
+            )
+            for n, pick in enumerate(picks)
+        },
     )
     context, page = _new_page(browser, device, scheme)
     try:
@@ -74,6 +81,8 @@ def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
         )
         assert page.get_by_role("link", name="Unsubscribe").is_visible()
         assert page.locator(".pb-title").count() == len(chosen)
+        assert page.get_by_role("link", name="Less like this").count() == len(chosen)
+        assert page.get_by_role("link", name="More like this").first.is_visible()
         assert _fits_width(page)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == ("rgb(15, 17, 21)" if scheme == "dark" else "rgb(247, 247, 248)")
@@ -101,6 +110,7 @@ def test_the_view_in_browser_page_and_the_archive_look_right(
         assert page.get_by_role("link", name=" ".join(ranked[3].title.split())).is_visible()
         assert page.get_by_text("editor's pick").first.is_visible()
         assert page.get_by_role("link", name="Get the digest by email").is_visible()
+        assert page.get_by_role("link", name="More like this").count() == 0
         assert _fits_width(page)
         # The email's <style> block (phones, dark mode) applies under the site's CSP.
         padding = page.locator(".pb-head").evaluate(

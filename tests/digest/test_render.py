@@ -697,3 +697,101 @@ def test_a_reader_whose_papers_are_near_but_not_matches_is_told_they_are_the_nea
     line = "Nothing today matched your interests closely; here are the day's nearest papers."
     assert _intro(email) == line
     assert "most upvoted" not in email.text
+
+
+# --- "More like this" / "Less like this" ---------------------------------------------------------
+
+
+def _vote_urls(papers: dict[str, Paper], reader: str = "a") -> dict[str, tuple[str, str]]:
+    """Vote URLs as long as the real ones, with a query string so that escaping shows."""
+    token = "x" * 110
+    return {
+        arxiv_id: (
+            f"https://paperboy.example/digest/vote/{reader}-{arxiv_id}-{token}/more/?q=1&r=2",
+            f"https://paperboy.example/digest/vote/{reader}-{arxiv_id}-{token}/less/?q=1&r=2",
+        )
+        for arxiv_id in papers
+    }
+
+
+def test_each_paper_carries_the_readers_vote_links_in_both_parts() -> None:
+    papers = _papers(3)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+    picks = _picks(papers)
+
+    ada = frame.assemble(
+        picks=picks,
+        fallback=False,
+        has_interests=True,
+        manage_url=MANAGE,
+        unsubscribe_url=UNSUBSCRIBE,
+        vote_urls=_vote_urls(papers, "ada"),
+    )
+    bob = frame.assemble(
+        picks=picks[:1],
+        fallback=False,
+        has_interests=True,
+        manage_url=MANAGE,
+        unsubscribe_url=UNSUBSCRIBE,
+        vote_urls=_vote_urls(papers, "bob"),
+    )
+
+    anchors = [
+        (attrs["href"], text)
+        for attrs, text in re.findall(r"<a ([^>]*)>([^<]*)</a>", ada.html)
+        for attrs in [dict(re.findall(r'(\w+)="([^"]*)"', attrs))]
+        if "/vote/" in (attrs.get("href") or "")
+    ]
+    expected = [
+        (html.escape(url), label)
+        for arxiv_id in papers
+        for url, label in zip(
+            _vote_urls(papers, "ada")[arxiv_id], ("More like this", "Less like this"), strict=True
+        )
+    ]
+    assert anchors == expected
+    # Each under its own paper, in the reader's order.
+    cells = ada.html.split('class="pb-title"')[1:]
+    for cell, arxiv_id in zip(cells, papers, strict=True):
+        assert f"/vote/ada-{arxiv_id}-" in cell
+    lines = ada.text.splitlines()
+    for arxiv_id in papers:
+        more, less = _vote_urls(papers, "ada")[arxiv_id]
+        assert f"More like this: {more}" in lines
+        assert f"Less like this: {less}" in lines
+    # Another reader's copy has only their own links, from the same frame.
+    assert "/vote/ada-" not in bob.html + bob.text
+    assert bob.text.count("More like this: ") == 1
+    assert bob.html.count("/vote/bob-") == 2
+
+
+def test_the_public_copy_and_a_copy_without_vote_urls_have_no_vote_links() -> None:
+    papers = _papers(2)
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    public = frame.assemble_public(picks=_picks(papers))
+    plain = _assemble(frame, _picks(papers))
+
+    for email in (public, plain):
+        assert "like this" not in email.html + email.text
+        assert "/vote/" not in email.html + email.text
+        assert 'class="pb-votes"' not in email.html
+
+
+def test_it_stays_under_100_kb_with_20_long_papers_and_their_vote_links() -> None:
+    papers = {paper.arxiv_id: paper for paper in (_long_paper(n) for n in range(20))}
+    frame = issue_frame_build(
+        issue=_issue(note="A long note from the editors. " * 30), papers=papers
+    )
+
+    email = frame.assemble(
+        picks=_picks(papers, reason="matches: " + "x" * 60),
+        fallback=True,
+        has_interests=True,
+        manage_url=MANAGE,
+        unsubscribe_url=UNSUBSCRIBE,
+        vote_urls=_vote_urls(papers),
+    )
+
+    assert email.html.count("More like this</a>") == 20
+    assert len(email.html.encode()) < 100_000

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from typing import Any
 
 import pytest
@@ -15,17 +17,20 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from digest import ledger, sending, services, transport, vectors
+from digest import ledger, sending, services, transport, vectors, votes
 from digest.models import Delivery, Issue, IssueHide, IssuePin
 from digest.preview import issue_preview
 from papers.models import Paper
 from subscriptions.models import Subscriber
+from subscriptions.tokens import email_fingerprint
 from tests.factories import PaperFactory, papers_create, reader_create
 from tests.fakes import fake_embed
 from tests.helpers import DAY, provider_http_error
 
 BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
 LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+# A reader's signed vote link, its token and direction.
+_VOTE_URL = re.compile(r"https?://[^\s\"<>]+/digest/vote/([^/\s\"<>]+)/(more|less)/")
 
 
 @pytest.fixture(autouse=True)
@@ -234,7 +239,11 @@ def test_the_email_opens_with_the_readers_line_and_its_subject_names_their_first
     # The editors' preview shows what the reader got (but for the reader's signed links).
     assert preview.parts.subject == message.subject
     footer = "Manage your preferences"
-    assert preview.parts.text.split(footer)[0] == message.body.split(footer)[0]
+    # A preview's vote links are "#", as its manage link is: the rest is the same.
+    assert (
+        preview.parts.text.split(footer)[0]
+        == _VOTE_URL.sub("#", str(message.body)).split(footer)[0]
+    )
 
 
 @pytest.mark.django_db
@@ -543,3 +552,66 @@ def test_a_preview_makes_the_readers_signed_links_only_when_asked() -> None:
     assert "/manage/" in as_reader.parts.text
     assert "/unsubscribe/" in as_reader.parts.html
     assert [p.arxiv_id for p in staff_view.picks] == [p.arxiv_id for p in as_reader.picks]
+
+
+# --- "More like this" / "Less like this" ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_paper_carries_vote_links_signed_for_its_reader_delivery_and_paper(
+    settings: Any,
+) -> None:
+    settings.PAPERBOY_VOTE_LINKS = True
+    papers_create()
+    issue = _issue()
+    ada = reader_create(interests="pose estimation")
+    bob = reader_create(interests="speech recognition")
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    assert len(mail.outbox) == 2
+    for message in mail.outbox:
+        assert isinstance(message, EmailMultiAlternatives)
+        (reader,) = [r for r in (ada, bob) if r.email in message.to]
+        delivery = Delivery.objects.get(subscriber=reader, issue=issue)
+        html_part = message.alternatives[0][0]
+        assert isinstance(html_part, str)
+        assert isinstance(message.body, str)
+        for part in (message.body, html.unescape(html_part)):
+            found = _VOTE_URL.findall(part)
+            # Two links per paper sent, in the order the papers were sent.
+            assert [d for _, d in found] == ["more", "less"] * len(delivery.papers)
+            read = [votes.vote_token_read(token) for token, _ in found]
+            assert [arxiv_id for _, arxiv_id, _ in read[::2]] == delivery.papers
+            assert {delivery_id for delivery_id, _, _ in read} == {delivery.pk}
+            assert {fp for _, _, fp in read} == {email_fingerprint(reader.email)}
+        assert html_part.count("Less like this</a>") == len(delivery.papers)
+
+
+@pytest.mark.django_db
+def test_while_vote_links_are_off_the_email_has_none(settings: Any) -> None:
+    settings.PAPERBOY_VOTE_LINKS = False
+    papers_create()
+    issue = _issue()
+    reader_create(interests="pose estimation")
+    ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
+    _send_all(issue)
+    (message,) = mail.outbox
+    assert isinstance(message, EmailMultiAlternatives)
+    assert "/vote/" not in message.body
+    assert "/vote/" not in str(message.alternatives[0][0])
+
+
+@pytest.mark.django_db
+def test_a_preview_never_holds_a_readers_vote_links(settings: Any) -> None:
+    settings.PAPERBOY_VOTE_LINKS = True
+    papers_create()
+    issue = _issue()
+    reader = reader_create(interests="pose estimation")
+    for preview in (
+        issue_preview(issue=issue, subscriber=reader),
+        issue_preview(issue=issue, subscriber=reader, reader_links=True),
+    ):
+        assert "/vote/" not in preview.parts.html + preview.parts.text
+        more = re.findall(r'<a href="#"[^>]*>More like this</a>', preview.parts.html)
+        assert len(more) == len(preview.picks)
+        assert preview.parts.text.count("More like this: #\n") == len(preview.picks)

@@ -82,6 +82,7 @@ SEGMENTS: dict[str, st.SearchStrategy[str]] = {
     "esp": st.one_of(st.sampled_from(PROVIDERS), anything),
     "key": st.one_of(token_like, st.sampled_from(["../../etc/passwd", "..%2f..%2fsettings.py"])),
     "any": st.text(max_size=80),
+    "direction": st.one_of(st.sampled_from(["more", "less"]), anything),
 }
 ROUTES = [
     "/",
@@ -105,6 +106,7 @@ ROUTES = [
     "/outbox/{key}/",
     "/digest/",
     "/digest/{day}/",
+    "/digest/vote/{token}/{direction}/",
     "/anymail/{esp}/tracking/",
     "/admin/{any}",
     "/static/{any}",
