@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.ranking import CandidatePool, Ranked
+from digest.reasons import PIN_REASON
 from digest.render import Pick
-
-PIN_REASON = "editor's pick"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 # fewer is not trending. Under it the reason is only what is true of every candidate.
 TRENDING_MIN_UPVOTES = 10
 NEW_TODAY_REASON = "new today"
+# The reason of a paper the editors pinned: every reader of the issue gets it, first.
+PIN_REASON = "editor's pick"
 
 
 def trending_reason(upvotes: int) -> str:

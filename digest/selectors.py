@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
-from digest.reasons import trending_reason
+from digest.reasons import PIN_REASON, trending_reason
 from digest.render import Pick
 from digest.votes import VoteTokenError, vote_token_read
 from papers.models import Paper
@@ -34,7 +34,6 @@ ISSUE_LIST_COUNTS: dict[str, Q | None] = {
 }
 # Readers of one issue must all get the same issue: once it goes out, its pins, hides and note stay.
 FROZEN_STATUSES = (IssueStatus.SENDING, IssueStatus.SENT)
-EDITORS_PICK = "editor's pick"
 _FROZEN_MEMO = "_digest_issue_is_frozen"
 Frequency = Subscriber.Frequency
 
@@ -259,6 +258,6 @@ def issue_public_picks(*, issue: Issue, limit: int) -> tuple[list[Pick], dict[st
     trending = [by_id[arxiv_id] for arxiv_id in wanted if arxiv_id in by_id][
         : max(limit - len(pins), 0)
     ]
-    picks = [Pick(paper.arxiv_id, EDITORS_PICK, pinned=True) for paper in pins]
+    picks = [Pick(paper.arxiv_id, PIN_REASON, pinned=True) for paper in pins]
     picks += [Pick(paper.arxiv_id, trending_reason(paper.upvotes)) for paper in trending]
     return picks, {paper.arxiv_id: paper for paper in [*pins, *trending]}

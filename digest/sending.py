@@ -34,7 +34,7 @@ from digest.selectors import issue_papers
 from digest.services import issue_pause
 from digest.transport import OutgoingDigest
 from digest.vectors import papers_vectors, vectors_get
-from digest.votes import VOTE_LESS, VOTE_MORE, vote_token_make
+from digest.votes import VOTE_LESS, VOTE_MORE, vote_tokens_make
 from subscriptions.emails import site_url
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
@@ -119,13 +119,14 @@ class _ReaderLinks:
     ) -> dict[str, tuple[str, str]]:
         """Each pick's "More like this" and "Less like this" URLs, signed for this delivery."""
         (more_head, more_tail), (less_head, less_tail) = self._more, self._less
-        urls = {}
-        for pick in picks:
-            token = vote_token_make(
-                delivery_id=delivery_id, arxiv_id=pick.arxiv_id, address=reader.email
-            )
-            urls[pick.arxiv_id] = (more_head + token + more_tail, less_head + token + less_tail)
-        return urls
+        arxiv_ids = [pick.arxiv_id for pick in picks]
+        tokens = vote_tokens_make(
+            delivery_id=delivery_id, arxiv_ids=arxiv_ids, address=reader.email
+        )
+        return {
+            arxiv_id: (more_head + token + more_tail, less_head + token + less_tail)
+            for arxiv_id, token in zip(arxiv_ids, tokens, strict=True)
+        }
 
 
 # --- One batch ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+from collections.abc import Sequence
 
 from django.core import signing
 from django.utils import timezone
@@ -70,8 +71,16 @@ def _unb64(text: str) -> str:
 
 def vote_token_make(*, delivery_id: int, arxiv_id: str, address: str) -> str:
     """A URL-safe token naming this paper of this delivery, bound to the address it was sent to."""
-    payload = f"{delivery_id}{_SEP}{arxiv_id}{_SEP}{email_fingerprint(address)}"
-    return _signer().sign(_b64(payload))
+    return vote_tokens_make(delivery_id=delivery_id, arxiv_ids=[arxiv_id], address=address)[0]
+
+
+def vote_tokens_make(*, delivery_id: int, arxiv_ids: Sequence[str], address: str) -> list[str]:
+    """vote_token_make for each paper of one delivery, the address's fingerprint computed once."""
+    signer, fingerprint = _signer(), email_fingerprint(address)
+    return [
+        signer.sign(_b64(f"{delivery_id}{_SEP}{arxiv_id}{_SEP}{fingerprint}"))
+        for arxiv_id in arxiv_ids
+    ]
 
 
 def vote_token_read(token: str) -> tuple[int, str, str]:
