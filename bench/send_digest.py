@@ -15,7 +15,9 @@ it after each batch, as a real provider's client would not keep them either.
 Prints the figures, then one JSON line: digests_per_s, queries_per_batch, peak_rss_mb (the
 largest worker's peak), per size. Also how long a new interests text takes to rank one day's
 candidates (model already loaded: embed the text, then rank).
-Targets on a 2-core machine: >= 2,000 digests/s, <= 5 queries per batch, memory flat in N.
+`--voters` of the readers (default 30%) have a learned profile fit on `--votes` votes (default
+50), which sending reads in one more query per batch.
+Targets on a 2-core machine: >= 2,000 digests/s, <= 6 queries per batch, memory flat in N.
 
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/paperboy_bench_send; the
 database is created if missing and migrated; its readers and deliveries are replaced).
@@ -49,8 +51,9 @@ os.environ.pop("EMAIL_PROVIDER", None)
 os.environ["PAPERBOY_EMBED_ON_CHANGE"] = "false"
 
 TARGET_DIGESTS_PER_S = 2_000
-TARGET_QUERIES_PER_BATCH = 5
+TARGET_QUERIES_PER_BATCH = 6
 CANDIDATES = 100
+PROFILES = 200  # distinct learned profiles, shared out among the readers who have one
 TOPICS = [
     "pose estimation", "3D human pose", "speech recognition", "text to speech",
     "robot manipulation", "robot learning", "video generation", "image generation",
@@ -79,7 +82,7 @@ def interests_pool(count: int, rng: random.Random) -> list[str]:
     return sorted(texts)
 
 
-def data_setup(*, subscribers: int, distinct: int) -> int:
+def data_setup(*, subscribers: int, distinct: int, voters: float, votes: int) -> int:
     """Papers, the issue, its stored vectors and `subscribers` active readers; the issue id."""
     import datetime as dt
 
@@ -134,7 +137,64 @@ def data_setup(*, subscribers: int, distinct: int) -> int:
         while chunk := list(itertools.islice(rows, 5_000)):
             Subscriber.objects.bulk_create(chunk)
         print(f"  {subscribers:,} readers inserted in {time.perf_counter() - started:.1f} s")
+    profiles_setup(share=voters, votes=votes, pool=pool, rng=rng)
     return issue.pk
+
+
+def profiles_setup(*, share: float, votes: int, pool: list[str], rng: random.Random) -> None:
+    """Learned profiles for `share` of the readers, each fit on `votes` votes (70% "more").
+
+    Fit as the worker fits them (digest.learning) on stored papers' vectors; PROFILES distinct
+    profiles are fit and shared out, since fitting one per reader would take the setup minutes
+    and sending reads a profile the same way whoever else has the same one.
+    """
+    import numpy as np
+
+    from digest import learning, profiles, vectors
+    from digest.models import ReaderProfile
+    from papers.models import Paper
+    from subscriptions.models import Subscriber
+
+    started = time.perf_counter()
+    ReaderProfile.objects.all().delete()
+    ids = list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
+    chosen = [pk for i, pk in enumerate(ids) if (i * 7919) % 100 < share * 100]
+    if not chosen or votes <= 0:
+        return
+    papers = list(Paper.objects.order_by("arxiv_id")[:2_000])
+    paper_vectors = vectors.papers_vectors(papers=papers)
+    background = paper_vectors[rng.sample(range(len(papers)), learning.BACKGROUND_PAPERS)]
+    fitted = []
+    for k in range(PROFILES):
+        picked = rng.sample(range(len(papers)), votes)
+        up, down = picked[: votes * 7 // 10], picked[votes * 7 // 10 :]
+        signals = learning.Signals(
+            facets=vectors.facets_vectors(interests=pool[k % len(pool)]),
+            seeds=learning.empty(),
+            liked=paper_vectors[up],
+            liked_weights=np.ones(len(up)),
+            disliked=paper_vectors[down],
+            disliked_weights=np.ones(len(down)),
+            less=learning.empty(),
+            background=background,
+        )
+        examples = [
+            learning.Example(learning.ExampleKind.LIKED, papers[i].arxiv_id, papers[i].title)
+            for i in up
+        ][: learning.EXAMPLES_MAX]
+        profile = learning.profile_learn(
+            signals, examples=examples, example_vectors=paper_vectors[up][: len(examples)]
+        )
+        fitted.append(profiles.profile_fields(profile))
+    rows = (
+        ReaderProfile(subscriber_id=pk, **fitted[i % len(fitted)]) for i, pk in enumerate(chosen)
+    )
+    while chunk := list(itertools.islice(rows, 2_000)):
+        ReaderProfile.objects.bulk_create(chunk)
+    print(
+        f"  {len(chosen):,} readers ({share:.0%}) with a learned profile of {votes} votes, "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def send_worker(
@@ -239,6 +299,10 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--distinct-interests", type=int, default=3_000)
+    parser.add_argument(
+        "--voters", type=float, default=0.3, help="share of readers with a learned profile"
+    )
+    parser.add_argument("--votes", type=int, default=50, help="votes behind each such profile")
     args = parser.parse_args()
     if not os.environ["DATABASE_URL"].startswith("postgres"):
         raise SystemExit("this benchmark needs PostgreSQL (DATABASE_URL=postgres://...)")
@@ -250,7 +314,9 @@ def main() -> None:
     issue_id = 0
     for n in args.subscribers:
         print(f"== {n:,} readers, batches of {args.batch_size}, {args.workers} worker processes")
-        issue_id = data_setup(subscribers=n, distinct=args.distinct_interests)
+        issue_id = data_setup(
+            subscribers=n, distinct=args.distinct_interests, voters=args.voters, votes=args.votes
+        )
         result = issue_send(issue_id=issue_id, batch_size=args.batch_size, workers=args.workers)
         print(
             f"  sent {result['sent']:,} of {result['due']:,} due in {result['send_s']} s: "

@@ -308,12 +308,14 @@ PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)
 # An issue pauses itself when at least this share of its last sends failed (over 50 or more).
 PAPERBOY_PAUSE_ERROR_RATE = env.float("PAPERBOY_PAUSE_ERROR_RATE", default=0.2)
-# "More like this / Less like this" links under each paper of a digest. Off until the ranking
-# learns from the votes (issue 10, section 4): a link must not promise what the digest ignores.
-PAPERBOY_VOTE_LINKS = env.bool("PAPERBOY_VOTE_LINKS", default=False)
+# "More like this / Less like this" links under each paper of a digest; the reader's ranking learns
+# from them (digest.learning).
+PAPERBOY_VOTE_LINKS = env.bool("PAPERBOY_VOTE_LINKS", default=True)
 # A stored template (id or alias) holding {{{html}}}, {{text}} and {{subject}}, for providers whose
 # batch API takes per-recipient content only through templates (Postmark, Amazon SES, Brevo).
 PAPERBOY_DIGEST_TEMPLATE_ID = env.str("PAPERBOY_DIGEST_TEMPLATE_ID", default="")
 # Embed new papers and new interests texts in the worker as they arrive (the tests switch it off
 # and turn it on where they test it: the model takes seconds to load).
 PAPERBOY_EMBED_ON_CHANGE = env.bool("PAPERBOY_EMBED_ON_CHANGE", default=True)
+# Refit a reader's learned profile in the worker when their votes, seeds or texts change.
+PAPERBOY_LEARN_ON_CHANGE = env.bool("PAPERBOY_LEARN_ON_CHANGE", default=True)

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from digest.models import Issue, IssueKind
+from subscriptions.seeds import SeedError, ids_parse
 
 EARLIEST = dt.date(2020, 1, 1)
 
@@ -77,3 +78,25 @@ def progress(total: int, *, desc: str, **kwargs: Any) -> tqdm[Any]:
     return tqdm(
         total=total, desc=desc, unit="digest", file=sys.stderr, dynamic_ncols=True, **kwargs
     )
+
+
+def file_read(path: str, *, option: str, max_bytes: int) -> bytes:
+    """The bytes of the file an option names, at most `max_bytes` of them, or CommandError."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise CommandError(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise CommandError(
+            f"{option}: {path} is too large (the limit is {max_bytes / 1024 / 1024:g} MB)"
+        )
+    return data
+
+
+def arxiv_ids_parse(values: list[str], *, option: str) -> list[str]:
+    """The versionless arXiv ids given to an option (ids or links), or CommandError."""
+    try:
+        return ids_parse(" ".join(values))
+    except SeedError as exc:
+        raise CommandError(f"{option}: {exc}") from None

@@ -243,3 +243,32 @@ class PaperClick(models.Model):
 
     def __str__(self) -> str:
         return f"click on {self.arxiv_id} in delivery {self.delivery_id}"
+
+
+class ReaderProfile(models.Model):
+    """What the ranking learned of one reader, computed by the worker when their signals change.
+
+    Read by the sending batch in one query for all its readers; a reader without a row is ranked
+    on their interests alone. See digest.learning.
+    """
+
+    subscriber = models.OneToOneField(
+        "subscriptions.Subscriber",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="reader_profile",
+    )
+    # float32, little-endian: the per-reader classifier's weights over the embedding, then bias.
+    weights = models.BinaryField(default=b"")
+    # float16 rows: the unit embeddings of the papers the reader liked or gave as seeds, for the
+    # reasons ("because you liked 'Title'"), in the order of `examples`.
+    example_vectors = models.BinaryField(default=b"")
+    examples = models.JSONField(default=list)  # [{"kind": "liked"|"seed", "title": ...}, ...]
+    # float32 rows: the "less of this" text's facets; papers close to them are pushed down.
+    less_vectors = models.BinaryField(default=b"")
+    # How much the reader taught: seeds and votes (older votes count less, a click a quarter).
+    signals = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of subscriber {self.subscriber_id} ({self.signals} signals)"

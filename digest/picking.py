@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digest.learning import LearnedProfile
 from digest.ranking import CandidatePool, Ranked
 from digest.reasons import PIN_REASON
 from digest.render import Pick
@@ -23,11 +24,17 @@ class Reader:
     interests: str
     digest_size: int
     categories: tuple[str, ...] = ()  # arXiv categories the reader keeps to; empty: all
+    # What the ranking learned of the reader's votes, seeds and "less of this" (digest.profiles);
+    # None: ranked on the interests text alone.
+    profile: LearnedProfile | None = None
 
     @property
     def has_interests(self) -> bool:
-        """Whether the reader wrote any interests (one who did not is never told none matched)."""
-        return bool(self.interests.strip())
+        """Whether the reader told us what they like: interests written, or seeds and votes.
+
+        One who did neither is never told that nothing matched.
+        """
+        return bool(self.interests.strip()) or (self.profile is not None and self.profile.learns)
 
 
 def reader_picks(
@@ -48,7 +55,12 @@ def reader_picks(
     ranked: list[Ranked] = []
     if room > 0:
         ranked = pool.rank(
-            interests=reader.interests, limit=room, exclude_ids=sent, facet_vectors=facet_vectors
+            interests=reader.interests,
+            limit=room,
+            exclude_ids=sent,
+            facet_vectors=facet_vectors,
+            profile=reader.profile,
         )
     fallback = bool(ranked) and ranked[0].fallback
-    return [*pinned, *(Pick(r.arxiv_id, r.reason, r.matched) for r in ranked)], fallback
+    picks = [Pick(r.arxiv_id, r.reason, r.matched, example=r.example) for r in ranked]
+    return [*pinned, *picks], fallback

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from digest.embeddings import DIMENSIONS
@@ -27,9 +28,10 @@ from digest.selectors import issue_papers
 from digest.tasks import interests_embed, papers_embed
 from digest.vectors import facets_vectors, papers_vectors
 from papers.models import Paper
+from subscriptions.emails import site_url
 from subscriptions.models import Subscriber
 from subscriptions.services import subscriber_link
-from subscriptions.tokens import Purpose
+from subscriptions.tokens import Purpose, token_make
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +55,8 @@ def issue_preview(
 ) -> Preview:
     """The digest `subscriber` (or a reader with these `interests`) would get from this issue now.
 
-    The reader's signed manage and unsubscribe links are only made with `reader_links`: staff
-    look at a reader's digest, they do not act as them, so the admin's preview has "#" instead.
+    The reader's signed manage, signals and unsubscribe links are only made with `reader_links`:
+    staff look at a reader's digest, they do not act as them, so the admin's preview has "#".
     Its vote links are always "#": a vote names a delivery, and a preview is none.
     """
     if interests is None:
@@ -71,7 +73,9 @@ def issue_preview(
         facet_vectors=facet_vectors,
     )
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
-    manage_url, unsubscribe_url = _preview_links(subscriber=subscriber, reader_links=reader_links)
+    manage_url, unsubscribe_url, signals_url = _preview_links(
+        subscriber=subscriber, reader_links=reader_links
+    )
     parts = frame.assemble(
         picks=picks,
         fallback=fallback,
@@ -81,6 +85,7 @@ def issue_preview(
         vote_urls=(
             {pick.arxiv_id: ("#", "#") for pick in picks} if settings.PAPERBOY_VOTE_LINKS else None
         ),
+        signals_url=signals_url,
     )
     return Preview(picks, parts, fallback, semantic)
 
@@ -121,13 +126,18 @@ def _preview_reader(*, subscriber: Subscriber | None, interests: str, size: int 
     )
 
 
-def _preview_links(*, subscriber: Subscriber | None, reader_links: bool) -> tuple[str, str]:
-    """The manage and unsubscribe URLs: the subscriber's signed ones if asked for, else "#"."""
+def _preview_links(*, subscriber: Subscriber | None, reader_links: bool) -> tuple[str, str, str]:
+    """The manage, unsubscribe and signals URLs: the subscriber's signed ones if asked, else "#"."""
     if subscriber is None or not reader_links:
-        return "#", "#"
+        return "#", "#", "#"
+    # The signals page opens with the manage link's token.
+    token = token_make(
+        subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
+    )
     return (
-        subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE),
+        site_url(reverse("subscriptions:manage", kwargs={"token": token})),
         subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE),
+        site_url(reverse("digest:signals", kwargs={"token": token})),
     )
 
 

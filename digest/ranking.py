@@ -26,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from digest.embeddings import PaperText, papers_embed, text_embed
+from digest.learning import ExampleKind, LearnedProfile
 from digest.reasons import trending_reason
 
 WEIGHT_SEMANTIC = 0.65
@@ -43,6 +44,10 @@ MATCH_MIN_SIMILARITY = 0.50
 # from 0.50 cut nDCG@5 on the learn_dev tuning days from 0.729 to 0.407), it just does not call
 # them matches.
 RELATED_MIN_SIMILARITY = 0.30
+# A learned pick says "because you liked 'Title'" (or "like your paper 'Title'") only when its
+# cosine to that paper reaches this. Set on the learn_dev tuning days like MATCH_MIN_SIMILARITY
+# (`python bench/learn_eval.py` prints the precision of these labels at each threshold).
+EXAMPLE_MIN_SIMILARITY = 0.50
 MAX_FACETS = 8
 # Interests texts whose scores a pool keeps, least recently used out first: about 14 KB each for
 # 100 candidates, so a worker's memory stays flat however many readers it serves.
@@ -84,6 +89,8 @@ class Ranked:
     fallback: bool = False
     # The facet of the reader's interests it matches by meaning; "" when not a match.
     matched: str = ""
+    # The title of the paper the reader liked or gave as a seed that the reason names, if any.
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -275,13 +282,26 @@ class CandidatePool:
         limit: int,
         exclude_ids: set[str] | frozenset[str] = frozenset(),
         facet_vectors: np.ndarray | None = None,
+        profile: LearnedProfile | None = None,
     ) -> list[Ranked]:
-        """The `limit` best candidates, never one in `exclude_ids` (see candidates_rank)."""
+        """The `limit` best candidates, never one in `exclude_ids` (see candidates_rank).
+
+        With a `profile` (what the reader taught the ranking, digest.learning), its classifier's
+        score is blended in and "less of this" pushes papers down.
+        """
         if limit <= 0:
             return []
         excluded = {self.index[a] for a in exclude_ids if a in self.index}
         if len(excluded) == len(self.ids):
             return []
+        if profile is not None and (profile.learns or profile.less_vectors is not None):
+            return self._rank_learned(
+                interests=interests,
+                limit=limit,
+                excluded=excluded,
+                facet_vectors=facet_vectors,
+                profile=profile,
+            )
         if not interests.strip():
             return self.trending_top(limit=limit, exclude_ids=exclude_ids)
         # Signals are normalized over the whole pool, excluded papers included, so that what was
@@ -290,6 +310,70 @@ class CandidatePool:
         if scored.matches_nothing(excluded=excluded):
             return self.trending_top(limit=limit, exclude_ids=exclude_ids)
         return [self._ranked(scored, i) for i in scored.top(limit=limit, excluded=excluded)]
+
+    def _rank_learned(
+        self,
+        *,
+        interests: str,
+        limit: int,
+        excluded: set[int],
+        facet_vectors: np.ndarray | None,
+        profile: LearnedProfile,
+    ) -> list[Ranked]:
+        """The best candidates by the text and the reader's learned profile (see rank)."""
+        text = self._scores_for(interests, facet_vectors) if interests.strip() else None
+        fallback = False
+        if profile.learns:
+            learned = _minmax(profile.learned_scores(self.vectors))
+            if text is not None:
+                weight = profile.blend_weight
+                base = (1 - weight) * text.scores + weight * learned
+            else:
+                base = (1 - WEIGHT_TRENDING) * learned + WEIGHT_TRENDING * _over_max(self.trending)
+        elif text is not None and not text.matches_nothing(excluded=excluded):
+            base = text.scores
+        else:
+            # Only "less of this": the day's most upvoted papers, minus what the reader avoids.
+            fallback = text is not None
+            base = _over_max(self.trending)
+        scores = base - profile.less_penalty(self.vectors)
+        order = np.lexsort((self.id_rank, -self.votes, -scores)).tolist()
+        top = [i for i in order if i not in excluded][:limit]
+        return [
+            self._ranked_learned(text, profile, i, score=float(scores[i]), fallback=fallback)
+            for i in top
+        ]
+
+    def _ranked_learned(
+        self,
+        text: _PoolScores | None,
+        profile: LearnedProfile,
+        i: int,
+        *,
+        score: float,
+        fallback: bool,
+    ) -> Ranked:
+        """Candidate `i` as ranked with a profile: its reason names a facet or a liked paper."""
+        upvotes = self.upvotes[i]
+        reason, matched, example = trending_reason(upvotes), "", ""
+        facet_similarity = float(text.signals.semantic[i]) if text is not None else 0.0
+        nearest = profile.nearest_example(self.vectors[i], arxiv_id=self.ids[i])
+        if nearest is not None and nearest[1] >= max(EXAMPLE_MIN_SIMILARITY, facet_similarity):
+            example = nearest[0].title
+            reason = _example_reason(nearest[0].kind, example)
+        elif text is not None and not fallback:
+            reason = _match_reason(text.signals, i, upvotes)
+            matched = _matched(text.signals, i)
+        return Ranked(
+            arxiv_id=self.ids[i],
+            title=self.papers[i].title,
+            score=round(score, 4),
+            reason=reason,
+            upvotes=upvotes,
+            fallback=fallback,
+            matched=matched,
+            example=example,
+        )
 
     def _ranked(self, scored: _PoolScores, i: int) -> Ranked:
         """Candidate `i` as ranked for the interests `scored` holds, with its reason."""
@@ -395,6 +479,14 @@ def _matched(signals: RankingSignals, i: int) -> str:
     if signals.semantic[i] >= MATCH_MIN_SIMILARITY:
         return signals.facets[int(signals.best_facet[i])]
     return ""
+
+
+def _example_reason(kind: str, title: str) -> str:
+    """Why a paper close to one the reader liked, or gave as a seed, was picked."""
+    quoted = f"‘{_reason_shorten(title)}’"
+    return (
+        f"because you liked {quoted}" if kind == ExampleKind.LIKED else f"like your paper {quoted}"
+    )
 
 
 def _match_reason(signals: RankingSignals, i: int, upvotes: int) -> str:

@@ -13,13 +13,15 @@ carries two kinds of markers, both made with a random nonce so that no scraped t
   (one per paper, the reader's opening line, the personal and the public top lines and footers),
   cut out after inlining;
 - a slot, `<!--pb:N:@name-->`: where a section goes back in, in the reader's order;
-- and inside sections, tokens `pbN<name>` for the per-reader values (reason, opening line, manage
-  and unsubscribe URLs, the paper's vote line and its two vote URLs), which escaping and inlining
-  leave alone since they are plain alphanumerics.
+- and inside sections, tokens `pbN<name>` for the per-reader values (reason, opening line, manage,
+  signals and unsubscribe URLs, the paper's vote line and its two vote URLs), which escaping and
+  inlining leave alone since they are plain alphanumerics.
 
 The vote line ("More like this · Less like this") is a section of its own, rendered and inlined
 once like the rest, and filled per reader and paper into the paper's `votes` token: the reader's
-copy has one under every paper, the public copy none.
+copy has one under every paper, the public copy none. The footer's "Your signals" link is one too,
+nested in the footer where it is shown, so that it is inlined in its place: filled into the
+footer's `signals_link` token when the reader's signals URL is given, left out otherwise.
 
 IssueFrame.assemble then only concatenates strings and escapes the reader's values: no template,
 no HTML parsing, no CSS work per reader.
@@ -52,9 +54,28 @@ AUTHORS_SHOWN = 3
 TEXT_WIDTH = 72
 TOPIC_MAX_CHARS = 40
 TOPICS_NAMED = 2
-_TOKENS = ("reason", "intro", "manage", "unsubscribe", "votes", "more", "less")
+_TOKENS = (
+    "reason",
+    "intro",
+    "manage",
+    "unsubscribe",
+    "votes",
+    "more",
+    "less",
+    "signals_link",
+    "signals",
+)
 _SLOTS = ("view", "intro", "papers", "footer")
-_SECTIONS = ("view", "view_public", "intro", "empty", "footer", "footer_public", "votes")
+_SECTIONS = (
+    "view",
+    "view_public",
+    "intro",
+    "empty",
+    "footer",
+    "footer_public",
+    "votes",
+    "signals",
+)
 # Stylesheets never come from the network; the @media rules (dark mode, phones) sit in a
 # <style data-css-inline="keep"> block that the inliner leaves in place.
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, minify_css=True)
@@ -68,6 +89,7 @@ class Pick:
     reason: str  # e.g. "matches: pose estimation", "trending: 212 upvotes", "editor's pick"
     matched: str = ""  # what of the reader's interests it matched; "" for pins and trending picks
     pinned: bool = False  # an editors' pick, which every reader gets
+    example: str = ""  # the title of the paper the reader liked or gave that it is close to
 
 
 @dataclass(frozen=True)
@@ -119,13 +141,15 @@ class IssueFrame:
         manage_url: str,
         unsubscribe_url: str,
         vote_urls: Mapping[str, tuple[str, str]] | None = None,
+        signals_url: str = "",
     ) -> EmailParts:
         """One reader's email: their opening line, their papers in their order, reasons, links.
 
         `fallback`: nothing matched the reader's interests, their papers are the most upvoted;
         `has_interests`: the reader wrote some (one who did not is never told nothing matched);
         `vote_urls`: each pick's ("More like this", "Less like this") URLs by arxiv id; None
-        leaves the vote lines out.
+        leaves the vote lines out. `signals_url`: the reader's "Your signals" page, linked in the
+        footer ("" leaves the link out).
         """
         intro = intro_line(
             picks=picks, fallback=fallback, has_interests=has_interests, weekly=self._weekly
@@ -136,6 +160,14 @@ class IssueFrame:
             "unsubscribe": html.escape(unsubscribe_url),
         }
         text_values = {"intro": intro, "manage": manage_url, "unsubscribe": unsubscribe_url}
+        html_values["signals_link"] = text_values["signals_link"] = ""
+        if signals_url:
+            html_values["signals_link"] = _section_fill(
+                self._html.sections["signals"], {"signals": html.escape(signals_url)}
+            )
+            text_values["signals_link"] = _section_fill(
+                self._text.sections["signals"], {"signals": signals_url}
+            )
         return self._assemble(picks, html_values, text_values, public=False, vote_urls=vote_urls)
 
     def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
@@ -219,6 +251,7 @@ def intro_line(*, picks: Sequence[Pick], fallback: bool, has_interests: bool, we
     if not own:
         return f"The editors' pick{'s' if pins > 1 else ''} of the {span}."
     matched = [pick.matched for pick in own if pick.matched]
+    learned = sum(bool(pick.example) for pick in own)
     if not has_interests:
         return f"{'This week' if weekly else 'Today'}'s top papers{plus}."
     if fallback:
@@ -226,6 +259,9 @@ def intro_line(*, picks: Sequence[Pick], fallback: bool, has_interests: bool, we
             f"Nothing {_period_of(weekly)} matched your interests, "
             f"so here are the {span}'s most upvoted papers{plus}."
         )
+    if learned:
+        on = f"{len(matched)} on {_topics(matched)}, " if matched else ""
+        return f"Your {_count(len(own), 'paper')}: {on}{learned} close to papers you chose{plus}."
     if not matched:
         # Ranked by closeness to the interests, but none close enough to be called a match.
         return (
@@ -303,7 +339,9 @@ class _NonceMarkers:
         sections: dict[str, Parts] = {}
 
         def section_cut_out(match: re.Match[str]) -> str:
-            sections[match.group(1)] = tuple(self._tokens.split(match.group(2)))
+            # A section may hold another (the footer holds its signals link): cut that out too.
+            body = self._section.sub(section_cut_out, match.group(2))
+            sections[match.group(1)] = tuple(self._tokens.split(body))
             return ""
 
         skeleton = tuple(self._slot.split(self._section.sub(section_cut_out, document)))

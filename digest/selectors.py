@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from digest.models import (
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueKind,
+    IssueStatus,
+    PaperClick,
+    ReaderProfile,
+    Vote,
+    VoteDirection,
+)
 from digest.reasons import PIN_REASON, trending_reason
 from digest.render import Pick
 from digest.votes import VoteTokenError, vote_token_read
 from papers.models import Paper
-from subscriptions.models import Subscriber
+from subscriptions.models import Seed, Subscriber
 from subscriptions.selectors import subscriber_find_by_email, subscriber_list_deliverable
 from subscriptions.tokens import fingerprint_matches
 
@@ -190,6 +201,110 @@ def vote_target_find(*, token: str) -> VoteTarget:
     return VoteTarget(
         delivery=delivery, arxiv_id=arxiv_id, title=paper.title if paper else arxiv_id
     )
+
+
+# --- A reader's signals: what they taught the ranking (their own page, their data export) ------
+
+
+@dataclass(frozen=True)
+class SignalVote:
+    """One of the reader's standing votes, with the paper's title when the paper is stored."""
+
+    id: int
+    arxiv_id: str
+    title: str
+    stored: bool  # the paper is in the database: its page can be linked
+    direction: str
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ReaderSignals:
+    """Everything a reader gave the ranking beyond the texts on their subscription."""
+
+    votes: list[SignalVote]
+    seeds: list[Seed]
+    clicks: int  # tracked clicks on papers in their digests: weak signals, counted only
+    learned: bool  # the worker holds a learned profile for them
+
+
+def reader_signals(*, subscriber: Subscriber) -> ReaderSignals:
+    """The reader's votes (newest first, with titles), seeds, click count and learned state.
+
+    Five queries, whatever the number of votes.
+    """
+    votes = list(Vote.objects.filter(subscriber=subscriber).order_by("-updated_at", "-pk"))
+    titles = dict(
+        Paper.objects.filter(arxiv_id__in=[vote.arxiv_id for vote in votes]).values_list(
+            "arxiv_id", "title"
+        )
+    )
+    return ReaderSignals(
+        votes=[
+            SignalVote(
+                vote.pk,
+                vote.arxiv_id,
+                " ".join(titles.get(vote.arxiv_id, vote.arxiv_id).split()),
+                vote.arxiv_id in titles,
+                vote.direction,
+                vote.updated_at,
+            )
+            for vote in votes
+        ],
+        seeds=list(Seed.objects.filter(subscriber=subscriber).order_by("created_at", "pk")),
+        clicks=PaperClick.objects.filter(subscriber=subscriber).count(),
+        learned=ReaderProfile.objects.filter(subscriber=subscriber).exists(),
+    )
+
+
+def vote_list_export(*, subscriber_id: int) -> list[dict[str, Any]]:
+    """The reader's votes, oldest first, JSON-ready, for their data export."""
+    votes = Vote.objects.filter(subscriber_id=subscriber_id).order_by("created_at", "pk")
+    return [
+        {
+            "arxiv_id": arxiv_id,
+            "direction": direction,
+            "created_at": created.isoformat(),
+            "updated_at": updated.isoformat(),
+        }
+        for arxiv_id, direction, created, updated in votes.values_list(
+            "arxiv_id", "direction", "created_at", "updated_at"
+        )
+    ]
+
+
+def paper_click_list_export(*, subscriber_id: int) -> list[dict[str, Any]]:
+    """The reader's tracked clicks on papers of their digests, oldest first, JSON-ready."""
+    clicks = PaperClick.objects.filter(subscriber_id=subscriber_id).order_by("clicked_at", "pk")
+    return [
+        {"arxiv_id": arxiv_id, "clicked_at": clicked.isoformat()}
+        for arxiv_id, clicked in clicks.values_list("arxiv_id", "clicked_at")
+    ]
+
+
+@dataclass(frozen=True)
+class VoteCounts:
+    """How many readers of an issue asked for more, and for less, like one paper."""
+
+    more: int = 0
+    less: int = 0
+
+
+def issue_vote_counts(*, issue: Issue) -> dict[str, VoteCounts]:
+    """{arXiv id: counts} of the standing votes cast from this issue's digests, in one query.
+
+    Counts only: editors curate with them and never see who voted.
+    """
+    rows = (
+        Vote.objects.filter(delivery__issue=issue)
+        .order_by()
+        .values("arxiv_id")
+        .annotate(
+            more=Count("pk", filter=Q(direction=VoteDirection.MORE)),
+            less=Count("pk", filter=Q(direction=VoteDirection.LESS)),
+        )
+    )
+    return {row["arxiv_id"]: VoteCounts(row["more"], row["less"]) for row in rows}
 
 
 # --- Papers of an issue ---------------------------------------------------------------------------

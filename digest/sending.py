@@ -1,10 +1,10 @@
 """Sending one batch: claim, re-read its readers, pick and assemble their emails, send, record.
 
-The queries per batch are constant whatever its size: claim (1), the readers (1), what they
-were already sent (1), their interests' vectors (at most 1, often 0: they are cached) and the
-outcome (1). The issue itself (candidates, their vectors, the rendered frame) is prepared once
-per process and reused by every batch (IssueContext). The provider's side (batch sizes,
-merged or one-by-one sending, what is worth a retry) is digest.transport's.
+The queries per batch are constant whatever its size: claim (1), the readers (1), their learned
+profiles (1), what they were already sent (1), their interests' vectors (at most 1, often 0:
+they are cached) and the outcome (1). The issue itself (candidates, their vectors, the rendered
+frame) is prepared once per process and reused by every batch (IssueContext). The provider's side
+(batch sizes, merged or one-by-one sending, what is worth a retry) is digest.transport's.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from digest import ledger, transport
 from digest.ledger import Claimed, Outcome
 from digest.models import DeliveryStatus, Issue
 from digest.picking import Reader, reader_picks
+from digest.profiles import profiles_read
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import IssueFrame, Pick, issue_frame_build
 from digest.selectors import issue_papers
@@ -90,10 +91,12 @@ def idempotency_key(*, issue_id: int, subscriber_id: int) -> str:
 
 
 class _ReaderLinks:
-    """The reader's manage, unsubscribe and vote URLs, each reversed once per batch."""
+    """The reader's manage, signals, unsubscribe and vote URLs, each reversed once per batch."""
 
     def __init__(self) -> None:
         self.manage = site_url(reverse("subscriptions:manage", kwargs={"token": "T0KEN"}))
+        # The signals page opens with the manage link's token: no extra signing per reader.
+        self.signals = site_url(reverse("digest:signals", kwargs={"token": "T0KEN"}))
         self.unsubscribe = site_url(reverse("subscriptions:unsubscribe", kwargs={"token": "T0KEN"}))
         # Cut at the token once: each paper's two URLs are then two concatenations.
         self._more = self._vote_url(VOTE_MORE).split("T0KEN")
@@ -103,15 +106,19 @@ class _ReaderLinks:
     def _vote_url(direction: str) -> str:
         return site_url(reverse("digest:vote", kwargs={"token": "T0KEN", "direction": direction}))
 
-    def for_reader(self, reader: Reader) -> tuple[str, str]:
+    def for_reader(self, reader: Reader) -> tuple[str, str, str]:
+        """The reader's (manage, unsubscribe, signals) URLs."""
+
         def token(purpose: Purpose) -> str:
             return token_make(
                 subscriber_id=reader.subscriber_id, address=reader.email, purpose=purpose
             )
 
+        manage = token(Purpose.MANAGE)
         return (
-            self.manage.replace("T0KEN", token(Purpose.MANAGE)),
+            self.manage.replace("T0KEN", manage),
             self.unsubscribe.replace("T0KEN", token(Purpose.UNSUBSCRIBE)),
+            self.signals.replace("T0KEN", manage),
         )
 
     def votes_for_reader(
@@ -250,8 +257,17 @@ def _readers_reread(
     rows = Subscriber.objects.filter(deliveries__claim=claim).values_list(
         "pk", "email", "status", "confirmed_at", "interests", "digest_size", "categories"
     )
+    # What the ranking learned of them (their votes, seeds, "less of this"): one query more.
+    profiles = profiles_read(readers=Q(deliveries__claim=claim))
     readers = {
-        pk: Reader(pk, email, interests, digest_size, tuple(sorted(categories or ())))
+        pk: Reader(
+            pk,
+            email,
+            interests,
+            digest_size,
+            tuple(sorted(categories or ())),
+            profile=profiles.get(pk),
+        )
         for pk, email, status, confirmed_at, interests, digest_size, categories in rows
         if status == Subscriber.Status.ACTIVE and confirmed_at is not None
     }
@@ -328,7 +344,7 @@ def _digest_make(
     links: _ReaderLinks,
 ) -> OutgoingDigest:
     """The reader's email assembled from the issue's frame, with its links and idempotency key."""
-    manage_url, unsubscribe_url = links.for_reader(reader)
+    manage_url, unsubscribe_url, signals_url = links.for_reader(reader)
     parts = context.frame.assemble(
         picks=picks,
         fallback=fallback,
@@ -340,6 +356,7 @@ def _digest_make(
             if settings.PAPERBOY_VOTE_LINKS
             else None
         ),
+        signals_url=signals_url,
     )
     key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
     picked = tuple(p.arxiv_id for p in picks)

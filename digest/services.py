@@ -1,4 +1,5 @@
-"""Writes on issues: build the issue of the day, hold it, pause and resume it."""
+"""Writes on issues (build the issue of the day, hold it, pause and resume it) and on a reader's
+signals (undo a vote, reset what the ranking learned)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from digest import ledger
-from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
+from digest.models import (
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueKind,
+    IssueStatus,
+    PaperClick,
+    ReaderProfile,
+    Vote,
+)
+from digest.votes import vote_undo
 from papers.selectors import paper_list_trending
+from subscriptions.models import Seed, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -220,3 +232,42 @@ def tick_prepare(*, now: dt.datetime) -> TickPreparation:
     waiting = Delivery.objects.filter(status=DeliveryStatus.QUEUED, issue__paused_at__isnull=True)
     issue_ids = set(waiting.values_list("issue_id", flat=True).distinct())
     return TickPreparation(built, requeued, failed, made_due, sorted(issue_ids | set(made_due)))
+
+
+# --- A reader's signals ---------------------------------------------------------------------------
+
+
+def reader_vote_undo(*, subscriber: Subscriber, vote_id: int) -> bool:
+    """Undo one of the reader's own votes by its id; False if it is gone or not theirs."""
+    vote = Vote.objects.filter(pk=vote_id, subscriber=subscriber).first()
+    if vote is None:
+        return False
+    return vote_undo(subscriber_id=subscriber.pk, arxiv_id=vote.arxiv_id, direction=vote.direction)
+
+
+@dataclass(frozen=True)
+class PersonalizationReset:
+    """How many of each kind of signal a reset deleted."""
+
+    votes: int
+    clicks: int
+    seeds: int
+    profiles: int
+
+
+@transaction.atomic
+def reader_personalization_reset(*, subscriber: Subscriber) -> PersonalizationReset:
+    """Forget what the reader taught the ranking: votes, tracked clicks, seeds, learned profile.
+
+    The subscription, its interests and its "less of this" text stay: the reader wrote those and
+    edits them on the manage page.
+    """
+    votes, _ = Vote.objects.filter(subscriber=subscriber).delete()
+    clicks, _ = PaperClick.objects.filter(subscriber=subscriber).delete()
+    seeds, _ = Seed.objects.filter(subscriber=subscriber).delete()
+    profiles, _ = ReaderProfile.objects.filter(subscriber=subscriber).delete()
+    logger.info(
+        "reader personalization reset",
+        extra={"subscriber": subscriber.pk, "votes": votes, "seeds": seeds},
+    )
+    return PersonalizationReset(votes, clicks, seeds, profiles)

@@ -11,11 +11,12 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from digest import ledger, selectors, sending, services, transport, vectors
+from digest import ledger, profiles, selectors, sending, services, transport, vectors
 from digest.models import Issue
 from papers.models import Paper
 from subscriptions.emails import TransientSendError
@@ -142,3 +143,20 @@ def _papers_embed_missing(papers: QuerySet[Paper]) -> int:
     chosen = list(papers)
     vectors.papers_vectors(papers=chosen)
     return len(chosen)
+
+
+def profile_refresh_later(*, subscriber_id: int) -> None:
+    """Have the worker refit the reader's profile once the change that calls this has committed.
+
+    Called where a reader's signals change: the vote and signals views, and the receivers of
+    what subscriptions announces (seeds, "less of this", interests).
+    """
+    if settings.PAPERBOY_LEARN_ON_CHANGE:
+        transaction.on_commit(lambda: reader_profile_refresh.delay(subscriber_id), robust=True)
+
+
+@shared_task(**EMBED_TASK_OPTIONS)
+def reader_profile_refresh(subscriber_id: int) -> float:
+    """Refit what the ranking learned of a reader after their votes, seeds or texts changed."""
+    profile = profiles.profile_refresh(subscriber_id=subscriber_id)
+    return profile.signals if profile is not None else 0.0

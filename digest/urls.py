@@ -10,4 +10,7 @@ urlpatterns = [
     path("", views.archive, name="archive"),
     path("<day:day>/", views.issue, name="issue"),
     path("vote/<str:token>/<str:direction>/", views.vote, name="vote"),
+    path("signals/<str:token>/", views.signals, name="signals"),
+    path("signals/<str:token>/undo/", views.signals_undo, name="signals-undo"),
+    path("signals/<str:token>/reset/", views.signals_reset, name="signals-reset"),
 ]

@@ -1,4 +1,5 @@
-"""The public digest pages (the archive, each issue's "view in browser" page) and the vote links.
+"""The public digest pages (the archive, each issue's "view in browser" page), the vote links,
+and the reader's own "Your signals" page (their votes, seeds, and a reset).
 
 Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
 the web process never loads the sentence-transformers model.
@@ -10,24 +11,31 @@ import datetime as dt
 
 from csp.constants import NONCE
 from csp.decorators import csp_update
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import cache_control, never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from digest.models import IssueKind
+from digest.models import IssueKind, VoteDirection
 from digest.render import issue_frame_build
 from digest.selectors import (
+    SignalVote,
     VoteTarget,
     issue_find_published,
     issue_list_published,
     issue_public_picks,
+    reader_signals,
     vote_target_find,
 )
+from digest.services import reader_personalization_reset, reader_vote_undo
+from digest.tasks import profile_refresh_later
 from digest.votes import VOTE_DIRECTIONS, VoteTokenError, vote_record, vote_undo
+from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
+from subscriptions.views import by_token
 
 ARCHIVE_PAGE_SIZE = 30
 PUBLIC_PAPERS = 10
@@ -90,6 +98,7 @@ def _vote_page(
         "direction": direction,
         "state": state,
         "manage_path": reverse("subscriptions:manage", kwargs={"token": manage_token}),
+        "signals_path": reverse("digest:signals", kwargs={"token": manage_token}),
     }
     response = render(request, "digest/vote.html", context, status=status)
     # The page is the reader's own: never indexed.
@@ -115,9 +124,112 @@ def vote(request: HttpRequest, token: str, direction: str) -> HttpResponse:
         return _vote_page(request, target, direction=direction, state="ask")
     subscriber_id = target.delivery.subscriber_id
     if request.POST.get("action") == "undo":
-        vote_undo(subscriber_id=subscriber_id, arxiv_id=target.arxiv_id, direction=direction)
+        if vote_undo(subscriber_id=subscriber_id, arxiv_id=target.arxiv_id, direction=direction):
+            profile_refresh_later(subscriber_id=subscriber_id)
         return _vote_page(request, target, direction=direction, state="undone")
     counted = vote_record(delivery=target.delivery, arxiv_id=target.arxiv_id, direction=direction)
+    # Whatever stands after this request (a burst deletes its votes), the profile is refit from it.
+    profile_refresh_later(subscriber_id=target.delivery.subscriber_id)
     if not counted:
         return _vote_page(request, target, direction=direction, state="burst", status=429)
     return _vote_page(request, target, direction=direction, state="counted")
+
+
+# --- The reader's signals: what they taught their digest, with undo and reset ---------------------
+# Reached with the reader's manage link's token, from every digest, the manage page and the vote
+# page. by_token answers a bad, expired or stale link with a page saying so, and keeps each of
+# these pages out of caches and search engines.
+
+# The largest id a vote row can have (a bigint primary key): anything past it names no vote.
+_VOTE_ID_MAX = 2**63 - 1
+
+
+def _paper_path(vote: SignalVote) -> str:
+    """The voted paper's page on the site, or "" when it is not stored (or its id has no page)."""
+    if not vote.stored:
+        return ""
+    try:
+        return reverse("papers:detail", kwargs={"arxiv_id": vote.arxiv_id})
+    except NoReverseMatch:
+        return ""
+
+
+def _signals_page(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    *,
+    token: str,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    found = reader_signals(subscriber=subscriber)
+    context = {
+        "subscriber": subscriber,
+        "signals": found,
+        "votes": [(vote, _paper_path(vote)) for vote in found.votes],
+        "manage_path": reverse("subscriptions:manage", kwargs={"token": token}),
+        "token": token,
+        "error": error,
+        "MORE": VoteDirection.MORE,
+    }
+    return render(request, "digest/signals.html", context, status=status)
+
+
+@require_safe
+@by_token(Purpose.MANAGE)
+def signals(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """The reader's interests, seeds and votes, each vote with an undo, and a reset."""
+    return _signals_page(request, subscriber, token=token)
+
+
+def _vote_id(raw: str) -> int | None:
+    """The vote id a form posted, or None if it is not one."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(_VOTE_ID_MAX)):
+        return None
+    value = int(raw)
+    return value if 0 < value <= _VOTE_ID_MAX else None
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def signals_undo(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Undo one of the reader's votes (by its id, among their own only), then back to the page."""
+    vote_id = _vote_id(request.POST.get("vote", ""))
+    if vote_id is None:
+        error = "That form did not name a vote. Nothing was changed."
+        return _signals_page(request, subscriber, token=token, error=error, status=400)
+    if not reader_vote_undo(subscriber=subscriber, vote_id=vote_id):
+        error = "That vote is already gone (undone or reset). Nothing was changed."
+        return _signals_page(request, subscriber, token=token, error=error, status=404)
+    profile_refresh_later(subscriber_id=subscriber.pk)
+    messages.success(request, "Vote undone: it no longer shapes your digest.")
+    return _see_signals(token)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@by_token(Purpose.MANAGE)
+def signals_reset(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """GET: say what a reset deletes and ask to be sure. POST: reset the personalization."""
+    signals_path = reverse("digest:signals", kwargs={"token": token})
+    if request.method != "POST":
+        context = {
+            "subscriber": subscriber,
+            "signals": reader_signals(subscriber=subscriber),
+            "signals_path": signals_path,
+        }
+        return render(request, "digest/signals_reset.html", context)
+    reader_personalization_reset(subscriber=subscriber)
+    profile_refresh_later(subscriber_id=subscriber.pk)
+    messages.success(
+        request,
+        "Your personalization is reset: your votes, clicks and example papers are deleted. "
+        "Your interests stay.",
+    )
+    return _see_signals(token)
+
+
+def _see_signals(token: str) -> HttpResponse:
+    # 303 See Other: reloading the page after it never posts the form again.
+    response = redirect("digest:signals", token=token)
+    response.status_code = 303
+    return response

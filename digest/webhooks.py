@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from digest.models import Delivery, PaperClick
+from digest.tasks import profile_refresh_later
 from digest.votes import VOTE_BURST_PAPERS, VOTE_BURST_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -141,4 +142,9 @@ def tracking_received(
 ) -> None:
     """Receiver of `anymail.signals.tracking` (connected in DigestConfig.ready)."""
     delivery_event_apply(event=event)
-    paper_click_record(event=event)
+    rows = _delivery_rows(event)
+    if paper_click_record(event=event) and rows is not None:
+        # A click is a weak "more like this": the reader's profile is refit with it.
+        subscriber_id = rows.values_list("subscriber_id", flat=True).first()
+        if subscriber_id is not None:
+            profile_refresh_later(subscriber_id=subscriber_id)

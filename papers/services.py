@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +34,7 @@ MAX_ERROR = 1_000
 # API serves at most 30,000 per query; 5,000 covers every category we know of with room to
 # spare, and is 25 pages (75 s at arXiv's pace). Anything cut off is recorded on the run.
 ARXIV_DAY_MAX_RESULTS = 5_000
+AUTHOR_PAPERS_MAX = 10  # an author's newest papers taken as a reader's seeds
 
 Body = bytes | Fetched | None  # None: the server said "not modified" (304)
 Fetch = Callable[[], Sequence[Body]]
@@ -331,6 +333,57 @@ def papers_fetch_arxiv(*, categories: list[str], ids: list[str] | None = None) -
         parse=arxiv_rss.parse,
         client=client,
     )
+
+
+@dataclass(frozen=True)
+class PapersFound:
+    """A look-up's FetchRun and the arXiv ids it found and stored, newest first."""
+
+    run: FetchRun
+    arxiv_ids: tuple[str, ...] = ()
+
+
+def papers_fetch_arxiv_author(
+    *, name: str = "", orcid: str = "", limit: int = AUTHOR_PAPERS_MAX
+) -> PapersFound:
+    """The `limit` newest papers of an author, by name (API search) or ORCID iD (author feed).
+
+    They are stored like any fetch, in one FetchRun. The ids are empty when the run failed
+    (an ORCID iD arXiv does not know is a 404, a failed run); a TransientFetchError is raised,
+    so that a task retries. Never conditional: asking again must find the papers again.
+    """
+    if bool(name) == bool(orcid):
+        raise ValueError("give an author's name or an ORCID iD, not both")
+    client = HttpClient(min_interval=settings.PAPERBOY_ARXIV_MIN_INTERVAL)
+    found: list[str] = []
+    parse_feed: Parse = arxiv_api.author_feed_parse if orcid else arxiv_api.parse
+
+    def fetch() -> list[Fetched]:
+        if orcid:
+            return arxiv_api.author_feed_fetch(client, author_id=orcid)
+        return arxiv_api.fetch(client, author=name, page_size=limit, max_results=limit)
+
+    def parse(raw: bytes) -> ParseResult:
+        result = parse_feed(raw)
+        # The author feed lists every paper, in no promised order: keep the newest.
+        newest = _newest_first(result.records)[:limit]
+        found.extend(record.arxiv_id for record in newest)
+        return ParseResult(records=newest, skipped=result.skipped)
+
+    # No client given: its validators are never remembered, so no request is ever answered 304.
+    run = fetch_run_execute(
+        source=Source.ARXIV,
+        params={"orcid": orcid} if orcid else {"author": name},
+        fetch=fetch,
+        parse=parse,
+    )
+    succeeded = run.status == FetchRun.Status.SUCCEEDED
+    return PapersFound(run=run, arxiv_ids=tuple(dict.fromkeys(found)) if succeeded else ())
+
+
+def _newest_first(records: list[PaperRecord]) -> list[PaperRecord]:
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(records, key=lambda record: record.published_at or oldest, reverse=True)
 
 
 def papers_fetch_arxiv_day(

@@ -10,8 +10,11 @@ from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import EmailValidator
+from django.forms.utils import ErrorDict
 
+from subscriptions import seeds
 from subscriptions.models import (
     ARXIV_CATEGORIES,
     DELIVERY_HOUR_DEFAULT,
@@ -19,6 +22,7 @@ from subscriptions.models import (
     DIGEST_SIZE_MAX,
     DIGEST_SIZE_MIN,
     INTERESTS_MAX_CHARS,
+    LESS_OF_MAX_CHARS,
     PREFERENCE_FIELDS,
     Subscriber,
 )
@@ -211,6 +215,37 @@ class PreferencesForm(forms.Form):
         return {name: getattr(subscriber, name) for name in cls.base_fields}
 
 
+class SeedIdsField(forms.CharField):
+    """arXiv ids or URLs, one or more a line (or separated by spaces or commas): their ids."""
+
+    widget = forms.Textarea(
+        attrs={
+            "rows": 4,
+            "placeholder": "2401.12345\nhttps://arxiv.org/abs/2310.06825\n"
+            "https://huggingface.co/papers/2402.17764",
+            "spellcheck": "false",
+        }
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "arXiv ids or links")
+        kwargs.setdefault(
+            "help_text",
+            "arXiv ids (2401.12345, hep-th/9901001) or links to arXiv abstracts, PDFs or "
+            "Hugging Face paper pages, one or more a line.",
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value)
+        if not text:
+            return []
+        try:
+            return seeds.ids_parse(text)
+        except seeds.SeedError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
+
+
 class SubscribeForm(PreferencesForm):
     email = StrictEmailField(
         label="Email address",
@@ -219,7 +254,146 @@ class SubscribeForm(PreferencesForm):
             "invalid": "Enter a complete email address.",
         },
     )
-    field_order = ["email", *PREFERENCE_FIELDS]
+    seeds = SeedIdsField(
+        required=False,
+        label="Papers like these",
+        help_text=(
+            "Optional: arXiv ids or links (arXiv or Hugging Face) of papers you liked, one a line. "
+            "Your digest looks for papers like them."
+        ),
+    )
+    field_order = ["email", *PREFERENCE_FIELDS, "seeds"]
+
+    def seed_ids(self) -> list[str]:
+        """The arXiv ids given as examples, cleaned (none if the field was left empty)."""
+        return list(self.cleaned_data.get("seeds") or [])
+
+
+class SeedIdsForm(forms.Form):
+    """Papers like these, pasted as arXiv ids or links (manage page)."""
+
+    ids = SeedIdsField(error_messages={"required": "Paste at least one arXiv id or link."})
+
+    def inputs(self) -> list[seeds.SeedInput]:
+        """The ids as the service takes them."""
+        return [seeds.SeedInput(arxiv_id=arxiv_id) for arxiv_id in self.cleaned_data["ids"]]
+
+
+def bibtex_max_bytes() -> int:
+    """The largest BibTeX file taken, in bytes."""
+    return seeds.BIBTEX_MAX_BYTES
+
+
+def _megabytes() -> str:
+    return f"{bibtex_max_bytes() / 1024 / 1024:g}"
+
+
+class SeedFileForm(forms.Form):
+    """Papers like these, from a BibTeX export (Zotero, Mendeley, Google Scholar)."""
+
+    bibtex = forms.FileField(
+        label="A BibTeX file",
+        widget=forms.FileInput(attrs={"accept": ".bib,.bibtex,.txt,text/x-bibtex"}),
+        error_messages={
+            "required": "Choose a BibTeX file (.bib) to upload.",
+            "empty": "That file is empty.",
+            "invalid": "That was not a file: choose a BibTeX file (.bib) to upload.",
+            "missing": "That file did not arrive: please try again.",
+        },
+    )
+
+    def __init__(self, *args: Any, too_large: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large  # the view found the request too large to read
+        self.fields["bibtex"].help_text = (
+            f"Exported from Zotero, Mendeley or Google Scholar, at most {_megabytes()} MB. "
+            "Entries with an arXiv id are fetched from arXiv; others are used by their title "
+            "and abstract."
+        )
+
+    @staticmethod
+    def too_large_message() -> str:
+        """What the reader is told about a file over the cap."""
+        return (
+            f"That file is too large: the limit is {_megabytes()} MB. Export only the papers you "
+            "want to use (a Zotero collection or a tag)."
+        )
+
+    def full_clean(self) -> None:
+        """Validate the upload; one the view found too large is refused without reading it."""
+        if not self.too_large:
+            super().full_clean()
+            return
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        self.add_error("bibtex", self.too_large_message())
+
+    def clean_bibtex(self) -> seeds.BibtexResult:
+        upload: UploadedFile = self.cleaned_data["bibtex"]
+        # The size is known before the file is read: one over the cap is never read into memory.
+        if upload.size is None or upload.size > bibtex_max_bytes():
+            raise forms.ValidationError(self.too_large_message(), code="too_large")
+        data = upload.read(bibtex_max_bytes() + 1)
+        try:
+            return seeds.bibtex_parse(data)
+        except seeds.SeedError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
+
+
+class SeedAuthorForm(forms.Form):
+    """Papers like these: the recent papers of an arXiv author, by name or ORCID iD."""
+
+    author = forms.CharField(
+        label="An arXiv author or ORCID iD",
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"placeholder": "Yoshua Bengio, or 0000-0002-1825-0097", "autocomplete": "off"}
+        ),
+        help_text=(
+            "We look up their recent papers on arXiv: give your own name to start from yours."
+        ),
+        error_messages={
+            "required": "Enter an author's name or an ORCID iD.",
+            "max_length": "An author's name or ORCID iD is at most 200 characters.",
+        },
+    )
+
+    def clean_author(self) -> str:
+        text = interests_clean(self.cleaned_data["author"])
+        if not text:
+            raise forms.ValidationError("Enter an author's name or an ORCID iD.", code="required")
+        try:
+            seeds.author_parse(text)
+        except seeds.SeedError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
+        return text
+
+
+class LessOfForm(forms.Form):
+    """Less of this: topics whose papers are pushed down the reader's digest."""
+
+    less_of = forms.CharField(
+        required=False,
+        max_length=LESS_OF_MAX_CHARS,
+        label="Less of this",
+        widget=forms.TextInput(attrs={"placeholder": "benchmarks, surveys"}),
+        help_text=(
+            "Topics you would rather not read about, separated by commas: papers close to them "
+            "come lower in your digest (they are not hidden). Leave empty for none."
+        ),
+        error_messages={
+            "max_length": f"Please keep this under {LESS_OF_MAX_CHARS} characters.",
+        },
+    )
+
+    def clean_less_of(self) -> str:
+        text = interests_clean(self.cleaned_data["less_of"])
+        # Checked again after cleaning: NFC can make a text longer.
+        if len(text) > LESS_OF_MAX_CHARS:
+            raise forms.ValidationError(
+                self.fields["less_of"].error_messages["max_length"], code="max_length"
+            )
+        return text
 
 
 class EmailChangeForm(forms.Form):

@@ -7,6 +7,7 @@ from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
 
 INTERESTS_MAX_CHARS = 500
+LESS_OF_MAX_CHARS = 300
 DIGEST_SIZE_MIN, DIGEST_SIZE_MAX, DIGEST_SIZE_DEFAULT = 3, 20, 5
 DELIVERY_HOUR_DEFAULT = 8
 # What a reader chooses, in the order the forms show it (the sign-up form adds the address first).
@@ -63,6 +64,8 @@ class Subscriber(models.Model):
     # The domain is stored lower-case; uniqueness ignores case altogether (see Meta).
     email = models.EmailField(max_length=254)
     interests = models.TextField(blank=True, default="", max_length=INTERESTS_MAX_CHARS)
+    # "Less of this" (e.g. "benchmarks, surveys"): papers close to it are pushed down.
+    less_of = models.TextField(blank=True, default="", max_length=LESS_OF_MAX_CHARS)
     categories = models.JSONField(default=list, blank=True)  # arXiv category codes, e.g. ["cs.CV"]
     frequency = models.CharField(
         max_length=16, choices=SubscriberFrequency.choices, default=SubscriberFrequency.DAILY
@@ -97,6 +100,10 @@ class Subscriber(models.Model):
                 name="subscriber_interests_length",
             ),
             models.CheckConstraint(
+                condition=LessThanOrEqual(Length("less_of"), LESS_OF_MAX_CHARS),
+                name="subscriber_less_of_length",
+            ),
+            models.CheckConstraint(
                 condition=~models.Q(timezone=""), name="subscriber_timezone_not_empty"
             ),
             models.CheckConstraint(
@@ -121,6 +128,66 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
+
+
+class SeedOrigin(models.TextChoices):
+    ID = "id", "arXiv id or URL"
+    BIBTEX = "bibtex", "BibTeX file"
+    AUTHOR = "author", "arXiv author"
+    ORCID = "orcid", "ORCID iD"
+
+
+class SeedStatus(models.TextChoices):
+    PENDING = "pending", "Being fetched"  # an arXiv id not stored yet: the worker fetches it
+    READY = "ready", "Ready"  # its paper is stored (or, for a text seed, its text is)
+    MISSING = "missing", "Not found on arXiv"
+
+
+class Seed(models.Model):
+    """A paper a reader gave as an example of what they want: "papers like these".
+
+    Either an arXiv id (its text is the stored paper's, fetched by the worker when unknown), or,
+    for a BibTeX entry without one, a title and an abstract used as they are. An author name or
+    ORCID iD is first a row with only `source` while the worker looks up their recent papers;
+    the papers found replace it, or it is marked missing when there are none.
+    """
+
+    Origin = SeedOrigin
+    Status = SeedStatus
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="seeds")
+    arxiv_id = models.CharField(max_length=40, blank=True, default="")  # versionless; "" for text
+    title = models.CharField(max_length=500, blank=True, default="")
+    abstract = models.TextField(blank=True, default="")
+    origin = models.CharField(max_length=8, choices=SeedOrigin.choices)
+    # What the reader gave it as, when not the id itself: the author's name or the ORCID iD.
+    source = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=8, choices=SeedStatus.choices, default=SeedStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "arxiv_id"],
+                condition=~models.Q(arxiv_id=""),
+                name="seed_subscriber_paper_unique",
+            ),
+            # An id, a text seed's title, or (while the worker looks it up) an author or ORCID iD.
+            models.CheckConstraint(
+                condition=~models.Q(arxiv_id="") | ~models.Q(title="") | ~models.Q(source=""),
+                name="seed_id_title_or_source",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(origin__in=SeedOrigin.values), name="seed_origin_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SeedStatus.values), name="seed_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"seed {self.arxiv_id or self.title[:40]} of subscriber {self.subscriber_id}"
 
 
 class SubscriptionStat(models.Model):

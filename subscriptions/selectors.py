@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Lower
 
-from subscriptions.models import Subscriber
+from subscriptions.models import Seed, Subscriber
+from subscriptions.signals import export_collect
 from subscriptions.tokens import Purpose, TokenError, fingerprint_matches, token_read
 
 DELIVERABLE = (Subscriber.Status.ACTIVE,)
@@ -66,6 +67,27 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
         "confirmed_at": when(subscriber.confirmed_at),
         "unsubscribed_at": when(subscriber.unsubscribed_at),
         "confirmation_sent_at": when(subscriber.confirmation_sent_at),
+        "less_of": subscriber.less_of,
+        "seeds": [
+            {
+                "arxiv_id": seed.arxiv_id,
+                "title": seed.title,
+                "abstract": seed.abstract,
+                "origin": seed.origin,
+                "source": seed.source,
+                "status": seed.status,
+                "created_at": when(seed.created_at),
+            }
+            for seed in subscriber.seeds.order_by("created_at", "pk")
+        ],
+        # What the apps built on this one store about the reader (the digest's votes and clicks).
+        **{
+            name: data
+            for _receiver, (name, data) in cast(
+                list[tuple[Any, tuple[str, Any]]],
+                export_collect.send(sender=Subscriber, subscriber_id=subscriber.pk),
+            )
+        },
     }
 
 
@@ -79,3 +101,8 @@ def subscriber_status_counts() -> list[tuple[str, str, int]]:
     """(status, label, count) for every status, in one query over all subscribers."""
     found = dict(Subscriber.objects.order_by().values_list("status").annotate(n=Count("pk")))
     return [(value, label, found.get(value, 0)) for value, label in Subscriber.Status.choices]
+
+
+def seeds_for_reader(*, subscriber: Subscriber) -> list[Seed]:
+    """The reader's seeds, oldest first: ids (ready, being fetched or missing), texts, look-ups."""
+    return list(Seed.objects.filter(subscriber=subscriber).order_by("created_at", "pk"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,10 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from papers.models import Paper
+from papers.services import papers_fetch_arxiv, papers_fetch_arxiv_author
+from papers.sources.http import TransientFetchError
+
 # tasks imports this module as well: each uses the other's functions only when called, never while
 # loading, so either may be imported first.
 from subscriptions import tasks
@@ -26,11 +31,14 @@ from subscriptions.emails import email_build, site_url
 from subscriptions.models import (
     DELIVERY_HOUR_DEFAULT,
     DIGEST_SIZE_DEFAULT,
+    LESS_OF_MAX_CHARS,
+    Seed,
     Subscriber,
     SubscriptionStat,
     WebhookEvent,
 )
-from subscriptions.signals import interests_changed
+from subscriptions.seeds import SEEDS_MAX, TITLE_MAX_CHARS, SeedError, SeedInput, author_parse
+from subscriptions.signals import interests_changed, reader_signals_changed
 from subscriptions.tokens import Purpose, token_make
 
 if TYPE_CHECKING:
@@ -107,13 +115,16 @@ def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> b
     return True
 
 
-def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
+def subscriber_subscribe(
+    *, email: str, preferences: Preferences, seeds: Sequence[str] = ()
+) -> None:
     """Sign an address up (or up again): the same outcome for the caller, whatever its state.
 
     New, pending and unsubscribed or suppressed addresses (re)start as pending with these
-    preferences and get a confirmation email; an active or paused subscription is left as
-    it is and its owner gets a link to the manage page instead. The email goes out after
-    commit, from the worker, so the response takes the same time either way.
+    preferences (and these arXiv ids as seeds, as many as fit) and get a confirmation email; an
+    active or paused subscription is left as it is and its owner gets a link to the manage page
+    instead. The email goes out after commit, from the worker, so the response takes the same
+    time either way.
     """
     email = email_normalize(email)
     now = timezone.now()
@@ -126,14 +137,18 @@ def subscriber_subscribe(*, email: str, preferences: Preferences) -> None:
             except IntegrityError:  # a concurrent sign-up for the same address got there first
                 subscriber = _locked_by_email(email)
                 assert subscriber is not None
+            _signup_seeds_store(subscriber, seeds)
         elif subscriber.status in _REOPENED:
             for name, value in asdict(preferences).items():
                 setattr(subscriber, name, value)
             subscriber.status = Status.PENDING
             subscriber.save()
+            _signup_seeds_store(subscriber, seeds)
         if _send_claim(subscriber_id=subscriber.pk, now=now):
             _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber.pk)
-        interests_changed.send(sender=Subscriber, interests=subscriber.interests)
+        interests_changed.send(
+            sender=Subscriber, interests=subscriber.interests, subscriber_id=subscriber.pk
+        )
     logger.info("sign-up", extra={"subscriber_id": subscriber.pk, "status": subscriber.status})
 
 
@@ -184,7 +199,9 @@ def subscriber_update(*, subscriber: Subscriber, preferences: Preferences) -> Su
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
     subscriber.save(update_fields=[*asdict(preferences), "updated_at"])
-    interests_changed.send(sender=Subscriber, interests=subscriber.interests)
+    interests_changed.send(
+        sender=Subscriber, interests=subscriber.interests, subscriber_id=subscriber.pk
+    )
     return subscriber
 
 
@@ -392,3 +409,254 @@ def tracking_event_record(*, event: TrackingEvent) -> bool:
         },
     )
     return True
+
+
+# --- Seeds: papers a reader gives as examples, and "less of this" --------------------------------
+
+
+@dataclass(frozen=True)
+class SeedsAdded:
+    """What adding seeds did: rows added (ready at once or fetched by the worker), ids known."""
+
+    added: int = 0
+    already: int = 0  # the reader had given these before
+    ready: int = 0  # of the added: their paper (or their text) is there already
+    pending: int = 0  # of the added: arXiv ids the worker fetches
+
+
+def _signals_changed(subscriber_id: int) -> None:
+    # Inside the transaction: receivers act after commit (see subscriptions.signals).
+    reader_signals_changed.send(sender=Subscriber, subscriber_id=subscriber_id)
+
+
+def _locked_subscriber(subscriber_id: int) -> Subscriber:
+    """The subscriber's row, locked: seed counts checked under it hold until commit."""
+    return Subscriber.objects.select_for_update().get(pk=subscriber_id)
+
+
+def _paper_titles(arxiv_ids: Sequence[str]) -> dict[str, str]:
+    """The titles of the papers stored with these ids, cut to fit a seed's title."""
+    rows = Paper.objects.filter(arxiv_id__in=list(arxiv_ids)).values_list("arxiv_id", "title")
+    return {arxiv_id: title[:TITLE_MAX_CHARS] for arxiv_id, title in rows}
+
+
+def _seed_key(arxiv_id: str, title: str) -> str:
+    """What makes two seeds of a reader the same: the id, or a text seed's title in any case."""
+    return f"id:{arxiv_id}" if arxiv_id else f"title:{title.casefold()}"
+
+
+def _seed_rows(
+    subscriber: Subscriber, inputs: Sequence[SeedInput], *, origin: str, source: str
+) -> tuple[list[Seed], int]:
+    """The new rows these inputs make, and how many the reader had already given."""
+    stored = Seed.objects.filter(subscriber=subscriber).exclude(arxiv_id="", title="")
+    known = {_seed_key(*row) for row in stored.values_list("arxiv_id", "title")}
+    titles = _paper_titles([item.arxiv_id for item in inputs if item.arxiv_id])
+    rows: list[Seed] = []
+    already = 0
+    for item in inputs:
+        key = _seed_key(item.arxiv_id, item.title)
+        if key in known:
+            already += 1
+            continue
+        known.add(key)
+        ready = not item.arxiv_id or item.arxiv_id in titles
+        rows.append(
+            Seed(
+                subscriber=subscriber,
+                arxiv_id=item.arxiv_id,
+                title=titles.get(item.arxiv_id) or item.title[:TITLE_MAX_CHARS],
+                abstract="" if item.arxiv_id else item.abstract,
+                origin=origin,
+                source=source,
+                status=Seed.Status.READY if ready else Seed.Status.PENDING,
+            )
+        )
+    return rows, already
+
+
+def _seeds_store(subscriber: Subscriber, rows: list[Seed], *, already: int) -> SeedsAdded:
+    """Insert the rows, announce them, and have the worker fetch the pending ones after commit."""
+    Seed.objects.bulk_create(rows)
+    pending = sum(row.status == Seed.Status.PENDING for row in rows)
+    if rows:
+        _signals_changed(subscriber.pk)
+    if pending:
+        _enqueue_after_commit(tasks.seeds_fetch_task, subscriber.pk)
+    return SeedsAdded(added=len(rows), already=already, ready=len(rows) - pending, pending=pending)
+
+
+def seeds_add(
+    *, subscriber: Subscriber, inputs: Sequence[SeedInput], origin: str, source: str = ""
+) -> SeedsAdded:
+    """Add papers like these: known ids and text seeds are ready now, unknown ids fetched later.
+
+    All or nothing: past SEEDS_MAX seeds in all, SeedError and nothing is stored.
+    """
+    if origin not in Seed.Origin.values:
+        raise ValueError(f"unknown seed origin {origin!r}")
+    with transaction.atomic():
+        locked = _locked_subscriber(subscriber.pk)
+        rows, already = _seed_rows(locked, inputs, origin=origin, source=source)
+        count = Seed.objects.filter(subscriber=locked).count()
+        if count + len(rows) > SEEDS_MAX:
+            raise SeedError(
+                f"You can keep at most {SEEDS_MAX} example papers: you have {count}, and these "
+                f"would add {len(rows)}. Remove some first, or add fewer."
+            )
+        added = _seeds_store(locked, rows, already=already)
+    logger.info("seeds added", extra={"subscriber_id": subscriber.pk, "seeds_added": added.added})
+    return added
+
+
+def _signup_seeds_store(subscriber: Subscriber, arxiv_ids: Sequence[str]) -> None:
+    """The ids given at sign-up, as many as fit under the cap: a sign-up never fails on them."""
+    if not arxiv_ids:
+        return
+    inputs = [SeedInput(arxiv_id=arxiv_id) for arxiv_id in arxiv_ids]
+    rows, already = _seed_rows(subscriber, inputs, origin=Seed.Origin.ID, source="")
+    room = max(SEEDS_MAX - Seed.objects.filter(subscriber=subscriber).count(), 0)
+    _seeds_store(subscriber, rows[:room], already=already)
+
+
+def seeds_lookup_author(*, subscriber: Subscriber, query: str) -> Seed:
+    """Look up an author's (or ORCID iD's) recent papers in the worker; the row standing for it.
+
+    SeedError for a query that is neither a name nor a valid ORCID iD, or a reader at the cap.
+    """
+    kind, value = author_parse(query)
+    origin = Seed.Origin.ORCID if kind == "orcid" else Seed.Origin.AUTHOR
+    with transaction.atomic():
+        locked = _locked_subscriber(subscriber.pk)
+        waiting = Seed.objects.filter(
+            subscriber=locked, arxiv_id="", source=value, status=Seed.Status.PENDING
+        ).first()
+        if waiting is not None:  # asked twice before the worker answered: one look-up
+            return waiting
+        count = Seed.objects.filter(subscriber=locked).count()
+        if count >= SEEDS_MAX:
+            raise SeedError(
+                f"You already have {SEEDS_MAX} example papers, the most you can keep: "
+                "remove some first."
+            )
+        placeholder = Seed.objects.create(
+            subscriber=locked, origin=origin, source=value, status=Seed.Status.PENDING
+        )
+        _enqueue_after_commit(tasks.seeds_fetch_task, locked.pk)
+    logger.info("seed author look-up", extra={"subscriber_id": subscriber.pk, "origin": origin})
+    return placeholder
+
+
+def seed_remove(*, subscriber: Subscriber, seed_id: int) -> bool:
+    """Remove one of the reader's seeds; False if it is not theirs (or gone already)."""
+    with transaction.atomic():
+        deleted, _ = Seed.objects.filter(pk=seed_id, subscriber=subscriber).delete()
+        if deleted:
+            _signals_changed(subscriber.pk)
+    return bool(deleted)
+
+
+def seeds_clear(*, subscriber: Subscriber) -> int:
+    """Remove all of the reader's seeds; how many there were."""
+    with transaction.atomic():
+        deleted, _ = Seed.objects.filter(subscriber=subscriber).delete()
+        if deleted:
+            _signals_changed(subscriber.pk)
+    return deleted
+
+
+def subscriber_less_of_set(*, subscriber: Subscriber, text: str) -> Subscriber:
+    """Store the reader's "less of this" text (already cleaned by the form); "" clears it."""
+    text = " ".join(text.split())
+    if len(text) > LESS_OF_MAX_CHARS:
+        raise SubscriptionError(f"Keep it under {LESS_OF_MAX_CHARS} characters.")
+    if text == subscriber.less_of:
+        return subscriber
+    with transaction.atomic():
+        subscriber.less_of = text
+        subscriber.save(update_fields=["less_of", "updated_at"])
+        _signals_changed(subscriber.pk)
+    return subscriber
+
+
+# The worker's side: fetch pending ids, resolve author and ORCID look-ups.
+
+
+def seeds_fetch(*, subscriber_id: int) -> int:
+    """Fetch a reader's pending seeds from arXiv; how many became ready.
+
+    Ids arXiv does not have, and authors with no papers found, become MISSING. Network trouble
+    leaves them PENDING and raises TransientFetchError once everything was tried, so the task
+    retries; the next seeds the reader adds try again too.
+    """
+    pending = list(Seed.objects.filter(subscriber_id=subscriber_id, status=Seed.Status.PENDING))
+    transient: TransientFetchError | None = None
+    readied = 0
+    ids = [seed.arxiv_id for seed in pending if seed.arxiv_id]
+    lookups = [seed for seed in pending if not seed.arxiv_id]
+    if ids:
+        try:
+            readied += _seed_ids_fetch(subscriber_id, ids)
+        except TransientFetchError as error:
+            transient = error
+    for placeholder in lookups:
+        try:
+            readied += _seed_lookup_resolve(placeholder)
+        except TransientFetchError as error:
+            transient = transient or error
+    if transient is not None:
+        raise transient
+    return readied
+
+
+def _seed_ids_fetch(subscriber_id: int, arxiv_ids: list[str]) -> int:
+    """Fetch the ids not stored yet, then mark each pending seed ready or missing."""
+    unknown = sorted(set(arxiv_ids) - set(_paper_titles(arxiv_ids)))
+    if unknown:
+        # A failed run (arXiv refused the request) is recorded on it; those ids end up missing.
+        papers_fetch_arxiv(categories=[], ids=unknown)
+    titles = _paper_titles(arxiv_ids)
+    pending = Seed.objects.filter(
+        subscriber_id=subscriber_id, status=Seed.Status.PENDING, arxiv_id__in=arxiv_ids
+    )
+    readied = 0
+    with transaction.atomic():
+        for seed in pending.filter(arxiv_id__in=list(titles)).select_for_update():
+            seed.title, seed.status = titles[seed.arxiv_id], Seed.Status.READY
+            seed.save(update_fields=["title", "status"])
+            readied += 1
+        missing = pending.exclude(arxiv_id__in=list(titles)).update(status=Seed.Status.MISSING)
+        if readied:
+            _signals_changed(subscriber_id)
+    logger.info(
+        "seeds fetched",
+        extra={"subscriber_id": subscriber_id, "seeds_ready": readied, "seeds_missing": missing},
+    )
+    return readied
+
+
+def _seed_lookup_resolve(placeholder: Seed) -> int:
+    """Replace an author or ORCID look-up with the papers found, or mark it MISSING."""
+    if placeholder.origin == Seed.Origin.ORCID:
+        found = papers_fetch_arxiv_author(orcid=placeholder.source)
+    else:
+        found = papers_fetch_arxiv_author(name=placeholder.source)
+    with transaction.atomic():
+        locked = _locked_subscriber(placeholder.subscriber_id)
+        if not Seed.objects.filter(pk=placeholder.pk, status=Seed.Status.PENDING).exists():
+            return 0  # removed meanwhile, or resolved by another worker
+        inputs = [SeedInput(arxiv_id=arxiv_id) for arxiv_id in found.arxiv_ids]
+        rows, already = _seed_rows(
+            locked, inputs, origin=placeholder.origin, source=placeholder.source
+        )
+        # The placeholder makes way for the papers, up to the cap.
+        room = SEEDS_MAX - Seed.objects.filter(subscriber=locked).count() + 1
+        rows = [row for row in rows if row.status == Seed.Status.READY][: max(room, 0)]
+        if not rows and not already:
+            Seed.objects.filter(pk=placeholder.pk).update(status=Seed.Status.MISSING)
+            return 0
+        Seed.objects.filter(pk=placeholder.pk).delete()
+        _seeds_store(locked, rows, already=already)
+        if not rows:
+            _signals_changed(locked.pk)  # the placeholder went away
+    return len(rows)

@@ -1,4 +1,7 @@
-"""Emails for sign-ups and address changes, sent by the worker after the request has committed."""
+"""The worker's side of subscriptions: sign-up and address emails, sign-ups, reader seeds.
+
+Each runs after the request that queued it has committed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from anymail.exceptions import AnymailRequestsAPIError
 from celery import shared_task
 from django.db import OperationalError
 
+from papers.sources.http import TransientFetchError
 from subscriptions import services
 from subscriptions.emails import TransientSendError, send_error_is_transient
 
@@ -74,6 +78,29 @@ def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     retry_jitter=True,
     max_retries=5,
 )
-def subscriber_subscribe_task(email: str, preferences: dict[str, Any]) -> None:
-    """A sign-up, stored and answered by the worker: the web only validated it (views.subscribe)."""
-    services.subscriber_subscribe(email=email, preferences=services.Preferences(**preferences))
+def subscriber_subscribe_task(
+    email: str, preferences: dict[str, Any], seeds: list[str] | None = None
+) -> None:
+    """A sign-up, stored and answered by the worker: the web only validated it (views.subscribe).
+
+    `seeds` (arXiv ids given at sign-up) is optional, so messages queued without it still run.
+    """
+    services.subscriber_subscribe(
+        email=email, preferences=services.Preferences(**preferences), seeds=seeds or ()
+    )
+
+
+@shared_task(
+    name="subscriptions.tasks.seeds_fetch",
+    acks_late=True,
+    # Only network trouble, timeouts, 429 and 5xx are worth another try: an id arXiv does not
+    # have is marked missing, and a seed whose retries run out stays pending for the next try.
+    autoretry_for=(TransientFetchError, OperationalError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def seeds_fetch_task(subscriber_id: int) -> int:
+    """Fetch a reader's pending seeds (arXiv ids, author and ORCID look-ups); how many are ready."""
+    return services.seeds_fetch(subscriber_id=subscriber_id)

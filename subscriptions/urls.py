@@ -14,6 +14,12 @@ urlpatterns = [
     path("manage/<str:token>/email/", views.manage_email, name="manage-email"),
     path("manage/<str:token>/export/", views.manage_export, name="manage-export"),
     path("manage/<str:token>/delete/", views.manage_delete, name="manage-delete"),
+    path("manage/<str:token>/seeds/ids/", views.manage_seeds_ids, name="manage-seeds-ids"),
+    path("manage/<str:token>/seeds/file/", views.manage_seeds_file, name="manage-seeds-file"),
+    path("manage/<str:token>/seeds/author/", views.manage_seeds_author, name="manage-seeds-author"),
+    path("manage/<str:token>/seeds/remove/", views.manage_seed_remove, name="manage-seed-remove"),
+    path("manage/<str:token>/seeds/clear/", views.manage_seeds_clear, name="manage-seeds-clear"),
+    path("manage/<str:token>/less-of/", views.manage_less_of, name="manage-less-of"),
     path("email/<str:token>/", views.change_email, name="change-email"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     # Development only: both answer 404 unless DEBUG is on.

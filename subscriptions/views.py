@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Concatenate
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -21,16 +22,27 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from kombu.exceptions import OperationalError as BrokerError
 
 from subscriptions import services
-from subscriptions.forms import EmailChangeForm, PreferencesForm, StrictEmailField, SubscribeForm
-from subscriptions.models import Subscriber
+from subscriptions.forms import (
+    EmailChangeForm,
+    LessOfForm,
+    PreferencesForm,
+    SeedAuthorForm,
+    SeedFileForm,
+    SeedIdsForm,
+    StrictEmailField,
+    SubscribeForm,
+    bibtex_max_bytes,
+)
+from subscriptions.models import Seed, Subscriber
 from subscriptions.outbox import outbox_get, outbox_list
 from subscriptions.ratelimit import client_ip, rate_limit_hit
-from subscriptions.selectors import subscriber_export, subscriber_from_token
+from subscriptions.seeds import SeedError, SeedInput
+from subscriptions.selectors import seeds_for_reader, subscriber_export, subscriber_from_token
 from subscriptions.tasks import subscriber_subscribe_task
 from subscriptions.tokens import Purpose, TokenError, token_make
 
@@ -124,11 +136,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         return _rate_limited_page(
             request, form, "Too many sign-ups for this address in the last hour. Please try later."
         )
-    _subscribe_in_worker(email=email, preferences=form.preferences())
+    _subscribe_in_worker(email=email, preferences=form.preferences(), seeds=form.seed_ids())
     return _redirect_to_sent_page()
 
 
-def _subscribe_in_worker(*, email: str, preferences: services.Preferences) -> None:
+def _subscribe_in_worker(
+    *, email: str, preferences: services.Preferences, seeds: list[str]
+) -> None:
     """Hand the sign-up to the worker: the answer is the same for any address, so no need to wait.
 
     One message to the broker is all a sign-up costs the web process. If the broker cannot take
@@ -137,14 +151,16 @@ def _subscribe_in_worker(*, email: str, preferences: services.Preferences) -> No
     try:
         # argsrepr: the broker's headers (and monitoring tools) never show the address.
         # celery-types 0.26 leave both options out of apply_async's signature; Celery takes them.
+        # The seeds only when given: a message without them is the one older workers take.
+        args = (email, asdict(preferences), seeds) if seeds else (email, asdict(preferences))
         subscriber_subscribe_task.apply_async(  # type: ignore[call-arg]
-            (email, asdict(preferences)), argsrepr="(sign-up)", kwargsrepr="{}"
+            args, argsrepr="(sign-up)", kwargsrepr="{}"
         )
     except BrokerError as error:
         logger.warning(
             "broker unavailable, sign-up stored by the web process", extra={"error": str(error)}
         )
-        services.subscriber_subscribe(email=email, preferences=preferences)
+        services.subscriber_subscribe(email=email, preferences=preferences, seeds=seeds)
 
 
 @require_safe
@@ -169,19 +185,37 @@ def confirm(request: HttpRequest, subscriber: Subscriber, *, token: str) -> Http
 # --- Manage page ----------------------------------------------------------------------------
 
 
+def _manage_url(token: str) -> str:
+    return reverse("subscriptions:manage", kwargs={"token": token})
+
+
 def _manage_page(
     request: HttpRequest,
     subscriber: Subscriber,
     *,
-    form: PreferencesForm | None = None,
-    email_form: EmailChangeForm | None = None,
+    token: str,
     status: int = 200,
+    seeds_error: str = "",
+    bound: dict[str, forms.Form] | None = None,
 ) -> HttpResponse:
+    """The manage page; a form given (bound, with its errors) replaces its empty default."""
+    seeds = seeds_for_reader(subscriber=subscriber)
     context = {
         "subscriber": subscriber,
-        "form": form or PreferencesForm(initial=PreferencesForm.initial_from(subscriber)),
-        "email_form": email_form or EmailChangeForm(),
-        "manage_path": request.path,
+        "form": PreferencesForm(initial=PreferencesForm.initial_from(subscriber)),
+        "email_form": EmailChangeForm(),
+        "ids_form": SeedIdsForm(),
+        "file_form": SeedFileForm(),
+        "author_form": SeedAuthorForm(),
+        "less_of_form": LessOfForm(initial={"less_of": subscriber.less_of}),
+        **(bound or {}),
+        "seeds": seeds,
+        "seeds_pending": any(seed.status == Seed.Status.PENDING for seed in seeds),
+        "seeds_error": seeds_error,
+        "Seed": Seed,
+        # Every form posts to its own URL: the page's address is the manage URL, whichever
+        # form was sent.
+        "manage_path": _manage_url(token),
         "unsubscribe_path": _link_path(subscriber, Purpose.UNSUBSCRIBE),
         "Status": Subscriber.Status,
     }
@@ -193,17 +227,13 @@ def _manage_page(
 def manage(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
     """GET: the reader's preferences. POST: save them."""
     if request.method != "POST":
-        return _manage_page(request, subscriber)
+        return _manage_page(request, subscriber, token=token)
     form = PreferencesForm(request.POST)
     if not form.is_valid():
-        return _manage_page(request, subscriber, form=form, status=400)
+        return _manage_page(request, subscriber, token=token, bound={"form": form}, status=400)
     services.subscriber_update(subscriber=subscriber, preferences=form.preferences())
     messages.success(request, "Your preferences are saved.")
     return redirect(request.path)
-
-
-def _manage_url(token: str) -> str:
-    return reverse("subscriptions:manage", kwargs={"token": token})
 
 
 @require_POST
@@ -224,7 +254,9 @@ def manage_email(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
     """Ask to move the subscription to a new address, in effect once confirmed from that address."""
     form = EmailChangeForm(request.POST)
     if not form.is_valid():
-        return _manage_page(request, subscriber, email_form=form, status=400)
+        return _manage_page(
+            request, subscriber, token=token, bound={"email_form": form}, status=400
+        )
     services.subscriber_email_change_request(
         subscriber=subscriber, new_email=form.cleaned_data["new_email"]
     )
@@ -255,6 +287,203 @@ def manage_delete(request: HttpRequest, subscriber: Subscriber, *, token: str) -
         return render(request, "subscriptions/delete.html", context)
     services.subscriber_delete(subscriber=subscriber)
     return render(request, "subscriptions/deleted.html")
+
+
+# --- Manage page: papers like these, and less of this ---------------------------------------
+#
+# Each form posts to its own URL and comes back to the page's "Papers like these" section: a
+# success with a message, an error with the page again, the form's error next to its field and
+# nothing stored.
+
+SEEDS_ANCHOR = "#seeds"
+# Room for the multipart headers and the other fields around the file itself.
+_UPLOAD_OVERHEAD_BYTES = 16 * 1024
+
+
+def _back_to_seeds(token: str) -> HttpResponse:
+    return redirect(_manage_url(token) + SEEDS_ANCHOR)
+
+
+def _papers(count: int) -> str:
+    return f"{count} paper{'' if count == 1 else 's'}"
+
+
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def _seeds_added_message(added: services.SeedsAdded) -> str:
+    """What the reader is told once papers are added, e.g. "Added 3 papers; 2 are being fetched"."""
+    if not added.added:
+        return "Those papers were already in your list: nothing new to add."
+    message = f"Added {_papers(added.added)}"
+    if added.pending:
+        verb = "is" if added.pending == 1 else "are"
+        message += f"; {added.pending} {verb} being fetched from arXiv"
+    if added.already:
+        message += f" ({added.already} already in your list)"
+    return message + "."
+
+
+def _seeds_add(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    *,
+    token: str,
+    form: forms.Form,
+    form_name: str,
+    inputs: list[SeedInput],
+    origin: str,
+    skipped: int = 0,
+) -> HttpResponse:
+    """Store the seeds a valid form gave; a SeedError shows on that form and stores nothing."""
+    try:
+        added = services.seeds_add(subscriber=subscriber, inputs=inputs, origin=origin)
+    except SeedError as error:
+        form.add_error(None, str(error))
+        return _manage_page(request, subscriber, token=token, status=400, bound={form_name: form})
+    message = _seeds_added_message(added)
+    if skipped:
+        message += (
+            f" {_entries(skipped)} of the file had no arXiv id, or no title and abstract, and "
+            f"{'was' if skipped == 1 else 'were'} left out."
+        )
+    messages.success(request, message)
+    return _back_to_seeds(token)
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_seeds_ids(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Add papers like these from pasted arXiv ids or links."""
+    form = SeedIdsForm(request.POST)
+    if not form.is_valid():
+        return _manage_page(request, subscriber, token=token, bound={"ids_form": form}, status=400)
+    return _seeds_add(
+        request,
+        subscriber,
+        token=token,
+        form=form,
+        form_name="ids_form",
+        inputs=form.inputs(),
+        origin=Seed.Origin.ID,
+    )
+
+
+def _body_too_large(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False  # Django reads no body it cannot measure
+    return length > bibtex_max_bytes() + _UPLOAD_OVERHEAD_BYTES
+
+
+# The size of the body is checked before anything reads it (the CSRF check would parse it, and
+# Django would spool a huge upload to disk first); the CSRF check comes right after.
+@csrf_exempt
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_seeds_file(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Add papers like these from a BibTeX export."""
+    if _body_too_large(request):
+        form = SeedFileForm(data={}, too_large=True)
+        return _manage_page(request, subscriber, token=token, bound={"file_form": form}, status=413)
+    return _manage_seeds_file_checked(request, subscriber, token=token)
+
+
+@csrf_protect
+def _manage_seeds_file_checked(
+    request: HttpRequest, subscriber: Subscriber, *, token: str
+) -> HttpResponse:
+    form = SeedFileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _manage_page(request, subscriber, token=token, bound={"file_form": form}, status=400)
+    return _seeds_add(
+        request,
+        subscriber,
+        token=token,
+        form=form,
+        form_name="file_form",
+        inputs=form.cleaned_data["bibtex"].seeds,
+        origin=Seed.Origin.BIBTEX,
+        skipped=form.cleaned_data["bibtex"].skipped,
+    )
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_seeds_author(
+    request: HttpRequest, subscriber: Subscriber, *, token: str
+) -> HttpResponse:
+    """Add papers like these: an author's recent papers, looked up on arXiv by the worker."""
+    form = SeedAuthorForm(request.POST)
+    if form.is_valid():
+        try:
+            services.seeds_lookup_author(subscriber=subscriber, query=form.cleaned_data["author"])
+        except SeedError as error:
+            form.add_error("author", str(error))
+    if not form.is_valid():
+        return _manage_page(
+            request, subscriber, token=token, bound={"author_form": form}, status=400
+        )
+    messages.success(
+        request,
+        f"Looking up recent papers by {form.cleaned_data['author']} on arXiv: they appear "
+        "in your list when found.",
+    )
+    return _back_to_seeds(token)
+
+
+def _seed_id(value: str) -> int | None:
+    # ASCII digits only (int() also takes " 7", "٧" and "1_000"), and within the column's range.
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_seed_remove(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Remove one paper from the reader's examples (only their own)."""
+    seed_id = _seed_id(request.POST.get("seed", ""))
+    if seed_id is None or not services.seed_remove(subscriber=subscriber, seed_id=seed_id):
+        error = (
+            "That paper is not in your list (it may have been removed already): nothing changed."
+        )
+        return _manage_page(request, subscriber, token=token, seeds_error=error, status=404)
+    messages.success(request, "Removed. Your digest no longer looks for papers like that one.")
+    return _back_to_seeds(token)
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_seeds_clear(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Remove every paper from the reader's examples."""
+    removed = services.seeds_clear(subscriber=subscriber)
+    if removed:
+        messages.success(request, f"Removed all {_papers(removed)} from your examples.")
+    else:
+        messages.success(request, "Your list of papers was already empty.")
+    return _back_to_seeds(token)
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_less_of(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Save the reader's "less of this" text."""
+    form = LessOfForm(request.POST)
+    if not form.is_valid():
+        return _manage_page(
+            request, subscriber, token=token, bound={"less_of_form": form}, status=400
+        )
+    text = form.cleaned_data["less_of"]
+    services.subscriber_less_of_set(subscriber=subscriber, text=text)
+    if text:
+        messages.success(request, f"Saved: less of {text}.")
+    else:
+        messages.success(request, "Saved: nothing is pushed down any more.")
+    return _back_to_seeds(token)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

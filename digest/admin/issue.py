@@ -33,12 +33,14 @@ from digest.models import DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin,
 from digest.selectors import (
     ISSUE_LIST_COUNTS,
     Candidate,
+    VoteCounts,
     issue_candidate_list,
     issue_counts,
     issue_counts_by_id,
     issue_get_locked,
     issue_is_frozen,
     issue_is_published,
+    issue_vote_counts,
 )
 
 # The change form's figures: the ledger's statuses, then the provider's events.
@@ -51,6 +53,53 @@ COUNTS_SHOWN = [
     "skipped",
     *list(ISSUE_LIST_COUNTS)[3:],
 ]
+
+
+# The change form's candidates, in their trending order or sorted by the readers' votes.
+CANDIDATE_SORT_PARAM = "votes"
+CANDIDATE_SORTS = {"": "trending", "more": "most 👍", "less": "most 👎"}
+_CANDIDATE_SORT = "_digest_candidate_sort"
+_SORT_ANCHOR = "candidates-sort"  # the sorted page opens at the candidates
+_NO_VOTES = VoteCounts()
+
+
+def candidates_sorted(
+    candidates: list[Candidate], votes: dict[str, VoteCounts], *, sort: str
+) -> list[Candidate]:
+    """The candidates by most 👍 ("more") or 👎 ("less"), ties in trending order; else as is."""
+    if sort not in ("more", "less"):
+        return candidates
+
+    def count(candidate: Candidate) -> int:
+        return int(getattr(votes.get(candidate.paper.arxiv_id, _NO_VOTES), sort))
+
+    # sorted() is stable: papers with as many votes keep their trending order.
+    return sorted(candidates, key=count, reverse=True)
+
+
+def _candidate_sort_links(issue: Issue, current: str) -> SafeString:
+    """The line "Sort: trending · most 👍 · most 👎", its current order in bold, not linked."""
+    url = reverse("admin:digest_issue_change", args=[issue.pk])
+    current = current if current in CANDIDATE_SORTS else ""
+    links = [
+        format_html("<strong>{}</strong>", label)
+        if key == current
+        else format_html(
+            '<a href="{}{}" class="issue-sort-{}">{}</a>',
+            url,
+            f"?{urlencode({CANDIDATE_SORT_PARAM: key})}#{_SORT_ANCHOR}"
+            if key
+            else f"#{_SORT_ANCHOR}",
+            key or "trending",
+            label,
+        )
+        for key, label in CANDIDATE_SORTS.items()
+    ]
+    return format_html(
+        '<p class="issue-candidates-sort" id="{}" style="margin:0 0 6px">Sort: {}</p>',
+        _SORT_ANCHOR,
+        SafeString(" · ".join(links)),
+    )
 
 
 class IssueChangeList(ChangeList):
@@ -238,6 +287,10 @@ class IssueAdmin(IssuePagesAdmin):
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Issue | None:
         issue = super().get_object(request, object_id, from_field)
+        if issue is not None:
+            # The candidates' order asked for (?votes=more|less), kept on this request's instance:
+            # the read-only field that lists them is given the issue, not the request.
+            vars(issue)[_CANDIDATE_SORT] = request.GET.get(CANDIDATE_SORT_PARAM, "")
         if (
             issue is not None
             and request.method == "POST"
@@ -370,14 +423,18 @@ class IssueAdmin(IssuePagesAdmin):
     def candidate_list(self, issue: Issue) -> SafeString | str:
         if not issue.candidate_ids:
             return "None: no paper was trending in the window."
-        rows = [self._candidate_row(candidate) for candidate in issue_candidate_list(issue=issue)]
+        sort = str(vars(issue).get(_CANDIDATE_SORT, ""))
+        votes = issue_vote_counts(issue=issue)
+        candidates = candidates_sorted(issue_candidate_list(issue=issue), votes, sort=sort)
+        rows = [self._candidate_row(c, votes.get(c.paper.arxiv_id, _NO_VOTES)) for c in candidates]
         return format_html(
-            '<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>',
+            '{}<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>',
+            _candidate_sort_links(issue, sort),
             SafeString("".join(rows)),
         )
 
     @staticmethod
-    def _candidate_row(candidate: Candidate) -> str:
+    def _candidate_row(candidate: Candidate, votes: VoteCounts) -> str:
         paper = candidate.paper
         marks = [
             label
@@ -390,11 +447,15 @@ class IssueAdmin(IssuePagesAdmin):
             if on
         ]
         return format_html(
-            '<li style="list-style:decimal;margin:0 0 2px"><a href="{}">{}</a> · {} · {}{}</li>',
+            '<li style="list-style:decimal;margin:0 0 2px"><a href="{}">{}</a> · {} · {}'
+            ' · <span class="issue-votes" title="readers of this issue who asked for more, and'
+            ' for less, like it">👍&nbsp;{} 👎&nbsp;{}</span>{}</li>',
             reverse("admin:papers_paper_change", args=[paper.pk]),
             Truncator(paper.title).chars(110),
             plural(paper.upvotes, "upvote"),
             paper.arxiv_id,
+            votes.more,
+            votes.less,
             format_html(" · <strong>{}</strong>", ", ".join(marks)) if marks else "",
         )
 

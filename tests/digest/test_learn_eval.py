@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
 import pytest
 
 from digest.eval import ndcg_at_k
@@ -45,10 +44,3 @@ def test_the_figure_averages_judged_profile_days_of_the_asked_days_only() -> Non
     assert run.mean(["d2"]) == pytest.approx(0.25)
     assert run.mean(["d1", "d2"]) == pytest.approx(0.5)
     assert run.mean(["d3"]) == 0.0
-
-
-def test_the_classifier_ranks_a_liked_direction_above_a_disliked_one() -> None:
-    features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
-    labels = np.array([1.0, 1.0, 0.0, 0.0])
-    theta = _bench().logistic_fit(features, labels, np.ones(4), l2=0.1)
-    assert np.array([1.0, 0.0]) @ theta[:-1] > np.array([0.0, 1.0]) @ theta[:-1]

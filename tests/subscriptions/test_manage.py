@@ -228,6 +228,11 @@ def test_download_my_data_gives_everything_stored_as_json(client) -> None:
         "confirmed_at": "2026-03-02T09:00:00+00:00",
         "unsubscribed_at": None,
         "confirmation_sent_at": None,
+        # What the reader taught their digest (tests/digest/test_signals_data.py fills them).
+        "less_of": "",
+        "seeds": [],
+        "votes": [],
+        "paper_clicks": [],
     }
 
 
