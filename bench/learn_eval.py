@@ -447,7 +447,7 @@ def main() -> None:
     for r in results:
         print(f"{r.name:<34} {r.tuning:7.4f} {r.report:7.4f}  {r.params}")
     print('\n"because you liked" labels of the feedback run: precision (count) by threshold')
-    for threshold in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65):
+    for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
         tuning = labels.precision(tuning_days, threshold)
         report = labels.precision(REPORT_DAYS, threshold)
         print(

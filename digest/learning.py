@@ -10,8 +10,10 @@ the reader's own few votes are not drowned by. Votes fade with age (VOTE_HALF_LI
 
 The learned score is blended with the interests' text score by a weight that grows with the
 reader's signals, WEIGHT_MAX * n / (n + WEIGHT_HALF): a few votes move the ranking a little, many
-move it a lot. On the report days this reached nDCG@5 0.852 after feedback (cold: 0.756), where a
-plain Rocchio update reached 0.811; seeds alone 0.739 (max cosine to the seeds: 0.661).
+move it a lot. On the report days this reached nDCG@5 0.848 after feedback (cold: 0.756), where
+a plain Rocchio update tuned the same way reached 0.811 and kNN 0.792; seeds alone 0.739 (mean
+cosine to the seeds: 0.657). L2, WEIGHT_MAX and WEIGHT_HALF are the best of a 27-point grid on the
+tuning days (`python bench/learn_eval.py --tune`).
 
 "Less of this" is not learned: papers close to its facets lose up to LESS_PENALTY of their score,
 from a cosine of LESS_FROM (merely related) to LESS_FULL (a match).
@@ -34,7 +36,7 @@ from digest.embeddings import DIMENSIONS
 L2 = 0.1
 BACKGROUND_WEIGHT = 16.0
 BACKGROUND_PAPERS = 150
-WEIGHT_MAX = 0.8
+WEIGHT_MAX = 0.6
 WEIGHT_HALF = 10.0
 VOTE_HALF_LIFE_DAYS = 120.0
 CLICK_WEIGHT = 0.25

@@ -22,6 +22,7 @@ from digest.embeddings import DIMENSIONS
 from digest.ledger import papers_sent
 from digest.models import Issue
 from digest.picking import Reader, reader_picks
+from digest.profiles import profiles_read
 from digest.ranking import CandidatePool, interests_facets
 from digest.render import EmailParts, Pick, issue_frame_build
 from digest.selectors import issue_papers
@@ -114,15 +115,20 @@ def _papers_sent_before(*, subscriber: Subscriber | None, issue: Issue) -> set[s
 
 
 def _preview_reader(*, subscriber: Subscriber | None, interests: str, size: int | None) -> Reader:
-    """The reader to pick for: the subscriber with these interests, or one made up of them."""
+    """The reader to pick for: the subscriber with these interests, or one made up of them.
+
+    A subscriber is picked for with what the ranking learned of them, as their digest would be.
+    """
     size = size or (subscriber.digest_size if subscriber else 5)
     categories = tuple(sorted(subscriber.categories or ())) if subscriber else ()
+    profile = profiles_read(readers=[subscriber.pk]).get(subscriber.pk) if subscriber else None
     return Reader(
         subscriber.pk if subscriber else 0,
         subscriber.email if subscriber else "",
         interests,
         size,
         categories,
+        profile=profile,
     )
 
 

@@ -45,9 +45,11 @@ MATCH_MIN_SIMILARITY = 0.50
 # them matches.
 RELATED_MIN_SIMILARITY = 0.30
 # A learned pick says "because you liked 'Title'" (or "like your paper 'Title'") only when its
-# cosine to that paper reaches this. Set on the learn_dev tuning days like MATCH_MIN_SIMILARITY
-# (`python bench/learn_eval.py` prints the precision of these labels at each threshold).
-EXAMPLE_MIN_SIMILARITY = 0.50
+# cosine to that paper reaches this: the lowest threshold at which 3 in 4 such labels went to
+# relevant papers on the learn_dev tuning days (`python bench/learn_eval.py`: 0.87 at 0.70, 0.49
+# at 0.50). Two papers' abstracts are closer than a paper and a short interests text, so the bar
+# is higher than MATCH_MIN_SIMILARITY's.
+EXAMPLE_MIN_SIMILARITY = 0.70
 MAX_FACETS = 8
 # Interests texts whose scores a pool keeps, least recently used out first: about 14 KB each for
 # 100 candidates, so a worker's memory stays flat however many readers it serves.
@@ -338,7 +340,9 @@ class CandidatePool:
             base = _over_max(self.trending)
         scores = base - profile.less_penalty(self.vectors)
         order = np.lexsort((self.id_rank, -self.votes, -scores)).tolist()
-        top = [i for i in order if i not in excluded][:limit]
+        # A paper the reader liked or gave as a seed is one they know: never picked for them.
+        known = {self.index[e.arxiv_id] for e in profile.examples if e.arxiv_id in self.index}
+        top = [i for i in order if i not in excluded and i not in known][:limit]
         return [
             self._ranked_learned(text, profile, i, score=float(scores[i]), fallback=fallback)
             for i in top

@@ -16,6 +16,7 @@ from digest import learning, ledger, profiles, sending, services, vectors
 from digest.embeddings import DIMENSIONS
 from digest.learning import Example, ExampleKind, Signals
 from digest.models import ReaderProfile, Vote
+from digest.preview import issue_preview
 from digest.ranking import EXAMPLE_MIN_SIMILARITY, CandidatePool
 from subscriptions.models import Seed
 from tests.factories import papers_create, reader_create
@@ -249,3 +250,36 @@ def test_a_batch_reads_every_readers_profile_in_one_query_and_ranks_by_it() -> N
     for message in learned:
         assert "close to papers you chose" in message.body
         assert "Robot Grasping at scale" in message.subject
+
+
+def test_a_paper_the_reader_liked_or_gave_is_never_picked_for_them() -> None:
+    liked = _axis((1, 1.0))
+    profile = learning.profile_learn(
+        _signals(liked=_rows(liked)),
+        examples=[Example(ExampleKind.LIKED, "liked", "The liked one")],
+        example_vectors=_rows(liked),
+    )
+    pool = _pool({"liked": liked, "near": _axis((1, 1.0), (9, 0.3)), "far": _axis((3, 1.0))})
+    assert [r.arxiv_id for r in pool.rank(interests="", limit=3, profile=profile)] == [
+        "near",
+        "far",
+    ]
+
+
+@pytest.mark.django_db
+def test_the_editors_preview_of_a_reader_picks_with_what_they_taught() -> None:
+    papers_create(20)
+    earlier = papers_create(10, day=DAY - dt.timedelta(days=6), prefix="2611.3")
+    with time_machine.travel(BUILT, tick=False):
+        issue = services.issue_build(date=DAY)
+    reader = reader_create(interests="", digest_size=3)
+    for paper in earlier:
+        if paper.title.startswith("Robot"):
+            Vote.objects.create(subscriber=reader, arxiv_id=paper.arxiv_id, direction="more")
+    profiles.profile_refresh(subscriber_id=reader.pk)
+
+    preview = issue_preview(issue=issue, subscriber=reader)
+
+    assert all("Robot" in p.example for p in preview.picks)
+    assert all(p.reason.startswith("because you liked") for p in preview.picks)
+    assert "close to papers you chose" in preview.parts.text
