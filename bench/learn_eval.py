@@ -227,7 +227,7 @@ def product_scorer(labels: Labels | None = None) -> Scorer:
         for position, r in enumerate(ranked):
             i = day.pool.index[r.arxiv_id]
             scores[i] = K - position
-            nearest = profile.nearest_example(day.vectors[i])
+            nearest = profile.nearest_examples(day.vectors[i : i + 1])[0]
             if labels is not None and nearest is not None:
                 grade = state.reader.grades.get(r.arxiv_id, 0)
                 labels.given.append((day.name, nearest[1], grade))
@@ -267,12 +267,18 @@ def simulate(
     seeds: bool,
     votes: bool,
 ) -> Run:
-    """The protocol for every reader; `votes=False` ranks each day from the sign-up alone."""
+    """The protocol for every reader; `votes=False` ranks each day from the sign-up alone.
+
+    The weak negatives of a day are the BACKGROUND_PAPERS most recent papers before it (the
+    earlier papers, then each day's as it passes), as the product takes the most recently seen
+    stored papers.
+    """
     scores: dict[tuple[str, str], float] = {}
     for reader in readers:
         state = State(reader, interests, seeds)
-        state.background = list(background)
+        recent = list(background)
         for day in days:
+            state.background = recent[-learning.BACKGROUND_PAPERS :]
             shown = _order(day, scorer(day, state))[:K]
             day_grades = {a: g for a, g in reader.grades.items() if a in day.pool.index}
             if day_grades:
@@ -282,6 +288,7 @@ def simulate(
                 state.liked += [day.vectors[day.pool.index[a]] for a in up]
                 state.liked_titles += [day.pool.papers[day.pool.index[a]].title for a in up]
                 state.disliked += [day.vectors[day.pool.index[a]] for a in down]
+            recent += list(day.vectors)
     return Run(scores)
 
 

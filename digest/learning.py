@@ -29,14 +29,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from digest.embeddings import DIMENSIONS
 
-L2 = 0.1
+L2 = 0.3
 BACKGROUND_WEIGHT = 16.0
 BACKGROUND_PAPERS = 150
-WEIGHT_MAX = 0.6
+WEIGHT_MAX = 0.8
 WEIGHT_HALF = 10.0
 VOTE_HALF_LIFE_DAYS = 120.0
 CLICK_WEIGHT = 0.25
@@ -103,6 +102,10 @@ def logistic_fit(
     scikit-learn's L-BFGS solver, which minimizes sum(weight * log loss) + l2 / 2 * |w|^2 (its
     C is 1 / l2); a few hundred rows of 384 dimensions take a few milliseconds.
     """
+    # Imported here, like the embedding model: scikit-learn costs a second and 100 MB to import,
+    # and only the worker's refit needs it, never the web process nor a send.
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
     model = LogisticRegression(C=1.0 / l2, solver="lbfgs", max_iter=_MAX_ITERATIONS)
     model.fit(features, labels, sample_weight=weights)
     return np.concatenate([model.coef_[0], model.intercept_]).astype(np.float64)
@@ -143,20 +146,15 @@ class LearnedProfile:
         closeness = (vectors @ self.less_vectors.T).max(axis=1).astype(np.float64)
         return LESS_PENALTY * np.clip((closeness - LESS_FROM) / (LESS_FULL - LESS_FROM), 0.0, 1.0)
 
-    def nearest_example(
-        self, vector: np.ndarray, *, arxiv_id: str = ""
-    ) -> tuple[Example, float] | None:
-        """The liked paper or seed nearest this embedding (not the paper itself), and the cosine."""
-        if self.example_vectors is None or not len(self.examples):
-            return None
-        similarity = self.example_vectors @ vector
-        for i, example in enumerate(self.examples):
-            if arxiv_id and example.arxiv_id == arxiv_id:
-                similarity[i] = -1.0
-        best = int(similarity.argmax())
-        if similarity[best] <= -1.0:
-            return None
-        return self.examples[best], float(similarity[best])
+    def nearest_examples(self, vectors: np.ndarray) -> list[tuple[Example, float] | None]:
+        """For each of these papers' embeddings, the nearest liked paper or seed and the cosine."""
+        if self.example_vectors is None or not len(self.examples) or not len(vectors):
+            return [None] * len(vectors)
+        similarity = vectors @ self.example_vectors.T  # (papers, examples)
+        best = similarity.argmax(axis=1)
+        return [
+            (self.examples[int(j)], float(similarity[i, j])) for i, j in enumerate(best.tolist())
+        ]
 
 
 def profile_learn(

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from digest.embeddings import PaperText, papers_embed, text_embed
-from digest.learning import ExampleKind, LearnedProfile
+from digest.learning import Example, ExampleKind, LearnedProfile
 from digest.reasons import trending_reason
 
 WEIGHT_SEMANTIC = 0.65
@@ -343,25 +343,27 @@ class CandidatePool:
         # A paper the reader liked or gave as a seed is one they know: never picked for them.
         known = {self.index[e.arxiv_id] for e in profile.examples if e.arxiv_id in self.index}
         top = [i for i in order if i not in excluded and i not in known][:limit]
+        nearest = profile.nearest_examples(self.vectors[top]) if top else []
         return [
-            self._ranked_learned(text, profile, i, score=float(scores[i]), fallback=fallback)
-            for i in top
+            self._ranked_learned(
+                text, i, score=float(scores[i]), fallback=fallback, nearest=nearest[n]
+            )
+            for n, i in enumerate(top)
         ]
 
     def _ranked_learned(
         self,
         text: _PoolScores | None,
-        profile: LearnedProfile,
         i: int,
         *,
         score: float,
         fallback: bool,
+        nearest: tuple[Example, float] | None,
     ) -> Ranked:
         """Candidate `i` as ranked with a profile: its reason names a facet or a liked paper."""
         upvotes = self.upvotes[i]
         reason, matched, example = trending_reason(upvotes), "", ""
         facet_similarity = float(text.signals.semantic[i]) if text is not None else 0.0
-        nearest = profile.nearest_example(self.vectors[i], arxiv_id=self.ids[i])
         if nearest is not None and nearest[1] >= max(EXAMPLE_MIN_SIMILARITY, facet_similarity):
             example = nearest[0].title
             reason = _example_reason(nearest[0].kind, example)

@@ -14,14 +14,17 @@ carries two kinds of markers, both made with a random nonce so that no scraped t
   cut out after inlining;
 - a slot, `<!--pb:N:@name-->`: where a section goes back in, in the reader's order;
 - and inside sections, tokens `pbN<name>` for the per-reader values (reason, opening line, manage,
-  signals and unsubscribe URLs, the paper's vote line and its two vote URLs), which escaping and
-  inlining leave alone since they are plain alphanumerics.
+  signals and unsubscribe URLs, the "view in browser" URL, the paper's vote line and its two vote
+  URLs), which escaping and inlining leave alone since they are plain alphanumerics.
 
 The vote line ("More like this · Less like this") is a section of its own, rendered and inlined
 once like the rest, and filled per reader and paper into the paper's `votes` token: the reader's
 copy has one under every paper, the public copy none. The footer's "Your signals" link is one too,
 nested in the footer where it is shown, so that it is inlined in its place: filled into the
 footer's `signals_link` token when the reader's signals URL is given, left out otherwise.
+
+"View in browser" leads each reader to their own web copy (with their vote links), so its URL is
+a token too: the issue's public page when none is given (editors' previews and test sends).
 
 IssueFrame.assemble then only concatenates strings and escapes the reader's values: no template,
 no HTML parsing, no CSS work per reader.
@@ -64,6 +67,7 @@ _TOKENS = (
     "less",
     "signals_link",
     "signals",
+    "view",
 )
 _SLOTS = ("view", "intro", "papers", "footer")
 _SECTIONS = (
@@ -119,6 +123,7 @@ class IssueFrame:
         index: dict[str, int],
         upvotes: dict[str, str],
         weekly: bool,
+        view_url: str,
     ):
         self._html = html_doc
         self._text = text_doc
@@ -126,6 +131,7 @@ class IssueFrame:
         # arxiv id -> "45 upvotes", said in the text part unless the reason already says it
         self._upvotes = upvotes
         self._weekly = weekly
+        self._view_url = view_url  # the issue's public page, when a reader's copy is not given
         # arxiv id -> the paper's (HTML, text) fragments, looked up once per pick
         self._papers = {
             arxiv_id: (html_doc.sections[f"paper-{n}"], text_doc.sections[f"paper-{n}"])
@@ -142,6 +148,8 @@ class IssueFrame:
         unsubscribe_url: str,
         vote_urls: Mapping[str, tuple[str, str]] | None = None,
         signals_url: str = "",
+        view_url: str | None = None,
+        intro: str | None = None,
     ) -> EmailParts:
         """One reader's email: their opening line, their papers in their order, reasons, links.
 
@@ -149,17 +157,27 @@ class IssueFrame:
         `has_interests`: the reader wrote some (one who did not is never told nothing matched);
         `vote_urls`: each pick's ("More like this", "Less like this") URLs by arxiv id; None
         leaves the vote lines out. `signals_url`: the reader's "Your signals" page, linked in the
-        footer ("" leaves the link out).
+        footer ("" leaves the link out). `view_url`: where "View in browser" leads (None: the
+        issue's public page; "": no such line, as on the reader's web copy itself). `intro`: the
+        opening line, instead of the one said of the picks' reasons (a copy without reasons).
         """
-        intro = intro_line(
-            picks=picks, fallback=fallback, has_interests=has_interests, weekly=self._weekly
-        )
+        if intro is None:
+            intro = intro_line(
+                picks=picks, fallback=fallback, has_interests=has_interests, weekly=self._weekly
+            )
+        view = self._view_url if view_url is None else view_url
         html_values = {
             "intro": html.escape(intro),
             "manage": html.escape(manage_url),
             "unsubscribe": html.escape(unsubscribe_url),
+            "view": html.escape(view),
         }
-        text_values = {"intro": intro, "manage": manage_url, "unsubscribe": unsubscribe_url}
+        text_values = {
+            "intro": intro,
+            "manage": manage_url,
+            "unsubscribe": unsubscribe_url,
+            "view": view,
+        }
         html_values["signals_link"] = text_values["signals_link"] = ""
         if signals_url:
             html_values["signals_link"] = _section_fill(
@@ -282,8 +300,12 @@ def _document_assemble(
     intro: list[str] = []
     if not public and values["intro"]:
         _slots_fill_into(intro, doc.sections["intro"], values)
+    if public:
+        view = "".join(doc.sections["view_public"])
+    else:
+        view = _section_fill(doc.sections["view"], values) if values["view"] else ""
     slots = {
-        "view": "".join(doc.sections["view_public" if public else "view"]),
+        "view": view,
         "intro": "".join(intro),
         "papers": "".join(papers) if papers else "".join(doc.sections["empty"]),
         "footer": "".join(footer),
@@ -445,7 +467,8 @@ def _issue_context(issue: Issue, markers: _NonceMarkers) -> dict[str, Any]:
         "note": issue.note.strip(),
         "quiet_line": _quiet_line(issue) if issue.quiet else "",
         "period": _period(issue),
-        "view_url": issue_view_url(issue),
+        # Each reader's own copy, or the public page: filled in when a reader's email is assembled.
+        "view_url": markers.token["view"],
         "archive_url": f"{settings.SITE_URL}{reverse('digest:archive')}",
         "subscribe_url": f"{settings.SITE_URL}{reverse('subscriptions:subscribe')}",
         "site_url": settings.SITE_URL,
@@ -489,4 +512,5 @@ def issue_frame_build(*, issue: Issue, papers: Mapping[str, Paper]) -> IssueFram
         index={arxiv_id: number for number, arxiv_id in enumerate(papers)},
         upvotes={arxiv_id: _count(p.upvotes, "upvote") for arxiv_id, p in papers.items()},
         weekly=issue.kind == IssueKind.WEEKLY,
+        view_url=issue_view_url(issue),
     )

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest import ledger, transport
+from digest.copies import copy_token_make
 from digest.ledger import Claimed, Outcome
 from digest.models import DeliveryStatus, Issue
 from digest.picking import Reader, reader_picks
@@ -91,7 +92,7 @@ def idempotency_key(*, issue_id: int, subscriber_id: int) -> str:
 
 
 class _ReaderLinks:
-    """The reader's manage, signals, unsubscribe and vote URLs, each reversed once per batch."""
+    """The reader's manage, signals, unsubscribe, copy and vote URLs, reversed once per batch."""
 
     def __init__(self) -> None:
         self.manage = site_url(reverse("subscriptions:manage", kwargs={"token": "T0KEN"}))
@@ -101,6 +102,7 @@ class _ReaderLinks:
         # Cut at the token once: each paper's two URLs are then two concatenations.
         self._more = self._vote_url(VOTE_MORE).split("T0KEN")
         self._less = self._vote_url(VOTE_LESS).split("T0KEN")
+        self._copy = site_url(reverse("digest:copy", kwargs={"token": "T0KEN"})).split("T0KEN")
 
     @staticmethod
     def _vote_url(direction: str) -> str:
@@ -120,6 +122,11 @@ class _ReaderLinks:
             self.unsubscribe.replace("T0KEN", token(Purpose.UNSUBSCRIBE)),
             self.signals.replace("T0KEN", manage),
         )
+
+    def copy_for_reader(self, reader: Reader, *, delivery_id: int) -> str:
+        """The URL of the reader's own web copy of this delivery ("View in browser")."""
+        head, tail = self._copy
+        return head + copy_token_make(delivery_id=delivery_id, address=reader.email) + tail
 
     def votes_for_reader(
         self, reader: Reader, *, delivery_id: int, picks: Sequence[Pick]
@@ -357,6 +364,7 @@ def _digest_make(
             else None
         ),
         signals_url=signals_url,
+        view_url=links.copy_for_reader(reader, delivery_id=claimed.delivery_id),
     )
     key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
     picked = tuple(p.arxiv_id for p in picks)

@@ -1,5 +1,6 @@
-"""The public digest pages (the archive, each issue's "view in browser" page), the vote links,
-and the reader's own "Your signals" page (their votes, seeds, and a reset).
+"""The public digest pages (the archive, each issue's public web page), the reader's own "view in
+browser" copy of their digest, the vote links, and the reader's "Your signals" page (their votes,
+seeds, and a reset).
 
 Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
 the web process never loads the sentence-transformers model.
@@ -11,6 +12,7 @@ import datetime as dt
 
 from csp.constants import NONCE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,8 +21,9 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from digest.copies import CopyTokenError, ReaderCopy, reader_copy_find
 from digest.models import IssueKind, VoteDirection
-from digest.render import issue_frame_build
+from digest.render import EmailParts, issue_frame_build
 from digest.selectors import (
     SignalVote,
     VoteTarget,
@@ -32,7 +35,15 @@ from digest.selectors import (
 )
 from digest.services import reader_personalization_reset, reader_vote_undo
 from digest.tasks import profile_refresh_later
-from digest.votes import VOTE_DIRECTIONS, VoteTokenError, vote_record, vote_undo
+from digest.votes import (
+    VOTE_DIRECTIONS,
+    VOTE_LESS,
+    VOTE_MORE,
+    VoteTokenError,
+    vote_record,
+    vote_tokens_make,
+    vote_undo,
+)
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
 from subscriptions.views import by_token
@@ -79,6 +90,79 @@ def issue(request: HttpRequest, day: dt.date) -> HttpResponse:
     email = issue_frame_build(issue=found, papers=papers).assemble_public(picks=picks)
     return HttpResponse(
         _with_style_nonce(email.html, request), content_type="text/html; charset=utf-8"
+    )
+
+
+# --- The reader's own copy ("view in browser" in their email) -------------------------------------
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    # The reader's own page, reached by a token: never indexed (never_cache keeps it out of caches).
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _vote_path(token: str, direction: str) -> str:
+    return reverse("digest:vote", kwargs={"token": token, "direction": direction})
+
+
+def _copy_vote_urls(found: ReaderCopy) -> dict[str, tuple[str, str]] | None:
+    """Each paper's "More like this" and "Less like this" links, signed for this delivery."""
+    if not settings.PAPERBOY_VOTE_LINKS:
+        return None
+    arxiv_ids = list(found.papers)
+    tokens = vote_tokens_make(
+        delivery_id=found.delivery.pk,
+        arxiv_ids=arxiv_ids,
+        address=found.delivery.subscriber.email,
+    )
+    return {
+        arxiv_id: (_vote_path(token, VOTE_MORE), _vote_path(token, VOTE_LESS))
+        for arxiv_id, token in zip(arxiv_ids, tokens, strict=True)
+    }
+
+
+def _reader_copy_assemble(found: ReaderCopy) -> EmailParts:
+    """The reader's email as it was sent (their papers, in order), with their links and votes."""
+    delivery, subscriber = found.delivery, found.delivery.subscriber
+
+    def token(purpose: Purpose) -> str:
+        return token_make(subscriber_id=subscriber.pk, address=subscriber.email, purpose=purpose)
+
+    manage = token(Purpose.MANAGE)
+    day = delivery.issue.date
+    kind = "weekly digest" if delivery.issue.kind == IssueKind.WEEKLY else "digest"
+    return issue_frame_build(issue=delivery.issue, papers=found.papers).assemble(
+        picks=found.picks,
+        fallback=False,
+        has_interests=bool(subscriber.interests.strip()),
+        manage_url=reverse("subscriptions:manage", kwargs={"token": manage}),
+        unsubscribe_url=reverse(
+            "subscriptions:unsubscribe", kwargs={"token": token(Purpose.UNSUBSCRIBE)}
+        ),
+        vote_urls=_copy_vote_urls(found),
+        signals_url=reverse("digest:signals", kwargs={"token": manage}),
+        view_url="",  # this page is the browser's copy
+        intro=f"Your {kind} of {day.day} {day:%B %Y}, as it was sent to you.",
+    )
+
+
+@never_cache
+@require_safe
+@csp_update({"style-src": [NONCE]})  # type: ignore[arg-type]  # see `issue` above
+def reader_copy(request: HttpRequest, token: str) -> HttpResponse:
+    """One reader's digest of one issue as a web page: their papers in order, their vote links."""
+    try:
+        found = reader_copy_find(token=token)
+    except CopyTokenError as error:
+        context = {"reason": str(error), "expired": error.expired}
+        return _private(render(request, "digest/copy_invalid.html", context, status=error.status))
+    # Showing only: nothing here writes, and the page runs no script (a vote is the vote page's).
+    email = _reader_copy_assemble(found)
+    return _private(
+        HttpResponse(
+            _with_style_nonce(email.html, request), content_type="text/html; charset=utf-8"
+        )
     )
 
 

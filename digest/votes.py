@@ -39,11 +39,11 @@ _SALT = "paperboy.digest.vote"
 _SEP = "|"  # never in a delivery id, an arXiv id or a hex fingerprint
 
 
-class VoteTokenError(Exception):
-    """A vote link that cannot be used, and the HTTP status that says why.
+class LinkTokenError(Exception):
+    """A signed link of a digest that cannot be used, and the HTTP status that says why.
 
-    400: garbled or forged; 410: older than VOTE_TOKEN_MAX_AGE; 404: nothing behind it any more
-    (the reader, or their address, is gone) or it names a paper its digest did not hold.
+    400: garbled or forged; 410: older than its maximum age; 404: nothing behind it any more
+    (the reader, or their address, is gone; or what it names is not in their digest).
     """
 
     def __init__(self, message: str, *, status: int = 400) -> None:
@@ -55,9 +55,18 @@ class VoteTokenError(Exception):
         return self.status == 410
 
 
-def _signer() -> signing.TimestampSigner:
+class VoteTokenError(LinkTokenError):
+    """A vote link that cannot be used (see LinkTokenError)."""
+
+
+def link_signer(salt: str) -> signing.TimestampSigner:
+    """The signer of one kind of link, by its salt."""
     # Made per call, not at import, so it follows SECRET_KEY and its fallbacks as settings change.
-    return signing.TimestampSigner(salt=_SALT)
+    return signing.TimestampSigner(salt=salt)
+
+
+def _signer() -> signing.TimestampSigner:
+    return link_signer(_SALT)
 
 
 def _b64(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -17,9 +18,11 @@ from urllib.parse import urlsplit
 import numpy as np
 import requests
 import responses
+import time_machine
 from anymail.exceptions import AnymailRequestsAPIError
 from django.core import mail
 
+from digest import sending, services
 from digest.eval import Profile
 from digest.models import Issue, IssuePin
 from papers.ingest import papers_ingest
@@ -143,6 +146,9 @@ def provider_http_error(status: int) -> AnymailRequestsAPIError:
 
 # A Tuesday: the day of the issue the ledger and command tests build and send.
 DAY = dt.date(2026, 11, 24)
+# When DAY's issue is built, and when a UTC reader's 08:00 digest is due.
+BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
+LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 CANDIDATES = "hf_daily_papers/api_daily_papers_month-2025-11_sort-publishedAt_limit100_p0.json"
 ONE_DAY = "hf_daily_papers/DERIVED_date-2025-11-20_items-from-month-dump_sorted-by-upvotes.json"
 
@@ -208,3 +214,26 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
         timeout=60,
         check=False,
     )
+
+
+def email_parts(message: object) -> tuple[str, str]:
+    """A digest's text part and its HTML part (entities decoded)."""
+    assert isinstance(message, mail.EmailMultiAlternatives)
+    html_part = message.alternatives[0][0]
+    assert isinstance(html_part, str)
+    assert isinstance(message.body, str)
+    return message.body, html.unescape(html_part)
+
+
+def day_issue_build() -> Issue:
+    """DAY's daily issue, built at BUILT."""
+    with time_machine.travel(BUILT, tick=False):
+        return services.issue_build(date=DAY)
+
+
+def deliveries_send_all(issue: Issue, *, batch_size: int = 50) -> None:
+    """Send every due digest of the issue at 08:00 UTC, batch after batch."""
+    while sending.deliveries_send_batch(
+        issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC
+    ).claimed:
+        pass

@@ -311,7 +311,8 @@ def gunicorn(command: list[str], env: dict[str, str]) -> Iterator[str]:
             try:
                 requests.get(base, timeout=2, allow_redirects=False)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Refused while it binds; a timeout while its worker is still importing the site.
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         yield base

@@ -277,8 +277,9 @@ def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
     for title, reason in zip(shown, reasons, strict=True):
         assert title in " ".join(digest.text.split())
         assert reason in digest.text
-    view_url = f"{base}/digest/{FIRST_DAY}/"
-    assert email.get_by_role("link", name="View in browser").get_attribute("href") == view_url
+    # "View in browser" opens her own copy, signed for her (with her vote links).
+    view_url = email.get_by_role("link", name="View in browser").get_attribute("href")
+    assert view_url.startswith(f"{base}/digest/copy/"), view_url
     assert f"View in browser: {view_url}" in digest.text
     _shoot(page, "10-digest-in-outbox")
 
@@ -296,20 +297,25 @@ def _reads_the_digest(page: Any, base: str, folder: Path, issue: Issue) -> str:
     return view_url
 
 
-def _views_it_in_the_browser(page: Any, view_url: str, issue: Issue) -> None:
+def _views_it_in_the_browser(page: Any, view_url: str, issue: Issue, base: str) -> None:
     _text_link(page, view_url).click()
     page.wait_for_url(view_url)
+    # Her copy: her papers as sent, each with her own vote links.
+    expect(page.get_by_text("as it was sent to you")).to_be_visible()
+    assert page.get_by_role("link", name="More like this").count() > 0
+    _shoot(page, "12-view-in-browser")
+    # The issue's public page has nothing about Ada.
+    page.goto(f"{base}/digest/{FIRST_DAY}/")
     expect(page.get_by_role("link", name="Past issues").first).to_be_visible()
     expect(page.get_by_text("Daily digest · Wednesday, 19 November 2025")).to_be_visible()
     top = Paper.objects.get(arxiv_id=issue.candidate_ids[0])  # the day's most upvoted paper
     expect(page.get_by_role("link", name=" ".join(top.title.split()))).to_be_visible()
     reasons = page.locator("p.pb-reason").all_inner_texts()
-    # Nothing about Ada.
     assert reasons, reasons
     assert all(reason.startswith("trending: ") for reason in reasons), reasons
-    for personal in ("View in browser", "Manage your preferences", "Unsubscribe"):
+    for personal in ("View in browser", "Manage your preferences", "Unsubscribe", "More like this"):
         assert page.get_by_role("link", name=personal).count() == 0
-    _shoot(page, "12-view-in-browser")
+    _shoot(page, "12b-public-issue-page")
 
 
 def _leaves_in_one_click(page: Any, base: str) -> None:
@@ -383,7 +389,7 @@ def test_a_reader_signs_up_confirms_reads_a_digest_and_leaves_in_one_click(
     _changes_preferences(page)
     issue = _gets_the_first_digest(outbox)
     view_url = _reads_the_digest(page, base, outbox, issue)
-    _views_it_in_the_browser(page, view_url, issue)
+    _views_it_in_the_browser(page, view_url, issue, base)
     _leaves_in_one_click(page, base)
     _bob_leaves_from_his_mail_client(page, base)
     _gets_no_more_mail(page, base, outbox)

@@ -21,10 +21,7 @@ from digest.ranking import EXAMPLE_MIN_SIMILARITY, CandidatePool
 from subscriptions.models import Seed
 from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
-from tests.helpers import DAY
-
-BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
-LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+from tests.helpers import BUILT, DAY, LOCAL_8AM_UTC
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +157,7 @@ def test_a_learned_pick_names_the_liked_paper_or_seed_it_is_close_to() -> None:
     # Under the threshold nothing is claimed: a new paper with no votes is just "new today".
     assert reasons["unrelated"].example == ""
     assert reasons["unrelated"].reason == "new today"
-    nearest = profile.nearest_example(_axis((3, 1.0)))
+    nearest = profile.nearest_examples(_rows(_axis((3, 1.0))))[0]
     assert nearest is not None
     assert nearest[1] < EXAMPLE_MIN_SIMILARITY
 

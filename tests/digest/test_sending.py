@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from anymail.exceptions import AnymailAPIError
 from anymail.message import AnymailRecipientStatus
+from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.management import call_command
@@ -31,6 +32,8 @@ BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
 LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 # A reader's signed vote link, its token and direction.
 _VOTE_URL = re.compile(r"https?://[^\s\"<>]+/digest/vote/([^/\s\"<>]+)/(more|less)/")
+# A reader's own "view in browser" copy: the preview links the public page instead.
+_COPY_URL = re.compile(r"https?://[^\s\"<>]+/digest/copy/[^/\s\"<>]+/")
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +245,9 @@ def test_the_email_opens_with_the_readers_line_and_its_subject_names_their_first
     # A preview's vote links are "#", as its manage link is: the rest is the same.
     assert (
         preview.parts.text.split(footer)[0]
-        == _VOTE_URL.sub("#", str(message.body)).split(footer)[0]
+        == _VOTE_URL.sub(
+            "#", _COPY_URL.sub(f"{settings.SITE_URL}/digest/2026-11-24/", str(message.body))
+        ).split(footer)[0]
     )
 
 

@@ -5,32 +5,34 @@ So does the vote page; a preview for editors links nowhere ("#"), as it does for
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from typing import Any
 
 import pytest
-import time_machine
 from django.core import mail
-from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from digest import ledger, sending, services, vectors
+from digest import ledger, sending, vectors
 from digest.models import Delivery, Issue
 from digest.preview import issue_preview
 from digest.votes import vote_token_make
 from subscriptions.models import Subscriber
 from tests.factories import papers_create, reader_create
 from tests.fakes import fake_embed
-from tests.helpers import DAY, SHOTS
+from tests.helpers import (
+    DAY,
+    LOCAL_8AM_UTC,
+    SHOTS,
+    day_issue_build,
+    deliveries_send_all,
+    email_parts,
+)
 
 pytestmark = pytest.mark.django_db
-BUILT = dt.datetime(2026, 11, 24, 0, 5, tzinfo=dt.UTC)
-LOCAL_8AM_UTC = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 _SIGNALS_URL = re.compile(r"https?://[^\s\"<>]+(/digest/signals/[^/\s\"<>]+/)")
 _MANAGE_URL = re.compile(r"https?://[^\s\"<>]+/manage/([^/\s\"<>]+)/")
 
@@ -42,38 +44,18 @@ def _no_cache_and_a_fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
-def _issue() -> Issue:
-    with time_machine.travel(BUILT, tick=False):
-        return services.issue_build(date=DAY)
-
-
-def _send_all(issue: Issue, *, batch_size: int = 50) -> None:
-    while sending.deliveries_send_batch(
-        issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC
-    ).claimed:
-        pass
-
-
-def _parts(message: object) -> tuple[str, str]:
-    assert isinstance(message, EmailMultiAlternatives)
-    html_part = message.alternatives[0][0]
-    assert isinstance(html_part, str)
-    assert isinstance(message.body, str)
-    return message.body, html.unescape(html_part)
-
-
-def test_every_digest_links_to_its_readers_signals_page_in_both_parts(client: Client) -> None:
+def test_every_digest_links_to_its_readers_signals_page_in_bothemail_parts(client: Client) -> None:
     papers_create()
-    issue = _issue()
+    issue = day_issue_build()
     ada = reader_create(interests="pose estimation")
     bob = reader_create(interests="speech recognition")
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
-    _send_all(issue)
+    deliveries_send_all(issue)
 
     assert len(mail.outbox) == 2
     for message in mail.outbox:
         (reader,) = [r for r in (ada, bob) if r.email in message.to]
-        text, html_part = _parts(message)
+        text, html_part = email_parts(message)
         for part in (text, html_part):
             (path,) = _SIGNALS_URL.findall(part)
             # The page opens with the same token as the email's manage link.
@@ -88,12 +70,12 @@ def test_every_digest_links_to_its_readers_signals_page_in_both_parts(client: Cl
 
 def test_the_link_sits_between_manage_and_unsubscribe_styled_as_they_are() -> None:
     papers_create()
-    issue = _issue()
+    issue = day_issue_build()
     reader_create(interests="pose estimation")
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
-    _send_all(issue)
+    deliveries_send_all(issue)
 
-    text, html_part = _parts(mail.outbox[0])
+    text, html_part = email_parts(mail.outbox[0])
 
     links = re.findall(r'<a href="([^"]+)"( style="[^"]*")?>([^<]+)</a>', html_part)
     names = [name for _, _, name in links]
@@ -109,7 +91,7 @@ def test_the_link_sits_between_manage_and_unsubscribe_styled_as_they_are() -> No
 
 def test_the_signals_link_adds_no_query_to_a_batch() -> None:
     papers_create(20)
-    issue = _issue()
+    issue = day_issue_build()
     for i in range(60):
         reader_create(interests=["pose estimation", "", "protein folding"][i % 3])
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
@@ -125,7 +107,7 @@ def test_the_signals_link_adds_no_query_to_a_batch() -> None:
 
 def test_the_public_copy_has_no_signals_link(client: Client) -> None:
     papers_create()
-    issue = _issue()
+    issue = day_issue_build()
     Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENT)
 
     page = client.get(reverse("digest:issue", kwargs={"day": DAY})).content.decode()
@@ -136,7 +118,7 @@ def test_the_public_copy_has_no_signals_link(client: Client) -> None:
 
 def test_a_preview_links_the_signals_page_only_with_the_readers_links() -> None:
     papers_create()
-    issue = _issue()
+    issue = day_issue_build()
     reader = reader_create(interests="pose estimation")
 
     staff_view = issue_preview(issue=issue, subscriber=reader)
@@ -153,7 +135,7 @@ def test_a_preview_links_the_signals_page_only_with_the_readers_links() -> None:
 def test_the_vote_page_links_to_the_signals_page(client: Client) -> None:
     (paper, *_) = papers_create(3)
     reader: Subscriber = reader_create()
-    issue = _issue()
+    issue = day_issue_build()
     delivery = Delivery.objects.create(issue=issue, subscriber=reader, papers=[paper.arxiv_id])
     token = vote_token_make(delivery_id=delivery.pk, arxiv_id=paper.arxiv_id, address=reader.email)
 
@@ -166,11 +148,11 @@ def test_the_vote_page_links_to_the_signals_page(client: Client) -> None:
 @pytest.mark.browser
 def test_in_chromium_the_footer_shows_the_three_links_together(browser: Any) -> None:
     papers_create()
-    issue = _issue()
+    issue = day_issue_build()
     reader_create(interests="pose estimation")
     ledger.deliveries_create_due(now=LOCAL_8AM_UTC)
-    _send_all(issue)
-    _, html_part = _parts(mail.outbox[0])
+    deliveries_send_all(issue)
+    _, html_part = email_parts(mail.outbox[0])
 
     page = browser.new_page(viewport={"width": 390, "height": 800})
     try:
