@@ -16,7 +16,10 @@ cosine to the seeds: 0.657). L2, WEIGHT_MAX and WEIGHT_HALF are the best of a 27
 tuning days (`python bench/learn_eval.py --tune`).
 
 "Less of this" is not learned: papers close to its facets lose up to LESS_PENALTY of their score,
-from a cosine of LESS_FROM (merely related) to LESS_FULL (a match).
+from a cosine of LESS_FROM (merely related) to LESS_FULL (a match), and a paper with one of its
+words in its title loses all of it. By meaning alone a one-word text is blurry: on the learn_dev
+papers "benchmarks, surveys" lowered 13 of the 33 papers with "benchmark" or "survey" in their
+title, and 21 of the other 287 (agents, evaluation frameworks); the title's words are exact.
 
 The fit runs in the worker when a reader's signals change (digest.tasks.reader_profile_refresh),
 never in a web request nor during a send; a batch reads its readers' profiles in one query.
@@ -120,6 +123,7 @@ class LearnedProfile:
     examples: tuple[Example, ...] = ()
     example_vectors: np.ndarray | None = None  # (len(examples), DIMENSIONS)
     less_vectors: np.ndarray | None = None
+    less_text: str = ""  # the "less of this" text itself: its words in a title push a paper down
 
     @property
     def learns(self) -> bool:
@@ -162,6 +166,7 @@ def profile_learn(
     *,
     examples: Sequence[Example] = (),
     example_vectors: np.ndarray | None = None,
+    less_text: str = "",
 ) -> LearnedProfile:
     """Fit the reader's classifier (see the module's docstring) into a profile."""
     positives = [signals.facets, signals.seeds, signals.liked]
@@ -199,4 +204,5 @@ def profile_learn(
         examples=tuple(examples),
         example_vectors=example_vectors,
         less_vectors=signals.less if len(signals.less) else None,
+        less_text=less_text,
     )

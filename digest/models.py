@@ -264,8 +264,10 @@ class ReaderProfile(models.Model):
     # reasons ("because you liked 'Title'"), in the order of `examples`.
     example_vectors = models.BinaryField(default=b"")
     examples = models.JSONField(default=list)  # [{"kind": "liked"|"seed", "title": ...}, ...]
-    # float32 rows: the "less of this" text's facets; papers close to them are pushed down.
+    # float32 rows: the "less of this" text's facets; papers close to them are pushed down, as
+    # are papers with one of its words in their title.
     less_vectors = models.BinaryField(default=b"")
+    less_text = models.CharField(max_length=300, blank=True, default="")
     # How much the reader taught: seeds and votes (older votes count less, a click a quarter).
     signals = models.FloatField(default=0.0)
     computed_at = models.DateTimeField(auto_now=True)

@@ -153,7 +153,9 @@ def profile_build(
         ),
     ][: learning.EXAMPLES_MAX]
     example_vectors = np.vstack([liked_vectors[: len(liked)], seed_vectors])[: len(examples)]
-    return learning.profile_learn(signals, examples=examples, example_vectors=example_vectors)
+    return learning.profile_learn(
+        signals, examples=examples, example_vectors=example_vectors, less_text=less_of
+    )
 
 
 def _background(*, exclude: set[str]) -> np.ndarray:
@@ -177,6 +179,7 @@ def profile_fields(profile: LearnedProfile) -> dict[str, Any]:
             {"kind": e.kind, "arxiv_id": e.arxiv_id, "title": e.title} for e in profile.examples
         ],
         "less_vectors": less.astype("<f4").tobytes(),
+        "less_text": profile.less_text,
         "signals": profile.signals,
     }
 
@@ -191,6 +194,7 @@ def profile_from_fields(
     example_vectors: bytes,
     examples: list[dict[str, str]],
     less_vectors: bytes,
+    less_text: str,
     signals: float,
 ) -> LearnedProfile:
     """A stored profile read back (see profile_fields)."""
@@ -201,10 +205,19 @@ def profile_from_fields(
         examples=tuple(Example(e["kind"], e["arxiv_id"], e["title"]) for e in examples),
         example_vectors=_rows(example_vectors, "<f2"),
         less_vectors=less if len(less) else None,
+        less_text=less_text,
     )
 
 
-_FIELDS = ("subscriber_id", "weights", "example_vectors", "examples", "less_vectors", "signals")
+_FIELDS = (
+    "subscriber_id",
+    "weights",
+    "example_vectors",
+    "examples",
+    "less_vectors",
+    "less_text",
+    "signals",
+)
 
 
 def profiles_read(*, readers: Q | Iterable[int]) -> dict[int, LearnedProfile]:
@@ -216,7 +229,7 @@ def profiles_read(*, readers: Q | Iterable[int]) -> dict[int, LearnedProfile]:
     ).values_list(*_FIELDS)
     return {
         pk: profile_from_fields(
-            weights=w, example_vectors=ev, examples=ex, less_vectors=lv, signals=n
+            weights=w, example_vectors=ev, examples=ex, less_vectors=lv, less_text=lt, signals=n
         )
-        for pk, w, ev, ex, lv, n in rows
+        for pk, w, ev, ex, lv, lt, n in rows
     }

@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from digest.embeddings import PaperText, papers_embed, text_embed
-from digest.learning import Example, ExampleKind, LearnedProfile
+from digest.learning import LESS_PENALTY, Example, ExampleKind, LearnedProfile
 from digest.reasons import trending_reason
 
 WEIGHT_SEMANTIC = 0.65
@@ -212,6 +212,7 @@ class CandidatePool:
         self.trending = np.log1p(self.votes)
         self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=object)))
         self.index = {arxiv_id: i for i, arxiv_id in enumerate(self.ids)}
+        self._title_words = [frozenset(_tokens(p.title)) for p in self.papers]
         self._scores_by_interests: dict[str, _PoolScores] = {}
         self._outside: dict[tuple[str, ...], frozenset[str]] = {}
         # Fallback order: most upvoted first, ties by id, so two runs agree.
@@ -338,7 +339,7 @@ class CandidatePool:
             # Only "less of this": the day's most upvoted papers, minus what the reader avoids.
             fallback = text is not None
             base = _over_max(self.trending)
-        scores = base - profile.less_penalty(self.vectors)
+        scores = base - self._less_penalty(profile)
         order = np.lexsort((self.id_rank, -self.votes, -scores)).tolist()
         # A paper the reader liked or gave as a seed is one they know: never picked for them.
         known = {self.index[e.arxiv_id] for e in profile.examples if e.arxiv_id in self.index}
@@ -350,6 +351,15 @@ class CandidatePool:
             )
             for n, i in enumerate(top)
         ]
+
+    def _less_penalty(self, profile: LearnedProfile) -> np.ndarray:
+        """What each candidate loses to "less of this" (by meaning, or all for a title word)."""
+        penalty = profile.less_penalty(self.vectors)
+        words = frozenset(_tokens(profile.less_text))
+        if words:
+            in_title = np.array([bool(words & title) for title in self._title_words])
+            penalty = np.maximum(penalty, LESS_PENALTY * in_title)
+        return penalty
 
     def _ranked_learned(
         self,

@@ -133,6 +133,18 @@ def test_less_of_this_pushes_close_papers_down_without_any_vote() -> None:
     assert [r.arxiv_id for r in pushed] == ["kept", "avoided"]
 
 
+def test_less_of_this_pushes_down_a_paper_with_one_of_its_words_in_the_title() -> None:
+    topic = _axis((5, 1.0))
+    # Far from the text by meaning: only the title's word can push it down.
+    profile = learning.profile_learn(_signals(less=_rows(_axis((7, 1.0)))), less_text="surveys")
+    papers = [_Paper("a", "A survey of the topic"), _Paper("b", "The topic, improved")]
+    pool = CandidatePool(papers, _rows(_axis((5, 1.0), (8, 0.1)), _axis((5, 1.0), (9, 0.1))))
+    plain = pool.rank(interests="topic", limit=2, facet_vectors=_rows(topic))
+    pushed = pool.rank(interests="topic", limit=2, facet_vectors=_rows(topic), profile=profile)
+    assert [r.arxiv_id for r in plain] == ["a", "b"]
+    assert [r.arxiv_id for r in pushed] == ["b", "a"]
+
+
 def test_a_learned_pick_names_the_liked_paper_or_seed_it_is_close_to() -> None:
     liked, seed = _axis((1, 1.0)), _axis((2, 1.0))
     profile = learning.profile_learn(
@@ -167,10 +179,12 @@ def test_a_profile_survives_its_round_trip_through_the_row() -> None:
         _signals(liked=_rows(_axis((1, 1.0))), less=_rows(_axis((4, 1.0)))),
         examples=[Example(ExampleKind.LIKED, "2601.00001", "A")],
         example_vectors=_rows(_axis((1, 1.0))),
+        less_text="benchmarks",
     )
     back = profiles.profile_from_fields(**profiles.profile_fields(profile))
     assert back.signals == profile.signals
     assert back.examples == profile.examples
+    assert back.less_text == "benchmarks"
     assert np.allclose(back.weights, profile.weights)
     assert back.less_vectors is not None
     probe = _rows(_axis((1, 1.0)), _axis((4, 1.0)))

@@ -44,7 +44,7 @@ def _no_cache_and_a_fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vectors, "text_embed", fake_embed)
 
 
-def test_every_digest_links_to_its_readers_signals_page_in_bothemail_parts(client: Client) -> None:
+def test_every_digest_links_to_its_readers_signals_page_in_both_parts(client: Client) -> None:
     papers_create()
     issue = day_issue_build()
     ada = reader_create(interests="pose estimation")
