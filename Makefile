@@ -9,7 +9,7 @@ DEV := export DEBUG=$${DEBUG:-true};
 SITE := http://127.0.0.1:8000
 ARGS ?=
 
-.PHONY: run test test-fast lint typecheck bench install migrate sample admin clean
+.PHONY: run test test-fast lint typecheck bench install migrate sample admin manage clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -42,8 +42,19 @@ run: sample
 	@echo ""
 	@$(DEV) export PATH="$(CURDIR)/$(BIN):$$PATH"; exec honcho -f Procfile.dev start
 
+# With DJANGO_SUPERUSER_PASSWORD set it runs without questions (Django's createsuperuser --noinput);
+# the user name and email default to admin and admin@localhost.
 admin: migrate
-	$(DEV) $(BIN)/python manage.py createsuperuser
+	@$(DEV) if [ -n "$${DJANGO_SUPERUSER_PASSWORD:-}" ]; then \
+		export DJANGO_SUPERUSER_USERNAME="$${DJANGO_SUPERUSER_USERNAME:-admin}"; \
+		export DJANGO_SUPERUSER_EMAIL="$${DJANGO_SUPERUSER_EMAIL:-admin@localhost}"; \
+		$(BIN)/python manage.py createsuperuser --noinput; \
+	else $(BIN)/python manage.py createsuperuser; fi
+
+# Any management command in development: make manage ARGS='build_issue --date 2025-11-19'.
+# ARGS goes to the shell unquoted on purpose, so quotes inside it group words as on a command line.
+manage: install
+	@$(DEV) $(BIN)/python manage.py $(ARGS)
 
 test: install
 	$(BIN)/pytest $(ARGS)
