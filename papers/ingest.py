@@ -44,7 +44,7 @@ HF_SOURCES = frozenset({Source.HF, Source.HF_HTML})
 RECORD_SOURCES = ARXIV_SOURCES | HF_SOURCES
 
 # Fields arXiv is the authority on once it has seen the paper (see _merge_text).
-TEXT_FIELDS = ("title", "abstract", "authors", "published_at")
+TEXT_FIELDS = ("title", "abstract", "authors")
 # Fields only Hugging Face knows: the newest known value wins.
 HF_FIELDS = (
     "hf_date",
@@ -57,7 +57,14 @@ HF_FIELDS = (
     "ai_summary",
     "ai_keywords",
 )
-MERGED_FIELDS = (*TEXT_FIELDS, *HF_FIELDS, "categories", "withdrawn_at", "sources")
+MERGED_FIELDS = (
+    *TEXT_FIELDS,
+    "published_at",
+    *HF_FIELDS,
+    "categories",
+    "withdrawn_at",
+    "sources",
+)
 # The text the search vector is made of: when one of these changes, the vector is redone.
 SEARCH_TEXT_FIELDS = ("title", "authors", "abstract")
 SEARCH_CONFIG = "english"
@@ -301,6 +308,7 @@ def _merge_records(paper: Paper, records: list[PaperRecord]) -> bool:
 def _merge_one_record(paper: Paper, record: PaperRecord) -> None:
     """Merge one record into the paper: a value the source lacks never erases a known one."""
     _merge_text(paper, record)
+    _merge_published(paper, record)
     # Only Hugging Face knows these, and its newest answer is the truth (upvotes go down too).
     for name in HF_FIELDS:
         value = _as_stored(getattr(record, name))
@@ -316,7 +324,7 @@ def _merge_one_record(paper: Paper, record: PaperRecord) -> None:
 
 
 def _merge_text(paper: Paper, record: PaperRecord) -> None:
-    """Title, abstract, authors, publication date: arXiv's version once arXiv has seen the paper.
+    """Title, abstract, authors: arXiv's version once arXiv has seen the paper.
 
     arXiv holds the paper itself: its title and abstract follow each new version, and its
     author list is complete and ordered. Hugging Face copies them when a paper is submitted
@@ -331,6 +339,20 @@ def _merge_text(paper: Paper, record: PaperRecord) -> None:
         value = _as_stored(getattr(record, name))
         if _is_known(value) and (authoritative or not _is_known(getattr(paper, name))):
             setattr(paper, name, value)
+
+
+def _merge_published(paper: Paper, record: PaperRecord) -> None:
+    """The earliest date any source gives is kept: a later one never replaces it.
+
+    published_at is the day the paper first appeared (its first version). The arXiv API gives
+    exactly that; the RSS feeds give the day of an announcement, which for a cross-list or a
+    new version of an old paper is years later. Were the newest value to win, an old paper
+    re-announced today would look new and come back in a digest. No source dates a paper
+    before it appeared, so the earliest known date is the best one.
+    """
+    value = record.published_at
+    if value is not None and (paper.published_at is None or value < paper.published_at):
+        paper.published_at = value
 
 
 def _as_stored(value: Any) -> Any:

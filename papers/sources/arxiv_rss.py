@@ -1,9 +1,9 @@
 """arXiv's daily announcement feeds (rss.arxiv.org/rss/<cats> and /atom/<cats>): fetch, parse.
 
 Both flavours carry the same data: one item per announced paper, with the announce type
-(`new`, `cross`, `replace`, `replace-cross`). All are kept, since the ingest merges by arXiv id;
-but only `new` and `cross` items date the paper itself: a replacement's date is the day a later
-version was announced, so it is left out rather than mistaken for the publication date.
+(`new`, `cross`, `replace`, `replace-cross`). All are kept, since the ingest merges by arXiv id,
+but the feed's date (the announcement day) is kept as the paper's published date only when that
+day is the paper's first appearance (see `_first_appearance`); otherwise it is left unknown.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ _ANNOUNCE_ID = re.compile(r"^\s*arXiv:(\S+)", re.IGNORECASE)
 # Name suffixes that arXiv sometimes writes after a comma ("Kenneth M. Merz, Jr.").
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 _DATED_TYPES = {"new", "cross"}
+# The month a paper was submitted, from its id: "2205.06398" (YYMM.NNNNN) or "hep-th/9901001".
+_NEW_ID_MONTH = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}$")
+_OLD_ID_MONTH = re.compile(r"/(\d{2})(\d{2})\d{3}$")
 
 # The feeds write accented names in TeX (Andr\'es, S{\o}gaard, \v{S}timac); the API and HF write
 # Unicode. Names are decoded so that one person reads the same whatever the source.
@@ -164,11 +167,42 @@ def _item_record(
         source=SOURCE,
         abstract=clean_text(_ANNOUNCE_PREFIX.sub("", description, count=1)),
         authors=split_authors(item.findtext(f"{DC}creator")),
-        # The feed date is the announcement day: for a replacement, not the day the paper appeared.
-        published_at=published if announce_type in _DATED_TYPES else None,
+        published_at=_first_appearance(arxiv_id, announce_type=announce_type, announced=published),
         # The feeds list the primary category first, then the cross-lists.
         categories=tuple(dict.fromkeys(category for category in categories if category)),
+        announce_type=announce_type,
     )
+
+
+def _first_appearance(
+    arxiv_id: str, *, announce_type: str, announced: dt.datetime | None
+) -> dt.datetime | None:
+    """The announcement day if it is the day the paper first appeared, else None (unknown).
+
+    Every item carries the feed's day. That is the paper's own day only for a `new` item, or
+    for a `cross` item of a paper that is new that day in another archive. A `replace` or
+    `replace-cross` item announces a later version of a paper that appeared earlier, and a
+    `cross` item can also list an old paper in one more category (2205.06398v2, posted in May
+    2022, came as a cross on 24 Sep 2026). An id encodes the month the paper was submitted, and
+    a new paper is announced in that month or the next: an older id means an old paper.
+    """
+    if announced is None or announce_type not in _DATED_TYPES:
+        return None
+    submitted = _id_month(arxiv_id)
+    previous_month = (announced.replace(day=1) - dt.timedelta(days=1)).date()
+    if submitted is not None and submitted < (previous_month.year, previous_month.month):
+        return None
+    return announced
+
+
+def _id_month(arxiv_id: str) -> tuple[int, int] | None:
+    """(year, month) the paper was submitted, read from its id; None if the id does not say."""
+    match = _NEW_ID_MONTH.match(arxiv_id) or _OLD_ID_MONTH.search(arxiv_id)
+    if match is None:
+        return None
+    year = int(match[1])
+    # Old-style ids run from 1991 (91xx) to March 2007 (0703); new-style ones from 0704.
+    return (1900 + year if year >= 91 else 2000 + year), int(match[2])
 
 
 def _first_valid_id(*candidates: str | None) -> str | None:

@@ -31,6 +31,8 @@ class PaperRecord:
     ai_keywords: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # primary first
     withdrawn_at: dt.datetime | None = None
+    # arXiv RSS only: "new", "cross", "replace" or "replace-cross" ("" from other sources).
+    announce_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -396,19 +396,28 @@ def test_it_reads_atom_entries_ids_titles_abstracts_and_categories_primary_first
 
 
 @pytest.mark.parametrize("relative", [RSS_ALL, RSS_ATOM])
-def test_it_keeps_every_announce_type_but_dates_only_new_and_cross_lists(relative: str) -> None:
+def test_it_keeps_every_announce_type_but_dates_only_papers_new_that_day(relative: str) -> None:
     records = arxiv_rss.parse(fixture_bytes(relative)).records
     blocks = _raw_items(relative) + _raw_entries(relative)
     types = [_element_text(block, "arxiv:announce_type") for block in blocks]
+    feed_day = dt.date.fromisoformat(relative.split("/")[1][:10])
+    month_before = feed_day.replace(day=1) - dt.timedelta(days=1)
+    old_crosses = 0
 
     assert len(records) == len(types)
     for record, announce_type, block in zip(records, types, blocks, strict=True):
-        if announce_type in {"new", "cross"}:
+        assert record.announce_type == announce_type
+        submitted = dt.date(2000 + int(record.arxiv_id[:2]), int(record.arxiv_id[2:4]), 1)
+        if announce_type == "new" or (announce_type == "cross" and submitted >= month_before):
             assert record.published_at is not None
-            assert record.published_at.date().isoformat() == relative.split("/")[1][:10]
+            assert record.published_at.date() == feed_day
+        elif announce_type == "cross":  # a cross-list of an old paper (2202.06515v3 in 2024)
+            assert record.published_at is None
+            old_crosses += 1
         else:
             assert announce_type.startswith("replace"), block[:200]
             assert record.published_at is None
+    assert old_crosses == (2 if relative == RSS_ALL else 0)
 
 
 def test_it_reads_the_rss_pubdate_as_utc() -> None:
