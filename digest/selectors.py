@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
 from digest.models import (
     Delivery,
@@ -53,11 +52,15 @@ Frequency = Subscriber.Frequency
 
 
 def issue_list_published() -> QuerySet[Issue]:
-    """Issues the public may read, newest first: sending, sent, or scheduled for today or before."""
-    today = timezone.localdate()
-    going = Q(status__in=[IssueStatus.SENDING, IssueStatus.SENT])
-    return Issue.objects.filter(going | Q(status=IssueStatus.SCHEDULED, date__lte=today)).order_by(
-        "-date", "kind"
+    """Issues the public may read, newest first: those that have gone out (sending or sent).
+
+    An issue appears on the day it begins to be sent, never while it is a draft or scheduled; one
+    with no papers (built before empty windows were skipped) never appears.
+    """
+    return (
+        Issue.objects.filter(status__in=FROZEN_STATUSES)
+        .exclude(candidate_ids=[])
+        .order_by("-date", "kind")
     )
 
 

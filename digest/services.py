@@ -38,6 +38,15 @@ class IssueError(Exception):
     """An issue cannot be built or changed as asked (the message says why)."""
 
 
+class IssueEmptyError(IssueError):
+    """No paper at all in an issue's window (nor in the week before it): nothing to build."""
+
+
+# The (date, kind) pairs already logged as empty by this process: the hourly tick asks again every
+# hour until the day ends, and one line a day says it.
+_EMPTY_LOGGED: set[tuple[dt.date, str]] = set()
+
+
 def issue_window(*, date: dt.date, kind: str) -> tuple[dt.datetime, dt.datetime]:
     """The papers an issue covers: the hours before its build time (UTC) on its date."""
     end = dt.datetime.combine(date, dt.time(settings.PAPERBOY_ISSUE_BUILD_HOUR), tzinfo=dt.UTC)
@@ -92,7 +101,8 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
     """The issue of this date and kind, created with its candidates (refreshed with `rebuild`).
 
     An issue that has started sending is never rebuilt: its readers must all be ranked over the
-    same papers. A new issue is scheduled, or a draft when editors must approve it first.
+    same papers. A new issue is scheduled, or a draft when editors must approve it first. A window
+    without a single candidate builds nothing (an existing issue is left as it is): IssueEmptyError.
     """
     if kind not in IssueKind.values:
         raise IssueError(f"unknown issue kind {kind!r}; use one of: {', '.join(IssueKind.values)}")
@@ -103,6 +113,13 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
     if issue is not None and issue.status in (IssueStatus.SENDING, IssueStatus.SENT):
         raise IssueError(f"{issue} is {issue.status}: an issue that has gone out cannot be rebuilt")
     candidate_ids, new_count = issue_candidates_select(start=start, end=end)
+    if not candidate_ids:
+        _issue_empty_log(date=date, kind=kind, start=start, end=end)
+        raise IssueEmptyError(
+            f"nothing to build: no papers between {start:%Y-%m-%d %H:%M} and "
+            f"{end:%Y-%m-%d %H:%M} UTC (nor in the {QUIET_BACKFILL_DAYS} days before), "
+            f"so there is no {kind} issue of {date}"
+        )
     fields = _issue_fields(start=start, end=end, candidate_ids=candidate_ids, new_count=new_count)
     if issue is None:
         issue, inserted = _issue_insert(date=date, kind=kind, fields=fields)
@@ -163,14 +180,37 @@ def _issue_built_log(*, issue: Issue, date: dt.date, kind: str, candidates: int,
     )
 
 
+def _issue_empty_log(*, date: dt.date, kind: str, start: dt.datetime, end: dt.datetime) -> None:
+    """Say once per process and (date, kind) that its window is empty; later asks log at debug."""
+    first = (date, kind) not in _EMPTY_LOGGED
+    _EMPTY_LOGGED.add((date, kind))
+    logger.log(
+        logging.INFO if first else logging.DEBUG,
+        "issue not built: no candidate papers in its window",
+        extra={
+            "date": str(date),
+            "kind": kind,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+        },
+    )
+
+
 def issues_build_due(*, now: dt.datetime) -> list[Issue]:
-    """Today's daily issue, and on Mondays the weekly one, once their build hour (UTC) has come."""
+    """Today's daily issue, and on Mondays the weekly one, once their build hour (UTC) has come.
+
+    An issue whose window has no papers is not built (and not in the list).
+    """
     today = now.astimezone(dt.UTC).date()
     if now.astimezone(dt.UTC).hour < settings.PAPERBOY_ISSUE_BUILD_HOUR:
         return []
-    built = [issue_build(date=today, kind=IssueKind.DAILY)]
-    if today.weekday() == 0:
-        built.append(issue_build(date=today, kind=IssueKind.WEEKLY))
+    kinds = [IssueKind.DAILY, IssueKind.WEEKLY] if today.weekday() == 0 else [IssueKind.DAILY]
+    built = []
+    for kind in kinds:
+        try:
+            built.append(issue_build(date=today, kind=kind))
+        except IssueEmptyError:
+            continue  # logged by issue_build
     return built
 
 

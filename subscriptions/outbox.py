@@ -12,6 +12,10 @@ from pathlib import Path
 # Django's file-based backend writes each message followed by a line of 79 dashes.
 _SEPARATOR = re.compile(rb"\n-{79}\n")
 _FILE_NAME = re.compile(r"^[\w.-]+\.log$")
+# The outbox shows an email's HTML in a sandboxed frame, and the site refuses to be framed
+# (X-Frame-Options: DENY): the preview's links open in a new tab instead of inside the frame.
+_PREVIEW_BASE = '<base target="_blank">'
+_HEAD_OPEN = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,19 @@ class OutboxMessage:
     text: str
     html: str
     headers: list[tuple[str, str]]
+
+    @property
+    def preview_html(self) -> str:
+        """The HTML part for the outbox's frame only: its links open in a new tab."""
+        return html_preview(self.html)
+
+
+def html_preview(html: str) -> str:
+    """The email's HTML with `<base target="_blank">` first in its head (or first of all)."""
+    head = _HEAD_OPEN.search(html)
+    if head is None:
+        return _PREVIEW_BASE + html
+    return html[: head.end()] + _PREVIEW_BASE + html[head.end() :]
 
 
 def _message_parse(key: str, raw: bytes) -> OutboxMessage:

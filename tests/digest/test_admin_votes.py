@@ -150,6 +150,7 @@ def test_the_sorted_page_takes_no_more_queries_than_the_plain_one(admin_client: 
 
 
 def test_a_post_to_the_sorted_page_saves_the_note_as_usual(admin_client: Client) -> None:
+    _papers()  # an issue is only built over papers
     issue = _issue()
     Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.DRAFT)
     url = reverse("admin:digest_issue_change", args=[issue.pk]) + "?votes=more"

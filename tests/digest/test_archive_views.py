@@ -37,6 +37,7 @@ def _issue(
     day: dt.date = TODAY, *, status: str = "sent", kind: str = "daily", **fields: Any
 ) -> Issue:
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    fields.setdefault("candidate_ids", ["2511.00001"])
     return Issue.objects.create(
         date=day,
         kind=kind,
@@ -59,10 +60,10 @@ def _archive_links(html: str) -> list[str]:
     return re.findall(r'<h2 class="card__title"><a href="([^"]+)"', html)
 
 
-def test_the_archive_lists_published_issues_newest_first(client: Client) -> None:
+def test_the_archive_lists_sent_and_sending_issues_newest_first(client: Client) -> None:
     _issue(TODAY - dt.timedelta(days=2), status="sent")
     _issue(TODAY - dt.timedelta(days=1), status="sending")
-    _issue(TODAY, status="scheduled")
+    _issue(TODAY, status="sending")
     _issue(TODAY - dt.timedelta(days=6), status="sent", kind="weekly")
 
     response = client.get(reverse("digest:archive"))
@@ -76,16 +77,33 @@ def test_the_archive_lists_published_issues_newest_first(client: Client) -> None
     ]
 
 
-def test_the_archive_hides_drafts_and_issues_whose_day_has_not_come(client: Client) -> None:
-    _issue(TODAY, status="sent")
+def test_the_archive_lists_only_issues_that_have_gone_out(client: Client) -> None:
+    _issue(TODAY - dt.timedelta(days=3), status="sent")
+    _issue(TODAY - dt.timedelta(days=2), status="sent", candidate_ids=[], note="Empty issue")
     _issue(TODAY - dt.timedelta(days=1), status="draft", note="Secret draft note")
+    _issue(TODAY, status="scheduled", note="Today's note, not sent yet")
     _issue(TODAY + dt.timedelta(days=1), status="scheduled", note="Tomorrow's note")
 
     html = client.get(reverse("digest:archive")).content.decode()
 
-    assert _archive_links(html) == ["/digest/2025-11-25/"]
+    assert _archive_links(html) == ["/digest/2025-11-22/"]
+    assert "Empty issue" not in html
+    assert "No papers" not in html
     assert "Secret draft note" not in html
+    assert "Today's note" not in html
     assert "Tomorrow" not in html
+
+
+def test_an_issue_appears_in_the_archive_once_it_begins_to_be_sent(client: Client) -> None:
+    issue = _issue(TODAY, status="scheduled")
+    page = reverse("digest:issue", kwargs={"day": TODAY})
+    assert _archive_links(client.get(reverse("digest:archive")).content.decode()) == []
+    assert client.get(page).status_code == 404
+
+    Issue.objects.filter(pk=issue.pk).update(status="sending")
+
+    assert _archive_links(client.get(reverse("digest:archive")).content.decode()) == [page]
+    assert client.get(page).status_code == 200
 
 
 def test_the_archive_is_paginated(client: Client) -> None:
@@ -217,6 +235,8 @@ def test_the_weekly_issue_is_at_kind_weekly(client: Client) -> None:
         "/digest/2025-11-24/",  # no issue that day
         "/digest/2025-11-23/",  # a draft
         "/digest/2025-11-26/",  # scheduled, but its day has not come
+        "/digest/2025-11-22/",  # scheduled, its day has come, but not sent
+        "/digest/2025-11-21/",  # sent, but with no papers (built before empty windows were skipped)
         "/digest/2025-11-25/?kind=weekly",  # only a daily issue that day
         "/digest/2025-11-25/?kind=monthly",
         "/digest/2025-02-30/",
@@ -231,6 +251,8 @@ def test_unknown_draft_future_and_bad_dates_are_404(client: Client, path: str) -
     _issue(TODAY)
     _issue(dt.date(2025, 11, 23), status="draft")
     _issue(dt.date(2025, 11, 26), status="scheduled")
+    _issue(dt.date(2025, 11, 22), status="scheduled")
+    _issue(dt.date(2025, 11, 21), status="sent", candidate_ids=[])
 
     assert client.get(path).status_code == 404
 

@@ -46,6 +46,17 @@ def test_build_issue_builds_once_and_says_what_it_built() -> None:
     assert Issue.objects.get().pk == issue.pk
 
 
+def test_build_issue_says_in_one_line_that_an_empty_window_has_nothing_to_build() -> None:
+    with pytest.raises(CommandError) as raised:
+        _command_output("build_issue", "--date", str(DAY), "--kind", "weekly")
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("nothing to build: no papers between 2026-11-17 00:00 and 2026-11-24")
+    assert message.endswith(f"so there is no weekly issue of {DAY}")
+    assert not Issue.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

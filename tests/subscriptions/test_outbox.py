@@ -10,6 +10,7 @@ import pytest
 from django.core.mail import get_connection
 
 from subscriptions.emails import email_build
+from subscriptions.outbox import html_preview, outbox_list
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_with_debug_on_it_shows_a_message_with_its_html_in_a_sandboxed_frame(
     html = client.get(path).content.decode()
 
     frame = re.search(
-        r'<iframe title="HTML part of the email" sandbox srcdoc="([^"]*)"', html, re.S
+        r'<iframe title="HTML part of the email" sandbox="[^"]*" srcdoc="([^"]*)"', html, re.S
     )
     assert frame, "no sandboxed frame"
     assert '<a href="http://127.0.0.1:8000/confirm/abc/"' in unescape(frame.group(1))
@@ -85,3 +86,56 @@ def test_a_bad_message_key_is_a_404(client, settings, outbox_folder, key) -> Non
     settings.DEBUG = True
 
     assert client.get(f"/outbox/{key}/").status_code == 404
+
+
+def _frame(html: str) -> tuple[str, str]:
+    """The preview frame's sandbox tokens and its srcdoc, unescaped."""
+    tag = re.search(r'<iframe title="HTML part of the email"[^>]*>', html)
+    assert tag, "no frame"
+    sandbox = re.search(r'\ssandbox="([^"]*)"', tag[0])
+    srcdoc = re.search(r'\ssrcdoc="([^"]*)"', tag[0])
+    assert sandbox
+    assert srcdoc
+    return sandbox[1], unescape(srcdoc[1])
+
+
+def test_the_preview_opens_its_links_in_a_new_tab_and_allows_nothing_else(
+    client, settings, outbox_folder
+) -> None:
+    settings.DEBUG = True
+    listing = client.get("/outbox/").content.decode()
+    path = re.findall(r'href="(/outbox/[^"]+/)"', listing)[-1]
+
+    sandbox, srcdoc = _frame(client.get(path).content.decode())
+
+    assert sorted(sandbox.split()) == ["allow-popups", "allow-popups-to-escape-sandbox"]
+    head = re.search(r"<head\b[^>]*>(.*?)</head>", srcdoc, re.S | re.I)
+    assert head, "the email has no head"
+    assert head[1].lstrip().startswith('<base target="_blank">')
+    assert srcdoc.count("<base") == 1
+
+
+def test_only_the_preview_gets_the_base_target_never_the_sent_email(outbox_folder) -> None:
+    [message, *_] = [m for m in outbox_list(folder=outbox_folder) if m.to == "ada@example.org"]
+
+    assert "<base" not in message.html
+    assert '<base target="_blank">' in message.preview_html
+    assert message.preview_html.replace('<base target="_blank">', "", 1) == message.html
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            '<html><HEAD lang="en"><title>x</title></HEAD></html>',
+            '<html><HEAD lang="en"><base target="_blank"><title>x</title></HEAD></html>',
+        ),
+        (
+            "<p>no head <header>here</header></p>",
+            '<base target="_blank"><p>no head <header>here</header></p>',
+        ),
+        ("", '<base target="_blank">'),
+    ],
+)
+def test_the_base_target_goes_first_in_the_head_or_first_of_all(html, expected) -> None:
+    assert html_preview(html) == expected
