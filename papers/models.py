@@ -28,7 +28,15 @@ class Paper(models.Model):
     github_repo = models.URLField(max_length=500, blank=True, default="")
     github_stars = models.IntegerField(null=True, blank=True)
     project_page = models.URLField(max_length=500, blank=True, default="")
-    thumbnail = models.URLField(max_length=500, blank=True, default="")
+    thumbnail = models.URLField(max_length=500, blank=True, default="")  # the source's URL
+    # Hugging Face: the organization that posted the paper ("Google", "NVIDIA"), its hub name
+    # ("google"), and the images or videos attached to the paper page.
+    organization = models.CharField(max_length=200, blank=True, default="")
+    organization_slug = models.CharField(max_length=100, blank=True, default="")
+    media_urls = models.JSONField(default=list, blank=True)
+    # arXiv: the authors' comment (pages, "accepted at …", code links) and the journal reference.
+    arxiv_comment = models.TextField(blank=True, default="")
+    journal_ref = models.TextField(blank=True, default="")
     ai_summary = models.TextField(blank=True, default="")
     ai_keywords = models.JSONField(default=list, blank=True)
     categories = models.JSONField(default=list, blank=True)  # primary first
@@ -72,6 +80,25 @@ class Paper(models.Model):
     @property
     def hf_url(self) -> str:
         return f"https://huggingface.co/papers/{self.arxiv_id}"
+
+
+class PaperThumbnail(models.Model):
+    """A paper's thumbnail as fetched by the worker, served by the site itself (never hot-linked).
+
+    Kept in the database, not on disk, so that web and worker containers need no shared volume;
+    the size is capped at fetch time (papers.thumbnails.THUMBNAIL_MAX_BYTES).
+    """
+
+    paper = models.OneToOneField(Paper, on_delete=models.CASCADE, related_name="thumbnail_file")
+    source_url = models.URLField(max_length=500)  # the URL it was fetched from
+    content_type = models.CharField(max_length=40, blank=True, default="")
+    data = models.BinaryField(blank=True, default=b"")
+    # The last failure ("too large", "HTTP 404", "not an image"); data is empty then.
+    error = models.CharField(max_length=200, blank=True, default="")
+    fetched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"thumbnail of {self.paper_id}: {self.content_type or self.error}"
 
 
 class PaperMetric(models.Model):
