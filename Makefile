@@ -9,7 +9,7 @@ DEV := export DEBUG=$${DEBUG:-true};
 SITE := http://127.0.0.1:8000
 ARGS ?=
 
-.PHONY: run test test-fast lint typecheck bench install migrate sample admin manage clean
+.PHONY: run demo test test-fast lint typecheck bench install migrate sample admin manage clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -41,6 +41,11 @@ run: sample
 	@echo "  logs    below, prefixed web / worker / beat"
 	@echo ""
 	@$(DEV) export PATH="$(CURDIR)/$(BIN):$$PATH"; exec honcho -f Procfile.dev start
+
+# A real digest in the outbox within minutes: two demo readers (daily, weekly) get the latest sample
+# day's issues, built and sent here (again: nothing is sent twice). Works beside a running `make run`.
+demo: sample
+	@$(DEV) $(BIN)/python manage.py demo
 
 # With DJANGO_SUPERUSER_PASSWORD set it runs without questions (Django's createsuperuser --noinput);
 # the user name and email default to admin and admin@localhost.

@@ -125,6 +125,17 @@ def deliveries_create_due(*, now: dt.datetime) -> dict[int, int]:
 def deliveries_create_all(*, issue: Issue, now: dt.datetime) -> int:
     """Make every deliverable reader of the issue's kind due now ("send now"), at any hour."""
     count = _insert_deliveries(issue=issue, readers=issue_readers(issue=issue), now=now)
+    # An issue that reached nobody has not started going out: it stays scheduled (and editable).
+    if count or Delivery.objects.filter(issue=issue).exists():
+        Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
+            status=IssueStatus.SENDING, sending_at=now, updated_at=now
+        )
+    return count
+
+
+def deliveries_create_for(*, issue: Issue, readers: QuerySet[Subscriber], now: dt.datetime) -> int:
+    """Make these readers due for the issue now (the demo's readers, say); the rows created."""
+    count = _insert_deliveries(issue=issue, readers=readers, now=now)
     Issue.objects.filter(pk=issue.pk, status=IssueStatus.SCHEDULED).update(
         status=IssueStatus.SENDING, sending_at=now, updated_at=now
     )

@@ -138,3 +138,23 @@ def test_the_readme_check_catches_a_bare_or_unquoted_command() -> None:
     ]
     with pytest.raises(AssertionError):
         readme_make_manage_commands(["make manage ARGS=send_due --enqueue"])
+
+
+# Migrations, the sample, the real embedding model and two digests sent: about 25 s.
+@pytest.mark.slow
+def test_make_demo_puts_a_real_daily_and_weekly_digest_in_the_outbox(tmp_path: Path) -> None:
+    ran = make(*NO_INSTALL, "demo", env=clean_env(tmp_path))
+    again = make(*NO_INSTALL, "demo", env=clean_env(tmp_path))
+    outbox = sorted((tmp_path / "var" / "outbox").iterdir())
+    messages = [path.read_text() for path in outbox]
+
+    assert ran.returncode == 0, ran.stderr
+    assert "sent: 2, failed: 0, skipped: 0" in ran.stdout
+    assert len(messages) == 2
+    assert any("To: daily-reader@demo.localhost" in text for text in messages)
+    assert any("To: weekly-reader@demo.localhost" in text for text in messages)
+    # Real papers of the sample: each digest links five arXiv abstracts.
+    assert all(text.count("https://arxiv.org/abs/") >= 5 for text in messages)
+    assert again.returncode == 0, again.stderr
+    assert "nothing new to send" in again.stdout
+    assert len(list((tmp_path / "var" / "outbox").iterdir())) == 2
