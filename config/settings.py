@@ -90,8 +90,14 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # WAL lets the web process read while the worker writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+    # WAL lets the web process read while the worker writes. IMMEDIATE: a transaction takes the
+    # write lock when it begins, so two writers (the worker's threads) wait for each other up to
+    # the timeout; a deferred one that read first fails at once with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if not env.str("DATABASE_URL", default=""):
     # SQLite creates the file but not its folder.
@@ -317,5 +323,7 @@ PAPERBOY_DIGEST_TEMPLATE_ID = env.str("PAPERBOY_DIGEST_TEMPLATE_ID", default="")
 # Embed new papers and new interests texts in the worker as they arrive (the tests switch it off
 # and turn it on where they test it: the model takes seconds to load).
 PAPERBOY_EMBED_ON_CHANGE = env.bool("PAPERBOY_EMBED_ON_CHANGE", default=True)
+# Fetch new papers' thumbnails in the worker, to serve them from the site (papers.thumbnails).
+PAPERBOY_THUMBNAILS_ON_CHANGE = env.bool("PAPERBOY_THUMBNAILS_ON_CHANGE", default=True)
 # Refit a reader's learned profile in the worker when their votes, seeds or texts change.
 PAPERBOY_LEARN_ON_CHANGE = env.bool("PAPERBOY_LEARN_ON_CHANGE", default=True)

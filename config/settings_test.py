@@ -23,6 +23,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: tests never run collectstatic
 PAPERBOY_EMBED_ON_CHANGE = False  # tests that need it turn it on
 PAPERBOY_LEARN_ON_CHANGE = False  # likewise
+PAPERBOY_THUMBNAILS_ON_CHANGE = False  # likewise (tests/papers/test_thumbnails.py)
 # Tests change papers and look at the pages again at once: no page cache
 # (tests/papers test it on its own).
 PAPERBOY_PAGE_CACHE = False

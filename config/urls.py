@@ -3,6 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+# Editors see our name, not Django's, in every admin page's header, <title> and index heading.
+admin.site.site_header = "Paperboy administration"
+admin.site.site_title = "Paperboy administration"
+admin.site.index_title = "Paperboy"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The email providers' tracking webhooks: Anymail's views, made strict

@@ -50,13 +50,23 @@ from django.utils.safestring import mark_safe
 from digest.models import Issue, IssueKind
 from papers.models import Paper
 from papers.templatetags.papers_extras import external_url
+from papers.text import SUMMARY_MAX_CHARS, summary_text
 
-SUMMARY_MAX_CHARS = 280
 SUBJECT_TITLE_MAX_CHARS = 70
 AUTHORS_SHOWN = 3
 TEXT_WIDTH = 72
 TOPIC_MAX_CHARS = 40
 TOPICS_NAMED = 2
+VENUE_MAX_CHARS = 120
+# Where an arXiv comment says the paper is published: "Accepted at ICLR 2026", "To appear in …",
+# "Published in the proceedings of CLEF 2026", "In Proceedings of the 30th ACM SIGSOFT …".
+_VENUE = re.compile(
+    r"\b(?:accepted|to appear|to be published|published|presented|in (?:the )?proceedings)\b",
+    re.IGNORECASE,
+)
+_REFERENCE_IN = re.compile(r"^in(?::|\s+|(?=proceedings))", re.IGNORECASE)
+# What ends that clause: a semicolon, the page count, or a full stop (see _venue_clause).
+_CLAUSE_END = re.compile(r";|,\s*\d+\s+(?:pages?|figures?|tables?)\b|\.\s+", re.IGNORECASE)
 _TOKENS = (
     "reason",
     "intro",
@@ -394,6 +404,41 @@ def authors_line(authors: Sequence[str]) -> str:
     return f"{shown} et al." if len(names) > AUTHORS_SHOWN else shown
 
 
+def venue_line(*, journal_ref: str, comment: str) -> str:
+    """Where the paper is published, on one short line ("" when neither field says).
+
+    The journal reference is arXiv's formal record of it; without one, the authors' comment
+    often says so ("Accepted at …"), among page counts and code links that are left out.
+    """
+    # Some references start with their own "In" ("In Proc. ACM SIGSOFT …", "InProceedings of").
+    reference = _REFERENCE_IN.sub("", " ".join(journal_ref.split())).strip(" .")
+    if reference:
+        return shorten(f"Published in {reference}", VENUE_MAX_CHARS)
+    comment = " ".join(comment.split())
+    match = _VENUE.search(comment)
+    if match is None:
+        return ""
+    clause = _venue_clause(comment[match.start() :]).strip(" ,.")
+    if len(clause.split()) < 3:  # "Published version" says where nothing is published
+        return ""
+    return shorten(clause[:1].upper() + clause[1:], VENUE_MAX_CHARS)
+
+
+def _venue_clause(text: str) -> str:
+    """The text up to its first clause end; a full stop only counts after a whole word.
+
+    "Proc. of the IEEE" and "Int. Conf." go on; "ICLR 2026. Code: …", "(ICST 2021). 13 pages",
+    "NeurIPS. …" and "ACL. …" end there.
+    """
+    for end in _CLAUSE_END.finditer(text):
+        if not end.group().startswith("."):
+            return text[: end.start()]
+        word = text[: end.start()].rsplit(" ", 1)[-1]
+        if word.isdigit() or word.endswith(")") or word.isupper() or len(word) >= 6:
+            return text[: end.start()]
+    return text
+
+
 def _paper_links(paper: Paper) -> list[dict[str, str]]:
     links = [("Hugging Face", paper.hf_url), ("arXiv", paper.abs_url), ("PDF", paper.pdf_url)]
     links += [("Code", paper.github_repo), ("Project page", paper.project_page)]
@@ -402,7 +447,8 @@ def _paper_links(paper: Paper) -> list[dict[str, str]]:
 
 
 def _paper_context(paper: Paper, number: int, markers: _NonceMarkers) -> dict[str, Any]:
-    summary = shorten(paper.ai_summary or paper.abstract, SUMMARY_MAX_CHARS)
+    # The same rule as the site's cards, so a paper reads the same on the page and in the mail.
+    summary = summary_text(paper=paper, max_chars=SUMMARY_MAX_CHARS)
     return {
         "open": markers.open(f"paper-{number}"),
         "close": markers.close(f"paper-{number}"),
@@ -410,6 +456,8 @@ def _paper_context(paper: Paper, number: int, markers: _NonceMarkers) -> dict[st
         "title": " ".join(paper.title.split()),
         "title_url": external_url(paper.hf_url),
         "authors": authors_line(paper.authors or []),
+        "organization": " ".join(paper.organization.split()),
+        "venue": venue_line(journal_ref=paper.journal_ref, comment=paper.arxiv_comment),
         "summary": summary,
         "summary_wrapped": textwrap.fill(summary, TEXT_WIDTH),
         "upvotes": paper.upvotes,

@@ -7,10 +7,22 @@ the web process, which reads through this module, never loads the sentence-trans
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from digest.models import (
     Delivery,
@@ -28,7 +40,11 @@ from digest.render import Pick
 from digest.votes import VoteTokenError, vote_token_read
 from papers.models import Paper
 from subscriptions.models import Seed, Subscriber
-from subscriptions.selectors import subscriber_find_by_email, subscriber_list_deliverable
+from subscriptions.selectors import (
+    DELIVERABLE,
+    subscriber_find_by_email,
+    subscriber_list_deliverable,
+)
 from subscriptions.tokens import fingerprint_matches
 
 # The per-issue figures of the admin's changelist, each counted from the ledger with its condition.
@@ -74,6 +90,11 @@ def issue_is_published(*, issue: Issue) -> bool:
     return issue_list_published().filter(pk=issue.pk).exists()
 
 
+def issue_find(*, date: dt.date, kind: str) -> Issue | None:
+    """The issue of this date and kind, whatever its status, or None."""
+    return Issue.objects.filter(date=date, kind=kind).first()
+
+
 def issue_get_locked(*, issue_id: int) -> Issue:
     """The issue, its row locked until the transaction ends (SELECT … FOR UPDATE)."""
     return Issue.objects.select_for_update().get(pk=issue_id)
@@ -98,17 +119,76 @@ def issue_is_frozen(*, issue: Issue | None) -> bool:
 
 def issue_readers(*, issue: Issue) -> QuerySet[Subscriber]:
     """Every deliverable reader of the issue's kind: daily and weekday readers, or weekly ones."""
-    frequencies = (
-        [Frequency.WEEKLY]
-        if issue.kind == IssueKind.WEEKLY
-        else [Frequency.DAILY, Frequency.WEEKDAYS]
-    )
-    return subscriber_list_deliverable().filter(frequency__in=frequencies)
+    return subscriber_list_deliverable().filter(frequency__in=_issue_frequencies(issue))
 
 
 def issue_readers_to_send(*, issue: Issue) -> QuerySet[Subscriber]:
     """Who "send now" would add: deliverable readers of the issue's kind not yet due for it."""
     return issue_readers(issue=issue).exclude(deliveries__issue=issue)
+
+
+# Why a subscriber is not reached by "send now", most telling first: a reader who left is counted
+# as having left even if they had the issue, and one of the other kind whatever their status.
+REACH_REASONS = {
+    "other_kind": "Readers of the other kind of issue",
+    Subscriber.Status.PENDING.value: "Not confirmed yet",
+    "unconfirmed": "Active but never confirmed",
+    Subscriber.Status.PAUSED.value: "Paused",
+    Subscriber.Status.UNSUBSCRIBED.value: "Unsubscribed",
+    Subscriber.Status.BOUNCED.value: "Bounced (address suppressed)",
+    Subscriber.Status.COMPLAINED.value: "Complained (address suppressed)",
+    "already": "Already due for it, or sent it",
+}
+_REACHED = "reached"
+
+
+@dataclass(frozen=True)
+class IssueReach:
+    """Whom "send now" would add to an issue, and why every other subscriber is left out."""
+
+    readers: int  # deliverable readers of the issue's kind with no delivery of it yet
+    subscribers: int  # everyone on the list, whatever their status
+    left_out: list[tuple[str, str, int]]  # (reason, what it means, how many), none of them 0
+
+
+def issue_reach(*, issue: Issue) -> IssueReach:
+    """How many readers "send now" would add, and the others counted by reason, in one query."""
+    kind = Q(frequency__in=_issue_frequencies(issue))
+    has_it = Exists(Delivery.objects.filter(issue=issue, subscriber=OuterRef("pk")))
+    reason = Case(
+        When(~kind, then=Value("other_kind")),
+        When(~Q(status__in=DELIVERABLE), then=F("status")),
+        When(confirmed_at__isnull=True, then=Value("unconfirmed")),
+        When(has_it, then=Value("already")),
+        default=Value(_REACHED),
+        output_field=CharField(),
+    )
+    rows = Subscriber.objects.order_by().annotate(reason=reason).values("reason")
+    found = {row["reason"]: row["n"] for row in rows.annotate(n=Count("pk"))}
+    return IssueReach(
+        readers=found.get(_REACHED, 0),
+        subscribers=sum(found.values()),
+        left_out=[
+            (name, _reach_reason_text(name, issue), found[name])
+            for name in REACH_REASONS
+            if found.get(name)
+        ],
+    )
+
+
+def _issue_frequencies(issue: Issue) -> list[str]:
+    """The subscribers' frequencies an issue's kind serves."""
+    if issue.kind == IssueKind.WEEKLY:
+        return [Frequency.WEEKLY]
+    return [Frequency.DAILY, Frequency.WEEKDAYS]
+
+
+def _reach_reason_text(name: str, issue: Issue) -> str:
+    if name != "other_kind":
+        return REACH_REASONS[name]
+    if issue.kind == IssueKind.WEEKLY:
+        return "Daily and weekday readers (they get the daily issue, not this weekly one)"
+    return "Weekly readers (they get the weekly issue, not this daily one)"
 
 
 def subscriber_find_by_email_or_id(*, value: str) -> Subscriber | None:
@@ -354,6 +434,74 @@ def issue_papers(*, issue: Issue) -> tuple[list[Paper], list[Paper]]:
         if arxiv_id in by_id and arxiv_id not in hidden and arxiv_id not in pinned
     ]
     return pins, candidates
+
+
+# How many other papers a pin search weighs (most upvoted first) before ranking them by the words.
+_PIN_SEARCH_POOL = 500
+_TITLE_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class PinChoices:
+    """The papers a pin or hide search offers: the issue's candidates, then the other papers."""
+
+    candidates: list[Paper]
+    others: list[Paper]
+
+
+def paper_list_to_pin(*, issue: Issue, term: str, limit: int = 20) -> PinChoices:
+    """The papers whose title has every word of `term` (or whose arXiv id starts with it), best
+    match first: the issue's candidates, then up to `limit` others.
+
+    A whole title word beats the start of one, which beats a piece of one: "SAM 3" finds
+    "SAM 3: Segment Anything with Concepts" before "MedSAM3", and that before "Sample-efficient
+    3D…". Two queries.
+    """
+    # PostgreSQL refuses NUL in a text parameter; a search is never longer than a title.
+    term = " ".join(term.replace("\x00", " ").split())[:200]
+    words = _TITLE_WORD.findall(term.lower())[:8]
+    ids = issue.candidate_ids or []
+    order = {arxiv_id: n for n, arxiv_id in enumerate(ids)}
+    fields = ("pk", "arxiv_id", "title", "upvotes")
+    in_issue = Paper.objects.only(*fields).filter(arxiv_id__in=ids)
+    others = Paper.objects.only(*fields).exclude(arxiv_id__in=ids)
+    if words:
+        match = Q()
+        for word in words:
+            match &= Q(title__icontains=word)
+        match |= Q(arxiv_id__startswith=term)
+        in_issue, others = in_issue.filter(match), others.filter(match)
+    pool = list(others.order_by("-upvotes", "arxiv_id")[:_PIN_SEARCH_POOL])
+
+    def rank(paper: Paper) -> tuple[int, int]:
+        return (-_title_match(paper, words, term), -paper.upvotes)
+
+    return PinChoices(
+        candidates=sorted(
+            in_issue, key=lambda paper: (*rank(paper)[:1], order.get(paper.arxiv_id, 0))
+        ),
+        others=sorted(pool, key=rank)[:limit],
+    )
+
+
+def _title_match(paper: Paper, words: list[str], term: str) -> int:
+    """How well the words match the title: 3 a whole word, 2 a word's start, 1 a piece, each."""
+    if term and paper.arxiv_id.startswith(term):
+        return 100
+    title = _TITLE_WORD.findall(paper.title.lower())
+    score = 0
+    for word in words:
+        if word in title:
+            score += 3
+        elif any(part.startswith(word) for part in title):
+            score += 2
+        else:
+            score += 1
+    # The words run together in one title word ("sam3" in "MedSAM3") beat words found apart;
+    # the words in a row at the title's start ("SAM 3: …") are the paper most likely meant.
+    if len(words) > 1 and any("".join(words) in part for part in title):
+        score += 3
+    return score + (1 if words and title[: len(words)] == words else 0)
 
 
 def papers_by_arxiv_id(*, arxiv_ids: list[str]) -> dict[str, Paper]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from digest import ledger
@@ -16,13 +17,17 @@ from digest.models import (
     Delivery,
     DeliveryStatus,
     Issue,
+    IssueHide,
     IssueKind,
+    IssuePin,
     IssueStatus,
     PaperClick,
     ReaderProfile,
     Vote,
 )
+from digest.selectors import issue_get_locked, issue_is_frozen
 from digest.votes import vote_undo
+from papers.models import Paper
 from papers.selectors import paper_list_trending
 from subscriptions.models import Seed, Subscriber
 
@@ -131,6 +136,31 @@ def issue_build(*, date: dt.date, kind: str = IssueKind.DAILY, rebuild: bool = F
         issue=issue, date=date, kind=kind, candidates=len(candidate_ids), new=new_count
     )
     return issue
+
+
+@dataclass(frozen=True)
+class BuildPreview:
+    """What building the issue of a date and kind would take, before anything is written."""
+
+    date: dt.date
+    kind: str
+    start: dt.datetime
+    end: dt.datetime
+    candidate_ids: list[str]
+    new_count: int
+
+    @property
+    def quiet(self) -> bool:
+        return self.new_count < settings.PAPERBOY_QUIET_MIN_PAPERS
+
+
+def issue_build_preview(*, date: dt.date, kind: str) -> BuildPreview:
+    """The window and candidates issue_build would take for this date and kind; writes nothing."""
+    if kind not in IssueKind.values:
+        raise IssueError(f"unknown issue kind {kind!r}; use one of: {', '.join(IssueKind.values)}")
+    start, end = issue_window(date=date, kind=kind)
+    candidate_ids, new_count = issue_candidates_select(start=start, end=end)
+    return BuildPreview(date, kind, start, end, candidate_ids, new_count)
 
 
 def _issue_fields(
@@ -251,6 +281,62 @@ def issue_hold(*, issue: Issue) -> bool:
             status=IssueStatus.DRAFT, updated_at=timezone.now()
         )
     )
+
+
+# --- Editors' pins and hides -------------------------------------------------------------------
+
+
+class IssueFrozenError(IssueError):
+    """The issue has started going out: its pins and hides can no longer change."""
+
+
+def _issue_editable(*, issue_id: int) -> Issue:
+    """The issue, its row locked until the transaction ends; IssueFrozenError once it goes out.
+
+    Holding the row means no reader can be made due (their ledger rows reference it) between
+    the check and the change.
+    """
+    issue = issue_get_locked(issue_id=issue_id)
+    if issue_is_frozen(issue=issue):
+        raise IssueFrozenError(
+            f"{issue} has started going out: its pins and hides can no longer change"
+        )
+    return issue
+
+
+@transaction.atomic
+def issue_paper_pin(*, issue_id: int, paper: Paper) -> bool:
+    """Pin the paper last in the issue's pins; False if it was pinned already."""
+    issue = _issue_editable(issue_id=issue_id)
+    if IssuePin.objects.filter(issue=issue, paper=paper).exists():
+        return False
+    last = IssuePin.objects.filter(issue=issue).aggregate(last=Max("position"))["last"]
+    IssuePin.objects.create(issue=issue, paper=paper, position=0 if last is None else last + 1)
+    return True
+
+
+@transaction.atomic
+def issue_paper_unpin(*, issue_id: int, paper: Paper) -> bool:
+    """Take the paper out of the issue's pins; False if it was not pinned."""
+    issue = _issue_editable(issue_id=issue_id)
+    deleted, _ = IssuePin.objects.filter(issue=issue, paper=paper).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def issue_paper_hide(*, issue_id: int, paper: Paper) -> bool:
+    """Keep the paper out of the issue (a pin still wins); False if it was hidden already."""
+    issue = _issue_editable(issue_id=issue_id)
+    _hide, created = IssueHide.objects.get_or_create(issue=issue, paper=paper)
+    return created
+
+
+@transaction.atomic
+def issue_paper_unhide(*, issue_id: int, paper: Paper) -> bool:
+    """Let a hidden paper back into the issue; False if it was not hidden."""
+    issue = _issue_editable(issue_id=issue_id)
+    deleted, _ = IssueHide.objects.filter(issue=issue, paper=paper).delete()
+    return bool(deleted)
 
 
 @dataclass(frozen=True)

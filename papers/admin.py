@@ -6,7 +6,7 @@ import json
 
 from django.contrib import admin, messages
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -14,9 +14,11 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from papers.models import FetchRun, Paper, Source
+from papers.selectors import paper_search
 from papers.tasks import fetch_papers_by_id
 
 _RECENT_METRICS = 20
+_TITLE_SHOWN = 70
 _STATUS_SYMBOLS: dict[str, str] = {FetchRun.Status.FAILED: "✗", FetchRun.Status.SUCCEEDED: "✓"}
 _STATUS_COLORS: dict[str, str] = {
     FetchRun.Status.FAILED: "#b91c1c",
@@ -46,15 +48,10 @@ class SourceFilter(admin.SimpleListFilter):
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
-    list_display = (
-        "arxiv_id",
-        "short_title",
-        "hf_date",
-        "upvotes",
-        "source_list",
-        "hidden",
-        "featured",
-    )
+    # Few, narrow columns so the list fits 1280 px beside the admin's two sidebars (with
+    # static/css/papers_admin.css): sources are a filter and on the change form, and one "state"
+    # column names what is featured or hidden instead of two columns of icons.
+    list_display = ("arxiv_id", "short_title", "hf_day", "votes", "state")
     list_display_links = ("arxiv_id", "short_title")
     list_filter = (SourceFilter, "hidden", "featured", "hf_date")
     date_hierarchy = "hf_date"
@@ -64,6 +61,10 @@ class PaperAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a COUNT(*) over every paper on each page view buys nothing
     actions = ("hide", "unhide", "feature", "unfeature", "fetch_again")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ("css/papers_admin.css",)}
+
     readonly_fields = (
         "sources",
         "first_seen_at",
@@ -92,16 +93,36 @@ class PaperAdmin(admin.ModelAdmin):
         ("Record", {"fields": ("sources", "created_at", "updated_at")}),
     )
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Paper], search_term: str
+    ) -> tuple[QuerySet[Paper], bool]:
+        """What the public search finds (hidden papers too), and papers by arXiv id."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = paper_search(query=term, include_hidden=True).order_by().values("pk")
+        return queryset.filter(Q(pk__in=found) | Q(arxiv_id__icontains=term)), False
+
     def view_on_site(self, paper: Paper) -> str:  # the public page, linked from the change form
         return reverse("papers:detail", kwargs={"arxiv_id": paper.arxiv_id})
 
     @admin.display(description="title", ordering="title")
     def short_title(self, paper: Paper) -> str:
-        return Truncator(paper.title).chars(80)
+        # Three lines at most in the title column; the whole title is on the change form.
+        return Truncator(paper.title).chars(_TITLE_SHOWN)
 
-    @admin.display(description="sources")
-    def source_list(self, paper: Paper) -> str:
-        return ", ".join(paper.sources or [])
+    @admin.display(description="HF date", ordering="hf_date", empty_value="–")
+    def hf_day(self, paper: Paper) -> str | None:
+        return paper.hf_date.isoformat() if paper.hf_date else None  # narrower than "Nov. 28, 2025"
+
+    @admin.display(description="votes", ordering="upvotes")
+    def votes(self, paper: Paper) -> int:
+        return paper.upvotes
+
+    @admin.display(description="state")
+    def state(self, paper: Paper) -> str:
+        flags = {"featured": paper.featured, "hidden": paper.hidden}
+        return ", ".join(name for name, on in flags.items() if on) or "–"
 
     @admin.display(description="recent metrics")
     def recent_metrics(self, paper: Paper) -> SafeString | str:
@@ -175,6 +196,7 @@ class FetchRunAdmin(admin.ModelAdmin):
         "started_at",
         "source",
         "status_mark",
+        "failure_count",
         "duration",
         "created",
         "updated",
@@ -218,6 +240,13 @@ class FetchRunAdmin(admin.ModelAdmin):
         seconds = max((run.finished_at - run.started_at).total_seconds(), 0.0)
         return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
-    @admin.display(description="error")
+    @admin.display(description="failures", ordering="failures")
+    def failure_count(self, run: FetchRun) -> str:
+        """How many failed attempts this run stands for (a source failing again updates it)."""
+        if not run.failures:
+            return ""
+        return f"{run.failures} × {run.failure_kind}" if run.failure_kind else str(run.failures)
+
+    @admin.display(description="last error")
     def error_excerpt(self, run: FetchRun) -> str:
         return Truncator(run.error).chars(120) if run.error else ""

@@ -56,11 +56,18 @@ HF_FIELDS = (
     "thumbnail",
     "ai_summary",
     "ai_keywords",
+    "media_urls",
 )
+# The organization's display name and hub name are one value: they are replaced together.
+ORGANIZATION_FIELDS = ("organization", "organization_slug")
+# Fields only arXiv knows (the authors' comment, the journal reference): the newest known wins.
+ARXIV_FIELDS = ("arxiv_comment", "journal_ref")
 MERGED_FIELDS = (
     *TEXT_FIELDS,
     "published_at",
     *HF_FIELDS,
+    *ORGANIZATION_FIELDS,
+    *ARXIV_FIELDS,
     "categories",
     "withdrawn_at",
     "sources",
@@ -78,6 +85,10 @@ MAX_NAME = 500
 MAX_LIST_ITEM = 200
 MAX_COUNT = 10_000_000
 MAX_URL = 500  # Paper's URLField max_length
+MAX_MEDIA_URLS = 20
+MAX_NOTE = 2_000  # an arXiv comment or journal reference (the parser cuts them at 1,000 and 500)
+MAX_ORGANIZATION = 200  # Paper.organization's max_length
+MAX_ORGANIZATION_SLUG = 100  # Paper.organization_slug's max_length
 MAX_ARXIV_ID = 40  # Paper.arxiv_id's max_length
 MIN_YEAR = 1991  # arXiv opened in August 1991
 
@@ -158,10 +169,17 @@ def _text_reason(record: PaperRecord) -> str:
         return "no title"
     if len(record.title) > MAX_TITLE:
         return f"title longer than {MAX_TITLE} characters"
-    for name in ("abstract", "ai_summary"):
+    for name, limit in (
+        ("abstract", MAX_TEXT),
+        ("ai_summary", MAX_TEXT),
+        ("arxiv_comment", MAX_NOTE),
+        ("journal_ref", MAX_NOTE),
+        ("organization", MAX_ORGANIZATION),
+        ("organization_slug", MAX_ORGANIZATION_SLUG),
+    ):
         value = getattr(record, name)
-        if not isinstance(value, str) or len(value) > MAX_TEXT:
-            return f"{name} is not a string of at most {MAX_TEXT} characters"
+        if not isinstance(value, str) or len(value) > limit:
+            return f"{name} is not a string of at most {limit} characters"
     return ""
 
 
@@ -199,11 +217,20 @@ def _url_reason(record: PaperRecord) -> str:
         value = getattr(record, name)
         if not isinstance(value, str):
             return f"{name} is not a string"
-        if value and (
-            len(value) > MAX_URL or not value.lower().startswith(("https://", "http://"))
-        ):
+        if value and not _is_http_url(value):
             return f"{name} is not an http(s) URL of at most {MAX_URL} characters"
+    media = record.media_urls
+    if not isinstance(media, tuple | list) or len(media) > MAX_MEDIA_URLS:
+        return f"media_urls is not a list of at most {MAX_MEDIA_URLS} items"
+    if not all(isinstance(url, str) and _is_http_url(url) for url in media):
+        return (
+            f"media_urls holds something other than an http(s) URL of at most {MAX_URL} characters"
+        )
     return ""
+
+
+def _is_http_url(value: str) -> bool:
+    return len(value) <= MAX_URL and value.lower().startswith(("https://", "http://"))
 
 
 def _date_reason(record: PaperRecord, *, now: dt.datetime) -> str:
@@ -227,6 +254,9 @@ def _text_values(record: PaperRecord) -> Iterator[str]:
     # Types were checked before this runs: these are all strings.
     yield from (record.arxiv_id, record.title, record.abstract, record.ai_summary)
     yield from (record.github_repo, record.project_page, record.thumbnail)
+    yield from (record.organization, record.organization_slug)
+    yield from (record.arxiv_comment, record.journal_ref)
+    yield from record.media_urls
     yield from record.authors
     yield from record.ai_keywords
     yield from record.categories
@@ -309,10 +339,9 @@ def _merge_one_record(paper: Paper, record: PaperRecord) -> None:
     """Merge one record into the paper: a value the source lacks never erases a known one."""
     _merge_text(paper, record)
     _merge_published(paper, record)
-    # Only Hugging Face knows these, and its newest answer is the truth (upvotes go down too).
-    for name in HF_FIELDS:
-        value = _as_stored(getattr(record, name))
-        if _is_known(value):
+    _merge_hf(paper, record)
+    for name in ARXIV_FIELDS:
+        if value := getattr(record, name):
             setattr(paper, name, value)
     categories = list(record.categories)
     # arXiv is the authority on categories; another source only fills them in when none are known.
@@ -321,6 +350,24 @@ def _merge_one_record(paper: Paper, record: PaperRecord) -> None:
     if record.withdrawn_at is not None:
         paper.withdrawn_at = record.withdrawn_at
     paper.sources = sorted({*(paper.sources or []), record.source})
+
+
+def _merge_hf(paper: Paper, record: PaperRecord) -> None:
+    """Hugging Face's fields: its newest known answer is the truth (upvotes go down too).
+
+    Another source only fills in an empty one: a code link read from an arXiv comment is a
+    guess, and Hugging Face's own link (set by the authors or HF users) is better.
+    """
+    for name in HF_FIELDS:
+        value = _as_stored(getattr(record, name))
+        if _is_known(value) and (
+            record.source in HF_SOURCES or not _is_known(getattr(paper, name))
+        ):
+            setattr(paper, name, value)
+    if record.organization:
+        # The slug goes with its name, even when unknown: an old one would link to another page.
+        paper.organization = record.organization
+        paper.organization_slug = record.organization_slug
 
 
 def _merge_text(paper: Paper, record: PaperRecord) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
@@ -81,6 +83,39 @@ class Paper(models.Model):
     def hf_url(self) -> str:
         return f"https://huggingface.co/papers/{self.arxiv_id}"
 
+    @property
+    def organization_url(self) -> str:
+        """The organization's Hugging Face page, "" when its hub name is unknown."""
+        # Quoted whole: a hub name is one path segment, whatever an edit put in the column.
+        slug = quote(self.organization_slug.strip(), safe="")
+        return f"https://huggingface.co/{slug}" if slug else ""
+
+
+class PaperSearchIndex(models.Model):
+    """A paper's row in SQLite's full-text index (FTS5, migration 0005), kept by triggers.
+
+    Django neither creates nor writes it, and PostgreSQL has none (it searches
+    Paper.search_vector). Search joins it to Paper by the rowid, which is the paper's id.
+    """
+
+    paper = models.OneToOneField(
+        Paper,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,  # the delete trigger removes the row
+        related_name="search_index",
+    )
+    # FTS5's hidden column named after the table: the left side of MATCH, the argument of bm25.
+    document = models.TextField(db_column="papers_paper_fts", editable=False)
+
+    class Meta:
+        managed = False
+        db_table = "papers_paper_fts"
+
+    def __str__(self) -> str:
+        return f"search index of {self.paper_id}"
+
 
 class PaperThumbnail(models.Model):
     """A paper's thumbnail as fetched by the worker, served by the site itself (never hot-linked).
@@ -133,6 +168,11 @@ class FetchRun(models.Model):
     unchanged = models.IntegerField(default=0)
     skipped = models.IntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # A source failing again before it succeeds updates its failed run instead of adding one:
+    # the failed attempts this row stands for (started_at the first, finished_at the last),
+    # and what kind of failure the last one was ("unreachable", "HTTP 503", "unparsable"...).
+    failures = models.PositiveIntegerField(default=0)
+    failure_kind = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 import unicodedata
 from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchQueryField, SearchRank
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
+    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
+    Lookup,
     Max,
     Min,
     OuterRef,
@@ -25,11 +26,13 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Greatest, Power
 from django.utils import timezone
 
 from papers.ingest import SEARCH_CONFIG
-from papers.models import Paper, PaperMetric
+from papers.models import Paper, PaperMetric, PaperSearchIndex, PaperThumbnail
+from papers.search import search_terms_fts5, search_terms_parse
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -37,8 +40,6 @@ if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
 SEARCH_MAX_CHARS = 200
-_SEARCH_MAX_WORDS = 8
-_WORD = re.compile(r"\w[\w.+-]*", re.UNICODE)
 
 # Trending: HN-style gravity. Votes count, votes gained in the last day count double again,
 # and everything decays polynomially with age so yesterday's hit gives way to today's.
@@ -264,8 +265,13 @@ def paper_get_visible(*, arxiv_id: str) -> Paper | None:
 
 
 def paper_metric_history(*, paper: Paper, limit: int = 60) -> list[PaperMetric]:
-    """The paper's latest `limit` snapshots, oldest first."""
-    latest = list(paper.metrics.order_by("-captured_at", "-pk")[:limit])
+    """The paper's latest `limit` snapshots, oldest first, each with its fetch's `fetch_source`.
+
+    A snapshot taken by loading a saved file (the sample) is dated when it was loaded, not when
+    the file was captured: `fetch_source` lets the page say so.
+    """
+    snapshots = paper.metrics.annotate(fetch_source=F("fetch_run__source"))
+    latest: list[PaperMetric] = list(snapshots.order_by("-captured_at", "-pk")[:limit])
     return latest[::-1]
 
 
@@ -278,65 +284,193 @@ def search_query_clean(query: str | None) -> str:
     return " ".join(text.replace("\x00", " ").split())[:SEARCH_MAX_CHARS].strip()
 
 
-def paper_search(*, query: str, limit: int = 50) -> QuerySet[Paper]:
-    """Visible papers matching `query` over title, authors and abstract, best first.
+def paper_search(
+    *, query: str, include_hidden: bool = False, limit: int | None = None
+) -> QuerySet[WithAnnotations[Paper, SearchAnnotations]]:
+    """Papers matching `query` in title, authors or abstract, best first; hidden too if asked.
 
-    PostgreSQL: weighted full-text search (title A, authors B, abstract C), websearch syntax
-    ("quoted phrases", -exclusions, OR), ranked by ts_rank. SQLite: any of the words as a
-    case-insensitive substring (accented names too), title hits then most upvoted first, so the
-    site still works with no server.
+    Both databases read the query as PostgreSQL's websearch_to_tsquery does: every word must
+    match (English stemming), "quoted phrases" match as phrases, -word excludes, OR gives
+    alternatives. PostgreSQL searches search_vector, SQLite the FTS5 table of migration 0005.
+    The papers the whole query matches in the title come first (search_tier 0), then in the
+    authors (1), then the rest (2); within a tier by relevance (search_rank, title words
+    weighing most, then authors, then abstract), then newest first.
     """
     query = search_query_clean(query)
     if not query:
-        return Paper.objects.none()
-    papers = (
-        _search_postgres(query) if connection.vendor == "postgresql" else _search_fallback(query)
+        return Paper.objects.none()  # type: ignore[return-value]  # an empty result of any shape
+    papers = Paper.objects.all() if include_hidden else _papers_visible()
+    matched = (
+        _search_postgres(papers, query)
+        if connection.vendor == "postgresql"
+        else _search_sqlite(papers, query)
     )
-    return papers[:limit]
+    ranked = cast(
+        "QuerySet[WithAnnotations[Paper, SearchAnnotations]]",
+        matched.order_by(
+            "search_tier",
+            "-search_rank",
+            F("published_at").desc(nulls_last=True),
+            "-arxiv_id",  # arXiv ids grow with time: newest first among equals, never a tie
+        ),
+    )
+    return ranked[:limit] if limit is not None else ranked
 
 
-def _search_postgres(query: str) -> QuerySet[Paper]:
+class SearchAnnotations(TypedDict):
+    """What paper_search adds to each paper."""
+
+    search_tier: int  # 0: the query matches the title alone, 1: the authors alone, 2: else
+    search_rank: float  # higher is better
+
+
+def _tier(*, in_title: Q | Func, in_authors: Q | Func) -> Case:
+    return Case(
+        When(in_title, then=Value(0)),
+        When(in_authors, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+
+
+class _TsMatches(Func):
+    """`vector @@ query`, as a condition."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " @@ "
+    arity = 2
+    output_field = BooleanField()
+
+
+class _TsQueryInField(Func):
+    """The tsquery with every lexeme restricted to one weight: 'model' becomes 'model':A.
+
+    search_vector @@ it means the query matches that field alone (title A, authors B), read
+    off the vector the search loads anyway; ts_filter would build a second vector per paper
+    (+40% on a word most papers have). Lexemes print as 'text' with '' for a quote.
+    """
+
+    template = (
+        "regexp_replace((%(expressions)s)::text, '(''(?:[^'']|'''')+'')', '\\1:%(weight)s', 'g')"
+        "::tsquery"
+    )
+    arity = 1
+    output_field = SearchQueryField()
+
+
+def _search_postgres(papers: QuerySet[Paper], query: str) -> QuerySet[Paper]:
     # search_vector is filled by papers.ingest.papers_search_index right after each ingest commits.
     search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    return (
-        _papers_visible()
-        .filter(search_vector=search)
-        .annotate(rank=SearchRank(F("search_vector"), search))
-        .order_by("-rank", "-upvotes", "arxiv_id")
+    vector = F("search_vector")
+    return papers.filter(search_vector=search).annotate(
+        search_tier=_tier(
+            in_title=_TsMatches(vector, _TsQueryInField(search, weight="A")),
+            in_authors=_TsMatches(vector, _TsQueryInField(search, weight="B")),
+        ),
+        search_rank=SearchRank(vector, search),
     )
 
 
-def _search_fallback(query: str) -> QuerySet[Paper]:
-    words = _WORD.findall(query)[:_SEARCH_MAX_WORDS]
-    if not words:
-        return Paper.objects.none()
-    match, in_title = Q(), Q()
-    for word in words:
-        for form in _case_variants(word):
-            in_title |= Q(title__icontains=form)
-            # authors is stored as JSON text with non-ASCII letters escaped ("G\u00f6tz"), so
-            # a name is looked for in that form; json.dumps escapes exactly as it was stored.
-            escaped = json.dumps(form)[1:-1]
-            match |= (
-                Q(title__icontains=form)
-                | Q(abstract__icontains=form)
-                | Q(authors__icontains=escaped)
-            )
-    # Title hits first, as the weights do on PostgreSQL.
-    return (
-        _papers_visible()
-        .filter(match)
-        .annotate(
-            rank=Case(
-                When(in_title, then=Value(1.0)), default=Value(0.0), output_field=FloatField()
-            )
-        )
-        .order_by("-rank", "-upvotes", "arxiv_id")
+class _Fts5Match(Lookup):
+    """`search_index__document__match=expression`: FTS5's MATCH (PaperSearchIndex only)."""
+
+    lookup_name = "match"
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> _AsSqlType:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} MATCH {rhs}", (*lhs_params, *rhs_params)
+
+
+PaperSearchIndex._meta.get_field("document").register_lookup(_Fts5Match)
+
+
+class _Bm25(Func):
+    """-bm25 of the joined FTS5 row, so that higher is better, as ts_rank.
+
+    Title, authors and abstract weigh 10 : 4 : 2, the ratio of ts_rank's A, B and C.
+    """
+
+    template = "-bm25(%(expressions)s, 10.0, 4.0, 2.0)"
+    arity = 1
+    output_field = FloatField()
+
+
+_FTS5_IDS = "SELECT rowid FROM papers_paper_fts WHERE papers_paper_fts MATCH %s"
+
+
+def _fts5_matching(expression: str) -> RawSQL:
+    """The ids of the papers the FTS5 expression matches (the rowid is the paper's id)."""
+    # Safe: the expression is a parameter, and every term in it an FTS5 string.
+    return RawSQL(_FTS5_IDS, [expression])  # noqa: S611
+
+
+def _search_sqlite(papers: QuerySet[Paper], query: str) -> QuerySet[Paper]:
+    # A join, not a subquery per paper: FTS5 runs the query once and hands over the rows
+    # (a correlated bm25 subquery ran it again for every paper: 9 s on 10,000 papers).
+    terms = search_terms_parse(query)
+    if not terms:  # only punctuation or exclusions: nothing to look for
+        return papers.annotate(search_tier=Value(2), search_rank=Value(0.0)).none()
+    in_title = Q(id__in=_fts5_matching(search_terms_fts5(terms, column="title")))
+    in_authors = Q(id__in=_fts5_matching(search_terms_fts5(terms, column="authors")))
+    return papers.filter(search_index__document__match=search_terms_fts5(terms)).annotate(
+        search_tier=_tier(in_title=in_title, in_authors=in_authors),
+        search_rank=_Bm25(F("search_index__document")),
     )
 
 
-def _case_variants(word: str) -> list[str]:
-    """The word as typed, lower, Title and UPPER: SQLite's LIKE ignores case only for ASCII."""
-    if word.isascii():
-        return [word]
-    return list(dict.fromkeys([word, word.lower(), word.title(), word.upper()]))
+# --- Thumbnails ----------------------------------------------------------------------------
+# A failed fetch whose error starts with this is tried again later (papers.thumbnails).
+THUMBNAIL_TEMPORARY = "temporary: "
+THUMBNAIL_RETRY_AFTER = dt.timedelta(hours=1)
+
+
+def papers_with_thumbnail(*, papers: QuerySet[Paper]) -> QuerySet[Paper]:
+    """The papers with `thumbnail_at`: when their stored thumbnail was fetched, None without one.
+
+    One subquery instead of a query per card; the templates link our copy only when it exists,
+    with the time as a version in the URL so that browsers may cache it for good.
+    """
+    stored = PaperThumbnail.objects.filter(paper=OuterRef("pk")).exclude(content_type="")
+    return papers.annotate(thumbnail_at=Subquery(stored.values("fetched_at")[:1]))
+
+
+def paper_thumbnail_get(*, arxiv_id: str) -> PaperThumbnail | None:
+    """The stored image of a visible paper, None when there is none (not fetched, or failed)."""
+    return (
+        PaperThumbnail.objects.filter(paper__in=_papers_visible().filter(arxiv_id=arxiv_id))
+        .exclude(content_type="")
+        .first()
+    )
+
+
+def paper_thumbnail_at(*, paper: Paper) -> dt.datetime | None:
+    """When the paper's stored thumbnail was fetched; None when there is none to show."""
+    return (
+        PaperThumbnail.objects.filter(paper=paper)
+        .exclude(content_type="")
+        .values_list("fetched_at", flat=True)
+        .first()
+    )
+
+
+def paper_list_thumbnail_due(*, now: dt.datetime, limit: int) -> list[Paper]:
+    """Papers whose thumbnail URL has not been fetched yet: never, only from an older URL, or
+    with a temporary failure at least THUMBNAIL_RETRY_AFTER ago. Newest papers first."""
+    current = PaperThumbnail.objects.filter(paper=OuterRef("pk"), source_url=OuterRef("thumbnail"))
+    settled = current.exclude(
+        error__startswith=THUMBNAIL_TEMPORARY, fetched_at__lt=now - THUMBNAIL_RETRY_AFTER
+    )
+    papers = (
+        _papers_visible()
+        .filter(thumbnail__startswith="https://")
+        .exclude(Exists(settled))
+        .order_by("-first_seen_at", "-pk")
+    )
+    return list(papers[:limit])
+
+
+def paper_list_by_arxiv_ids(*, arxiv_ids: list[str]) -> list[Paper]:
+    """The papers with these arXiv ids (hidden ones too: an editor's command), in that order."""
+    found = {paper.arxiv_id: paper for paper in Paper.objects.filter(arxiv_id__in=arxiv_ids)}
+    return [found[arxiv_id] for arxiv_id in dict.fromkeys(arxiv_ids) if arxiv_id in found]

@@ -5,6 +5,11 @@ fetched and parsed before anything is written, and the papers are ingested in on
 transaction together with the run's success. Any error leaves the Paper table as it was and
 the run marked failed with a one-line reason. A run that succeeded with less than the source
 holds (an arXiv day past its cap) says so in its error field: "truncated: fetched N of M ...".
+
+A source that keeps failing the same way (offline, every retry and every hourly fetch) does not
+add a run per attempt: the failure is folded into the source's last run while that one is a
+failed run of the same kind, which counts it (`failures`) and keeps the last error. Only the
+first failure of a kind logs a warning; a crash (a bug) always gets its own run and traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from papers.ingest import IngestCounts, papers_ingest, papers_search_index
@@ -67,12 +73,12 @@ def fetch_run_execute(
             run, records=records, skipped=len(reasons), notes=notes, client=client
         )
     except (FetchError, ParseError) as exc:
-        _fetch_run_fail(run, exc)
+        run = _fetch_run_fail(run, exc)
         if isinstance(exc, TransientFetchError):
             raise
         return run
     except Exception as exc:
-        _fetch_run_fail(run, exc)
+        _fetch_run_fail(run, exc, coalesce=False)
         _fetch_run_log_crash(run)
         raise
     _papers_announce(run, counts=counts)
@@ -194,21 +200,85 @@ def _fetch_run_finish(
             "updated",
             "unchanged",
             "skipped",
+            "failures",
+            "failure_kind",
         ]
     )
 
 
-def _fetch_run_fail(run: FetchRun, exc: BaseException) -> None:
-    """Mark the run failed (after the ingest rolled back, so this write is kept)."""
-    error = error_line(exc)
+def _fetch_run_fail(run: FetchRun, exc: BaseException, *, coalesce: bool = True) -> FetchRun:
+    """Mark the run failed, or fold it into the source's open failed run; return the one kept.
+
+    Called after the ingest rolled back, so these writes are kept. A new failed run logs one
+    warning line; a repeat of the same failure only a debug line (the run counts it).
+    """
+    error, kind = error_line(exc), failure_kind(exc)
+    extra = {"source": run.source, "failure_kind": kind}
+    open_run = _fetch_run_coalesce(run, error=error, kind=kind) if coalesce else None
+    if open_run is not None:
+        logger.debug(
+            "fetch run #%s (%s) failed again, %s (%s times): %s",
+            open_run.pk,
+            open_run.source,
+            kind,
+            open_run.failures,
+            error,
+            extra={"fetch_run": open_run.pk, "failures": open_run.failures, **extra},
+        )
+        return open_run
+    run.failures, run.failure_kind = 1, kind
     _fetch_run_finish(run, status=FetchRun.Status.FAILED, error=error)
     logger.warning(
-        "fetch run #%s (%s) failed: %s",
+        "fetch run #%s (%s) failed, %s: %s",
         run.pk,
         run.source,
+        kind,
         error,
-        extra={"fetch_run": run.pk, "source": run.source},
+        extra={"fetch_run": run.pk, **extra},
     )
+    return run
+
+
+def _fetch_run_coalesce(run: FetchRun, *, error: str, kind: str) -> FetchRun | None:
+    """Count this failure on the source's previous run if that failed the same way; else None.
+
+    The conditional UPDATE decides: should the previous run have changed meanwhile, this run is
+    kept as a failed run of its own. The row that is folded in is deleted (it holds nothing:
+    the ingest rolled back).
+    """
+    previous = (
+        FetchRun.objects.filter(source=run.source, pk__lt=run.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if previous is None:
+        return None
+    updated = FetchRun.objects.filter(
+        pk=previous, status=FetchRun.Status.FAILED, failure_kind=kind
+    ).update(
+        failures=F("failures") + 1,
+        finished_at=timezone.now(),
+        error=error,
+        params=run.params,  # the last attempt's, like its error
+    )
+    if not updated:
+        return None
+    run.delete()
+    return FetchRun.objects.get(pk=previous)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What kind of failure a fetch met, in a word or two: one warning per kind and source."""
+    if isinstance(exc, FetchError) and exc.status is not None:
+        return f"HTTP {exc.status}"
+    if isinstance(exc, TransientFetchError):
+        return "unreachable"  # no network, DNS, refused, timed out
+    if isinstance(exc, FetchError):
+        return "unusable"  # too large, an unreadable file
+    if isinstance(exc, ParseError):
+        return "unparsable"
+    return "crash"
 
 
 def _note_line(notes: list[str]) -> str:
@@ -284,7 +354,8 @@ def papers_fetch_hf_day(*, date: dt.date) -> FetchRun:
         if api_run.status == FetchRun.Status.SUCCEEDED:
             return api_run
         api_error = api_run.error
-    logger.warning(
+    # The API's run already logged its failure (once per kind): this only says what comes next.
+    logger.debug(
         "HF API failed for %s (%s): trying the HTML page",
         date,
         api_error,

@@ -89,6 +89,7 @@ urlpatterns = [
     path("papers/week/<isoweek:week>/", views.week, name="week"),
     path("papers/month/<month:month>/", views.month, name="month"),
     path("papers/<arxiv_id:arxiv_id>/", views.detail, name="detail"),
+    path("papers/<arxiv_id:arxiv_id>/thumbnail", views.thumbnail, name="thumbnail"),
     # A versioned id redirects to the paper's one page.
     path("papers/<arxiv_id:arxiv_id>v<int:version>/", views.detail, name="detail-version"),
     path("search/", views.search, name="search"),

@@ -10,13 +10,17 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date
 from django.views.decorators.cache import cache_control, cache_page
 from django.views.decorators.http import require_safe
 
 from papers.models import Paper
+from papers.search import search_authors_matched
 from papers.selectors import (
     SEARCH_MAX_CHARS,
     paper_days_around,
@@ -25,10 +29,16 @@ from papers.selectors import (
     paper_list_trending,
     paper_metric_history,
     paper_search,
+    paper_thumbnail_at,
+    paper_thumbnail_get,
+    papers_with_thumbnail,
     search_query_clean,
 )
 
 PAGE_SIZE = 50
+SEARCH_PAGE_SIZE = 20
+# A card lists this many authors and folds the rest into "+N" (templates/papers/_card.html).
+CARD_AUTHORS = 3
 _MAX_PAGE = 200
 # Short enough that an editor's hide shows up quickly, long enough to absorb a burst.
 _publicly_cacheable = cache_control(public=True, max_age=60)
@@ -107,9 +117,8 @@ def _period_listing(request: HttpRequest, period: Period, *, is_home: bool = Fal
     page = _page_number(request)
     offset = (page - 1) * PAGE_SIZE
     # One row more than the page tells whether there is a next page without a COUNT query.
-    rows = list(
-        paper_list_trending(start=period.start, end=period.end)[offset : offset + PAGE_SIZE + 1]
-    )
+    ranked = papers_with_thumbnail(papers=paper_list_trending(start=period.start, end=period.end))
+    rows = list(ranked[offset : offset + PAGE_SIZE + 1])
     papers, has_more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     previous_day, next_day = paper_days_around(start=period.start, end=period.end)
     anchor = max((_paper_day(paper) for paper in papers), default=period.start)
@@ -178,6 +187,7 @@ def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> H
         "paper": paper,
         "metrics": metrics,
         "recent_metrics": metrics[::-1][:10],
+        "thumbnail_at": paper_thumbnail_at(paper=paper),
         "day": Period.containing("day", paper.hf_date) if paper.hf_date else None,
     }
     return render(request, "papers/detail.html", context)
@@ -186,15 +196,67 @@ def detail(request: HttpRequest, arxiv_id: str, version: int | None = None) -> H
 @require_safe
 @_publicly_cacheable
 def search(request: HttpRequest) -> HttpResponse:
-    """Search over titles, abstracts and authors; an empty query shows the prompt."""
+    """Search titles, abstracts and authors, a page at a time; an empty query shows the prompt."""
     raw = request.GET.get("q", "")
     query = search_query_clean(raw)
-    papers = list(paper_search(query=query)) if query else []
+    page = None
+    results: list[tuple[Paper, list[str]]] = []
+    if query:
+        paginator = Paginator(
+            papers_with_thumbnail(papers=paper_search(query=query)), SEARCH_PAGE_SIZE
+        )
+        page = paginator.page(_search_page_number(request.GET.get("page"), paginator.num_pages))
+        results = [(paper, _hidden_authors_matched(paper, query)) for paper in page]
     context = {
         "query": query,
-        "papers": papers,
-        "rank_offset": 0,
+        "page": page,
+        "results": results,
+        "rank_offset": page.start_index() - 1 if page and results else 0,
         "truncated": len(" ".join(raw.split())) > SEARCH_MAX_CHARS,
         "max_chars": SEARCH_MAX_CHARS,
     }
     return render(request, "papers/search.html", context)
+
+
+def _search_page_number(raw: str | None, last: int) -> int:
+    """The page asked for; anything else (not a number, 0, past the last page) is page 1."""
+    try:
+        number = int(raw or "1")
+    except ValueError:  # not a number, or more digits than int() takes
+        return 1
+    return number if 1 <= number <= last else 1
+
+
+def _hidden_authors_matched(paper: Paper, query: str) -> list[str]:
+    """The authors the query names that the card folds into "+N": the reader sees why it matched."""
+    authors = paper.authors if isinstance(paper.authors, list) else []
+    return search_authors_matched(query=query, authors=authors[CARD_AUTHORS:])
+
+
+# A thumbnail's URL carries its version (?v=fetched_at): that URL never changes content.
+_THUMBNAIL_MAX_AGE = 365 * 24 * 3600
+_THUMBNAIL_UNVERSIONED_MAX_AGE = 24 * 3600
+
+
+@require_safe
+def thumbnail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
+    """The paper's thumbnail as fetched and stored by the worker; 404 when there is none."""
+    stored = paper_thumbnail_get(arxiv_id=arxiv_id)
+    if stored is None:
+        raise Http404("No thumbnail")
+    version = str(int(stored.fetched_at.timestamp()))  # as the templates' {{ …|date:'U' }}
+    etag = f'"{stored.paper_id}-{version}"'
+    last_modified = stored.fetched_at.timestamp()
+    response = get_conditional_response(request, etag=etag, last_modified=int(last_modified))
+    if response is None:
+        response = HttpResponse(bytes(stored.data), content_type=stored.content_type)
+        response["Last-Modified"] = http_date(last_modified)
+    response["ETag"] = etag
+    # The stored bytes were checked to be an image of this type: never let a browser guess.
+    response["X-Content-Type-Options"] = "nosniff"
+    versioned = request.GET.get("v") == version
+    max_age = _THUMBNAIL_MAX_AGE if versioned else _THUMBNAIL_UNVERSIONED_MAX_AGE
+    patch_cache_control(response, public=True, max_age=max_age)
+    if versioned:
+        patch_cache_control(response, immutable=True)
+    return response

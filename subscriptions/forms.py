@@ -118,10 +118,25 @@ class SharedTypedChoiceField(_SharedChoices, forms.TypedChoiceField):
     pass
 
 
+class CountedCharField(forms.CharField):
+    """Text whose length the page counts as the reader types (static/js/counter.js), uncapped.
+
+    A maxlength attribute would make the browser cut a longer paste without a word: the form
+    says the text is too long instead, and the counter shows it before it is sent.
+    """
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        if self.max_length is not None:
+            attrs["data-max-chars"] = str(self.max_length)
+        return attrs
+
+
 class PreferencesForm(forms.Form):
     """What a reader wants: shared by the sign-up form and the manage page."""
 
-    interests = forms.CharField(
+    interests = CountedCharField(
         required=False,
         max_length=INTERESTS_MAX_CHARS,
         widget=forms.Textarea(
@@ -129,7 +144,10 @@ class PreferencesForm(forms.Form):
         ),
         help_text="A few words or topics, separated by commas. Optional.",
         error_messages={
-            "max_length": f"Please keep your interests under {INTERESTS_MAX_CHARS} characters."
+            "max_length": (
+                f"Please keep your interests to {INTERESTS_MAX_CHARS} characters or fewer: "
+                "this has %(show_value)d."
+            )
         },
     )
     categories = forms.MultipleChoiceField(
@@ -187,8 +205,9 @@ class PreferencesForm(forms.Form):
         interests = interests_clean(self.cleaned_data["interests"])
         # Checked again after cleaning: NFC makes some characters longer (U+FB2C becomes three).
         if len(interests) > INTERESTS_MAX_CHARS:
+            message = self.fields["interests"].error_messages["max_length"]
             raise forms.ValidationError(
-                self.fields["interests"].error_messages["max_length"], code="max_length"
+                message, code="max_length", params={"show_value": len(interests)}
             )
         return interests
 
@@ -372,7 +391,7 @@ class SeedAuthorForm(forms.Form):
 class LessOfForm(forms.Form):
     """Less of this: topics whose papers are pushed down the reader's digest."""
 
-    less_of = forms.CharField(
+    less_of = CountedCharField(
         required=False,
         max_length=LESS_OF_MAX_CHARS,
         label="Less of this",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -15,9 +17,7 @@ from django.http import HttpRequest
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> bool:
     """Count one attempt for (scope, key); True when it is over the limit for the current window."""
     window = int(time.time() // window_seconds)
-    # Hashed: the key may be an address or an IP, and cache keys end up in tools and logs.
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"paperboy:ratelimit:{scope}:{digest}:{window}"
+    cache_key = f"paperboy:ratelimit:{scope}:{_digest(key)}:{window}"
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         return _redis_count(backend, cache_key, window_seconds + 60) > limit
@@ -31,6 +31,57 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 36
         cache.set(cache_key, 1, timeout=window_seconds + 60)
         count = 1
     return count > limit
+
+
+# Sign-up emails (a confirmation, or a confirmed reader's manage link) to one address: one every
+# 5 minutes, so that a reader who closed the tab or deleted the email gets another within minutes,
+# and at most 5 a UTC day, so that a stranger can make us mail someone's inbox no more than that
+# (it was up to 24 a day at one an hour), which also keeps our sending reputation.
+SIGNUP_MAIL_INTERVAL = dt.timedelta(minutes=5)
+SIGNUP_MAILS_PER_DAY = 5
+_DAY_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class SignupMailClaim:
+    """Whether a sign-up may mail its address now; if not, when the last one went and when next."""
+
+    granted: bool
+    sent_at: dt.datetime | None = None  # the last one, when refused for being too recent
+    retry_at: dt.datetime | None = None  # when the reader may ask again, when refused
+
+
+def _digest(key: str) -> str:
+    # Hashed: the key may be an address or an IP, and cache keys end up in tools and logs.
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def signup_mail_claim(*, email: str, now: dt.datetime) -> SignupMailClaim:
+    """Take the right to send this address a sign-up email now, or say why not and until when.
+
+    Decided here, in the request, from the cache alone: every sign-up of an address counts
+    alike, whether it is new, pending or subscribed, so the answer tells a stranger only that
+    someone asked for it lately, as the per-address limit always did, and the page never
+    promises an email the worker then drops.
+    """
+    recent_key = f"paperboy:signup-mail:{_digest(email.lower())}"
+    interval = int(SIGNUP_MAIL_INTERVAL.total_seconds())
+    if not cache.add(recent_key, now.timestamp(), timeout=interval):
+        sent = cache.get(recent_key)
+        if sent is not None:
+            sent_at = dt.datetime.fromtimestamp(sent, tz=dt.UTC)
+            return SignupMailClaim(False, sent_at=sent_at, retry_at=sent_at + SIGNUP_MAIL_INTERVAL)
+        cache.add(recent_key, now.timestamp(), timeout=interval)  # it expired in between
+    if rate_limit_hit(
+        scope="signup-mail-day",
+        key=email.lower(),
+        limit=SIGNUP_MAILS_PER_DAY,
+        window_seconds=_DAY_SECONDS,
+    ):
+        cache.delete(recent_key)  # nothing goes out: the next ask must not be told one did
+        next_day = (int(time.time()) // _DAY_SECONDS + 1) * _DAY_SECONDS
+        return SignupMailClaim(False, retry_at=dt.datetime.fromtimestamp(next_day, tz=dt.UTC))
+    return SignupMailClaim(True)
 
 
 _clients: dict[int, Any] = {}

@@ -2,8 +2,9 @@
 
 Anyone can type anyone's address into the sign-up form, so signing up never changes an
 existing confirmed subscription and never says whether the address was known: it only
-(re)sends the owner an email, at most once an hour. Everything else is reached through a
-signed link from one of our emails (see subscriptions.tokens).
+(re)sends the owner an email (the view decides how often: see ratelimit.signup_mail_claim).
+A confirmed subscription gets one welcome email with its manage link. Everything else is
+reached through a signed link from one of our emails (see subscriptions.tokens).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from papers.sources.http import TransientFetchError
 from subscriptions import tasks
 from subscriptions.emails import email_build, site_url
 from subscriptions.models import (
+    ARXIV_CATEGORIES,
     DELIVERY_HOUR_DEFAULT,
     DIGEST_SIZE_DEFAULT,
     LESS_OF_MAX_CHARS,
@@ -37,6 +39,7 @@ from subscriptions.models import (
     SubscriptionStat,
     WebhookEvent,
 )
+from subscriptions.schedule import day_label, first_digest_at
 from subscriptions.seeds import SEEDS_MAX, TITLE_MAX_CHARS, SeedError, SeedInput, author_parse
 from subscriptions.signals import interests_changed, reader_signals_changed
 from subscriptions.tokens import Purpose, token_make
@@ -46,7 +49,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESEND_INTERVAL = dt.timedelta(hours=1)
+RESEND_INTERVAL = dt.timedelta(hours=1)  # the admin's "resend confirmation"
+# Sign-ups are spaced by the view (ratelimit.signup_mail_claim, every few minutes); this only keeps
+# one message delivered twice in a row by the broker, or a double submit the cache missed, from
+# mailing twice.
+SIGNUP_RESEND_GUARD = dt.timedelta(minutes=1)
 Status = Subscriber.Status
 Action = WebhookEvent.Action
 # Signing up again re-opens these: the reader goes back through confirmation. That includes
@@ -95,9 +102,9 @@ def _locked_by_email(email: str) -> Subscriber | None:
     )
 
 
-def _send_claim(*, subscriber_id: int, now: dt.datetime) -> bool:
-    """Take the right to send this subscriber a sign-up email now: at most one an hour."""
-    due = Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=now - RESEND_INTERVAL)
+def _send_claim(*, subscriber_id: int, now: dt.datetime, interval: dt.timedelta) -> bool:
+    """Take the right to send this subscriber a sign-up email now: at most one per interval."""
+    due = Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=now - interval)
     return Subscriber.objects.filter(due, pk=subscriber_id).update(confirmation_sent_at=now) == 1
 
 
@@ -109,7 +116,7 @@ def _enqueue_after_commit(task: Task, subscriber_id: int) -> None:
 
 def subscriber_confirmation_resend(*, subscriber_id: int, now: dt.datetime) -> bool:
     """Mail a pending subscriber the confirmation again (after commit); False within the hour."""
-    if not _send_claim(subscriber_id=subscriber_id, now=now):
+    if not _send_claim(subscriber_id=subscriber_id, now=now, interval=RESEND_INTERVAL):
         return False
     _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber_id)
     return True
@@ -144,8 +151,10 @@ def subscriber_subscribe(
             subscriber.status = Status.PENDING
             subscriber.save()
             _signup_seeds_store(subscriber, seeds)
-        if _send_claim(subscriber_id=subscriber.pk, now=now):
+        if _send_claim(subscriber_id=subscriber.pk, now=now, interval=SIGNUP_RESEND_GUARD):
             _enqueue_after_commit(tasks.subscriber_signup_email_send_task, subscriber.pk)
+        else:
+            logger.info("sign-up email skipped: one went out a moment ago")
         interests_changed.send(
             sender=Subscriber, interests=subscriber.interests, subscriber_id=subscriber.pk
         )
@@ -190,8 +199,52 @@ def subscriber_confirm(*, subscriber: Subscriber) -> bool:
     )
     subscriber.refresh_from_db()
     if confirmed:
+        # Only the click that confirmed queues it: a second click, or a second tab, mails nothing.
+        _enqueue_after_commit(tasks.subscriber_welcome_send_task, subscriber.pk)
         logger.info("subscriber confirmed", extra={"subscriber_id": subscriber.pk})
     return confirmed
+
+
+def subscriber_welcome_send(*, subscriber_id: int) -> bool:
+    """Mail a newly confirmed reader their manage link, what they chose and their first digest.
+
+    False, and nothing sent, if the subscription is no longer active (paused or left since).
+    """
+    subscriber = Subscriber.objects.filter(pk=subscriber_id, status=Status.ACTIVE).first()
+    if subscriber is None:
+        return False
+    manage_url = subscriber_link(subscriber=subscriber, purpose=Purpose.MANAGE)
+    now = timezone.now()
+    first = first_digest_at(
+        now=now,
+        delivery_hour=subscriber.delivery_hour,
+        zone=subscriber.timezone,
+        frequency=subscriber.frequency,
+    )
+    local_now = now.astimezone(first.tzinfo)
+    # Times are formatted here: Django's date filter would show them in UTC.
+    context = {
+        "subscriber": subscriber,
+        "manage_url": manage_url,
+        "first_digest_day": day_label(moment=first, now=now),
+        "first_digest_time": f"{first:%H:%M}",
+        "hour_passed": first.date() == local_now.date()
+        and local_now.hour >= subscriber.delivery_hour,
+        "delivery_time": f"{subscriber.delivery_hour:02d}:00",
+        "frequency": subscriber.get_frequency_display(),
+        "categories": [
+            f"{code} ({ARXIV_CATEGORIES.get(code, code)})" for code in subscriber.categories
+        ],
+        "seeds_count": Seed.objects.filter(subscriber=subscriber).count(),
+    }
+    email_build(
+        name="welcome",
+        to=subscriber.email,
+        context=context,
+        unsubscribe_url=subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE),
+    ).send()
+    logger.info("welcome email sent", extra={"subscriber_id": subscriber.pk})
+    return True
 
 
 def subscriber_update(*, subscriber: Subscriber, preferences: Preferences) -> Subscriber:

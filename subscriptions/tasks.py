@@ -1,4 +1,4 @@
-"""The worker's side of subscriptions: sign-up and address emails, sign-ups, reader seeds.
+"""The worker's side of subscriptions: sign-up, welcome and address emails, sign-ups, reader seeds.
 
 Each runs after the request that queued it has committed.
 """
@@ -68,6 +68,12 @@ def subscriber_signup_email_send_task(subscriber_id: int) -> str | None:
 def subscriber_email_change_send_task(subscriber_id: int) -> bool:
     """The link that confirms a new address."""
     return _send_or_raise_transient(services.subscriber_email_change_send, subscriber_id)
+
+
+@shared_task(name="subscriptions.tasks.subscriber_welcome_send", **SEND_RETRY)
+def subscriber_welcome_send_task(subscriber_id: int) -> bool:
+    """The welcome email, once a subscription is confirmed: manage link, choices, first digest."""
+    return _send_or_raise_transient(services.subscriber_welcome_send, subscriber_id)
 
 
 @shared_task(

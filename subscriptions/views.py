@@ -7,8 +7,10 @@ POST acts. A bad, expired or stale link gets a page that says so (400 or 410), n
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -40,7 +43,14 @@ from subscriptions.forms import (
 )
 from subscriptions.models import Seed, Subscriber
 from subscriptions.outbox import outbox_get, outbox_list
-from subscriptions.ratelimit import client_ip, rate_limit_hit
+from subscriptions.ratelimit import (
+    SIGNUP_MAIL_INTERVAL,
+    SIGNUP_MAILS_PER_DAY,
+    SignupMailClaim,
+    client_ip,
+    rate_limit_hit,
+    signup_mail_claim,
+)
 from subscriptions.seeds import SeedError, SeedInput
 from subscriptions.selectors import seeds_for_reader, subscriber_export, subscriber_from_token
 from subscriptions.tasks import subscriber_subscribe_task
@@ -133,11 +143,41 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if rate_limit_hit(
         scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS
     ):
+        # The count is per clock hour (rate_limit_hit's fixed windows): it starts again at :00.
+        retry = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        zone = form.cleaned_data["timezone"]
         return _rate_limited_page(
-            request, form, "Too many sign-ups for this address in the last hour. Please try later."
+            request,
+            form,
+            "Too many sign-ups for this address in the last hour. You can try again from "
+            f"{retry.astimezone(zoneinfo.ZoneInfo(zone)):%H:%M} ({zone} time).",
         )
+    claim = signup_mail_claim(email=email, now=timezone.now())
+    if not claim.granted:
+        message = _signup_mail_refused_message(claim, zone=form.cleaned_data["timezone"])
+        return _rate_limited_page(request, form, message)
     _subscribe_in_worker(email=email, preferences=form.preferences(), seeds=form.seed_ids())
     return _redirect_to_sent_page()
+
+
+def _signup_mail_refused_message(claim: SignupMailClaim, *, zone: str) -> str:
+    """Why no email goes out now, and from when the reader may ask again, in their time zone."""
+    assert claim.retry_at is not None
+    local = zoneinfo.ZoneInfo(zone)
+    retry = claim.retry_at.astimezone(local)
+    if claim.sent_at is None:
+        return (
+            f"This address has had {SIGNUP_MAILS_PER_DAY} emails from us today, the most we send "
+            f"in a day, so nothing was sent or changed. The last one still works. You can ask "
+            f"again from {retry:%H:%M} on {retry:%A} {retry.day} {retry:%B} ({zone} time)."
+        )
+    sent = claim.sent_at.astimezone(local)
+    minutes = int(SIGNUP_MAIL_INTERVAL.total_seconds() // 60)
+    return (
+        f"We sent an email to this address at {sent:%H:%M} ({zone} time), less than "
+        f"{minutes} minutes ago, so nothing was sent or changed: look for it in your inbox and "
+        f"spam folder. You can ask for another from {retry:%H:%M}."
+    )
 
 
 def _subscribe_in_worker(
@@ -166,16 +206,23 @@ def _subscribe_in_worker(
 @require_safe
 def subscribe_sent(request: HttpRequest) -> HttpResponse:
     """The one answer to every sign-up, whatever the address's state: no enumeration."""
-    return render(request, "subscriptions/subscribe_sent.html")
+    context = {
+        "interval_minutes": int(SIGNUP_MAIL_INTERVAL.total_seconds() // 60),
+        "per_day": SIGNUP_MAILS_PER_DAY,
+    }
+    return render(request, "subscriptions/subscribe_sent.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @by_token(Purpose.CONFIRM)
 def confirm(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
     """GET: a page with a confirm button. POST: confirm the subscription."""
-    if request.method == "POST":
-        services.subscriber_confirm(subscriber=subscriber)
-    context = {"subscriber": subscriber, "manage_path": _link_path(subscriber, Purpose.MANAGE)}
+    confirmed = request.method == "POST" and services.subscriber_confirm(subscriber=subscriber)
+    context = {
+        "subscriber": subscriber,
+        "manage_path": _link_path(subscriber, Purpose.MANAGE),
+        "just_confirmed": confirmed,
+    }
     # A sign-up that was cancelled since (unsubscribed, or suppressed) cannot be confirmed:
     # sign up again.
     status = 410 if subscriber.status not in _CONFIRMABLE else 200

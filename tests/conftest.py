@@ -1,8 +1,9 @@
-"""Shared test set-up: service-dependent markers, the headless browser, eager retries."""
+"""Shared test set-up: service markers, a fresh cache, the headless browser, eager retries."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,18 @@ def _skip_without_service(request: pytest.FixtureRequest) -> None:
         _service_missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
     if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
         _service_missing("needs Redis: set REDIS_URL=redis://...")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings: Any) -> None:
+    """A new empty cache per test: rate limits and once-a-minute keys count there, and a test
+    must not inherit another's (never a flush of a real Redis). Tests of Redis set their own."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
+    }
 
 
 @pytest.fixture(scope="module")

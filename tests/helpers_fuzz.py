@@ -35,6 +35,8 @@ def stored_state() -> dict[str, Any]:
         except LookupError:
             continue
         for model in config.get_models():
+            if not model._meta.managed:
+                continue  # not Django's rows: SQLite's search index, kept by triggers
             fields = [field.attname for field in model._meta.concrete_fields]
             rows = model._default_manager.order_by("pk").values_list(*fields)
             state[model._meta.label] = [tuple(_comparable(value) for value in row) for row in rows]

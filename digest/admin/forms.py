@@ -1,10 +1,15 @@
-"""The forms of the issue's own admin pages: preview it as a reader, send a test of it, pause it."""
+"""The forms of the issue's own admin pages: build it, pin and hide, preview, send a test, pause."""
 
 from __future__ import annotations
 
-from django import forms
+import datetime as dt
 
+from django import forms
+from django.utils import timezone
+
+from digest.models import IssueKind
 from digest.selectors import subscriber_find_by_email_or_id
+from papers.models import Paper
 from subscriptions.models import (
     DIGEST_SIZE_DEFAULT,
     DIGEST_SIZE_MAX,
@@ -72,4 +77,45 @@ class PauseForm(forms.Form):
 
     reason = forms.CharField(
         required=False, max_length=300, help_text="Shown on the issue; optional."
+    )
+
+
+# An issue's date: not before arXiv began, and at most this far ahead (its window would be empty).
+BUILD_EARLIEST = dt.date(1991, 8, 14)
+BUILD_DAYS_AHEAD = 7
+
+
+class BuildForm(forms.Form):
+    """The date and kind of the issue an editor builds."""
+
+    date = forms.DateField(
+        help_text="The issue covers the papers of the window before this date's build hour (UTC).",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    kind = forms.ChoiceField(
+        choices=IssueKind.choices,
+        initial=IssueKind.DAILY,
+        help_text="Daily: for every-day and weekday readers. Weekly: for weekly readers, "
+        "who get it on their Monday.",
+    )
+
+    def clean_date(self) -> dt.date:
+        date: dt.date = self.cleaned_data["date"]
+        latest = timezone.now().date() + dt.timedelta(days=BUILD_DAYS_AHEAD)
+        if date < BUILD_EARLIEST:
+            raise forms.ValidationError("There are no papers that old: arXiv began in 1991.")
+        if date > latest:
+            raise forms.ValidationError(
+                f"At most {BUILD_DAYS_AHEAD} days ahead (until {latest:%Y-%m-%d}): "
+                "a later window has no papers yet."
+            )
+        return date
+
+
+class CandidatePaperForm(forms.Form):
+    """The paper a candidate's Pin, Unpin, Hide or Unhide button names, by its id."""
+
+    paper = forms.ModelChoiceField(
+        queryset=Paper.objects.only("pk", "arxiv_id", "title"),
+        error_messages={"invalid_choice": "No such paper.", "required": "No paper was named."},
     )

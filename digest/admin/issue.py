@@ -27,7 +27,13 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from digest import services
-from digest.admin.issue_pages import IssuePagesAdmin, plural
+from digest.admin.issue_curation import (
+    CANDIDATE_SORT_PARAM,
+    IssueCurationAdmin,
+    IssuePaperAutocomplete,
+    candidate_action_url,
+)
+from digest.admin.issue_pages import plural
 from digest.ledger import OPEN_STATUSES
 from digest.models import DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
 from digest.selectors import (
@@ -55,10 +61,11 @@ COUNTS_SHOWN = [
 ]
 
 
-# The change form's candidates, in their trending order or sorted by the readers' votes.
-CANDIDATE_SORT_PARAM = "votes"
+# The change form's candidates, in their trending order or sorted by the readers' votes
+# (?votes=more|less, CANDIDATE_SORT_PARAM).
 CANDIDATE_SORTS = {"": "trending", "more": "most 👍", "less": "most 👎"}
 _CANDIDATE_SORT = "_digest_candidate_sort"
+_MAY_CURATE = "_digest_may_curate"  # the user may pin and hide on this page
 _SORT_ANCHOR = "candidates-sort"  # the sorted page opens at the candidates
 _NO_VOTES = VoteCounts()
 
@@ -102,6 +109,52 @@ def _candidate_sort_links(issue: Issue, current: str) -> SafeString:
     )
 
 
+class _CandidateTools:
+    """A candidate's Pin or Unpin and Hide or Unhide buttons, posting by the change form's side.
+
+    The candidates are inside the change form, and forms do not nest: the buttons belong to the
+    empty form after it (change_form.html) by their form attribute, so a click sends only the
+    CSRF token and the paper, never the editor's unsaved note.
+    """
+
+    FORM_ID = "issue-candidate-action"
+    _TITLES = {
+        "pin": "Put it first in every reader's digest of this issue",
+        "unpin": "Take it out of this issue's pins",
+        "hide": "Leave it out of this issue",
+        "unhide": "Let it back into this issue",
+    }
+    _STYLE = "padding:2px 8px;margin:0 4px 0 0;font-size:0.75rem;min-width:5.2em;cursor:pointer"
+
+    def __init__(self, issue: Issue, sort: str) -> None:
+        self.urls = {
+            action: candidate_action_url(issue, action, sort)
+            for action in ("pin", "unpin", "hide", "unhide")
+        }
+
+    def buttons(self, candidate: Candidate) -> SafeString:
+        pin = "unpin" if candidate.pinned else "pin"
+        hide = "unhide" if candidate.hidden_in_issue else "hide"
+        return format_html(
+            '<span class="issue-candidate-tools" style="white-space:nowrap">{}{}</span>',
+            self._button(pin, candidate),
+            self._button(hide, candidate),
+        )
+
+    def _button(self, action: str, candidate: Candidate) -> SafeString:
+        return format_html(
+            '<button type="submit" form="{}" formaction="{}" name="paper" value="{}"'
+            ' class="button issue-candidate-{}" style="{}" title="{}">{}</button>',
+            self.FORM_ID,
+            self.urls[action],
+            candidate.paper.pk,
+            action,
+            self._STYLE,
+            self._TITLES[action],
+            action.capitalize(),
+        )
+
+
 class IssueChangeList(ChangeList):
     """The changelist, with each listed issue's delivery figures as `issue.counts` (one query)."""
 
@@ -123,6 +176,26 @@ class FrozenOnceSendingInline(admin.TabularInline):
     extra = 0
     autocomplete_fields = ["paper"]
     template = "admin/digest/issue/tabular.html"
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        if db_field.name == "paper":
+            # The issue's own paper search, its candidates first (its URL is set per issue below).
+            kwargs["widget"] = IssuePaperAutocomplete(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_formset(self, request: HttpRequest, obj: Issue | None = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("paper")
+        widget = field.widget if field is not None else None
+        if isinstance(widget, RelatedFieldWidgetWrapper):
+            widget = widget.widget
+        if obj is not None and isinstance(widget, IssuePaperAutocomplete):
+            widget.issue_url = reverse("admin:digest_issue_papers", args=[obj.pk])
+        return formset
 
     def formfield_for_dbfield(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
@@ -212,7 +285,7 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
 
 
 @admin.register(Issue)
-class IssueAdmin(IssuePagesAdmin):
+class IssueAdmin(IssueCurationAdmin):
     change_form_template = "admin/digest/issue/change_form.html"
     change_list_template = "admin/digest/issue/change_list.html"
     # The kind and the candidates share the date's cell, the pause the status's: the figures fit
@@ -281,7 +354,8 @@ class IssueAdmin(IssuePagesAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return super().changelist_view(request, extra_context)
+        context = {"may_build": self.has_build_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
@@ -291,6 +365,7 @@ class IssueAdmin(IssuePagesAdmin):
             # The candidates' order asked for (?votes=more|less), kept on this request's instance:
             # the read-only field that lists them is given the issue, not the request.
             vars(issue)[_CANDIDATE_SORT] = request.GET.get(CANDIDATE_SORT_PARAM, "")
+            vars(issue)[_MAY_CURATE] = self.has_change_permission(request, issue)
         if (
             issue is not None
             and request.method == "POST"
@@ -426,7 +501,12 @@ class IssueAdmin(IssuePagesAdmin):
         sort = str(vars(issue).get(_CANDIDATE_SORT, ""))
         votes = issue_vote_counts(issue=issue)
         candidates = candidates_sorted(issue_candidate_list(issue=issue), votes, sort=sort)
-        rows = [self._candidate_row(c, votes.get(c.paper.arxiv_id, _NO_VOTES)) for c in candidates]
+        may_curate = vars(issue).get(_MAY_CURATE) and not issue_is_frozen(issue=issue)
+        tools = _CandidateTools(issue, sort) if may_curate else None
+        rows = [
+            self._candidate_row(c, votes.get(c.paper.arxiv_id, _NO_VOTES), tools)
+            for c in candidates
+        ]
         return format_html(
             '{}<ol class="issue-candidates" style="margin:0;padding-left:2em">{}</ol>',
             _candidate_sort_links(issue, sort),
@@ -434,7 +514,9 @@ class IssueAdmin(IssuePagesAdmin):
         )
 
     @staticmethod
-    def _candidate_row(candidate: Candidate, votes: VoteCounts) -> str:
+    def _candidate_row(
+        candidate: Candidate, votes: VoteCounts, tools: _CandidateTools | None
+    ) -> str:
         paper = candidate.paper
         marks = [
             label
@@ -447,9 +529,12 @@ class IssueAdmin(IssuePagesAdmin):
             if on
         ]
         return format_html(
-            '<li style="list-style:decimal;margin:0 0 2px"><a href="{}">{}</a> · {} · {}'
+            '<li id="candidate-{}" style="list-style:decimal;margin:0 0 4px">{}<a href="{}">{}</a>'
+            " · {} · {}"
             ' · <span class="issue-votes" title="readers of this issue who asked for more, and'
             ' for less, like it">👍&nbsp;{} 👎&nbsp;{}</span>{}</li>',
+            paper.pk,
+            tools.buttons(candidate) if tools is not None else "",
             reverse("admin:papers_paper_change", args=[paper.pk]),
             Truncator(paper.title).chars(110),
             plural(paper.upvotes, "upvote"),

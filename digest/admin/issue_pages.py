@@ -31,7 +31,7 @@ from digest.admin.forms import PauseForm, PreviewForm, TestSendForm
 from digest.ledger import OPEN_STATUSES
 from digest.models import Issue, IssueStatus
 from digest.preview import Preview, issue_preview, issue_send_test
-from digest.selectors import issue_delivery_count, issue_readers_to_send, papers_by_arxiv_id
+from digest.selectors import IssueReach, issue_delivery_count, issue_reach, papers_by_arxiv_id
 from digest.tasks import issue_send_now
 from papers.models import Paper
 
@@ -45,6 +45,14 @@ def issue_send_refusal(*, issue: Issue) -> str:
     if issue.paused_at is not None:
         return f"This issue is paused ({issue.pause_reason or 'no reason given'}): resume it first."
     return ""
+
+
+def reach_summary(reach: IssueReach) -> str:
+    """The subscribers "send now" leaves out, by reason, in a sentence."""
+    if not reach.subscribers:
+        return "Nobody has subscribed yet."
+    parts = [f"{text.lower()}: {count}" for _, text, count in reach.left_out]
+    return f"Of {plural(reach.subscribers, 'subscriber')}: {'; '.join(parts)}."
 
 
 def _editor_email(request: HttpRequest) -> str:
@@ -210,7 +218,8 @@ class IssuePagesAdmin(admin.ModelAdmin):
         if refusal:
             self.message_user(request, f"Not sent. {refusal}", messages.ERROR)
             return self._redirect_to_issue(issue)
-        readers = issue_readers_to_send(issue=issue).count()
+        reach = issue_reach(issue=issue)
+        readers = reach.readers
         if request.method != "POST":
             already = issue_delivery_count(issue=issue)
             return self._issue_page(
@@ -220,7 +229,14 @@ class IssuePagesAdmin(admin.ModelAdmin):
                 f"Send {issue} now?",
                 readers=readers,
                 already=already,
+                reach=reach,
             )
+        if not readers:
+            # Nothing to send: the issue stays as it is (not "sending" with nobody to send to).
+            self.message_user(
+                request, f"Not sent: it would reach nobody. {reach_summary(reach)}", messages.ERROR
+            )
+            return self._redirect_to_issue(issue)
         transaction.on_commit(lambda: issue_send_now.delay(issue.pk))
         message = (
             f"Sending {issue} now to {plural(readers, 'more reader')}; "

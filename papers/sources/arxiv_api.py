@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XMLSyntaxError
@@ -17,7 +18,7 @@ import defusedxml.ElementTree
 
 from papers.sources.http import FetchError
 from papers.sources.records import PaperRecord, ParseError, ParseResult
-from papers.sources.text import arxiv_id_normalize, clean_text, parse_datetime
+from papers.sources.text import arxiv_id_normalize, clean_text, clean_text_capped, parse_datetime
 
 if TYPE_CHECKING:
     from papers.sources.http import Fetched, HttpClient
@@ -32,6 +33,16 @@ SOURCE = "arxiv"
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+
+# The comment and the journal reference are free text typed by the authors: these caps hold any
+# real one (the longest in tests/fixtures is 414 characters) and keep a page readable.
+MAX_COMMENT = 1_000
+MAX_JOURNAL_REF = 500
+# A GitHub repository named in a comment: "Code: https://github.com/owner/repo", "github.com/o/r".
+_GITHUB_REPO = re.compile(
+    r"(?<![\w./@-])(?:https?://)?(?:www\.)?github\.com/([A-Za-z0-9][A-Za-z0-9-]*)/([\w.-]+)",
+    re.IGNORECASE,
+)
 
 
 def parse_xml(raw: bytes) -> Element:
@@ -129,7 +140,27 @@ def _entry_record(entry: Element) -> PaperRecord | str:
         authors=_authors(entry),
         published_at=parse_datetime(entry.findtext(f"{ATOM}published")),
         categories=_categories(entry),
+        arxiv_comment=clean_text_capped(entry.findtext(f"{ARXIV}comment"), limit=MAX_COMMENT),
+        journal_ref=clean_text_capped(entry.findtext(f"{ARXIV}journal_ref"), limit=MAX_JOURNAL_REF),
+        github_repo=github_repo_in(clean_text(entry.findtext(f"{ARXIV}comment"))),
     )
+
+
+def github_repo_in(comment: str) -> str:
+    """The GitHub repository a comment links to, if it names exactly one ("" otherwise).
+
+    Authors point to their code this way ("Code: https://github.com/owner/repo"). A comment
+    naming two repositories (theirs and a baseline's?) does not say which is theirs: none then.
+    The ingest only fills an empty code link with it; Hugging Face's own link wins.
+    """
+    repos: dict[str, str] = {}
+    for match in _GITHUB_REPO.finditer(comment):
+        name = match[2].rstrip(".")
+        name = name[:-4] if name.lower().endswith(".git") else name
+        if name.strip(".") and len(name) <= 100:
+            url = f"https://github.com/{match[1]}/{name}"
+            repos.setdefault(url.lower(), url)
+    return next(iter(repos.values())) if len(repos) == 1 else ""
 
 
 def _authors(entry: Element) -> tuple[str, ...]:

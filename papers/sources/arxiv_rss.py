@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
-from papers.sources.arxiv_api import ARXIV, ATOM, parse_xml
+from papers.sources.arxiv_api import ARXIV, ATOM, MAX_JOURNAL_REF, parse_xml
 from papers.sources.records import PaperRecord, ParseError, ParseResult
-from papers.sources.text import arxiv_id_normalize, clean_text, parse_datetime
+from papers.sources.text import arxiv_id_normalize, clean_text, clean_text_capped, parse_datetime
 
 if TYPE_CHECKING:
     from papers.sources.http import Fetched, HttpClient
@@ -171,6 +171,9 @@ def _item_record(
         # The feeds list the primary category first, then the cross-lists.
         categories=tuple(dict.fromkeys(category for category in categories if category)),
         announce_type=announce_type,
+        journal_ref=clean_text_capped(
+            item.findtext(f"{ARXIV}journal_reference"), limit=MAX_JOURNAL_REF
+        ),
     )
 
 

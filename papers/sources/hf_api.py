@@ -20,8 +20,17 @@ API_URL = "https://huggingface.co/api/daily_papers"
 MAX_PAGES = 50  # a month is about 1,000 papers: 10 pages; 50 only stops a runaway loop
 MAX_LIMIT = 100  # the API does not return more than 100 items per page
 
+# What a record keeps of the posting organization and of the attached media: a display name
+# that fits Paper's column, a hub name a huggingface.co URL can hold, a few links of sane length.
+MAX_ORGANIZATION = 200
+MAX_ORGANIZATION_SLUG = 100
+MAX_MEDIA_URLS = 10
+MAX_MEDIA_URL = 500
+
 _WEEK = re.compile(r"\d{4}-W\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
+# An HF user or organization name, the one path segment of its page's URL.
+_ORGANIZATION_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class _UnusableItemError(ValueError):
@@ -162,6 +171,7 @@ def _record_build(
     title = clean_text(_string_field(paper, "title")) or clean_text(_string_field(item, "title"))
     if not title:
         raise _UnusableItemError("no title")
+    organization, organization_slug = _organization(paper, item)
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
@@ -180,6 +190,10 @@ def _record_build(
         ai_summary=clean_text(_string_field(paper, "ai_summary")),
         ai_keywords=_keywords(paper.get("ai_keywords")),
         withdrawn_at=parse_datetime(_string_field(paper, "withdrawnAt")),
+        organization=organization,
+        organization_slug=organization_slug,
+        # On the paper since 2025; the 2024 listings put them on the item.
+        media_urls=_media_urls(paper.get("mediaUrls") or item.get("mediaUrls")),
     )
 
 
@@ -197,6 +211,40 @@ def _hf_date(paper: dict, item: dict, default: dt.date | None) -> dt.date | None
         return default
     listed = parse_datetime(_string_field(item, "publishedAt"))
     return listed.date() if listed is not None else None
+
+
+def _organization(paper: dict, item: dict) -> tuple[str, str]:
+    """(display name, hub name) of the organization that posted the paper; ("", "") if none.
+
+    The paper's own object first, then the item's (a single paper page has only the latter). A
+    malformed one is left unknown instead of making the item unusable: it is an extra, and the
+    paper is still worth having without it.
+    """
+    for found in (paper.get("organization"), item.get("organization")):
+        if not isinstance(found, dict):
+            continue
+        slug = found.get("name")
+        slug = slug.strip() if isinstance(slug, str) else ""
+        if len(slug) > MAX_ORGANIZATION_SLUG or not _ORGANIZATION_SLUG.fullmatch(slug):
+            slug = ""
+        name = clean_text(found["fullname"]) if isinstance(found.get("fullname"), str) else ""
+        name = (name if len(name) <= MAX_ORGANIZATION else "") or slug
+        if name:
+            return name, slug
+    return "", ""
+
+
+def _media_urls(value: Any) -> tuple[str, ...]:
+    """The http(s) links among the paper's images and videos, each once, at most MAX_MEDIA_URLS.
+
+    Lenient like _organization: anything that is not a list of links is left unknown.
+    """
+    if not isinstance(value, list):
+        return ()
+    urls = (safe_url(url) for url in value)
+    return tuple(dict.fromkeys(url for url in urls if url and len(url) <= MAX_MEDIA_URL))[
+        :MAX_MEDIA_URLS
+    ]
 
 
 def _authors(value: Any) -> tuple[str, ...]:

@@ -78,7 +78,9 @@ def _from_paper_page(soup: BeautifulSoup) -> ParseResult | None:
         upvote_props = _hydration_props(soup, "UpvoteControl") or {}
         paper = {**paper, "upvotes": upvote_props.get("upvotes")}
     # The page holds the paper alone; the list-only fields (thumbnail, numComments) stay unknown.
-    return hf_api.parse_items([{"paper": paper}], source=SOURCE)
+    # The organization that posted it sits beside the paper, where a list item has its own.
+    item = {"paper": paper, "organization": props.get("submitterOrganization")}
+    return hf_api.parse_items([item], source=SOURCE)
 
 
 def _from_cards(soup: BeautifulSoup) -> ParseResult | None:

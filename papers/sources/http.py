@@ -11,11 +11,13 @@ ingest is fetched again.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
@@ -55,6 +57,37 @@ class FetchError(Exception):
 
 class TransientFetchError(FetchError):
     """Network trouble, a timeout, 429 or 5xx that outlasted the retries; worth retrying later."""
+
+
+class UnsafeURLError(FetchError):
+    """A URL from a source that we refuse to fetch: not https, or a host on a private network."""
+
+
+def public_https_url_check(url: str) -> None:
+    """Raise UnsafeURLError unless the URL is https on a host whose every address is public.
+
+    URLs a source hands us (thumbnails) must not make the worker call the machine itself or the
+    private network it sits in (SSRF): loopback, private, link-local (cloud metadata) and
+    reserved addresses are refused. Fetch such a URL without following redirects, whose
+    targets this check has not seen. A DNS failure is transient, like any network failure.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443  # ValueError for a port that is not one
+    except ValueError:
+        raise UnsafeURLError(f"{url[:200]}: not a plain https URL") from None
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise UnsafeURLError(f"{url[:200]}: not a plain https URL")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise TransientFetchError(f"{url}: cannot connect (DNS lookup failed)") from exc
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global:
+            raise UnsafeURLError(f"{url}: {parts.hostname} is not a public address ({address})")
 
 
 @dataclass(frozen=True)
@@ -149,12 +182,24 @@ class HttpClient:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
 
     def get(
-        self, url: str, *, params: dict | None = None, conditional: bool = True
+        self,
+        url: str,
+        *,
+        params: dict | None = None,
+        conditional: bool = True,
+        max_bytes: int | None = None,
+        redirects: bool = True,
     ) -> Fetched | None:
-        """GET a URL; None when the server says it has not changed since the last ingested fetch."""
+        """GET a URL; None when the server says it has not changed since the last ingested fetch.
+
+        A body past `max_bytes` (default MAX_BODY_BYTES) is a FetchError. Without `redirects`,
+        a 3xx is returned as is.
+        """
         full_url = f"{url}?{urlencode(params, doseq=True)}" if params else url
         headers = self._conditional_headers(full_url) if conditional else {}
-        response, content = self._send(url, full_url, headers=headers)
+        response, content = self._send(
+            url, full_url, headers=headers, max_bytes=max_bytes, redirects=redirects
+        )
         if response.status_code == 304:
             return None
         self._raise_for_status(url, response, content)
@@ -163,15 +208,25 @@ class HttpClient:
         return fetched
 
     def _send(
-        self, url: str, full_url: str, *, headers: dict[str, str]
+        self,
+        url: str,
+        full_url: str,
+        *,
+        headers: dict[str, str],
+        max_bytes: int | None = None,
+        redirects: bool = True,
     ) -> tuple[requests.Response, bytes]:
         """One GET at the client's pace, urllib3 retrying inside it: its response and body."""
         self._wait_turn()
         try:
             response = self.session.get(
-                full_url, headers=headers, timeout=self.timeout, stream=True
+                full_url,
+                headers=headers,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=redirects,
             )
-            content = self._read_capped(response)
+            content = self._read_capped(response, max_bytes)
         except (
             requests.ConnectionError,
             requests.Timeout,
@@ -227,13 +282,14 @@ class HttpClient:
             self._last_request = time.monotonic()
 
     @staticmethod
-    def _read_capped(response: requests.Response) -> bytes:
+    def _read_capped(response: requests.Response, max_bytes: int | None = None) -> bytes:
+        max_bytes = MAX_BODY_BYTES if max_bytes is None else max_bytes
         chunks, size = [], 0
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
+            if size > max_bytes:
                 response.close()
-                raise FetchError(f"{response.url}: body larger than {MAX_BODY_BYTES} bytes")
+                raise FetchError(f"{response.url}: body larger than {max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -33,6 +33,14 @@ class PaperRecord:
     withdrawn_at: dt.datetime | None = None
     # arXiv RSS only: "new", "cross", "replace" or "replace-cross" ("" from other sources).
     announce_type: str = ""
+    # Hugging Face: the organization that posted the paper, by display name ("Google") and hub
+    # name ("google", for https://huggingface.co/google); they come and go together.
+    organization: str = ""
+    organization_slug: str = ""
+    media_urls: tuple[str, ...] = ()  # images and videos attached to the paper page
+    # arXiv: the authors' comment ("12 pages, accepted at …", code links) and journal reference.
+    arxiv_comment: str = ""
+    journal_ref: str = ""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,17 @@ def clean_text(value: str | None) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def clean_text_capped(value: str | None, *, limit: int) -> str:
+    """clean_text, cut at a word boundary to at most `limit` characters ("…" ends a cut text)."""
+    text = clean_text(value)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
 def arxiv_id_normalize(raw: str | None) -> str | None:
     """The bare arXiv id ("2511.11793", "astro-ph/0601001") of an id, URL or OAI id, else None."""
     if not isinstance(raw, str):

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from papers.models import Paper
+from papers.models import Paper, PaperThumbnail
 from tests.factories import PaperFactory, PaperMetricFactory, papers_from_hf_fixture
 from tests.helpers import fixture_bytes, matched
 
@@ -55,6 +55,16 @@ def test_it_shows_the_latest_day_with_papers_ranked_on_the_home_page(client, rea
 def test_it_shows_each_paper_with_authors_summary_counts_and_links(client, real_day) -> None:
     kandinsky = next(item for item in real_day if item["paper"]["id"] == "2511.14993")
     authors = [author["name"] for author in kandinsky["paper"]["authors"]]
+    # The worker fetched its thumbnail: the card shows our copy, never the CDN's.
+    paper = Paper.objects.get(arxiv_id="2511.14993")
+    fetched_at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    PaperThumbnail.objects.create(
+        paper=paper,
+        source_url=paper.thumbnail,
+        content_type="image/png",
+        data=b"\x89PNG\r\n\x1a\n",
+        fetched_at=fetched_at,
+    )
 
     html = html_of(client.get("/"))
     card = html[html.index("Kandinsky 5.0") - 1500 : html.index("Kandinsky 5.0") + 3000]
@@ -69,8 +79,10 @@ def test_it_shows_each_paper_with_authors_summary_counts_and_links(client, real_
     assert 'href="https://arxiv.org/pdf/2511.14993"' in card
     assert f'href="{kandinsky["paper"]["githubRepo"]}"' in card
     assert 'href="https://kandinskylab.ai/"' in card
+    assert f'src="/papers/2511.14993/thumbnail?v={int(fetched_at.timestamp())}"' in card
     assert 'loading="lazy"' in card
     assert 'alt="Thumbnail of' in card
+    assert "cdn-thumbnails" not in html
 
 
 def test_it_shows_stars_next_to_the_code_link(client) -> None:

@@ -1,8 +1,7 @@
-"""Subscription test fixtures: a cache of their own, the real sign-up form, on-commit callbacks."""
+"""Subscription test fixtures: the real sign-up form and on-commit callbacks."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,17 +9,6 @@ import pytest
 from django.test import Client
 
 from tests.helpers import FORM
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings: Any) -> None:
-    """Rate limits count in the cache: a new empty one per test (never a flush of a real Redis)."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": uuid.uuid4().hex,
-        }
-    }
 
 
 @pytest.fixture

@@ -100,6 +100,11 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         button.click()
         assert page.get_by_role("heading", name="You're subscribed", level=1).is_visible()
         assert _stored_subscriber().status == Subscriber.Status.ACTIVE
+        assert page.get_by_text("A welcome email with that link").is_visible()
+        assert [email.subject.split(":")[0] for email in mail.outbox] == [
+            "Confirm your Paperboy subscription",
+            "Welcome to Paperboy",
+        ]
         _screenshot(page, "4-confirmed", device)
 
         # The manage page: new interests, another category, a bigger digest.
@@ -128,6 +133,6 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         assert page.get_by_role("heading", name="You're unsubscribed", level=1).is_visible()
         assert _stored_subscriber().status == Subscriber.Status.UNSUBSCRIBED
         _screenshot(page, "6-unsubscribed", device)
-        assert len(mail.outbox) == 1  # confirming, saving and leaving send nothing
+        assert len(mail.outbox) == 2  # saving and leaving send nothing
     finally:
         context.close()
