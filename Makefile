@@ -50,6 +50,7 @@ run: sample
 	@echo "  site    $(SITE)/"
 	@echo "  admin   $(SITE)/admin/   (create a user first: make admin)"
 	@echo "  outbox  var/outbox/   (in development every email is written there as a file)"
+	@echo "  demo    make demo     (in another terminal: a real digest in the outbox at once)"
 	@echo "  logs    below, prefixed web / worker / beat"
 	@echo ""
 	@# Ctrl-C: honcho stops web, worker and beat (SIGTERM; the worker's pool is threads, so the
