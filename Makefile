@@ -77,12 +77,18 @@ admin: migrate
 manage: install
 	@$(DEV) $(BIN)/python manage.py $(ARGS)
 
+# Two processes (pytest-xdist), a test file each at a time: each has its own test database
+# (test_paperboy_gw0, _gw1), and module-wide fixtures such as the browser start once per file.
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: install $(NODE_STAMP)
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(ARGS)
 
 # A developer's quick run: everything but the tests marked slow (Chromium, fuzzing, the real model, killed workers, gunicorn).
 test-fast: install $(NODE_STAMP)
-	$(BIN)/pytest -m "not slow" $(ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(ARGS)
 
 # mypy with django-stubs over the trees listed in pyproject's [tool.mypy] (also part of `make lint`).
 typecheck: install
