@@ -88,8 +88,32 @@ class PaperAdmin(admin.ModelAdmin):
             },
         ),
         ("Counters", {"fields": ("upvotes", "num_comments", "github_stars", "recent_metrics")}),
-        ("Text", {"fields": ("abstract", "ai_summary", "ai_keywords", "categories")}),
-        ("Links", {"fields": ("github_repo", "project_page", "thumbnail")}),
+        (
+            "Text",
+            {
+                "fields": (
+                    "abstract",
+                    "ai_summary",
+                    "ai_keywords",
+                    "categories",
+                    "arxiv_comment",
+                    "journal_ref",
+                )
+            },
+        ),
+        (
+            "Links",
+            {
+                "fields": (
+                    "github_repo",
+                    "project_page",
+                    "thumbnail",
+                    "organization",
+                    "organization_slug",
+                    "media_urls",
+                )
+            },
+        ),
         ("Record", {"fields": ("sources", "created_at", "updated_at")}),
     )
 

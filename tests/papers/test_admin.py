@@ -159,3 +159,20 @@ def test_fetch_runs_cannot_be_added_changed_or_deleted(admin_client) -> None:
     run.refresh_from_db()
     assert run.status == FetchRun.Status.SUCCEEDED
     assert run.error == ""
+
+
+def test_the_paper_form_shows_what_the_2026_sources_carry(admin_client) -> None:
+    paper = PaperFactory.create(
+        organization="Google",
+        organization_slug="google",
+        media_urls=["https://cdn-uploads.huggingface.co/production/uploads/x/demo.mp4"],
+        arxiv_comment="Accepted at ICLR 2026. Code: https://github.com/example/repo",
+        journal_ref="Phys. Rev. A 65, 032323 (2002)",
+    )
+
+    html = admin_client.get(reverse("admin:papers_paper_change", args=[paper.pk])).content.decode()
+
+    for name in ("organization", "organization_slug", "media_urls", "arxiv_comment", "journal_ref"):
+        assert f'name="{name}"' in html, name
+    assert "Accepted at ICLR 2026" in html
+    assert "Phys. Rev. A 65, 032323 (2002)" in html
