@@ -117,10 +117,7 @@ def thumbnails_fetch_due(*, limit: int = THUMBNAIL_BATCH) -> ThumbnailCounts:
             thumbnail = thumbnail_fetch(paper=paper, client=client)
             if thumbnail.error.startswith(THUMBNAIL_TEMPORARY):
                 down[host] = thumbnail.error
-        if thumbnail.content_type:
-            counts.stored += 1
-        else:
-            counts.failed[_error_kind(thumbnail.error)] += 1
+        _count(counts, thumbnail)
     _thumbnails_log(counts)
     return counts
 
@@ -137,6 +134,14 @@ def _thumbnail_fail(*, paper: Paper, error: str) -> PaperThumbnail:
         },
     )
     return thumbnail
+
+
+def _count(counts: ThumbnailCounts, thumbnail: PaperThumbnail) -> None:
+    """Add one outcome: stored, or failed by kind (temporary or final)."""
+    if thumbnail.content_type:
+        counts.stored += 1
+    else:
+        counts.failed[_error_kind(thumbnail.error)] += 1
 
 
 def _error_kind(error: str) -> str:
@@ -162,10 +167,6 @@ def thumbnails_refetch(*, papers: list[Paper]) -> ThumbnailCounts:
     for paper in papers:
         if not paper.thumbnail:
             continue
-        thumbnail = thumbnail_fetch(paper=paper, client=client)
-        if thumbnail.content_type:
-            counts.stored += 1
-        else:
-            counts.failed[_error_kind(thumbnail.error)] += 1
+        _count(counts, thumbnail_fetch(paper=paper, client=client))
     _thumbnails_log(counts)
     return counts
