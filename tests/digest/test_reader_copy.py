@@ -246,6 +246,17 @@ def test_a_token_names_its_delivery_fits_in_a_url_path_and_is_cheap() -> None:
         signing.TimestampSigner(salt="paperboy.digest.copy").sign("٣-abc"),
         signing.TimestampSigner(salt="paperboy.digest.copy").sign(f"{2**63}-abc"),
     ],
+    ids=[
+        "garbage",
+        "three-parts",
+        "forged",
+        "id-not-a-number",
+        "id-zero",
+        "no-fingerprint",
+        "extra-part",
+        "id-not-ascii",
+        "id-huge",
+    ],
 )
 def test_a_garbled_or_forged_token_is_a_400(client: Client, token: str) -> None:
     with pytest.raises(CopyTokenError) as refused:

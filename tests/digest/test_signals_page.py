@@ -352,6 +352,7 @@ def _ask(client: Client, method: str, url: str, ada: Subscriber) -> Any:
         "eyJzIjoxLCJmIjoiYWJjIn0:1vIaZV:forged-signature-forged-signature-forged00",
         signing.dumps({"s": 1, "f": "abc"}, salt="paperboy.subscriptions.manage", key="other-key"),
     ],
+    ids=["garbage", "three-parts", "forged", "another-key"],
 )
 def test_a_garbled_or_forged_link_gets_a_clear_400_and_stores_nothing(
     client: Client, ada: Subscriber, token: str

@@ -125,6 +125,7 @@ def test_a_token_is_cheap_enough_for_one_per_paper_per_reader() -> None:
         "MTIzfDI1MTEuMDAwMDF8YWJj:1xXwbv:forged-signature-forged-signature-forged00",
         signing.dumps({"d": 1, "a": "2511.00001"}, salt="paperboy.digest.vote"),
     ],
+    ids=["empty", "garbage", "three-parts", "forged", "signed-json"],
 )
 def test_a_garbled_or_forged_token_is_refused(token: str) -> None:
     with pytest.raises(VoteTokenError) as refused:
