@@ -297,8 +297,15 @@ def intro_line(*, picks: Sequence[Pick], fallback: bool, has_interests: bool, we
             f"here are the {span}'s nearest papers{plus}."
         )
     if len(matched) == len(own):
-        return f"Your {_count(len(own), 'paper')} on {_topics(matched)}{plus}."
-    return f"Your {_count(len(own), 'paper')}, {len(matched)} of them on {_topics(matched)}{plus}."
+        return _sentence(f"Your {_count(len(own), 'paper')} on {_topics(matched)}{plus}")
+    return _sentence(
+        f"Your {_count(len(own), 'paper')}, {len(matched)} of them on {_topics(matched)}{plus}"
+    )
+
+
+def _sentence(text: str) -> str:
+    """The text with a full stop, unless it already ends on a cut topic's ellipsis ("LLM…")."""
+    return text if text.endswith("…") else f"{text}."
 
 
 def _document_assemble(

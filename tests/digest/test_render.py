@@ -539,6 +539,17 @@ def test_the_opening_line_names_two_topics_and_how_many_of_the_papers_matched() 
     assert "<b>grasping</b> and more" not in email.html
 
 
+def test_a_shortened_topic_ends_the_opening_line_with_its_ellipsis_alone() -> None:
+    papers = _papers(2)
+    a, b = papers
+    topic = "reinforcement learning for LLM reasoning; AI agents and tool use"
+    frame = issue_frame_build(issue=_issue(), papers=papers)
+
+    email = _assemble(frame, [Pick(a, f"matches: {topic}", topic), Pick(b, "trending: 40 upvotes")])
+
+    assert _intro(email) == "Your 2 papers, 1 of them on reinforcement learning for LLM…"
+
+
 def test_a_reader_nothing_matched_is_told_so_once_and_gets_the_most_upvoted() -> None:
     papers = _papers(3)
     pin, first, second = papers
