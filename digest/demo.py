@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from digest import ledger, services
 from digest.models import Issue, IssueKind
+from digest.selectors import issue_readers
 from papers.selectors import paper_latest_day
 from subscriptions.models import Subscriber, SubscriberFrequency, SubscriberStatus
 
@@ -98,14 +98,9 @@ def demo_prepare(*, now: dt.datetime | None = None) -> DemoResult:
                 services.issue_schedule(issue=issue)
                 issue.refresh_from_db()
             result.issues.append(issue)
+            # Of the readers this issue is for (its kind's, deliverable), only the demo's.
+            readers = issue_readers(issue=issue).filter(pk__in=[r.pk for r in result.readers])
             result.made_due[issue.pk] = ledger.deliveries_create_for(
-                issue=issue, readers=_readers_of(kind, result.readers), now=now
+                issue=issue, readers=readers, now=now
             )
     return result
-
-
-def _readers_of(kind: str, readers: list[Subscriber]) -> QuerySet[Subscriber]:
-    frequency = (
-        SubscriberFrequency.WEEKLY if kind == IssueKind.WEEKLY else SubscriberFrequency.DAILY
-    )
-    return Subscriber.objects.filter(pk__in=[r.pk for r in readers], frequency=frequency)
