@@ -2,7 +2,8 @@
 
     python bench/web_load.py            (make bench)
 
-The home page, a paper page and the sign-up POST, one after the other, each driven by CLIENTS
+The home page, a paper page, the sign-up POST, a reader's private feed (FEED_DAYS digests of
+FEED_PAPERS papers) and the public papers feed, one after the other, each driven by CLIENTS
 closed-loop clients (each sends its next request when the last one is answered) for SECONDS
 after a short warm-up. Prints requests/s, p50 and p99 latency and errors per endpoint, then one
 JSON line for machines. Target: p99 under 100 ms at 50 clients and no errors on every endpoint.
@@ -15,9 +16,10 @@ The sign-up's confirmation email is queued to Redis for a worker that is not sta
 
 Everything is local and bounded: a scratch database `paperboy_bench` on the PostgreSQL server of
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432; created, migrated, the sample loaded,
-its subscribers emptied), Redis database 15 on the server of REDIS_URL (default 127.0.0.1:6379;
-flushed before and after, so no queued task outlives the run), gunicorn on a free loopback port,
-at most MAX_REQUESTS per endpoint, and gunicorn is stopped at the end even on error.
+its subscribers emptied but for one feed reader made here), Redis database 15 on the server of
+REDIS_URL (default 127.0.0.1:6379; flushed before and after, so no queued task outlives the
+run), gunicorn on a free loopback port, at most MAX_REQUESTS per endpoint, and gunicorn is stopped
+at the end even on error.
 
 Environment: PAPERBOY_BENCH_SECONDS (default 20), PAPERBOY_BENCH_CLIENTS (default 50),
 PAPERBOY_BENCH_WORKERS (gunicorn sync workers, as docker-compose.yml runs the site; default 2
@@ -145,8 +147,42 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def site_prepare(env: dict[str, str]) -> str:
-    """Migrate, collect static, load the sample, empty subscribers; returns a paper's arXiv id."""
+# One reader with a private feed: FEED_DAYS daily digests of FEED_PAPERS papers each, sent, so the
+# feed holds FEED_DAYS x FEED_PAPERS entries, each with its reason and two signed vote links.
+FEED_DAYS, FEED_PAPERS = 20, 5
+_FEED_READER = f"""
+import datetime as dt, secrets
+from django.utils import timezone
+from digest.models import Delivery, Issue
+from papers.models import Paper
+from subscriptions.models import Subscriber
+ids = list(Paper.objects.filter(hidden=False).values_list('arxiv_id', flat=True).order_by('pk'))
+now = timezone.now()
+reader = Subscriber.objects.create(
+    email='bench-feed@example.org', status='active', confirmed_at=now,
+    feed_key=secrets.token_urlsafe(24),
+)
+for day in range({FEED_DAYS}):
+    sent = now - dt.timedelta(days=day, hours=1)
+    start = dt.datetime.combine(sent.date(), dt.time.min, tzinfo=dt.UTC)
+    issue, _ = Issue.objects.get_or_create(
+        date=sent.date(), kind='daily',
+        defaults=dict(status='sent', window_start=start - dt.timedelta(days=1), window_end=start),
+    )
+    picks = [ids[(day * {FEED_PAPERS} + i) % len(ids)] for i in range({FEED_PAPERS})]
+    Delivery.objects.create(
+        issue=issue, subscriber=reader, status='sent', sent_at=sent, papers=picks,
+        reasons=['matches: efficient LLM inference'] * len(picks),
+    )
+print(reader.feed_key)
+"""
+
+
+def site_prepare(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate, collect static, load the sample, empty subscribers, make one feed reader.
+
+    Returns a paper's arXiv id and the feed reader's key.
+    """
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     manage(env, "load_sample")
@@ -156,7 +192,9 @@ def site_prepare(env: dict[str, str]) -> str:
         "print(Paper.objects.filter(hidden=False).order_by('-upvotes')"
         ".values_list('arxiv_id', flat=True)[0])"
     )
-    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+    arxiv_id = manage(env, "shell", "-c", code).strip().splitlines()[-1]
+    feed_key = manage(env, "shell", "-c", _FEED_READER).strip().splitlines()[-1]
+    return arxiv_id, feed_key
 
 
 def free_port() -> int:
@@ -289,9 +327,13 @@ def sign_up(base: str, run: str) -> ClientSetup:
         fields = [*((k, v) for k, v in SIGNUP_FORM.items() if k != "categories")]
         fields += [("categories", code) for code in SIGNUP_FORM["categories"]]
         fields.append(("csrfmiddlewaretoken", token.group(1)))
+        # New addresses in every drive: the warm-up's would otherwise come back in the measured
+        # run, within the 5 minutes in which an address gets no second sign-up email (a 429).
+        drive_id = secrets.token_hex(3)
 
         def request(n: int) -> tuple[bytes, int]:
-            body = urlencode([("email", f"bench-{run}-{client}-{n}@example.org"), *fields]).encode()
+            address = f"bench-{run}-{drive_id}-{client}-{n}@example.org"
+            body = urlencode([("email", address), *fields]).encode()
             return _raw_request("POST", "/subscribe/", headers, body), 303
 
         return request
@@ -462,7 +504,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="paperboy-web-load-") as tmp:
         scratch = Path(tmp)
         env = site_env(scratch)
-        arxiv_id = site_prepare(env)
+        arxiv_id, feed_key = site_prepare(env)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = scratch / "gunicorn.log"
@@ -473,6 +515,10 @@ def main() -> int:
                 ("home", page_get("/", base)),
                 ("paper", page_get(f"/papers/{arxiv_id}/", base)),
                 ("sign-up", sign_up(base, run)),
+                # A reader's private feed (two queries and the body kept in Redis), and the
+                # public papers feed (kept a minute, as the pages are).
+                ("feed", page_get(f"/digest/feed/{feed_key}.atom", base)),
+                ("pub-feed", page_get("/papers/feed.atom", base)),
             ]
             print(
                 f"web load: {CLIENTS} clients x {SECONDS:.0f} s per endpoint; "

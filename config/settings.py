@@ -272,6 +272,10 @@ PAPERBOY_ARXIV_CATEGORIES = env.list(
     "PAPERBOY_ARXIV_CATEGORIES", default=["cs.CV", "cs.CL", "cs.LG", "cs.AI"]
 )
 PAPERBOY_ARXIV_MIN_INTERVAL = env.float("PAPERBOY_ARXIV_MIN_INTERVAL", default=3.0)
+# Team channels (digest.channels) post only to public addresses; hosts named here may resolve to
+# private ones (a test receiver, an intranet relay), and a CA bundle may replace certifi's.
+PAPERBOY_CHANNEL_INTERNAL_HOSTS = env.list("PAPERBOY_CHANNEL_INTERNAL_HOSTS", default=[])
+PAPERBOY_CHANNEL_CA_BUNDLE = env.str("PAPERBOY_CHANNEL_CA_BUNDLE", default="")
 
 LOGGING = {
     "version": 1,

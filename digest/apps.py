@@ -13,7 +13,9 @@ class DigestConfig(AppConfig):
         from anymail.signals import tracking
 
         from digest.receivers import (
+            export_collect_feed,
             export_collect_paper_clicks,
+            export_collect_papers_sent,
             export_collect_votes,
             interests_changed_embed,
             interests_changed_refit,
@@ -46,4 +48,8 @@ class DigestConfig(AppConfig):
         export_collect.connect(export_collect_votes, dispatch_uid="digest.export_collect_votes")
         export_collect.connect(
             export_collect_paper_clicks, dispatch_uid="digest.export_collect_paper_clicks"
+        )
+        export_collect.connect(export_collect_feed, dispatch_uid="digest.export_collect_feed")
+        export_collect.connect(
+            export_collect_papers_sent, dispatch_uid="digest.export_collect_papers_sent"
         )

@@ -21,7 +21,7 @@ import uuid
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -56,6 +56,8 @@ class Outcome:
     message_id: str = ""
     papers: tuple[str, ...] = ()
     error: str = ""
+    reasons: tuple[str, ...] = ()  # each paper's reason, in the order of `papers`
+    notices: tuple[str, ...] = ()  # the papers told "code is out" (see digest.notices)
 
 
 # --- Who is due ---------------------------------------------------------------------------------
@@ -148,8 +150,8 @@ def _insert_deliveries(*, issue: Issue, readers: QuerySet[Subscriber], now: dt.d
     table = Delivery._meta.db_table
     sql = (
         f"INSERT INTO {table} (issue_id, subscriber_id, status, attempts, message_id, papers, "  # noqa: S608
-        "error, created_at, updated_at) "
-        f"SELECT %s, due.id, %s, 0, '', '[]', '', %s, %s FROM ({select_sql}) due "
+        "reasons, notices, error, created_at, updated_at) "
+        f"SELECT %s, due.id, %s, 0, '', '[]', '[]', '[]', '', %s, %s FROM ({select_sql}) due "
         # WHERE true: SQLite needs it to tell ON CONFLICT from a join's ON.
         "WHERE true ON CONFLICT (issue_id, subscriber_id) DO NOTHING"
     )
@@ -215,7 +217,7 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
     table = Delivery._meta.db_table
     jsonb_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     bigint_cast = "::bigint" if connection.vendor == "postgresql" else ""
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(outcomes))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(outcomes))
     params: list[SqlParam] = []
     for o in outcomes:
         params += [
@@ -223,13 +225,16 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
             o.status,
             o.message_id[:255],
             json.dumps(list(o.papers)),
+            json.dumps(list(o.reasons)),
+            json.dumps(list(o.notices)),
             o.error[:500],
         ]
     # A still-queued retry keeps its claim; anything final lets go of it.
     sql = (
-        f"WITH v(id, status, message_id, papers, error) AS (VALUES {values}) "  # noqa: S608
+        f"WITH v(id, status, message_id, papers, reasons, notices, error) AS (VALUES {values}) "  # noqa: S608
         f"UPDATE {table} SET status = v.status, message_id = v.message_id, "
-        f"papers = v.papers{jsonb_cast}, error = v.error, updated_at = %s, "
+        f"papers = v.papers{jsonb_cast}, reasons = v.reasons{jsonb_cast}, "
+        f"notices = v.notices{jsonb_cast}, error = v.error, updated_at = %s, "
         f"sent_at = CASE WHEN v.status = %s THEN %s ELSE {table}.sent_at END, "
         f"claim = CASE WHEN v.status = %s THEN {table}.claim ELSE NULL END "
         f"FROM v WHERE {table}.id = v.id{bigint_cast} "
@@ -286,16 +291,29 @@ def issues_close(*, now: dt.datetime) -> int:
 
 
 # Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.
-HISTORY_DAYS = 30
+# "Code is out" looks back as far, so one read of the ledger serves both.
+HISTORY_DAYS = 60
 
 
-def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[int, set[str]]:
-    """The papers each of these readers was sent (or is being sent) lately by other issues, by id.
+@dataclass
+class SentHistory:
+    """What one reader was sent lately by other issues, as the batch needs it."""
+
+    sent: set[str] = field(default_factory=set)  # every paper sent (or being sent)
+    # When each paper was first sent, for the papers of deliveries that went out.
+    first_sent: dict[str, dt.datetime] = field(default_factory=dict)
+    notified: set[str] = field(default_factory=set)  # papers already told "code is out"
+
+
+def history_read(
+    *, readers: Q, except_issue_id: int, now: dt.datetime
+) -> defaultdict[int, SentHistory]:
+    """What these readers were sent (or are being sent) lately by other issues, by reader id.
 
     `readers` selects deliveries by their subscriber, e.g. Q(subscriber=reader), or the readers
     of a batch joined through its claim (a query of the same size for any batch).
     """
-    sent: dict[int, set[str]] = defaultdict(set)
+    history: defaultdict[int, SentHistory] = defaultdict(SentHistory)
     rows = (
         Delivery.objects.filter(
             readers,
@@ -303,8 +321,22 @@ def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[i
             created_at__gte=now - dt.timedelta(days=HISTORY_DAYS),
         )
         .exclude(issue_id=except_issue_id)
-        .values_list("subscriber_id", "papers")
+        .values_list("subscriber_id", "papers", "notices", "sent_at")
     )
-    for subscriber_id, papers in rows:
-        sent[subscriber_id].update(papers or ())
-    return sent
+    for subscriber_id, papers, notices, sent_at in rows:
+        reader = history[subscriber_id]
+        reader.sent.update(papers or ())
+        reader.notified.update(notices or ())
+        if sent_at is None:
+            continue
+        for arxiv_id in papers or ():
+            first = reader.first_sent.get(arxiv_id)
+            if first is None or sent_at < first:
+                reader.first_sent[arxiv_id] = sent_at
+    return history
+
+
+def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[int, set[str]]:
+    """The papers each of these readers was sent (or is being sent) lately by other issues."""
+    history = history_read(readers=readers, except_issue_id=except_issue_id, now=now)
+    return defaultdict(set, {reader: h.sent for reader, h in history.items()})

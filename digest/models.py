@@ -126,6 +126,10 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True, default="")
     papers = models.JSONField(default=list, blank=True)  # the arXiv ids sent, in order
+    reasons = models.JSONField(default=list, blank=True)  # each paper's reason, in that order
+    # The papers this delivery told the reader had code out since they were sent them (arXiv
+    # ids): each is told once per reader, so the ledger remembers it with the delivery.
+    notices = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True, default="")
     delivered_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -274,3 +278,52 @@ class ReaderProfile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of subscriber {self.subscriber_id} ({self.signals} signals)"
+
+
+class ChannelKind(models.TextChoices):
+    SLACK = "slack", "Slack incoming webhook"
+    DISCORD = "discord", "Discord webhook"
+    WEBHOOK = "webhook", "Signed webhook (Standard Webhooks)"
+
+
+class Channel(models.Model):
+    """A team's channel: where its reader row's digests are posted (see digest.channels).
+
+    Its preferences (interests, seeds, size, frequency, hour, time zone) are its Subscriber's,
+    so it is ranked, made due and recorded like any reader; paused, its reader is paused too.
+    """
+
+    Kind = ChannelKind
+
+    subscriber = models.OneToOneField(
+        "subscriptions.Subscriber",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="channel",
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=ChannelKind.choices)
+    url = models.URLField(max_length=500)
+    # The Standard Webhooks signing secret ("whsec_" + base64), shown to the editor once.
+    secret = models.CharField(max_length=100, blank=True, default="")
+    failures = models.PositiveSmallIntegerField(default=0)  # failed deliveries in a row
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ChannelKind.values), name="channel_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(url__startswith="https://"), name="channel_url_https"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

@@ -27,6 +27,7 @@ class Reader:
     # What the ranking learned of the reader's votes, seeds and "less of this" (digest.profiles);
     # None: ranked on the interests text alone.
     profile: LearnedProfile | None = None
+    via: str = "email"  # how the digest reaches them (a SubscriberVia)
 
     @property
     def has_interests(self) -> bool:

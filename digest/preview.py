@@ -19,8 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest.embeddings import DIMENSIONS
-from digest.ledger import papers_sent
+from digest.ledger import SentHistory, history_read
 from digest.models import Issue
+from digest.notices import code_papers_recent, reader_notices
 from digest.picking import Reader, reader_picks
 from digest.profiles import profiles_read
 from digest.ranking import CandidatePool, interests_facets
@@ -64,7 +65,8 @@ def issue_preview(
         interests = subscriber.interests if subscriber else ""
     pins, candidates = issue_papers(issue=issue)
     pool, facet_vectors, semantic = _preview_pool(candidates=candidates, interests=interests)
-    sent = _papers_sent_before(subscriber=subscriber, issue=issue)
+    history = _sent_before(subscriber=subscriber, issue=issue)
+    sent = history.sent
     reader = _preview_reader(subscriber=subscriber, interests=interests, size=size)
     picks, fallback = reader_picks(
         pins=[p.arxiv_id for p in pins],
@@ -74,9 +76,11 @@ def issue_preview(
         facet_vectors=facet_vectors,
     )
     frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
-    manage_url, unsubscribe_url, signals_url = _preview_links(
+    manage_url, unsubscribe_url, signals_url, history_url = _preview_links(
         subscriber=subscriber, reader_links=reader_links
     )
+    now = timezone.now()
+    notices = reader_notices(history=history, code_papers=code_papers_recent(now=now))
     parts = frame.assemble(
         picks=picks,
         fallback=fallback,
@@ -87,6 +91,8 @@ def issue_preview(
             {pick.arxiv_id: ("#", "#") for pick in picks} if settings.PAPERBOY_VOTE_LINKS else None
         ),
         signals_url=signals_url,
+        history_url=history_url,
+        notices=notices,
     )
     return Preview(picks, parts, fallback, semantic)
 
@@ -104,11 +110,11 @@ def _preview_pool(
     return CandidatePool(candidates, paper_vectors), facet_vectors, semantic
 
 
-def _papers_sent_before(*, subscriber: Subscriber | None, issue: Issue) -> set[str]:
+def _sent_before(*, subscriber: Subscriber | None, issue: Issue) -> SentHistory:
     """What other issues lately sent the subscriber (nothing for a reader made up of interests)."""
     if subscriber is None:
-        return set()
-    history = papers_sent(
+        return SentHistory()
+    history = history_read(
         readers=Q(subscriber=subscriber), except_issue_id=issue.pk, now=timezone.now()
     )
     return history[subscriber.pk]
@@ -132,10 +138,12 @@ def _preview_reader(*, subscriber: Subscriber | None, interests: str, size: int 
     )
 
 
-def _preview_links(*, subscriber: Subscriber | None, reader_links: bool) -> tuple[str, str, str]:
-    """The manage, unsubscribe and signals URLs: the subscriber's signed ones if asked, else "#"."""
+def _preview_links(
+    *, subscriber: Subscriber | None, reader_links: bool
+) -> tuple[str, str, str, str]:
+    """The manage, unsubscribe, signals and history URLs: the reader's own if asked, else "#"."""
     if subscriber is None or not reader_links:
-        return "#", "#", "#"
+        return "#", "#", "#", "#"
     # The signals page opens with the manage link's token.
     token = token_make(
         subscriber_id=subscriber.pk, address=subscriber.email, purpose=Purpose.MANAGE
@@ -144,6 +152,7 @@ def _preview_links(*, subscriber: Subscriber | None, reader_links: bool) -> tupl
         site_url(reverse("subscriptions:manage", kwargs={"token": token})),
         subscriber_link(subscriber=subscriber, purpose=Purpose.UNSUBSCRIBE),
         site_url(reverse("digest:signals", kwargs={"token": token})),
+        site_url(reverse("digest:history", kwargs={"token": token})),
     )
 
 

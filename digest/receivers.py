@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from digest.feeds import reader_feed_urls
+from digest.history import history_list_export
 from digest.selectors import paper_click_list_export, vote_list_export
 from digest.tasks import interests_embed, papers_embed_since, profile_refresh_later
 
@@ -52,3 +54,15 @@ def export_collect_paper_clicks(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The reader's tracked clicks on papers in their digests, for their data export."""
     return "paper_clicks", paper_click_list_export(subscriber_id=subscriber_id)
+
+
+def export_collect_papers_sent(
+    *, subscriber_id: int, **kwargs: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    """Every paper the reader's digests sent them, by issue, for their data export."""
+    return "papers_sent", history_list_export(subscriber_id=subscriber_id)
+
+
+def export_collect_feed(*, subscriber_id: int, **kwargs: Any) -> tuple[str, dict[str, str] | None]:
+    """The reader's private feed addresses (None: they have none yet), for their data export."""
+    return "feed", reader_feed_urls(subscriber_id=subscriber_id)

@@ -37,7 +37,7 @@ import html
 import re
 import secrets
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +77,18 @@ _TOKENS = (
     "less",
     "signals_link",
     "signals",
+    "history",
     "view",
+    # "Since you read it": the section's items, then one item's values. No name here may be the
+    # start of another: the first alternative of the token pattern that matches wins.
+    "code_items",
+    "code_title",
+    "code_url",
+    "code_repo",
+    "code_label",
+    "code_stars",
 )
-_SLOTS = ("view", "intro", "papers", "footer")
+_SLOTS = ("view", "intro", "papers", "notices", "footer")
 _SECTIONS = (
     "view",
     "view_public",
@@ -89,6 +98,8 @@ _SECTIONS = (
     "footer_public",
     "votes",
     "signals",
+    "notices",
+    "notice",
 )
 # Stylesheets never come from the network; the @media rules (dark mode, phones) sit in a
 # <style data-css-inline="keep"> block that the inliner leaves in place.
@@ -104,6 +115,29 @@ class Pick:
     matched: str = ""  # what of the reader's interests it matched; "" for pins and trending picks
     pinned: bool = False  # an editors' pick, which every reader gets
     example: str = ""  # the title of the paper the reader liked or gave that it is close to
+
+
+@dataclass(frozen=True)
+class CodeNotice:
+    """ "Since you read it": a paper the reader was sent before, whose code is now out."""
+
+    arxiv_id: str
+    title: str
+    url: str  # the paper's page on this site
+    repo: str  # the repository's URL
+    stars: int | None
+
+    @property
+    def repo_label(self) -> str:
+        """The repository's address without its scheme: "github.com/org/repo"."""
+        return self.repo.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def stars_label(self) -> str:
+        """ " · 1,234 stars", or "" when the count is unknown."""
+        if self.stars is None:
+            return ""
+        return f" · {self.stars:,} star{'' if self.stars == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,8 @@ class IssueFrame:
         signals_url: str = "",
         view_url: str | None = None,
         intro: str | None = None,
+        history_url: str = "",
+        notices: Sequence[CodeNotice] = (),
     ) -> EmailParts:
         """One reader's email: their opening line, their papers in their order, reasons, links.
 
@@ -167,7 +203,9 @@ class IssueFrame:
         `has_interests`: the reader wrote some (one who did not is never told nothing matched);
         `vote_urls`: each pick's ("More like this", "Less like this") URLs by arxiv id; None
         leaves the vote lines out. `signals_url`: the reader's "Your signals" page, linked in the
-        footer ("" leaves the link out). `view_url`: where "View in browser" leads (None: the
+        footer with `history_url`, their "Your papers" page ("" leaves the links out).
+        `notices`: the "Since you read it" items (papers sent before whose code is now out).
+        `view_url`: where "View in browser" leads (None: the
         issue's public page; "": no such line, as on the reader's web copy itself). `intro`: the
         opening line, instead of the one said of the picks' reasons (a copy without reasons).
         """
@@ -190,13 +228,44 @@ class IssueFrame:
         }
         html_values["signals_link"] = text_values["signals_link"] = ""
         if signals_url:
+            history = history_url or signals_url
             html_values["signals_link"] = _section_fill(
-                self._html.sections["signals"], {"signals": html.escape(signals_url)}
+                self._html.sections["signals"],
+                {"signals": html.escape(signals_url), "history": html.escape(history)},
             )
             text_values["signals_link"] = _section_fill(
-                self._text.sections["signals"], {"signals": signals_url}
+                self._text.sections["signals"], {"signals": signals_url, "history": history}
             )
+        html_values["notices"] = self._notices_fill(self._html, notices, escape=html.escape)
+        text_values["notices"] = self._notices_fill(self._text, notices, escape=str)
         return self._assemble(picks, html_values, text_values, public=False, vote_urls=vote_urls)
+
+    @staticmethod
+    def _notices_fill(
+        doc: _CutDocument, notices: Sequence[CodeNotice], *, escape: Callable[[str], str]
+    ) -> str:
+        """The "Since you read it" section with its items, or "" when there are none."""
+        if not notices:
+            return ""
+        items = "".join(
+            _section_fill(
+                doc.sections["notice"],
+                {
+                    "code_title": escape(" ".join(n.title.split())),
+                    "code_url": escape(n.url),
+                    "code_repo": escape(n.repo),
+                    "code_label": escape(n.repo_label),
+                    "code_stars": escape(n.stars_label),
+                },
+            )
+            for n in notices
+        )
+        return _section_fill(doc.sections["notices"], {"code_items": items})
+
+    @property
+    def view_url(self) -> str:
+        """The issue's public page."""
+        return self._view_url
 
     def assemble_public(self, *, picks: Sequence[Pick]) -> EmailParts:
         """The non-personal version ("view in browser"): links to sign up and to past issues.
@@ -325,6 +394,7 @@ def _document_assemble(
         "view": view,
         "intro": "".join(intro),
         "papers": "".join(papers) if papers else "".join(doc.sections["empty"]),
+        "notices": "" if public else values.get("notices", ""),
         "footer": "".join(footer),
     }
     out: list[str] = []
@@ -477,6 +547,12 @@ def _date_label(issue: Issue) -> str:
     if issue.kind == IssueKind.WEEKLY:
         return f"Week of {issue.date.day} {issue.date:%B %Y}"
     return f"{issue.date:%A}, {issue.date.day} {issue.date:%B %Y}"
+
+
+def issue_heading(issue: Issue) -> str:
+    """The issue's name on one line: "Paperboy daily digest · Wednesday, 14 January 2026"."""
+    kind = "weekly" if issue.kind == IssueKind.WEEKLY else "daily"
+    return f"Paperboy {kind} digest · {_date_label(issue)}"
 
 
 def _short_date(day: dt.date) -> str:

@@ -9,6 +9,7 @@ frame) is prepared once per process and reused by every batch (IssueContext). Th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -26,17 +27,20 @@ from django.utils import timezone
 
 from digest import ledger, transport
 from digest.copies import copy_token_make
-from digest.ledger import Claimed, Outcome
+from digest.ledger import Claimed, Outcome, SentHistory
 from digest.models import DeliveryStatus, Issue
+from digest.notices import CodePaper, code_papers_recent, reader_notices
 from digest.picking import Reader, reader_picks
 from digest.profiles import profiles_read
 from digest.ranking import CandidatePool, interests_facets
-from digest.render import IssueFrame, Pick, issue_frame_build
+from digest.render import IssueFrame, Pick, authors_line, issue_frame_build, issue_heading
 from digest.selectors import issue_papers
 from digest.services import issue_pause
-from digest.transport import OutgoingDigest
+from digest.transport import ChannelTarget, DigestItem, OutgoingDigest
 from digest.vectors import papers_vectors, vectors_get
 from digest.votes import VOTE_LESS, VOTE_MORE, vote_tokens_make
+from papers.models import Paper
+from papers.text import SUMMARY_MAX_CHARS, summary_text
 from subscriptions.emails import site_url
 from subscriptions.models import Subscriber
 from subscriptions.tokens import Purpose, token_make
@@ -58,21 +62,30 @@ class IssueContext:
     pins: list[str]
     pool: CandidatePool
     frame: IssueFrame
+    papers: dict[str, Paper]  # every paper a pick may name, for the channels' messages
+    code_papers: dict[str, CodePaper]  # papers whose code appeared lately ("code is out")
     loaded_at: float = field(default_factory=time.monotonic)
 
 
 _issue_contexts: dict[int, IssueContext] = {}
 
 
-def issue_context(*, issue_id: int, fresh: bool = False) -> IssueContext:
-    """The issue's pins, ranked pool and rendered frame, built once a minute at most per process."""
+def issue_context(
+    *, issue_id: int, fresh: bool = False, now: dt.datetime | None = None
+) -> IssueContext:
+    """The issue's pins, ranked pool and rendered frame, built once a minute at most per process.
+
+    `now` (the batch's time) dates the look-back of "code is out".
+    """
     context = _issue_contexts.get(issue_id)
     if context is None or fresh or time.monotonic() - context.loaded_at > _ISSUE_CACHE_SECONDS:
         issue = Issue.objects.get(pk=issue_id)
         pins, candidates = issue_papers(issue=issue)
         pool = CandidatePool(candidates, papers_vectors(papers=candidates) if candidates else None)
-        frame = issue_frame_build(issue=issue, papers={p.arxiv_id: p for p in [*pins, *candidates]})
-        context = IssueContext(issue, [p.arxiv_id for p in pins], pool, frame)
+        papers = {p.arxiv_id: p for p in [*pins, *candidates]}
+        frame = issue_frame_build(issue=issue, papers=papers)
+        code_papers = code_papers_recent(now=now or timezone.now())
+        context = IssueContext(issue, [p.arxiv_id for p in pins], pool, frame, papers, code_papers)
         _issue_contexts[issue_id] = context
     return context
 
@@ -98,6 +111,7 @@ class _ReaderLinks:
         self.manage = site_url(reverse("subscriptions:manage", kwargs={"token": "T0KEN"}))
         # The signals page opens with the manage link's token: no extra signing per reader.
         self.signals = site_url(reverse("digest:signals", kwargs={"token": "T0KEN"}))
+        self.history = site_url(reverse("digest:history", kwargs={"token": "T0KEN"}))
         self.unsubscribe = site_url(reverse("subscriptions:unsubscribe", kwargs={"token": "T0KEN"}))
         # Cut at the token once: each paper's two URLs are then two concatenations.
         self._more = self._vote_url(VOTE_MORE).split("T0KEN")
@@ -108,8 +122,8 @@ class _ReaderLinks:
     def _vote_url(direction: str) -> str:
         return site_url(reverse("digest:vote", kwargs={"token": "T0KEN", "direction": direction}))
 
-    def for_reader(self, reader: Reader) -> tuple[str, str, str]:
-        """The reader's (manage, unsubscribe, signals) URLs."""
+    def for_reader(self, reader: Reader) -> tuple[str, str, str, str]:
+        """The reader's (manage, unsubscribe, signals, history) URLs."""
 
         def token(purpose: Purpose) -> str:
             return token_make(
@@ -121,6 +135,7 @@ class _ReaderLinks:
             self.manage.replace("T0KEN", manage),
             self.unsubscribe.replace("T0KEN", token(Purpose.UNSUBSCRIBE)),
             self.signals.replace("T0KEN", manage),
+            self.history.replace("T0KEN", manage),
         )
 
     def copy_for_reader(self, reader: Reader, *, delivery_id: int) -> str:
@@ -152,6 +167,7 @@ class BatchRetry:
 
     claim: uuid.UUID
     reason: str
+    retry_after: float | None = None  # seconds a receiver asked to wait (a 429's Retry-After)
 
 
 @dataclass
@@ -183,7 +199,7 @@ def deliveries_send_batch(
     result = BatchResult(claimed=len(claimed))
     if not claimed:
         return result
-    context = issue_context(issue_id=issue_id)
+    context = issue_context(issue_id=issue_id, now=now)
     outcomes, result.retry = _batch_hand_over(
         context=context, claim=claim, claimed=claimed, now=now
     )
@@ -210,9 +226,15 @@ def _batch_hand_over(
     *, context: IssueContext, claim: uuid.UUID, claimed: Sequence[Claimed], now: dt.datetime
 ) -> tuple[list[Outcome], BatchRetry | None]:
     """Each claimed reader's digest assembled and handed to the transport: outcomes, any retry."""
-    readers, outcomes = _readers_reread(claim, claimed)
+    readers, targets, outcomes = _readers_reread(claim, claimed)
     digests = _digests_assemble(
-        context=context, claim=claim, claimed=claimed, readers=readers, outcomes=outcomes, now=now
+        context=context,
+        claim=claim,
+        claimed=claimed,
+        readers=readers,
+        targets=targets,
+        outcomes=outcomes,
+        now=now,
     )
     handover = transport.digests_send(issue_id=context.issue.pk, digests=digests)
     outcomes += handover.outcomes
@@ -221,6 +243,8 @@ def _batch_hand_over(
     retry = _retry_or_give_up(
         claim=claim, reason=handover.transient_error, unsent=handover.unsent, outcomes=outcomes
     )
+    if retry is not None and handover.retry_after is not None:
+        retry = BatchRetry(retry.claim, retry.reason, retry_after=handover.retry_after)
     return outcomes, retry
 
 
@@ -257,33 +281,50 @@ def _outcome_skipped(claimed: Claimed, reason: str) -> Outcome:
 
 def _readers_reread(
     claim: uuid.UUID, claimed: Sequence[Claimed]
-) -> tuple[dict[int, Reader], list[Outcome]]:
-    """The claimed rows' readers, re-read now: one who left since they were made due is skipped."""
+) -> tuple[dict[int, Reader], dict[int, ChannelTarget], list[Outcome]]:
+    """The claimed rows' readers (and channels' targets), re-read now: one who left is skipped."""
     # Joined through the claim rather than listing the ids: the query is the same size for any
-    # batch.
+    # batch. A team channel's target comes in the same row.
     rows = Subscriber.objects.filter(deliveries__claim=claim).values_list(
-        "pk", "email", "status", "confirmed_at", "interests", "digest_size", "categories"
+        "pk",
+        "email",
+        "status",
+        "confirmed_at",
+        "interests",
+        "digest_size",
+        "categories",
+        "via",
+        "channel__kind",
+        "channel__name",
+        "channel__url",
+        "channel__secret",
     )
     # What the ranking learned of them (their votes, seeds, "less of this"): one query more.
     profiles = profiles_read(readers=Q(deliveries__claim=claim))
-    readers = {
-        pk: Reader(
+    readers: dict[int, Reader] = {}
+    targets: dict[int, ChannelTarget] = {}
+    for pk, email, status, confirmed_at, interests, size, categories, via, *channel in rows:
+        if status != Subscriber.Status.ACTIVE or confirmed_at is None:
+            continue
+        if via == Subscriber.Via.CHANNEL:
+            if channel[0] is None:  # a channel's reader row without its channel: nowhere to post
+                continue
+            targets[pk] = ChannelTarget(*channel)
+        readers[pk] = Reader(
             pk,
             email,
             interests,
-            digest_size,
+            size,
             tuple(sorted(categories or ())),
             profile=profiles.get(pk),
+            via=via,
         )
-        for pk, email, status, confirmed_at, interests, digest_size, categories in rows
-        if status == Subscriber.Status.ACTIVE and confirmed_at is not None
-    }
     skipped = [
         _outcome_skipped(c, "no longer subscribed when the batch was claimed")
         for c in claimed
         if c.subscriber_id not in readers
     ]
-    return readers, skipped
+    return readers, targets, skipped
 
 
 def _facet_vectors(readers: Sequence[Reader]) -> dict[str, np.ndarray]:
@@ -299,17 +340,18 @@ def _digests_assemble(
     claim: uuid.UUID,
     claimed: Sequence[Claimed],
     readers: dict[int, Reader],
+    targets: dict[int, ChannelTarget],
     outcomes: list[Outcome],
     now: dt.datetime,
 ) -> list[OutgoingDigest]:
-    """Each reader's papers picked and email assembled; one with nothing new is skipped.
+    """Each reader's papers picked and digest assembled; one with nothing new is skipped.
 
     A skipped reader's outcome is added to `outcomes`.
     """
     if not readers:
         return []
     # Joined through the claim: the same query for any batch size.
-    history = ledger.papers_sent(
+    history = ledger.history_read(
         readers=Q(subscriber__deliveries__claim=claim), except_issue_id=context.issue.pk, now=now
     )
     by_facet = _facet_vectors(list(readers.values()))
@@ -320,13 +362,14 @@ def _digests_assemble(
         if reader is None:
             continue
         sent = history[reader.subscriber_id]
-        picks, fallback = _reader_pick(context=context, reader=reader, sent=sent, by_facet=by_facet)
+        picks, fallback = _reader_pick(
+            context=context, reader=reader, sent=sent.sent, by_facet=by_facet
+        )
         if not picks:
             outcomes.append(_outcome_skipped(c, "nothing left this reader has not had"))
             continue
-        digests.append(
-            _digest_make(context, c, reader, picks=picks, fallback=fallback, links=links)
-        )
+        made = _DigestMade(c, reader, picks, fallback, sent, targets.get(reader.subscriber_id))
+        digests.append(_digest_make(context, made, links=links))
     return digests
 
 
@@ -341,34 +384,83 @@ def _reader_pick(
     )
 
 
+@dataclass(frozen=True)
+class _DigestMade:
+    """What one reader's digest is made of, once their papers are picked."""
+
+    claimed: Claimed
+    reader: Reader
+    picks: list[Pick]
+    fallback: bool
+    history: SentHistory
+    target: ChannelTarget | None
+
+
 def _digest_make(
-    context: IssueContext,
-    claimed: Claimed,
-    reader: Reader,
-    *,
-    picks: list[Pick],
-    fallback: bool,
-    links: _ReaderLinks,
+    context: IssueContext, made: _DigestMade, *, links: _ReaderLinks
 ) -> OutgoingDigest:
-    """The reader's email assembled from the issue's frame, with its links and idempotency key."""
-    manage_url, unsubscribe_url, signals_url = links.for_reader(reader)
+    """The reader's digest, as their way of receiving it needs it, with its idempotency key."""
+    reader, picks = made.reader, made.picks
+    key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
+    notices = tuple(reader_notices(history=made.history, code_papers=context.code_papers))
+    digest = OutgoingDigest(
+        made.claimed,
+        reader.email,
+        None,
+        picks=tuple(p.arxiv_id for p in picks),
+        unsubscribe_url="",
+        idempotency_key=key,
+        via=reader.via,
+        reasons=tuple(p.reason for p in picks),
+        notices=notices,
+    )
+    if reader.via == Subscriber.Via.FEED:
+        return digest
+    if made.target is not None:
+        return dataclasses.replace(
+            digest,
+            to=made.target.name,
+            items=_digest_items(context, picks),
+            heading=issue_heading(context.issue),
+            issue_url=context.frame.view_url,
+            channel=made.target,
+        )
+    manage_url, unsubscribe_url, signals_url, history_url = links.for_reader(reader)
     parts = context.frame.assemble(
         picks=picks,
-        fallback=fallback,
+        fallback=made.fallback,
         has_interests=reader.has_interests,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
         vote_urls=(
-            links.votes_for_reader(reader, delivery_id=claimed.delivery_id, picks=picks)
+            links.votes_for_reader(reader, delivery_id=made.claimed.delivery_id, picks=picks)
             if settings.PAPERBOY_VOTE_LINKS
             else None
         ),
         signals_url=signals_url,
-        view_url=links.copy_for_reader(reader, delivery_id=claimed.delivery_id),
+        history_url=history_url,
+        view_url=links.copy_for_reader(reader, delivery_id=made.claimed.delivery_id),
+        notices=notices,
     )
-    key = idempotency_key(issue_id=context.issue.pk, subscriber_id=reader.subscriber_id)
-    picked = tuple(p.arxiv_id for p in picks)
-    return OutgoingDigest(claimed, reader.email, parts, picked, unsubscribe_url, key)
+    return dataclasses.replace(digest, parts=parts, unsubscribe_url=unsubscribe_url)
+
+
+def _digest_items(context: IssueContext, picks: Sequence[Pick]) -> tuple[DigestItem, ...]:
+    """The picks as a channel shows them: title, the paper's page, authors, summary, reason."""
+    items = []
+    for pick in picks:
+        paper = context.papers[pick.arxiv_id]
+        items.append(
+            DigestItem(
+                arxiv_id=paper.arxiv_id,
+                title=" ".join(paper.title.split()),
+                url=site_url(reverse("papers:detail", kwargs={"arxiv_id": paper.arxiv_id})),
+                authors=authors_line(paper.authors or []),
+                summary=summary_text(paper=paper, max_chars=SUMMARY_MAX_CHARS),
+                reason=pick.reason,
+            )
+        )
+    return tuple(items)
 
 
 def _issue_pause_if_failing(

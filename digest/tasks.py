@@ -45,7 +45,10 @@ def send_batch(self: Task[Any, Any], issue_id: int, claim: str | None = None) ->
         retries = getattr(self.request, "retries", 0)
         raise self.retry(
             kwargs={"issue_id": issue_id, "claim": str(result.retry.claim)},
-            countdown=retry_delay(retries + 1),
+            # A receiver's Retry-After (a channel's 429) is honoured, within the same cap.
+            countdown=max(
+                retry_delay(retries + 1), min(result.retry.retry_after or 0.0, RETRY_CAP_SECONDS)
+            ),
             exc=TransientSendError(result.retry.reason),
         )
     return {

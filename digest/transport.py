@@ -30,7 +30,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from digest.ledger import Claimed, Outcome
 from digest.models import DeliveryStatus
-from digest.render import EmailParts
+from digest.render import CodeNotice, EmailParts
 from subscriptions.emails import send_error_is_transient, unsubscribe_headers
 
 # Recipients per API call of each provider's batch API (Anymail's module names).
@@ -51,15 +51,55 @@ IDEMPOTENCY_HEADER = "X-Paperboy-Idempotency-Key"
 
 
 @dataclass(frozen=True)
+class DigestItem:
+    """One picked paper as a channel shows it (an email has it rendered in `parts`)."""
+
+    arxiv_id: str
+    title: str
+    url: str  # the paper's page on this site
+    authors: str  # "Ada Lovelace, Alan Turing et al."
+    summary: str  # a few sentences
+    reason: str  # why this reader got it; "" when there is none to tell
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """Where a team channel's digest goes (digest.Channel), read with its reader."""
+
+    kind: str  # a ChannelKind
+    name: str
+    url: str
+    secret: str  # the Standard Webhooks secret ("whsec_…"); "" for Slack and Discord
+
+
+@dataclass(frozen=True)
 class OutgoingDigest:
-    """One reader's assembled digest, ready to hand over, with what the ledger records of it."""
+    """One reader's assembled digest, ready to hand over, with what the ledger records of it.
+
+    `via` says which transport takes it (a SubscriberVia): an email reader's has its `parts`;
+    a channel's has its `channel`, `heading` and `items`; a feed reader's needs neither.
+    """
 
     claimed: Claimed
     to: str
-    parts: EmailParts
+    parts: EmailParts | None
     picks: tuple[str, ...]
     unsubscribe_url: str
     idempotency_key: str
+    via: str = "email"
+    reasons: tuple[str, ...] = ()  # each pick's reason, recorded with it
+    notices: tuple[CodeNotice, ...] = ()  # "code is out" items, at most 3
+    items: tuple[DigestItem, ...] = ()  # for channels
+    heading: str = ""  # for channels: "Paperboy daily, 14 January 2026"
+    issue_url: str = ""  # for channels: the issue's public page
+    channel: ChannelTarget | None = None
+
+    @property
+    def email_parts(self) -> EmailParts:
+        """The email's subject, text and HTML: an email reader's digest always has them."""
+        if self.parts is None:
+            raise ValueError(f"a {self.via} digest has no email parts")
+        return self.parts
 
 
 @dataclass
@@ -73,6 +113,8 @@ class Handover:
     outcomes: list[Outcome] = field(default_factory=list)
     transient_error: str | None = None
     unsent: Sequence[OutgoingDigest] = ()
+    # Seconds the receiver asked to wait (a 429's Retry-After) before the retry; None: no ask.
+    retry_after: float | None = None
 
 
 class Transport:
@@ -125,8 +167,9 @@ class MergedEmail(Transport):
         else:
             message.template_id = settings.PAPERBOY_DIGEST_TEMPLATE_ID
         message.merge_data = {
-            d.to: {"subject": d.parts.subject, "html": d.parts.html, "text": d.parts.text}
+            d.to: {"subject": p.subject, "html": p.html, "text": p.text}
             for d in digests
+            if (p := d.email_parts)
         }
         message.merge_headers = {d.to: digest_headers(d) for d in digests}
         message.merge_metadata = {
@@ -146,8 +189,8 @@ class OneByOneEmail(Transport):
         domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">") or "paperboy.local"
         for index, digest in enumerate(digests):
             message = EmailMultiAlternatives(
-                subject=digest.parts.subject,
-                body=digest.parts.text,
+                subject=digest.email_parts.subject,
+                body=digest.email_parts.text,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[digest.to],
                 headers={
@@ -156,7 +199,7 @@ class OneByOneEmail(Transport):
                 },
                 connection=self.connection,
             )
-            message.attach_alternative(digest.parts.html, "text/html")
+            message.attach_alternative(digest.email_parts.html, "text/html")
             try:
                 message.send()
             except Exception as error:
@@ -170,9 +213,7 @@ class OneByOneEmail(Transport):
                 str(getattr(status, "message_id", "") or "")
                 or f"<{digest.idempotency_key}@{domain}>"
             )
-            outcomes.append(
-                Outcome(digest.claimed.delivery_id, DeliveryStatus.SENT, message_id, digest.picks)
-            )
+            outcomes.append(outcome_sent(digest, message_id))
         return Handover(outcomes)
 
 
@@ -186,11 +227,41 @@ def transport_for(connection: Any) -> Transport:
     return OneByOneEmail(connection)
 
 
+class FeedOnly(Transport):
+    """A feed-only reader's digest: recorded as sent, read in their private feed; no provider."""
+
+    def send(self, *, issue_id: int, digests: Sequence[OutgoingDigest]) -> Handover:
+        return Handover([outcome_sent(d, "") for d in digests])
+
+
+def transport_for_via(via: str) -> Transport:
+    """The transport of one way of receiving the digest (a SubscriberVia)."""
+    if via == "feed":
+        return FeedOnly(None)
+    if via == "channel":
+        from digest.channels import ChannelTransport  # noqa: PLC0415 (it builds on this module)
+
+        return ChannelTransport(None)
+    return transport_for(get_connection())
+
+
 def digests_send(*, issue_id: int, digests: Sequence[OutgoingDigest]) -> Handover:
-    """Hand the batch's digests to the configured provider; what came of each, or what to retry."""
-    if not digests:
-        return Handover()
-    return transport_for(get_connection()).send(issue_id=issue_id, digests=digests)
+    """Hand the batch's digests to their transports; what came of each, or what to retry."""
+    handover = Handover()
+    unsent: list[OutgoingDigest] = []
+    for via in dict.fromkeys(d.via for d in digests):
+        group = [d for d in digests if d.via == via]
+        part = transport_for_via(via).send(issue_id=issue_id, digests=group)
+        handover.outcomes += part.outcomes
+        if part.transient_error is not None:
+            handover.transient_error = "; ".join(
+                e for e in (handover.transient_error, part.transient_error) if e
+            )
+            unsent += part.unsent
+        if part.retry_after is not None:
+            handover.retry_after = max(handover.retry_after or 0.0, part.retry_after)
+    handover.unsent = unsent
+    return handover
 
 
 def batch_size_default() -> int:
@@ -216,6 +287,18 @@ def digest_headers(digest: OutgoingDigest) -> dict[str, str]:
     }
 
 
+def outcome_sent(digest: OutgoingDigest, message_id: str) -> Outcome:
+    """A sent delivery, with the papers, reasons and "code is out" notices the ledger keeps."""
+    return Outcome(
+        digest.claimed.delivery_id,
+        DeliveryStatus.SENT,
+        message_id,
+        digest.picks,
+        reasons=digest.reasons,
+        notices=tuple(n.arxiv_id for n in digest.notices),
+    )
+
+
 def outcome_failed(claimed: Claimed, error: str) -> Outcome:
     """A failed delivery, its error cut to what the ledger keeps."""
     return Outcome(claimed.delivery_id, DeliveryStatus.FAILED, error=error[:500])
@@ -226,7 +309,7 @@ def _outcome_from_status(digest: OutgoingDigest, status: object) -> Outcome:
     state = getattr(status, "status", None)
     if state in ("sent", "queued", "scheduled", "unknown"):
         message_id = str(getattr(status, "message_id", "") or "")
-        return Outcome(digest.claimed.delivery_id, DeliveryStatus.SENT, message_id, digest.picks)
+        return outcome_sent(digest, message_id)
     return outcome_failed(digest.claimed, f"refused by the provider ({state or 'no status'})")
 
 

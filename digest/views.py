@@ -1,6 +1,6 @@
 """The public digest pages (the archive, each issue's public web page), the reader's own "view in
-browser" copy of their digest, the vote links, and the reader's "Your signals" page (their votes,
-seeds, and a reset).
+browser" copy of their digest, the vote links, the reader's "Your signals" page (their votes,
+seeds, and a reset) and their "Your papers" page (every paper they were sent).
 
 Nothing here ranks for a reader, so nothing here imports digest.ranking or digest.embeddings:
 the web process never loads the sentence-transformers model.
@@ -21,7 +21,8 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from digest.copies import CopyTokenError, ReaderCopy, reader_copy_find
+from digest.copies import CopyTokenError, ReaderCopy, copy_token_make, reader_copy_find
+from digest.history import HISTORY_QUERY_MAX_CHARS, HistoryIssue, reader_history
 from digest.models import IssueKind, VoteDirection
 from digest.render import EmailParts, issue_frame_build
 from digest.selectors import (
@@ -317,3 +318,56 @@ def _see_signals(token: str) -> HttpResponse:
     response = redirect("digest:signals", token=token)
     response.status_code = 303
     return response
+
+
+# --- The reader's papers: every paper their digests sent them, by issue, with a search ------------
+# Reached with the manage link's token too (by_token: a bad, expired or stale link gets a page that
+# says so, never cached or indexed).
+
+
+def _detail_path(arxiv_id: str) -> str:
+    """The paper's page on the site, or "" when its id has none."""
+    try:
+        return reverse("papers:detail", kwargs={"arxiv_id": arxiv_id})
+    except NoReverseMatch:
+        return ""
+
+
+def _history_issue_links(issue: HistoryIssue, subscriber: Subscriber) -> dict[str, object]:
+    """An issue of the page with its public page, the reader's own copy and its papers' pages."""
+    public = reverse("digest:issue", kwargs={"day": issue.date})
+    if issue.kind != IssueKind.DAILY:
+        public += f"?kind={issue.kind}"
+    copy = copy_token_make(delivery_id=issue.delivery_id, address=subscriber.email)
+    return {
+        "issue": issue,
+        "issue_path": public,
+        "copy_path": reverse("digest:copy", kwargs={"token": copy}),
+        "papers": [
+            (paper, _detail_path(paper.arxiv_id) if paper.listed else "") for paper in issue.papers
+        ],
+    }
+
+
+@require_safe
+@by_token(Purpose.MANAGE)
+def history(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Every paper the reader was sent, by issue, newest first, with a search over them."""
+    # A team channel is managed by the editors, never through a reader's link.
+    if subscriber.via == Subscriber.Via.CHANNEL:
+        raise Http404("No such reader.")
+    found = reader_history(
+        subscriber=subscriber, query=request.GET.get("q", ""), page=request.GET.get("page")
+    )
+    context = {
+        "subscriber": subscriber,
+        "history": found,
+        "page": found.page,
+        "issues": [_history_issue_links(issue, subscriber) for issue in found.page.object_list],
+        "query": found.query,
+        "max_chars": HISTORY_QUERY_MAX_CHARS,
+        "manage_path": reverse("subscriptions:manage", kwargs={"token": token}),
+        "signals_path": reverse("digest:signals", kwargs={"token": token}),
+        "MORE": VoteDirection.MORE,
+    }
+    return render(request, "digest/history.html", context)

@@ -299,9 +299,11 @@ def _ingest_chunk(
         if paper is None:
             paper = Paper(arxiv_id=arxiv_id, first_seen_at=now, last_seen_at=now)
             _merge_records(paper, records)
+            _code_seen(paper, now=now)
             new.append(paper)
         elif _merge_records(paper, records):
             paper.last_seen_at = now
+            _code_seen(paper, now=now)
             changed.append(paper)
         else:
             unchanged.append(paper)
@@ -315,7 +317,13 @@ def _ingest_chunk(
             changed,
             update_conflicts=True,
             unique_fields=["arxiv_id"],
-            update_fields=[*MERGED_FIELDS, "search_vector", "last_seen_at", "updated_at"],
+            update_fields=[
+                *MERGED_FIELDS,
+                "code_seen_at",
+                "search_vector",
+                "last_seen_at",
+                "updated_at",
+            ],
         )
     if unchanged:
         # A queryset update, not save(): updated_at (auto_now) must stay as it was. On PostgreSQL
@@ -323,6 +331,12 @@ def _ingest_chunk(
         Paper.objects.filter(pk__in=[paper.pk for paper in unchanged]).update(last_seen_at=now)
     _snapshot_metrics(chunk, papers=[*new, *changed, *unchanged], fetch_run=fetch_run, now=now)
     return IngestCounts(created=len(new), updated=len(changed), unchanged=len(unchanged))
+
+
+def _code_seen(paper: Paper, *, now: dt.datetime) -> None:
+    """Note when a fetch first saw the paper's code link (readers sent it before are told)."""
+    if paper.github_repo and paper.code_seen_at is None:
+        paper.code_seen_at = now
 
 
 def _merge_records(paper: Paper, records: list[PaperRecord]) -> bool:

@@ -29,6 +29,8 @@ class Paper(models.Model):
     num_comments = models.IntegerField(default=0)
     github_repo = models.URLField(max_length=500, blank=True, default="")
     github_stars = models.IntegerField(null=True, blank=True)
+    # When a fetch first saw its code link: for "code is out", told to readers sent it before.
+    code_seen_at = models.DateTimeField(null=True, blank=True)
     project_page = models.URLField(max_length=500, blank=True, default="")
     thumbnail = models.URLField(max_length=500, blank=True, default="")  # the source's URL
     # Hugging Face: the organization that posted the paper ("Google", "NVIDIA"), its hub name

@@ -25,9 +25,10 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, Greatest, Power
+from django.db.models.functions import Cast, Coalesce, Greatest, Power, RowNumber
 from django.utils import timezone
 
 from papers.ingest import SEARCH_CONFIG
@@ -223,6 +224,26 @@ def paper_latest_day(*, now: dt.datetime | None = None) -> dt.date | None:
         ),
     )
     return _latest_day(found["hf"], found["published"])
+
+
+def paper_list_feed(*, days: int, per_day: int, now: dt.datetime | None = None) -> list[Paper]:
+    """The public feed's papers: the `days` days up to the newest HF date (not after today), at
+    most `per_day` of each, newest day first and most upvoted first within it, in one query."""
+    today = (now or timezone.now()).date()
+    latest = _papers_listed().filter(hf_date__lte=today).aggregate(day=Max("hf_date"))["day"]
+    if latest is None:
+        return []
+    rank = Window(
+        RowNumber(), partition_by=[F("hf_date")], order_by=[F("upvotes").desc(), F("arxiv_id")]
+    )
+    papers = (
+        _papers_listed()
+        .filter(hf_date__range=(latest - dt.timedelta(days=days - 1), latest))
+        .annotate(day_rank=rank)
+        .filter(day_rank__lte=per_day)
+        .order_by("-hf_date", "-upvotes", "arxiv_id")
+    )
+    return list(papers)
 
 
 def paper_days_around(*, start: dt.date, end: dt.date) -> tuple[dt.date | None, dt.date | None]:

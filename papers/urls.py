@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.urls import path, register_converter
 
-from papers import views
+from papers import feeds, views
 
 # arXiv opened in 1991; the bounds also keep date arithmetic (the day after, the week's Sunday)
 # far from date.max, so /papers/date/9999-12-31/ is a 404 rather than an OverflowError.
@@ -93,4 +93,6 @@ urlpatterns = [
     # A versioned id redirects to the paper's one page.
     path("papers/<arxiv_id:arxiv_id>v<int:version>/", views.detail, name="detail-version"),
     path("search/", views.search, name="search"),
+    path("papers/feed.atom", feeds.feed, {"fmt": "atom"}, name="feed-atom"),
+    path("papers/feed.json", feeds.feed, {"fmt": "json"}, name="feed-json"),
 ]

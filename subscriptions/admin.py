@@ -131,6 +131,10 @@ class SubscriberAdmin(admin.ModelAdmin):
         # Addresses come in through sign-up and its double opt-in, never typed in by staff.
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscriber]:
+        # A team channel's reader row is shown and changed with its channel (the digest's admin).
+        return super().get_queryset(request).exclude(via=Subscriber.Via.CHANNEL)
+
     @admin.display(description="delivery", ordering="delivery_hour")
     def delivery(self, subscriber: Subscriber) -> str:
         return f"{subscriber.delivery_hour:02d}:00 {subscriber.timezone}"

@@ -423,3 +423,20 @@ class EmailChangeForm(forms.Form):
             "invalid": "Enter a complete email address.",
         },
     )
+
+
+class ViaForm(forms.Form):
+    """How the digests come: by email, or only in the reader's private feed (never "channel")."""
+
+    via = forms.ChoiceField(
+        label="How your digests come",
+        choices=[
+            (Subscriber.Via.EMAIL.value, "Email, and in my feed"),
+            (Subscriber.Via.FEED.value, "Feed only, no email"),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose email or feed only.",
+            "invalid_choice": "Choose email or feed only.",
+        },
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
@@ -55,11 +57,34 @@ class SubscriberFrequency(models.TextChoices):
     WEEKLY = "weekly", "Weekly, on Monday"
 
 
+# The private feed's key: 24 random bytes, 32 URL-safe characters (selectors.FEED_KEY_PATTERN).
+FEED_KEY_BYTES = 24
+
+
+def feed_key_new() -> str:
+    """A new, unguessable private feed key."""
+    return secrets.token_urlsafe(FEED_KEY_BYTES)
+
+
+class SubscriberVia(models.TextChoices):
+    """How a reader's digest reaches them; every way goes through the same ranking and ledger."""
+
+    EMAIL = "email", "Email"
+    FEED = "feed", "Feed only, no email"  # recorded at their hour, read in their private feed
+    # A team's Slack, Discord or signed-webhook endpoint (its address is the digest app's Channel).
+    CHANNEL = "channel", "Team channel"
+
+
 class Subscriber(models.Model):
-    """One reader: an address, what they want to read, when, and where they stand."""
+    """One reader: an address, what they want to read, when, and where they stand.
+
+    A team channel is a reader too (`via` = channel, no address): it is ranked, made due and
+    recorded exactly like a person; only the hand-over differs.
+    """
 
     Status = SubscriberStatus
     Frequency = SubscriberFrequency
+    Via = SubscriberVia
 
     # The domain is stored lower-case; uniqueness ignores case altogether (see Meta).
     email = models.EmailField(max_length=254)
@@ -85,15 +110,29 @@ class Subscriber(models.Model):
     # A new address waiting for its owner to confirm it; the old one stays in use until then.
     pending_email = models.EmailField(max_length=254, blank=True, default="")
     soft_bounces = models.PositiveSmallIntegerField(default=0)  # in a row; reset by a delivery
+    via = models.CharField(max_length=8, choices=SubscriberVia.choices, default=SubscriberVia.EMAIL)
+    # The secret part of the reader's private feed address, made with the row (so no page view
+    # has to write one); a new one kills the old. "" only for rows inserted around the ORM.
+    feed_key = models.CharField(max_length=64, blank=True, default=feed_key_new)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "delivery_hour"])]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
+            models.UniqueConstraint(
+                Lower("email"), condition=~models.Q(email=""), name="subscriber_email_unique_ci"
+            ),
+            # Only a team channel has no address.
             models.CheckConstraint(
-                condition=~models.Q(email=""), name="subscriber_email_not_empty"
+                condition=~models.Q(email="") | models.Q(via=SubscriberVia.CHANNEL),
+                name="subscriber_email_not_empty",
+            ),
+            models.UniqueConstraint(
+                fields=["feed_key"], condition=~models.Q(feed_key=""), name="subscriber_feed_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(via__in=SubscriberVia.values), name="subscriber_via_valid"
             ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("interests"), INTERESTS_MAX_CHARS),

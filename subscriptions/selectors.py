@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django.db.models import Count, QuerySet
@@ -12,6 +13,10 @@ from subscriptions.signals import export_collect
 from subscriptions.tokens import Purpose, TokenError, fingerprint_matches, token_read
 
 DELIVERABLE = (Subscriber.Status.ACTIVE,)
+# Whose private feed answers: a reader who left, or whose address the provider suppressed, has none.
+FEED_READABLE = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
+# What subscriber_feed_key_ensure makes (secrets.token_urlsafe): anything else is never looked up.
+FEED_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
 def subscriber_list_deliverable() -> QuerySet[Subscriber]:
@@ -21,6 +26,8 @@ def subscriber_list_deliverable() -> QuerySet[Subscriber]:
 
 def subscriber_find_by_email(*, email: str) -> Subscriber | None:
     """The subscriber with this address, whatever its case (by the unique index on lower(email))."""
+    if not email.strip():  # a team channel has no address: "" finds no one
+        return None
     return (
         Subscriber.objects.alias(email_lower=Lower("email"))
         .filter(email_lower=email.strip().lower())
@@ -62,6 +69,7 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
         "delivery_hour": subscriber.delivery_hour,
         "timezone": subscriber.timezone,
         "soft_bounces": subscriber.soft_bounces,
+        "via": subscriber.via,
         "created_at": when(subscriber.created_at),
         "updated_at": when(subscriber.updated_at),
         "confirmed_at": when(subscriber.confirmed_at),

@@ -38,6 +38,7 @@ from subscriptions.models import (
     Subscriber,
     SubscriptionStat,
     WebhookEvent,
+    feed_key_new,
 )
 from subscriptions.schedule import day_label, first_digest_at
 from subscriptions.seeds import SEEDS_MAX, TITLE_MAX_CHARS, SeedError, SeedInput, author_parse
@@ -94,6 +95,8 @@ def subscriber_link(*, subscriber: Subscriber, purpose: Purpose, address: str | 
 
 
 def _locked_by_email(email: str) -> Subscriber | None:
+    if not email.strip():  # a team channel has no address: "" finds no one
+        return None
     return (
         Subscriber.objects.select_for_update()
         .alias(email_lower=Lower("email"))
@@ -277,6 +280,45 @@ def subscriber_pause(*, subscriber: Subscriber) -> bool:
 def subscriber_resume(*, subscriber: Subscriber) -> bool:
     """Start digests again after a pause; False if the subscription was not paused."""
     return _transition(subscriber, from_=(Status.PAUSED,), to=Status.ACTIVE)
+
+
+# What a reader may choose on the manage page; a team channel is set up by an editor only.
+VIA_CHOICES = (Subscriber.Via.EMAIL, Subscriber.Via.FEED)
+
+
+def subscriber_feed_key_ensure(*, subscriber: Subscriber) -> str:
+    """The reader's private feed key, made now if they have none yet."""
+    if subscriber.feed_key:
+        return subscriber.feed_key
+    key = feed_key_new()
+    # Only where none is set: two first views at once keep one key, the one stored first.
+    # updated_at stays: the reader changed nothing, their first view of the page made the key.
+    Subscriber.objects.filter(pk=subscriber.pk, feed_key="").update(feed_key=key)
+    subscriber.refresh_from_db(fields=["feed_key"])
+    return subscriber.feed_key
+
+
+def subscriber_feed_key_rotate(*, subscriber: Subscriber) -> str:
+    """A new private feed key: the old feed address stops working at once."""
+    subscriber.feed_key = feed_key_new()
+    subscriber.save(update_fields=["feed_key", "updated_at"])
+    logger.info("subscriber feed key rotated", extra={"subscriber_id": subscriber.pk})
+    return subscriber.feed_key
+
+
+def subscriber_via_set(*, subscriber: Subscriber, via: str) -> bool:
+    """Email, or the private feed only; False if nothing changed (already so, or a channel)."""
+    if via not in VIA_CHOICES:
+        raise SubscriptionError(f"A reader cannot choose to get their digests by {via!r}.")
+    changed = (
+        Subscriber.objects.filter(pk=subscriber.pk, via__in=VIA_CHOICES)
+        .exclude(via=via)
+        .update(via=via, updated_at=timezone.now())
+    )
+    subscriber.refresh_from_db(fields=["via", "updated_at"])
+    if changed:
+        logger.info("subscriber via changed", extra={"subscriber_id": subscriber.pk, "via": via})
+    return changed == 1
 
 
 def subscriber_unsubscribe(*, subscriber: Subscriber) -> bool:

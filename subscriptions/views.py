@@ -39,6 +39,7 @@ from subscriptions.forms import (
     SeedIdsForm,
     StrictEmailField,
     SubscribeForm,
+    ViaForm,
     bibtex_max_bytes,
 )
 from subscriptions.models import Seed, Subscriber
@@ -52,7 +53,12 @@ from subscriptions.ratelimit import (
     signup_mail_claim,
 )
 from subscriptions.seeds import SeedError, SeedInput
-from subscriptions.selectors import seeds_for_reader, subscriber_export, subscriber_from_token
+from subscriptions.selectors import (
+    FEED_READABLE,
+    seeds_for_reader,
+    subscriber_export,
+    subscriber_from_token,
+)
 from subscriptions.tasks import subscriber_subscribe_task
 from subscriptions.tokens import Purpose, TokenError, token_make
 
@@ -255,6 +261,7 @@ def _manage_page(
         "file_form": SeedFileForm(),
         "author_form": SeedAuthorForm(),
         "less_of_form": LessOfForm(initial={"less_of": subscriber.less_of}),
+        "via_form": ViaForm(initial={"via": subscriber.via}),
         **(bound or {}),
         "seeds": seeds,
         "seeds_pending": any(seed.status == Seed.Status.PENDING for seed in seeds),
@@ -265,8 +272,18 @@ def _manage_page(
         "manage_path": _manage_url(token),
         "unsubscribe_path": _link_path(subscriber, Purpose.UNSUBSCRIBE),
         "Status": Subscriber.Status,
+        # The private feed (its URLs are the digest app's: the template links them by name).
+        "feed_key": subscriber.feed_key if _feed_open(subscriber) else "",
+        "feed_open": _feed_open(subscriber),
+        "site_url": settings.SITE_URL,
     }
     return render(request, "subscriptions/manage.html", context, status=status)
+
+
+def _feed_open(subscriber: Subscriber) -> bool:
+    """Whether the reader has a private feed: confirmed, active or paused (a channel has none)."""
+    readable = subscriber.status in FEED_READABLE and subscriber.confirmed_at is not None
+    return readable and subscriber.via != Subscriber.Via.CHANNEL
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -293,6 +310,47 @@ def manage_pause(request: HttpRequest, subscriber: Subscriber, *, token: str) ->
     elif services.subscriber_pause(subscriber=subscriber):
         messages.success(request, "Your digests are paused. Resume them here whenever you like.")
     return redirect(_manage_url(token))
+
+
+FEED_ANCHOR = "#feed"
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_feed(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Make a new private feed address; the old one stops working at once."""
+    if not _feed_open(subscriber):
+        messages.error(request, "Your subscription has no feed while it is not active.")
+        return redirect(_manage_url(token) + FEED_ANCHOR)
+    services.subscriber_feed_key_rotate(subscriber=subscriber)
+    messages.success(
+        request,
+        "Your feed has a new address: the old one no longer works. "
+        "Put the new one in your feed reader.",
+    )
+    return redirect(_manage_url(token) + FEED_ANCHOR)
+
+
+@require_POST
+@by_token(Purpose.MANAGE)
+def manage_via(request: HttpRequest, subscriber: Subscriber, *, token: str) -> HttpResponse:
+    """Get the digests by email, or only in the private feed."""
+    form = ViaForm(request.POST)
+    if not form.is_valid():
+        return _manage_page(request, subscriber, token=token, bound={"via_form": form}, status=400)
+    via = form.cleaned_data["via"]
+    if not services.subscriber_via_set(subscriber=subscriber, via=via):
+        messages.info(request, "Nothing changed: that is already how your digests come.")
+    elif via == Subscriber.Via.FEED:
+        messages.success(
+            request,
+            "Done: no more digest emails. Your digests now come only to your private feed below.",
+        )
+    else:
+        messages.success(
+            request, "Done: your digests come by email again, and to your feed as well."
+        )
+    return redirect(_manage_url(token) + FEED_ANCHOR)
 
 
 @require_POST

@@ -1,8 +1,11 @@
-"""Shared test set-up: service markers, a fresh cache, the headless browser, eager retries."""
+"""Shared test set-up: service markers, a fresh cache, the headless browser, eager retries, and
+a stub DNS for the team channels."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +74,37 @@ def retrying_eagerly() -> Iterator[None]:
     app.conf.task_eager_propagates = False
     yield
     app.conf.task_eager_propagates = propagates
+
+
+@pytest.fixture
+def channel_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A DNS of a few public hosts (add names to the dict); any other name does not resolve,
+    and an address resolves to itself."""
+    table = {
+        "hooks.slack.com": "52.89.214.238",
+        "discord.com": "162.159.128.233",
+        "discordapp.com": "162.159.129.233",
+        "hooks.example.org": "93.184.216.34",
+    }
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list:
+        address = table.get(host, host if _is_address(host) else None)
+        if address is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if ":" in address:
+            return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 # The fixture that loads the real MiniLM model and embeds the judged papers

@@ -16,6 +16,7 @@ from typing import Any, AnyStr, TypedDict
 from urllib.parse import urlsplit
 
 import numpy as np
+import pytest
 import requests
 import responses
 import time_machine
@@ -237,3 +238,64 @@ def deliveries_send_all(issue: Issue, *, batch_size: int = 50) -> None:
         issue_id=issue.pk, batch_size=batch_size, now=LOCAL_8AM_UTC
     ).claimed:
         pass
+
+
+# --- Feeds: validated against the published schemas (tests/feed_schemas/README.md) -------------
+
+ATOM_NS = {"atom": "http://www.w3.org/2005/Atom"}
+
+
+def atom_errors(body: bytes) -> list[str]:
+    """What RFC 4287's RELAX NG schema, and its two Schematron rules, find wrong in an Atom feed."""
+    from lxml import etree  # the tests' validator only: the site writes Atom with Django's
+
+    schema = etree.RelaxNG(etree.parse(str(Path(__file__).parent / "feed_schemas" / "atom.rng")))
+    document = etree.fromstring(body)
+    errors = [] if schema.validate(document) else [str(error) for error in schema.error_log]
+    # The rules RELAX NG cannot say, checked as the schema's s:rule annotations word them.
+    entries = document.findall("atom:entry", namespaces=ATOM_NS)
+    if document.find("atom:author", namespaces=ATOM_NS) is None and any(
+        entry.find("atom:author", namespaces=ATOM_NS) is None for entry in entries
+    ):
+        errors.append("An atom:feed must have an atom:author unless all its entries have one.")
+    for entry in entries:
+        links = entry.findall("atom:link", namespaces=ATOM_NS)
+        alternate = any(link.get("rel") in (None, "alternate") for link in links)
+        if not alternate and entry.find("atom:content", namespaces=ATOM_NS) is None:
+            errors.append("An atom:entry must have an alternate link or a content.")
+    return errors
+
+
+# The JSON Schema of JSON Feed 1.1 as its npm package `jsonfeed-schema` publishes it, installed
+# by `make test` beside caniemail (tests/email_clients/package.json).
+JSON_FEED_SCHEMA = (
+    Path(__file__).resolve().parent / "email_clients/node_modules/jsonfeed-schema/schema-v1.1.json"
+)
+
+
+def _json_feed_schema() -> Path:
+    """The schema file; without it (npm absent) the test skips, and fails under CI=true."""
+    if not JSON_FEED_SCHEMA.exists():
+        reason = "the JSON Feed schema is not installed (npm ci --prefix tests/email_clients)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{reason}, and CI=true requires it", pytrace=False)
+        pytest.skip(reason)
+    return JSON_FEED_SCHEMA
+
+
+def json_feed_errors(body: bytes) -> list[str]:
+    """What the JSON Feed 1.1 JSON Schema finds wrong in a feed, and any date not RFC 3339."""
+    import jsonschema  # the tests' validator only
+
+    schema = json.loads(_json_feed_schema().read_text())
+    feed = json.loads(body)
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(feed)]
+    # jsonschema checks "date-time" only with an optional package: the dates are checked here.
+    for item in feed.get("items", []):
+        for name in ("date_published", "date_modified"):
+            if name in item and not re.fullmatch(
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", item[name]
+            ):
+                errors.append(f"{item['id']}: {name} {item[name]!r} is not RFC 3339")
+    return errors

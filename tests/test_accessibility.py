@@ -234,6 +234,7 @@ def _targets(folder: Path) -> list[Target]:
             reverse("digest:signals-reset", args=[manage_token]),
             shows="Reset your personalization?",
         ),
+        Target("history", reverse("digest:history", args=[manage_token]), shows="Your papers"),
         Target("unsubscribe", _link(ada, Purpose.UNSUBSCRIBE), shows="Unsubscribe"),
         Target(
             "delete",

@@ -1,10 +1,10 @@
-"""The digest's admin, one module per admin: issues, the ledger, the subscriber page's deliveries.
+"""The digest's admin, one module per admin: issues, the ledger, the subscriber page, channels.
 
 Django's autodiscover imports this package; importing the modules registers their admins.
 """
 
 from __future__ import annotations
 
-from digest.admin import delivery, issue, subscriber
+from digest.admin import channels, delivery, issue, subscriber
 
-__all__ = ["delivery", "issue", "subscriber"]
+__all__ = ["channels", "delivery", "issue", "subscriber"]

@@ -67,9 +67,19 @@ def public_https_url_check(url: str) -> None:
     """Raise UnsafeURLError unless the URL is https on a host whose every address is public.
 
     URLs a source hands us (thumbnails) must not make the worker call the machine itself or the
-    private network it sits in (SSRF): loopback, private, link-local (cloud metadata) and
-    reserved addresses are refused. Fetch such a URL without following redirects, whose
-    targets this check has not seen. A DNS failure is transient, like any network failure.
+    private network it sits in (SSRF): loopback, private, link-local (cloud metadata), shared
+    (CGNAT), multicast and reserved addresses are refused. Fetch such a URL without following
+    redirects, whose targets this check has not seen. A DNS failure is transient, like any
+    network failure.
+    """
+    public_https_url_addresses(url)
+
+
+def public_https_url_addresses(url: str) -> list[str]:
+    """The URL's host's addresses, once each is checked public (see public_https_url_check).
+
+    A caller that connects to one of them, rather than looking the name up again, leaves no
+    window for the name to be re-pointed at a private address in between (DNS rebinding).
     """
     try:
         parts = urlsplit(url)
@@ -82,12 +92,18 @@ def public_https_url_check(url: str) -> None:
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise TransientFetchError(f"{url}: cannot connect (DNS lookup failed)") from exc
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        if not address.is_global:
+        # is_global alone lets multicast through (224.0.0.0/4 counts as global).
+        if not address.is_global or address.is_multicast or address.is_reserved:
             raise UnsafeURLError(f"{url}: {parts.hostname} is not a public address ({address})")
+        addresses.append(str(address))
+    if not addresses:
+        raise TransientFetchError(f"{url}: cannot connect (DNS lookup found no address)")
+    return list(dict.fromkeys(addresses))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The dev judgments and their candidates, embedded once per test session (the model loads once)."""
+"""The dev judgments and their candidates, embedded once per test session (the model loads once).
+
+The team channels' stub DNS (channel_dns) is in tests/conftest.py: the security fuzz uses it too."""
 
 from __future__ import annotations
 

@@ -111,7 +111,8 @@ def test_the_digest_adds_its_sections_through_the_signal_only() -> None:
 
     answers = export_collect.send(sender=Subscriber, subscriber_id=ada.pk)
 
-    assert sorted(answer[0] for _, answer in answers if answer) == ["paper_clicks", "votes"]
+    sections = sorted(answer[0] for _, answer in answers if answer)
+    assert sections == ["feed", "paper_clicks", "papers_sent", "votes"]
 
 
 def _rows_of(subscriber_id: int, email: str) -> dict[str, int]:

@@ -80,12 +80,18 @@ def test_the_link_sits_between_manage_and_unsubscribe_styled_as_they_are() -> No
     links = re.findall(r'<a href="([^"]+)"( style="[^"]*")?>([^<]+)</a>', html_part)
     names = [name for _, _, name in links]
     at = names.index("Your signals")
-    assert names[at - 1 : at + 2] == ["Manage your preferences", "Your signals", "Unsubscribe"]
+    assert names[at - 2 : at + 2] == [
+        "Manage your preferences",
+        "Your papers",
+        "Your signals",
+        "Unsubscribe",
+    ]
     # The CSS was inlined on it as on its neighbours.
     assert links[at][1] == links[at - 1][1] != ""
     lines = text.splitlines()
     at = next(n for n, line in enumerate(lines) if line.startswith("Your signals"))
-    assert lines[at - 1].startswith("Manage your preferences: ")
+    assert lines[at - 1].startswith("Your papers (every one we sent you, with search): ")
+    assert lines[at - 2].startswith("Manage your preferences: ")
     assert lines[at + 1].startswith("Unsubscribe: ")
 
 
@@ -102,7 +108,7 @@ def test_the_signals_link_adds_no_query_to_a_batch() -> None:
             sending.deliveries_send_batch(issue_id=issue.pk, batch_size=size, now=LOCAL_8AM_UTC)
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 5, counts
-    assert not [q for q in queries.captured_queries if "vote" in q["sql"].lower()]
+    assert not [q for q in queries.captured_queries if "digest_vote" in q["sql"].lower()]
 
 
 def test_the_public_copy_has_no_signals_link(client: Client) -> None:
@@ -146,7 +152,7 @@ def test_the_vote_page_links_to_the_signals_page(client: Client) -> None:
 
 
 @pytest.mark.browser
-def test_in_chromium_the_footer_shows_the_three_links_together(browser: Any) -> None:
+def test_in_chromium_the_footer_shows_its_four_links_together(browser: Any) -> None:
     papers_create()
     issue = day_issue_build()
     reader_create(interests="pose estimation")
@@ -161,12 +167,13 @@ def test_in_chromium_the_footer_shows_the_three_links_together(browser: Any) -> 
         actions = page.locator(".pb-footer .pb-actions")
         assert actions.inner_text().split(" · ") == [
             "Manage your preferences",
+            "Your papers",
             "Your signals",
             "Unsubscribe",
         ]
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.locator(".pb-footer").screenshot(path=str(SHOTS / "digest-email-footer-phone.png"))
-        names = ("Manage your preferences", "Your signals", "Unsubscribe")
+        names = ("Manage your preferences", "Your papers", "Your signals", "Unsubscribe")
         # On a phone they may take two lines, but no link is cut in two...
         for name in names:
             assert (

@@ -23,6 +23,7 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from subscriptions.models import Subscriber
+from subscriptions.services import subscriber_feed_key_ensure
 from subscriptions.tokens import Purpose, token_make
 from subscriptions.webhooks import urlpatterns as webhook_patterns
 from tests.factories import PaperFactory, SubscriberFactory
@@ -148,6 +149,9 @@ def site() -> dict[str, Any]:
     subscriber = SubscriberFactory.create(
         email="reader@example.org", categories=["cs.CV"], pending_email="new@example.org"
     )
+    # The manage page's first view makes the reader's feed key (by design: see
+    # tests/subscriptions/test_manage.py); made here, a GET of it changes nothing more.
+    subscriber_feed_key_ensure(subscriber=subscriber)
     tokens = {
         purpose: token_make(
             subscriber_id=subscriber.pk,

@@ -21,6 +21,8 @@ PAGES = {
     "manage": ("get", "post"),
     "manage-pause": ("post",),
     "manage-email": ("post",),
+    "manage-feed": ("post",),
+    "manage-via": ("post",),
     "manage-export": ("get",),
     "manage-delete": ("get", "post"),
     "change-email": ("get", "post"),
