@@ -9,12 +9,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.urls import resolve, reverse
 from django.utils import timezone
 from django.utils.http import http_date
 from lxml import etree
 
+from digest import feeds
 from digest.models import Delivery, Issue
 from digest.votes import vote_token_read
 from papers.models import Paper
@@ -460,3 +462,28 @@ def test_the_issues_feed_answers_304(client: Client) -> None:
         ).status_code
         == 304
     )
+
+
+@pytest.mark.postgres
+def test_the_key_lookup_uses_the_feed_key_index_even_in_a_generic_plan() -> None:
+    """psycopg prepares a statement run often; its generic plan must still use the index."""
+    sql = feeds._READER_SQL.format(
+        subscriber=connection.ops.quote_name(Subscriber._meta.db_table),
+        delivery=connection.ops.quote_name(Delivery._meta.db_table),
+    )
+    # The statement's own placeholders, as PostgreSQL parameters.
+    numbered = sql
+    for n in range(1, sql.count("%s") + 1):
+        numbered = numbered.replace("%s", f"${n}", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"PREPARE feed_lookup(text, timestamptz, text, text, text, text) AS {numbered}"
+        )
+        cursor.execute(
+            "EXPLAIN EXECUTE feed_lookup('sent', now(), 'k', 'active', 'paused', 'channel')"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE feed_lookup")
+    assert "subscriber_feed_key" in plan, plan
