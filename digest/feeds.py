@@ -55,7 +55,12 @@ from papers.templatetags.papers_extras import external_url
 from papers.text import summary_text
 from subscriptions.emails import site_url
 from subscriptions.models import Subscriber
-from subscriptions.selectors import FEED_KEY_PATTERN, FEED_READABLE
+from subscriptions.selectors import (
+    FEED_KEY_PATTERN,
+    FEED_LOOKUP_SECONDS,
+    FEED_READABLE,
+    feed_lookup_cache_key,
+)
 
 FEED_WINDOW = dt.timedelta(days=30)
 FEED_MAX_ENTRIES = 500  # 30 daily digests of the largest size, and their notices
@@ -142,6 +147,22 @@ def _reader_find(key: str, now: dt.datetime) -> tuple[FeedReader, _FeedState] | 
     pk, email, feed_key, confirmed_at, last, count, changed, newest = row
     reader = FeedReader(pk, email, feed_key, _as_datetime(confirmed_at) or now)
     return reader, _FeedState(last, count, _as_datetime(changed), _as_datetime(newest))
+
+
+def _reader_lookup(key: str, now: dt.datetime) -> tuple[FeedReader, _FeedState] | None:
+    """_reader_find, kept FEED_LOOKUP_SECONDS in the cache: a poll then costs no query.
+
+    Only what a key opens is kept, never a miss: a stream of forged keys fills no cache.
+    """
+    if not FEED_KEY_PATTERN.fullmatch(key):
+        return None
+    cache_key = feed_lookup_cache_key(key)
+    found: tuple[FeedReader, _FeedState] | None = cache.get(cache_key)
+    if found is None:
+        found = _reader_find(key, now)
+        if found is not None:
+            cache.set(cache_key, found, FEED_LOOKUP_SECONDS)
+    return found
 
 
 def _as_datetime(value: object) -> dt.datetime | None:
@@ -379,7 +400,7 @@ def reader_feed_urls(*, subscriber_id: int) -> dict[str, str] | None:
 def reader_feed(request: HttpRequest, feed_key: str, fmt: str = ATOM) -> HttpResponse:
     """A reader's private feed (Atom or JSON Feed); the same 404 for any key that opens nothing."""
     now = timezone.now()
-    found = _reader_find(feed_key, now) if fmt in FORMATS else None
+    found = _reader_lookup(feed_key, now) if fmt in FORMATS else None
     if found is None:
         return _not_found()
     subscriber, state = found

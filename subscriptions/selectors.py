@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, cast
 
@@ -17,6 +18,15 @@ DELIVERABLE = (Subscriber.Status.ACTIVE,)
 FEED_READABLE = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
 # What subscriber_feed_key_ensure makes (secrets.token_urlsafe): anything else is never looked up.
 FEED_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+# How long the reader a feed key opens is kept in the cache, so that a feed reader's poll costs no
+# query: a new key, a new address or a deletion forgets it at once (services), any other change
+# (an unsubscribe, a new digest) shows within this time.
+FEED_LOOKUP_SECONDS = 30
+
+
+def feed_lookup_cache_key(feed_key: str) -> str:
+    """The cache key of what a feed key opens (hashed: the key itself is a secret)."""
+    return "subscriptions:feed-reader:" + hashlib.sha256(feed_key.encode()).hexdigest()
 
 
 def subscriber_list_deliverable() -> QuerySet[Subscriber]:

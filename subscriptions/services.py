@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -42,6 +43,7 @@ from subscriptions.models import (
 )
 from subscriptions.schedule import day_label, first_digest_at
 from subscriptions.seeds import SEEDS_MAX, TITLE_MAX_CHARS, SeedError, SeedInput, author_parse
+from subscriptions.selectors import feed_lookup_cache_key
 from subscriptions.signals import interests_changed, reader_signals_changed
 from subscriptions.tokens import Purpose, token_make
 
@@ -298,8 +300,14 @@ def subscriber_feed_key_ensure(*, subscriber: Subscriber) -> str:
     return subscriber.feed_key
 
 
+def _feed_lookups_forget(*feed_keys: str) -> None:
+    """Forget what these feed keys opened: the next poll looks the key up again."""
+    cache.delete_many([feed_lookup_cache_key(key) for key in feed_keys if key])
+
+
 def subscriber_feed_key_rotate(*, subscriber: Subscriber) -> str:
     """A new private feed key: the old feed address stops working at once."""
+    _feed_lookups_forget(subscriber.feed_key)
     subscriber.feed_key = feed_key_new()
     subscriber.save(update_fields=["feed_key", "updated_at"])
     logger.info("subscriber feed key rotated", extra={"subscriber_id": subscriber.pk})
@@ -372,9 +380,12 @@ def subscriber_email_change_confirm(*, subscriber: Subscriber) -> None:
                 )
             # Its owner just proved they read it: an unconfirmed or ended subscription makes way.
             other.delete()
+            _feed_lookups_forget(other.feed_key)
         Subscriber.objects.filter(pk=subscriber.pk, pending_email=new_email).update(
             email=new_email, pending_email="", updated_at=timezone.now()
         )
+    # The feed's vote links are signed for the address.
+    _feed_lookups_forget(subscriber.feed_key)
     subscriber.refresh_from_db()
 
 
@@ -382,6 +393,7 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
     """Erase the subscriber (address, preferences); only an anonymous count of deletions is kept."""
     with transaction.atomic():
         subscriber.delete()
+        _feed_lookups_forget(subscriber.feed_key)
         stat, _ = SubscriptionStat.objects.get_or_create(
             day=timezone.now().date(), kind=SubscriptionStat.Kind.DELETED
         )

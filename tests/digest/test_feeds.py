@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -21,7 +22,12 @@ from digest.models import Delivery, Issue
 from digest.votes import vote_token_read
 from papers.models import Paper
 from subscriptions.models import Subscriber
-from subscriptions.services import subscriber_feed_key_ensure, subscriber_feed_key_rotate
+from subscriptions.selectors import FEED_LOOKUP_SECONDS
+from subscriptions.services import (
+    subscriber_delete,
+    subscriber_feed_key_ensure,
+    subscriber_feed_key_rotate,
+)
 from tests.factories import PaperFactory, papers_create, reader_create
 from tests.helpers import ATOM_NS, atom_errors, json_feed_errors
 
@@ -38,6 +44,13 @@ def _issue(day: dt.date, *, status: str = Issue.Status.SENT, **fields: Any) -> I
         window_start=start - dt.timedelta(days=1),
         window_end=start,
         **fields,
+    )
+
+
+def _after_the_lookup_expires() -> Any:
+    """The clock moved past the cached lookup of a feed key."""
+    return time_machine.travel(
+        timezone.now() + dt.timedelta(seconds=FEED_LOOKUP_SECONDS + 1), tick=False
     )
 
 
@@ -211,7 +224,8 @@ def test_entry_ids_are_tag_uris_stable_per_delivery_and_paper(
 
     ids = [_text(e, "id") for e in _entries(client.get(_feed_url(reader)).content)]
     _sent(reader, papers_create(1, prefix="2611.9"), days_ago=0.5)
-    ids_later = [_text(e, "id") for e in _entries(client.get(_feed_url(reader)).content)]
+    with _after_the_lookup_expires():
+        ids_later = [_text(e, "id") for e in _entries(client.get(_feed_url(reader)).content)]
 
     assert len(set(ids)) == 2
     host = urlsplit(settings.SITE_URL).hostname
@@ -344,15 +358,55 @@ def test_it_answers_304_to_either_validator(client: Client, reader: Subscriber) 
         assert "private" in by_etag["Cache-Control"]
 
 
-def test_a_new_delivery_changes_the_feed_at_once(client: Client, reader: Subscriber) -> None:
+def test_a_new_delivery_shows_once_the_keys_lookup_expires(
+    client: Client, reader: Subscriber
+) -> None:
     _sent(reader, papers_create(1), days_ago=2)
     first = client.get(_feed_url(reader))
 
     _sent(reader, [PaperFactory.create(title="Fresh today")], days_ago=0.1)
-    again = client.get(_feed_url(reader), HTTP_IF_NONE_MATCH=first["ETag"])
+    # Within the lookup's lifetime a poll costs no query, and still gets the copy it has.
+    assert client.get(_feed_url(reader), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    with _after_the_lookup_expires():
+        again = client.get(_feed_url(reader), HTTP_IF_NONE_MATCH=first["ETag"])
 
     assert again.status_code == 200
     assert _text(_entries(again.content)[0], "title") == "Fresh today"
+
+
+def test_a_poll_within_the_lookups_lifetime_costs_no_query(
+    client: Client, reader: Subscriber, django_assert_max_num_queries: Any
+) -> None:
+    _sent(reader, papers_create(3), days_ago=1)
+    first = client.get(_feed_url(reader))
+
+    with django_assert_max_num_queries(0):
+        again = client.get(_feed_url(reader), HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert again.status_code == 304
+
+
+def test_a_new_feed_address_kills_the_old_one_at_once_even_when_it_was_just_polled(
+    client: Client, reader: Subscriber
+) -> None:
+    old = _feed_url(reader)
+    assert client.get(old).status_code == 200
+
+    subscriber_feed_key_rotate(subscriber=reader)
+
+    assert client.get(old).status_code == 404
+    assert client.get(_feed_url(reader)).status_code == 200
+
+
+def test_a_deleted_reader_s_feed_is_gone_at_once_even_when_it_was_just_polled(
+    client: Client, reader: Subscriber
+) -> None:
+    url = _feed_url(reader)
+    assert client.get(url).status_code == 200
+
+    subscriber_delete(subscriber=reader)
+
+    assert client.get(url).status_code == 404
 
 
 def test_a_polled_feed_costs_one_query(
