@@ -213,7 +213,7 @@ def _targets(folder: Path) -> list[Target]:
         ),
         Target("subscribe-sent", reverse("subscriptions:subscribe-sent"), shows="Check your inbox"),
         Target("confirm", _link(pending, Purpose.CONFIRM), shows="Confirm your subscription"),
-        Target("manage", manage, shows="Your preferences"),
+        Target("manage", manage, shoot=True, shows="Your preferences"),
         Target(
             "manage-errors",
             manage,
@@ -234,7 +234,12 @@ def _targets(folder: Path) -> list[Target]:
             reverse("digest:signals-reset", args=[manage_token]),
             shows="Reset your personalization?",
         ),
-        Target("history", reverse("digest:history", args=[manage_token]), shows="Your papers"),
+        Target(
+            "history",
+            reverse("digest:history", args=[manage_token]),
+            shoot=True,
+            shows="Your papers",
+        ),
         Target("unsubscribe", _link(ada, Purpose.UNSUBSCRIBE), shows="Unsubscribe"),
         Target(
             "delete",
@@ -288,6 +293,16 @@ def _targets(folder: Path) -> list[Target]:
             admin("subscriptions_subscriber_change", ada.pk),
             admin=True,
             shows="Change subscriber",
+        ),
+        Target(
+            "admin-channel-list", admin("digest_channel_changelist"), admin=True, shows="channel"
+        ),
+        Target(
+            "admin-channel-add",
+            admin("digest_channel_add"),
+            admin=True,
+            shoot=True,
+            shows="Add papers like these",
         ),
         Target("digest-email", html=_digest_email_html(issue, ranked), shows=title),
         Target("confirmation-email", html=confirmation, shows="Confirm my subscription"),

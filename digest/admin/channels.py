@@ -53,6 +53,7 @@ class ChannelAdminForm(forms.ModelForm, PreferencesForm):
     url = forms.CharField(
         max_length=500,
         label="URL",
+        widget=forms.TextInput(attrs={"class": "vURLField"}),
         help_text="The webhook's address, as Slack or Discord shows it (https only).",
     )
     seeds = SeedIdsField(
