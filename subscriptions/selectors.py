@@ -116,8 +116,12 @@ def subscriber_timezones_in_use() -> list[str]:
 
 
 def subscriber_status_counts() -> list[tuple[str, str, int]]:
-    """(status, label, count) for every status, in one query over all subscribers."""
-    found = dict(Subscriber.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    """(status, label, count) for every status, in one query over all subscribers.
+
+    Team channels are not counted: they are listed under Digest → Channels.
+    """
+    people = Subscriber.objects.exclude(via=Subscriber.Via.CHANNEL).order_by()
+    found = dict(people.values_list("status").annotate(n=Count("pk")))
     return [(value, label, found.get(value, 0)) for value, label in Subscriber.Status.choices]
 
 

@@ -252,6 +252,7 @@ def test_the_subscribers_admin_does_not_list_channels(
 
     assert reader.email in listing.content.decode()
     assert listing.context["cl"].result_count == 1
+    assert dict((v, n) for v, _, n in listing.context["status_counts"])["active"] == 1
     assert change.redirect_chain  # "doesn't exist", back to the list
 
 
