@@ -134,6 +134,8 @@ def tracking_received(
 
 # What a provider's parser or validator raises on a body that is not what it expects.
 _MALFORMED_BODY_ERRORS = (
+    # JSON nested thousands of levels deep: json.loads recurses once a level.
+    RecursionError,
     ValueError,
     LookupError,
     TypeError,
@@ -178,6 +180,10 @@ class _RefusingWebhookMixin(AnymailCoreWebhookView):
             raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook") from error
 
     def parse_events(self, request: HttpRequest) -> list[Any]:
+        # NUL has no place in a tracking event, and PostgreSQL cannot store or even compare it
+        # (an event's message id is looked up in the ledger): refused, whether raw or escaped.
+        if b"\x00" in request.body or b"\\u0000" in request.body:
+            raise AnymailWebhookValidationFailure(f"Malformed {self.esp_name} webhook: NUL")
         try:
             return list(super().parse_events(request))
         except _MALFORMED_BODY_ERRORS as error:

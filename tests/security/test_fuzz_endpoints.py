@@ -23,7 +23,6 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from subscriptions.models import Subscriber
-from subscriptions.services import subscriber_feed_key_ensure
 from subscriptions.tokens import Purpose, token_make
 from subscriptions.webhooks import urlpatterns as webhook_patterns
 from tests.factories import PaperFactory, SubscriberFactory
@@ -149,9 +148,6 @@ def site() -> dict[str, Any]:
     subscriber = SubscriberFactory.create(
         email="reader@example.org", categories=["cs.CV"], pending_email="new@example.org"
     )
-    # The manage page's first view makes the reader's feed key (by design: see
-    # tests/subscriptions/test_manage.py); made here, a GET of it changes nothing more.
-    subscriber_feed_key_ensure(subscriber=subscriber)
     tokens = {
         purpose: token_make(
             subscriber_id=subscriber.pk,
@@ -318,6 +314,39 @@ def browser_client(settings: Any) -> tuple[Client, str]:
     client = Client(enforce_csrf_checks=True)
     form_page = client.get("/subscribe/", secure=True)
     return client, form_page.cookies[settings.CSRF_COOKIE_NAME].value
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", "latin-1", "utf-32", "cp1252"])
+@pytest.mark.parametrize(
+    "form",
+    ["subscribe", "manage", "manage-pause", "manage-feed", "manage-via", "unsubscribe", "admin"],
+)
+def test_a_form_in_a_charset_other_than_utf_8_is_refused_with_400_and_stores_nothing(
+    site: dict[str, Any], browser_client: tuple[Client, str], form: str, charset: str
+) -> None:
+    client, csrf = browser_client
+    tokens = site["tokens"]
+    url = {
+        "subscribe": "/subscribe/",
+        "manage": f"/manage/{tokens[Purpose.MANAGE]}/",
+        "manage-pause": f"/manage/{tokens[Purpose.MANAGE]}/pause/",
+        "manage-feed": f"/manage/{tokens[Purpose.MANAGE]}/feed/",
+        "manage-via": f"/manage/{tokens[Purpose.MANAGE]}/via/",
+        "unsubscribe": f"/unsubscribe/{tokens[Purpose.UNSUBSCRIBE]}/",
+        "admin": "/admin/login/",
+    }[form]
+    before = stored_state()
+
+    response = client.post(
+        url,
+        data=urlencode({"csrfmiddlewaretoken": csrf, "email": "ada@example.org", "via": "feed"}),
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+        secure=True,
+    )
+
+    assert response.status_code == 400, (url, response.status_code)
+    assert "UTF-8" in response.content.decode()
+    _assert_unchanged(before, response, f"POST {url} in {charset}")
 
 
 @settings(FUZZ, max_examples=30)
@@ -530,3 +559,55 @@ def test_a_webhook_takes_only_posts(
     allowed = (200, 404, 405) if (provider, method) == ("unisender_go", "GET") else (404, 405)
     assert response.status_code in allowed
     _assert_unchanged(before, response, f"{method} webhook")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_webhook_body_nested_thousands_deep_is_refused_and_stores_nothing(
+    client: Client, site: dict[str, Any], settings: Any, provider: str
+) -> None:
+    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}
+    before = stored_state()
+    for body in ("[" * 5_000 + "]" * 5_000, '{"a":' * 5_000 + "1" + "}" * 5_000):
+        response = client.generic(
+            "POST",
+            f"/anymail/{provider}/tracking/",
+            body.encode(),
+            content_type="application/json",
+            secure=True,
+            **basic_auth(WEBHOOK_SECRET),
+        )
+        assert response.status_code in (400, 404), (provider, response.status_code)
+    _assert_unchanged(before, response, f"deeply nested POST to {provider}")
+
+
+@pytest.mark.parametrize("nul", ["\x00", "\\u0000"])
+def test_a_webhook_with_nul_in_a_message_id_is_refused_and_stores_nothing(
+    client: Client, site: dict[str, Any], settings: Any, nul: str
+) -> None:
+    """A Postmark delivery event whose MessageID holds NUL (which PostgreSQL cannot compare)."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": WEBHOOK_SECRET}
+    event = {
+        "RecordType": "Delivery",
+        "ServerID": 23,
+        "MessageStream": "outbound",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Recipient": site["subscriber"].email,
+        "Tag": "digest",
+        "DeliveredAt": "2026-11-20T09:00:00Z",
+        "Details": "Test delivery webhook details",
+        "Metadata": {"delivery": "1"},
+    }
+    body = json.dumps(event).replace("883953f4-6105", "883953f4" + nul + "6105")
+    before = stored_state()
+
+    response = client.generic(
+        "POST",
+        "/anymail/postmark/tracking/",
+        body.encode(),
+        content_type="application/json",
+        secure=True,
+        **basic_auth(WEBHOOK_SECRET),
+    )
+
+    assert response.status_code == 400
+    _assert_unchanged(before, response, "POST with NUL in a message id")
