@@ -334,9 +334,3 @@ def history_read(
             if first is None or sent_at < first:
                 reader.first_sent[arxiv_id] = sent_at
     return history
-
-
-def papers_sent(*, readers: Q, except_issue_id: int, now: dt.datetime) -> dict[int, set[str]]:
-    """The papers each of these readers was sent (or is being sent) lately by other issues."""
-    history = history_read(readers=readers, except_issue_id=except_issue_id, now=now)
-    return defaultdict(set, {reader: h.sent for reader, h in history.items()})

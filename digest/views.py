@@ -143,6 +143,7 @@ def _reader_copy_assemble(found: ReaderCopy) -> EmailParts:
         ),
         vote_urls=_copy_vote_urls(found),
         signals_url=reverse("digest:signals", kwargs={"token": manage}),
+        history_url=reverse("digest:history", kwargs={"token": manage}),
         view_url="",  # this page is the browser's copy
         intro=f"Your {kind} of {day.day} {day:%B %Y}, as it was sent to you.",
     )

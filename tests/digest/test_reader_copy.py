@@ -502,3 +502,16 @@ def test_a_weekly_copy_says_so(client: Client) -> None:
 
     assert "Your weekly digest of 24 November 2026" in html.unescape(page.content.decode())
     assert _SHOWN_IDS.findall(html.unescape(page.content.decode())) == papers
+
+
+def test_the_copys_your_papers_link_opens_the_readers_papers_not_their_signals(
+    client: Client, sent: dict[str, Delivery]
+) -> None:
+    page = html.unescape(_get(client, _copy_path(_mail_to(ADA)[0])).content.decode())
+
+    (papers,) = re.findall(r'href="([^"]+)"[^>]*>Your papers</a>', page)
+    manage = token_make(
+        subscriber_id=sent["ada"].subscriber_id, address=ADA, purpose=Purpose.MANAGE
+    )
+    assert papers == reverse("digest:history", kwargs={"token": manage})
+    assert "Your papers" in _get(client, papers).content.decode()
