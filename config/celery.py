@@ -23,4 +23,9 @@ app.conf.beat_schedule = {
     },
     # Digests: build the day's issue, make due the readers whose local hour has come, send.
     "digest-tick-hourly": {"task": "digest.tasks.tick", "schedule": crontab(minute=0)},
+    # The ledger stays small: old issues' rows folded into their figures, then deleted in batches.
+    "ledger-prune-nightly": {
+        "task": "digest.tasks.ledger_prune",
+        "schedule": crontab(minute=45, hour=3),
+    },
 }

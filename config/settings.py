@@ -318,6 +318,9 @@ PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
 # A claim older than this is taken to be a crashed batch's,
 # and its deliveries go back to the queue.
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)
+# Full delivery rows are kept this many days (at least the 60 that "never twice" looks back); older
+# sent issues keep only their figures (digest.retention, nightly).
+PAPERBOY_DELIVERY_RETENTION_DAYS = env.int("PAPERBOY_DELIVERY_RETENTION_DAYS", default=90)
 # An issue pauses itself when at least this share of its last sends failed (over 50 or more).
 PAPERBOY_PAUSE_ERROR_RATE = env.float("PAPERBOY_PAUSE_ERROR_RATE", default=0.2)
 # "More like this / Less like this" links under each paper of a digest; the reader's ranking learns

@@ -12,6 +12,7 @@ class DigestConfig(AppConfig):
         # modules import models.
         from anymail.signals import tracking
 
+        from digest import retention  # noqa: F401 (registers its system check)
         from digest.receivers import (
             export_collect_feed,
             export_collect_paper_clicks,

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
-from digest.selectors import issue_readers
+from digest.selectors import issue_counts_live, issue_readers
 from subscriptions.models import Subscriber
 from subscriptions.selectors import subscriber_list_deliverable
 
@@ -285,9 +285,27 @@ def issues_close(*, now: dt.datetime) -> int:
         .exclude(in_flight)
         .values_list("pk", flat=True)
     )
-    return Issue.objects.filter(pk__in=list(done)).update(
+    closing = list(done)
+    closed = Issue.objects.filter(pk__in=closing).update(
         status=IssueStatus.SENT, sent_at=now, updated_at=now
     )
+    # The issue list reads a sent issue's kept figures (refreshed nightly by digest.retention).
+    issue_counts_keep(issue_ids=closing)
+    return closed
+
+
+def issue_counts_keep(*, issue_ids: list[int]) -> int:
+    """Keep the figures of these sent issues on them, for the issue list; how many were kept.
+
+    Called when issues close and nightly while opens, clicks and bounces still arrive: the
+    list of issues then reads a row per issue instead of counting millions of deliveries.
+    """
+    kept = 0
+    for issue in Issue.objects.filter(pk__in=issue_ids, rows_pruned_at__isnull=True):
+        issue.counts_kept = issue_counts_live(issue_id=issue.pk)
+        issue.save(update_fields=["counts_kept", "updated_at"])
+        kept += 1
+    return kept
 
 
 # Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.

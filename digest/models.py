@@ -48,6 +48,11 @@ class Issue(models.Model):
     built_at = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The delivery figures (digest.selectors.issue_counts) of a sent issue, kept when it closes,
+    # refreshed nightly while late events arrive, and for ever once the ledger's rows of the
+    # issue are pruned (rows_pruned_at) after PAPERBOY_DELIVERY_RETENTION_DAYS (digest.retention).
+    counts_kept = models.JSONField(null=True, blank=True, editable=False)
+    rows_pruned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,9 +147,17 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["issue", "status"]),
+            # The claim's order (an issue's queued rows by id) is read off this index, so a
+            # batch's claim costs the same at a million queued rows as at a thousand; the
+            # per-issue counts use it too.
+            models.Index(fields=["issue", "status", "id"], name="delivery_issue_status_id"),
             models.Index(fields=["subscriber", "created_at"]),
             models.Index(fields=["status", "claimed_at"]),
+            # A batch reads its readers, profiles and history joined through its claim: without
+            # this, each of those reads scans the whole ledger. Only rows in flight hold a claim.
+            models.Index(
+                fields=["claim"], name="delivery_claim", condition=models.Q(claim__isnull=False)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -234,7 +247,10 @@ class PaperClick(models.Model):
     subscriber = models.ForeignKey(
         "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="paper_clicks"
     )
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="paper_clicks")
+    # The digest it came from; the click is the reader's signal and outlives the ledger's row.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="paper_clicks"
+    )
     arxiv_id = models.CharField(max_length=40)
     clicked_at = models.DateTimeField()  # the provider's time of the click
     created_at = models.DateTimeField(auto_now_add=True)

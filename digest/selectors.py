@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,20 @@ ISSUE_LIST_COUNTS: dict[str, Q | None] = {
     "bounced": Q(bounced_at__isnull=False),
     "complained": Q(complained_at__isnull=False),
 }
+# Every figure of issue_counts, in its order.
+ISSUE_COUNT_NAMES = (
+    "due",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "skipped",
+    "delivered",
+    "opened",
+    "clicked",
+    "bounced",
+    "complained",
+)
 # Readers of one issue must all get the same issue: once it goes out, its pins, hides and note stay.
 FROZEN_STATUSES = (IssueStatus.SENDING, IssueStatus.SENT)
 _FROZEN_MEMO = "_digest_issue_is_frozen"
@@ -204,9 +219,17 @@ def issue_counts(*, issue: Issue) -> dict[str, int]:
     """The issue's delivery figures, by name.
 
     due, queued, sending, sent, failed and skipped count the ledger's rows; delivered, opened,
-    clicked, bounced and complained count the provider's events.
+    clicked, bounced and complained count the provider's events. An issue whose rows were
+    pruned (digest.retention) gives the figures kept when they were.
     """
-    rows = Delivery.objects.filter(issue=issue).aggregate(
+    if issue.rows_pruned_at is not None and issue.counts_kept is not None:
+        return {name: int(issue.counts_kept.get(name, 0)) for name in ISSUE_COUNT_NAMES}
+    return issue_counts_live(issue_id=issue.pk)
+
+
+def issue_counts_live(*, issue_id: int) -> dict[str, int]:
+    """The issue's figures counted over its ledger rows now (see issue_counts)."""
+    rows = Delivery.objects.filter(issue_id=issue_id).aggregate(
         due=Count("id"),
         queued=Count("id", filter=Q(status=DeliveryStatus.QUEUED)),
         sending=Count("id", filter=Q(status=DeliveryStatus.SENDING)),
@@ -222,23 +245,34 @@ def issue_counts(*, issue: Issue) -> dict[str, int]:
     return {key: int(value or 0) for key, value in rows.items()}
 
 
-def issue_counts_by_id(*, issue_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{issue id: {"due": …, "sent": …, … "complained": …}} for these issues, in one grouped query.
+def issue_counts_by_id(*, issues: Sequence[Issue]) -> dict[int, dict[str, int]]:
+    """{issue id: {"due": …, "sent": …, … "complained": …}} for these issues, in one query at most.
 
-    Only the listed page's issues are counted (over the ledger's issue index), never the whole
-    ledger: a join annotated onto the changelist's queryset would also weigh on its COUNT(*) and
-    date queries, over every delivery ever made.
+    Sent issues give the figures they keep (refreshed nightly, digest.retention); only the
+    others, the few still going out, are counted, over the ledger's issue index: never the whole
+    ledger (a join annotated onto the changelist's queryset would also weigh on its COUNT(*) and
+    date queries, over every delivery ever made).
     """
-    rows = (
-        Delivery.objects.filter(issue_id__in=issue_ids)
-        .order_by()
-        .values("issue_id")
-        .annotate(
-            **{name: Count("id", filter=condition) for name, condition in ISSUE_LIST_COUNTS.items()}
+    found: dict[int, dict[str, int]] = {
+        issue.pk: {name: int(issue.counts_kept.get(name, 0)) for name in ISSUE_LIST_COUNTS}
+        for issue in issues
+        if issue.counts_kept is not None
+    }
+    counted = [issue.pk for issue in issues if issue.pk not in found]
+    if counted:
+        rows = (
+            Delivery.objects.filter(issue_id__in=counted)
+            .order_by()
+            .values("issue_id")
+            .annotate(
+                **{
+                    name: Count("id", filter=condition)
+                    for name, condition in ISSUE_LIST_COUNTS.items()
+                }
+            )
         )
-    )
-    found = {row.pop("issue_id"): row for row in rows}
-    return {pk: found.get(pk, dict.fromkeys(ISSUE_LIST_COUNTS, 0)) for pk in issue_ids}
+        found.update({row.pop("issue_id"): row for row in rows})
+    return {issue.pk: found.get(issue.pk, dict.fromkeys(ISSUE_LIST_COUNTS, 0)) for issue in issues}
 
 
 def issue_delivery_count(*, issue: Issue) -> int:

@@ -16,7 +16,16 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from digest import ledger, profiles, selectors, sending, services, transport, vectors
+from digest import (
+    ledger,
+    profiles,
+    retention,
+    selectors,
+    sending,
+    services,
+    transport,
+    vectors,
+)
 from digest.models import Issue
 from papers.models import Paper
 from subscriptions.emails import TransientSendError
@@ -91,6 +100,17 @@ def tick() -> dict[str, int]:
     }
     logger.info("digest tick", extra={**summary, "closed": closed})
     return summary
+
+
+@shared_task(acks_late=True)
+def ledger_prune() -> dict[str, int]:
+    """The nightly pruning of the ledger (digest.retention): figures kept, old rows deleted."""
+    result = retention.ledger_prune(now=timezone.now())
+    return {
+        "issues_kept": result.issues_kept,
+        "rows_deleted": result.rows_deleted,
+        "issues_pruned": result.issues_pruned,
+    }
 
 
 @shared_task(acks_late=True)

@@ -161,7 +161,7 @@ class IssueChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         issues = list(self.result_list)
-        counts = issue_counts_by_id(issue_ids=[issue.pk for issue in issues])
+        counts = issue_counts_by_id(issues=issues)
         for issue in issues:
             issue.counts = counts[issue.pk]
         self.result_list = issues
