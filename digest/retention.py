@@ -86,9 +86,9 @@ def ledger_prune(
         Exists(Delivery.objects.filter(issue=OuterRef("pk")))
     )
     for issue_id in with_rows.order_by("date", "pk").values_list("pk", flat=True):
-        removed, deleted = 0, batch_size
+        removed, deleted, after = 0, batch_size, None
         while deleted == batch_size and (max_batches is None or batches < max_batches):
-            deleted = _batch_delete(issue_id=issue_id, batch_size=batch_size)
+            deleted, after = _batch_delete(issue_id=issue_id, batch_size=batch_size, after=after)
             batches += 1
             removed += deleted
         result.rows_deleted += removed
@@ -107,22 +107,31 @@ def ledger_prune(
     return result
 
 
-def _batch_delete(*, issue_id: int, batch_size: int) -> int:
-    """Delete up to `batch_size` of the issue's rows, in one short transaction; how many.
+def _batch_delete(
+    *, issue_id: int, batch_size: int, after: tuple[str, int] | None
+) -> tuple[int, tuple[str, int] | None]:
+    """Delete up to `batch_size` of the issue's rows, in one short transaction.
 
-    Four statements whatever the batch (the ORM's delete would issue one per hundred rows):
-    the readers' votes and clicks let go of the rows (they outlive them), the seconds-old vote
-    arrivals go with them.
+    Returns how many, and the (status, id) to go on `after`: the rows are taken in the order of
+    the (issue, status, id) index, from where the last batch stopped, so no batch walks again
+    over the index entries of the rows deleted before it. Four statements whatever the batch
+    (the ORM's delete would issue one per hundred rows): the readers' votes and clicks let go of
+    the rows (they outlive them), the seconds-old vote arrivals go with them.
     """
     delivery = Delivery._meta.db_table
+    since, params = "", [issue_id]
+    if after is not None:
+        since, params = " AND (status, id) > (%s, %s)", [issue_id, *after]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {delivery} WHERE issue_id = %s LIMIT %s",  # noqa: S608
-            [issue_id, batch_size],
+            f"SELECT status, id FROM {delivery} WHERE issue_id = %s{since} "  # noqa: S608
+            "ORDER BY status, id LIMIT %s",
+            [*params, batch_size],
         )
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return 0
+        rows = cursor.fetchall()
+        if not rows:
+            return 0, after
+        ids = [row[1] for row in rows]
         listed = ", ".join(["%s"] * len(ids))
         for model in (Vote, PaperClick):
             cursor.execute(
@@ -135,7 +144,7 @@ def _batch_delete(*, issue_id: int, batch_size: int) -> int:
             ids,
         )
         cursor.execute(f"DELETE FROM {delivery} WHERE id IN ({listed})", ids)  # noqa: S608
-    return len(ids)
+    return len(ids), (rows[-1][0], rows[-1][1])
 
 
 @checks.register()
