@@ -15,6 +15,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.warmup import count_parse, warmup_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -315,6 +317,17 @@ PAPERBOY_ISSUE_REQUIRE_APPROVAL = env.bool("PAPERBOY_ISSUE_REQUIRE_APPROVAL", de
 # Digests per batch: by default the provider's batch API limit
 # (see digest.transport.PROVIDER_BATCH).
 PAPERBOY_SEND_BATCH_SIZE = env.int("PAPERBOY_SEND_BATCH_SIZE", default=0)
+# The email provider's limits, kept by every worker on every machine together (through Redis with
+# REDIS_URL; without it each worker process counts alone): messages per second, and per UTC day
+# (0: no limit). Feed-only readers and team channels do not count: they are not the provider's.
+PAPERBOY_SEND_RATE = count_parse("PAPERBOY_SEND_RATE", env.str("PAPERBOY_SEND_RATE", default=""))
+PAPERBOY_SEND_DAILY_CAP = count_parse(
+    "PAPERBOY_SEND_DAILY_CAP", env.str("PAPERBOY_SEND_DAILY_CAP", default="")
+)
+# An IP's warm-up: "2026-12-01:1000,2000,5000,10000" caps each day from that date on (and the days
+# before it at the first cap); after the last, PAPERBOY_SEND_DAILY_CAP applies. Checked here, once.
+PAPERBOY_SEND_WARMUP = env.str("PAPERBOY_SEND_WARMUP", default="")
+warmup_parse(PAPERBOY_SEND_WARMUP)
 # A claim older than this is taken to be a crashed batch's,
 # and its deliveries go back to the queue.
 PAPERBOY_CLAIM_TIMEOUT_MINUTES = env.int("PAPERBOY_CLAIM_TIMEOUT_MINUTES", default=15)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from digest.models import Delivery, DeliveryStatus, Issue, IssueKind, IssueStatus
 from digest.selectors import issue_counts_live, issue_readers
@@ -251,6 +251,23 @@ def delivery_record(*, claim: uuid.UUID, outcomes: Sequence[Outcome], now: dt.da
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+def delivery_release(*, claim: uuid.UUID, delivery_ids: Sequence[int], now: dt.datetime) -> int:
+    """Give rows a batch holds back to the queue untried (a sending limit held them); rows given.
+
+    Their claim never reached the provider, so it does not count as an attempt.
+    """
+    if not delivery_ids:
+        return 0
+    held = Delivery.objects.filter(pk__in=delivery_ids, claim=claim, status=DeliveryStatus.SENDING)
+    return held.update(
+        status=DeliveryStatus.QUEUED,
+        claim=None,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        updated_at=now,
+    )
 
 
 def deliveries_recover_stuck(*, now: dt.datetime) -> tuple[int, int]:

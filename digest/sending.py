@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from digest import ledger, transport
+from digest import ledger, send_limits, transport
 from digest.copies import copy_token_make
 from digest.ledger import Claimed, Outcome, SentHistory
 from digest.models import DeliveryStatus, Issue
@@ -36,7 +36,7 @@ from digest.ranking import CandidatePool, interests_facets
 from digest.render import IssueFrame, Pick, authors_line, issue_frame_build, issue_heading
 from digest.selectors import issue_papers
 from digest.services import issue_pause
-from digest.transport import ChannelTarget, DigestItem, OutgoingDigest
+from digest.transport import ChannelTarget, DigestItem, Handover, OutgoingDigest
 from digest.vectors import papers_vectors, vectors_get
 from digest.votes import VOTE_LESS, VOTE_MORE, vote_tokens_make
 from papers.models import Paper
@@ -179,6 +179,11 @@ class BatchResult:
     paused: bool = False
     # Set when the provider or the network failed and attempts are left.
     retry: BatchRetry | None = None
+    # Deliveries a sending limit held back: given back to the queue untried, no attempt spent.
+    held: int = 0
+    capped: bool = False  # the day's cap is used up: the rest go out the next UTC day
+    # The rate's turn was further than the batch may hold its claim: seconds before a new batch.
+    wait: float | None = None
 
 
 def deliveries_send_batch(
@@ -191,19 +196,28 @@ def deliveries_send_batch(
     """Claim (or, with `claim`, take back for a retry) a batch of an issue's deliveries; send it.
 
     When the provider or the network failed and attempts are left, the result's `retry` holds
-    the claim to retry under; the rows not yet sent stay claimed meanwhile.
+    the claim to retry under; the rows not yet sent stay claimed meanwhile. Emails the sending
+    limits (digest.send_limits) hold back go back to the queue, as the result says.
     """
     now = now or timezone.now()
-    size = batch_size or transport.batch_size_default()
+    if claim is None and send_limits.daily_cap_reached(now=now):
+        # Nothing is claimed, so no attempt is spent; the hourly tick queues the issue's batches
+        # again, and the first one of the next UTC day sends them.
+        logger.info("digest batch held: daily cap reached", extra={"issue": issue_id})
+        return BatchResult(capped=True)
+    size = send_limits.batch_size_fit(batch_size or transport.batch_size_default())
+    wait_until = send_limits.claim_wait_deadline()
     claim, claimed = _batch_claim(issue_id=issue_id, size=size, claim=claim, now=now)
     result = BatchResult(claimed=len(claimed))
     if not claimed:
         return result
     context = issue_context(issue_id=issue_id, now=now)
-    outcomes, result.retry = _batch_hand_over(
-        context=context, claim=claim, claimed=claimed, now=now
+    outcomes, result.retry, grant, held = _batch_hand_over(
+        context=context, claim=claim, claimed=claimed, now=now, wait_until=wait_until
     )
     ledger.delivery_record(claim=claim, outcomes=outcomes, now=now)
+    if held:
+        _batch_release(result=result, claim=claim, held=held, grant=grant, now=now)
     if result.retry is not None:
         logger.warning(
             "digest batch will retry", extra={"issue": issue_id, "error": result.retry.reason}
@@ -223,9 +237,17 @@ def _batch_claim(
 
 
 def _batch_hand_over(
-    *, context: IssueContext, claim: uuid.UUID, claimed: Sequence[Claimed], now: dt.datetime
-) -> tuple[list[Outcome], BatchRetry | None]:
-    """Each claimed reader's digest assembled and handed to the transport: outcomes, any retry."""
+    *,
+    context: IssueContext,
+    claim: uuid.UUID,
+    claimed: Sequence[Claimed],
+    now: dt.datetime,
+    wait_until: float,
+) -> tuple[list[Outcome], BatchRetry | None, send_limits.SendGrant, list[OutgoingDigest]]:
+    """Each claimed reader's digest assembled and handed to the transport.
+
+    Returns the outcomes, any retry, what the sending limits granted, and the digests they held.
+    """
     readers, targets, outcomes = _readers_reread(claim, claimed)
     digests = _digests_assemble(
         context=context,
@@ -236,16 +258,72 @@ def _batch_hand_over(
         outcomes=outcomes,
         now=now,
     )
-    handover = transport.digests_send(issue_id=context.issue.pk, digests=digests)
+    handover, grant, held = _digests_send_limited(
+        issue_id=context.issue.pk, digests=digests, now=now, wait_until=wait_until
+    )
     outcomes += handover.outcomes
     if handover.transient_error is None:
-        return outcomes, None
+        return outcomes, None, grant, held
     retry = _retry_or_give_up(
         claim=claim, reason=handover.transient_error, unsent=handover.unsent, outcomes=outcomes
     )
     if retry is not None and handover.retry_after is not None:
         retry = BatchRetry(retry.claim, retry.reason, retry_after=handover.retry_after)
-    return outcomes, retry
+    return outcomes, retry, grant, held
+
+
+def _digests_send_limited(
+    *, issue_id: int, digests: Sequence[OutgoingDigest], now: dt.datetime, wait_until: float
+) -> tuple[Handover, send_limits.SendGrant, list[OutgoingDigest]]:
+    """Hand the digests over, the emails within the provider's limits; what the limits held back.
+
+    The rest (feeds, team channels) go first, so that the emails go to the provider right after
+    their tokens were taken.
+    """
+    limited = [d for d in digests if send_limits.counts(d.via)]
+    others = [d for d in digests if not send_limits.counts(d.via)]
+    handover = transport.digests_send(issue_id=issue_id, digests=others) if others else Handover()
+    grant = send_limits.send_tokens_take(count=len(limited), now=now, wait_until=wait_until)
+    if grant.count:
+        emails = transport.digests_send(issue_id=issue_id, digests=limited[: grant.count])
+        # The provider's trouble left some untaken: their tokens of the day go back.
+        send_limits.send_tokens_return(count=len(emails.unsent), now=now)
+        handover = _handover_join(handover, emails)
+    return handover, grant, limited[grant.count :]
+
+
+def _handover_join(first: Handover, second: Handover) -> Handover:
+    """Two hand-overs of one batch as one: every outcome, every trouble, the longest wait."""
+    errors = [e for e in (first.transient_error, second.transient_error) if e]
+    waits = [w for w in (first.retry_after, second.retry_after) if w is not None]
+    return Handover(
+        [*first.outcomes, *second.outcomes],
+        "; ".join(errors) or None,
+        [*first.unsent, *second.unsent],
+        max(waits) if waits else None,
+    )
+
+
+def _batch_release(
+    *,
+    result: BatchResult,
+    claim: uuid.UUID,
+    held: Sequence[OutgoingDigest],
+    grant: send_limits.SendGrant,
+    now: dt.datetime,
+) -> None:
+    """Give the digests a sending limit held back to the queue, and say why in `result`."""
+    result.held = ledger.delivery_release(
+        claim=claim, delivery_ids=[d.claimed.delivery_id for d in held], now=now
+    )
+    result.capped = grant.capped
+    # Held for no reason of the day or the rate's turn (more than the rate was claimed, by a retry
+    # after the rate was lowered): a new batch takes them at once.
+    result.wait = grant.retry_after if grant.retry_after is not None or grant.capped else 0.0
+    logger.info(
+        "digest batch held by the sending limits",
+        extra={"held": result.held, "capped": grant.capped, "wait": grant.retry_after},
+    )
 
 
 def _batch_conclude(*, result: BatchResult, issue: Issue, outcomes: Sequence[Outcome]) -> None:

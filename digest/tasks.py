@@ -21,6 +21,7 @@ from digest import (
     profiles,
     retention,
     selectors,
+    send_limits,
     sending,
     services,
     transport,
@@ -50,6 +51,11 @@ def retry_delay(attempt: int) -> float:
 def send_batch(self: Task[Any, Any], issue_id: int, claim: str | None = None) -> dict[str, int]:
     """Claim one batch of an issue's deliveries (or take back `claim` to retry it) and send it."""
     result = sending.deliveries_send_batch(issue_id=issue_id, claim=UUID(claim) if claim else None)
+    if result.wait is not None:
+        # The rate's turn was further than a claim may wait: the rows went back to the queue, and
+        # a new batch takes them then (not a retry: they spent no attempt). The day's cap sets no
+        # wait: the hourly tick queues the issue again, so nothing spins until the next UTC day.
+        send_batch.apply_async(args=(issue_id,), countdown=max(result.wait, 1.0))
     if result.retry is not None:
         retries = getattr(self.request, "retries", 0)
         raise self.retry(
@@ -65,12 +71,14 @@ def send_batch(self: Task[Any, Any], issue_id: int, claim: str | None = None) ->
         "sent": result.sent,
         "failed": result.failed,
         "skipped": result.skipped,
+        "held": result.held,
     }
 
 
 def batches_enqueue(*, issue_ids: Iterable[int]) -> int:
     """Queue enough batch tasks for every queued delivery of these issues; how many were queued."""
-    size = transport.batch_size_default()
+    # As big as the batches will claim: with a rate, a batch claims at most the rate.
+    size = send_limits.batch_size_fit(transport.batch_size_default())
     total = 0
     for issue_id in issue_ids:
         count = math.ceil(selectors.delivery_count_queued(issue_id=issue_id) / size)

@@ -20,13 +20,14 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from digest import services
+from digest import send_limits, services
 from digest.admin.issue_curation import (
     CANDIDATE_SORT_PARAM,
     IssueCurationAdmin,
@@ -40,6 +41,7 @@ from digest.selectors import (
     ISSUE_LIST_COUNTS,
     Candidate,
     VoteCounts,
+    delivery_count_queued,
     issue_candidate_list,
     issue_counts,
     issue_counts_by_id,
@@ -284,6 +286,34 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
     return column
 
 
+def limits_lines(status: send_limits.LimitsStatus, queued: int) -> list[tuple[str]]:
+    """What the sending limits do now, a line each: the rate, and today's cap (UTC) with its use."""
+    lines = [f"Sending at most {status.rate:,} messages per second."] if status.rate else []
+    warmup = ""
+    if status.warmup_day is not None:
+        warmup = f" (warm-up day {status.warmup_day[0]} of {status.warmup_day[1]})"
+    if status.cap is None:
+        lines.append("No daily sending cap.")
+    elif status.sent_today is None:
+        lines.append(
+            f"Daily sending cap{warmup}: {status.cap:,} today (UTC); how many went is unknown: "
+            "the limits' store (Redis) cannot be reached."
+        )
+    elif status.sent_today >= status.cap:
+        later = f"; {queued:,} queued go out after 00:00 UTC" if queued else ""
+        lines.append(
+            f"Daily sending cap reached{warmup}: {status.sent_today:,} of {status.cap:,} today "
+            f"(UTC){later}."
+        )
+    else:
+        lines.append(
+            f"Daily sending cap{warmup}: {status.sent_today:,} of {status.cap:,} sent today (UTC)."
+        )
+    if not status.rate:
+        lines.insert(0, "No sending rate: batches go as fast as the provider takes them.")
+    return [(line,) for line in lines]
+
+
 @admin.register(Issue)
 class IssueAdmin(IssueCurationAdmin):
     change_form_template = "admin/digest/issue/change_form.html"
@@ -299,7 +329,7 @@ class IssueAdmin(IssueCurationAdmin):
     fieldsets = [
         (None, {"fields": ["date", "kind", "status", "pause_state"]}),
         ("Editor's note", {"fields": ["note"]}),
-        ("Delivery", {"fields": ["counts_table"]}),
+        ("Delivery", {"fields": ["counts_table", "sending_limits"]}),
         ("Candidates", {"fields": ["window", "new_papers", "quiet", "candidate_list"]}),
         (
             "Record",
@@ -315,6 +345,7 @@ class IssueAdmin(IssueCurationAdmin):
         "status",
         "pause_state",
         "counts_table",
+        "sending_limits",
         "window",
         "new_papers",
         "quiet",
@@ -468,6 +499,14 @@ class IssueAdmin(IssueCurationAdmin):
         provider = self._counts_table(issue, counts, "Provider events", COUNTS_SHOWN[6:])
         return format_html(
             '<div style="display:flex;flex-wrap:wrap;gap:8px 32px">{}{}</div>', ledger, provider
+        )
+
+    @admin.display(description="sending limits")
+    def sending_limits(self, issue: Issue) -> SafeString:
+        status = send_limits.send_limits_status(now=timezone.now())
+        queued = delivery_count_queued(issue_id=issue.pk) if status.cap is not None else 0
+        return format_html_join(
+            "", '<p class="issue-send-limits" style="margin:0">{}</p>', limits_lines(status, queued)
         )
 
     @staticmethod
