@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "anymail",
+    "axes",
     "papers",
     "subscriptions",
     "digest",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a sign-in that django-axes refused into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,6 +120,12 @@ else:
 # The public paper pages are rendered once a minute at most, into this cache
 # (browsers get max-age=60 too).
 PAPERBOY_PAGE_CACHE = env.bool("PAPERBOY_PAGE_CACHE", default=True)
+
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -302,6 +311,29 @@ PAPERBOY_SIGNUP_LIMIT_PER_IP = env.int("PAPERBOY_SIGNUP_LIMIT_PER_IP", default=2
 PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS = env.int("PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS", default=5)
 # How many proxies in front of the site append to X-Forwarded-For (0: use the connection's address).
 PAPERBOY_TRUSTED_PROXIES = env.int("PAPERBOY_TRUSTED_PROXIES", default=0)
+
+# --- Admin sign-in (django-axes) -----------------------------------------------------------------
+# After this many wrong passwords for one user name, or from one address, sign-in is refused for
+# that name or address until this long after the last attempt (each one in the lock restarts it).
+# 10 leaves room for a few typos and a stale password manager; 10 guesses an hour is nothing against
+# a password the validators accepted, and an hour is short enough not to need an operator.
+# `manage.py axes_reset_username <name>` (or axes_reset_ip <address>) lifts a lock at once.
+PAPERBOY_ADMIN_LOCKOUT_FAILURES = env.int("PAPERBOY_ADMIN_LOCKOUT_FAILURES", default=10)
+PAPERBOY_ADMIN_LOCKOUT_MINUTES = env.int("PAPERBOY_ADMIN_LOCKOUT_MINUTES", default=60)
+AXES_FAILURE_LIMIT = PAPERBOY_ADMIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = PAPERBOY_ADMIN_LOCKOUT_MINUTES / 60  # hours
+# Each name on its own: the user name alone, or the address alone, reaching the limit locks.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The database keeps the count for all web processes alike (the cache may be one per process).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The address the sign-up limits use: X-Forwarded-For only as far as PAPERBOY_TRUSTED_PROXIES says.
+AXES_CLIENT_IP_CALLABLE = "config.signin.signin_client_ip"
+AXES_LOCKOUT_CALLABLE = "config.signin.signin_lockout_response"
+# Every failure is kept (AccessFailureLog), beside the counts and the successful sign-ins, all in
+# the admin; passwords and the CSRF token are masked in the stored form data.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
 # --- Digest ---------------------------------------------------------------------------------
 # The sender's postal address, printed in every digest's footer (anti-spam laws ask for one).

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from subscriptions import services
+from subscriptions.addresses import address_search_term
 from subscriptions.forms import interests_clean, timezone_names
 from subscriptions.models import (
     ARXIV_CATEGORIES,
@@ -130,6 +131,12 @@ class SubscriberAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Addresses come in through sign-up and its double opt-in, never typed in by staff.
         return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Subscriber], search_term: str
+    ) -> tuple[QuerySet[Subscriber], bool]:
+        # Addresses are stored with their domain in ASCII: "bücher.de" finds "xn--bcher-kva.de".
+        return super().get_search_results(request, queryset, address_search_term(search_term))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscriber]:
         # A team channel's reader row is shown and changed with its channel (the digest's admin).

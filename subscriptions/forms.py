@@ -15,6 +15,7 @@ from django.core.validators import EmailValidator
 from django.forms.utils import ErrorDict
 
 from subscriptions import seeds
+from subscriptions.addresses import AddressError, address_normalize
 from subscriptions.models import (
     ARXIV_CATEGORIES,
     DELIVERY_HOUR_DEFAULT,
@@ -53,7 +54,11 @@ def interests_clean(text: str) -> str:
 
 
 class StrictEmailField(forms.EmailField):
-    """An address on one line, at most 254 characters, that Django's validator accepts."""
+    """An address on one line, at most 254 characters, that Django's validator accepts.
+
+    Cleaned to its one spelling (subscriptions.addresses), so that what is stored and counted
+    is the same for every way of writing one mailbox.
+    """
 
     default_validators = [_email_validator]
 
@@ -74,6 +79,19 @@ class StrictEmailField(forms.EmailField):
         # Django accepts IP literals (user@[192.0.2.1]); no reader's mailbox lives at one.
         if "@[" in value:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+    def clean(self, value: Any) -> str:
+        address = super().clean(value)
+        if not address:
+            return ""
+        try:
+            address = address_normalize(address)
+        except AddressError as error:
+            raise forms.ValidationError(str(error), code="invalid") from error
+        # Checked again: an international domain is longer in the ASCII form that is stored.
+        if len(address) > EMAIL_MAX_CHARS:
+            raise forms.ValidationError(self.error_messages["max_length"], code="max_length")
+        return address
 
 
 class _SharedChoices(forms.ChoiceField):

@@ -13,6 +13,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
+from subscriptions.addresses import address_key
+
 
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> bool:
     """Count one attempt for (scope, key); True when it is over the limit for the current window."""
@@ -64,7 +66,7 @@ def signup_mail_claim(*, email: str, now: dt.datetime) -> SignupMailClaim:
     someone asked for it lately, as the per-address limit always did, and the page never
     promises an email the worker then drops.
     """
-    recent_key = f"paperboy:signup-mail:{_digest(email.lower())}"
+    recent_key = f"paperboy:signup-mail:{_digest(address_key(email))}"
     interval = int(SIGNUP_MAIL_INTERVAL.total_seconds())
     if not cache.add(recent_key, now.timestamp(), timeout=interval):
         sent = cache.get(recent_key)
@@ -74,7 +76,7 @@ def signup_mail_claim(*, email: str, now: dt.datetime) -> SignupMailClaim:
         cache.add(recent_key, now.timestamp(), timeout=interval)  # it expired in between
     if rate_limit_hit(
         scope="signup-mail-day",
-        key=email.lower(),
+        key=address_key(email),
         limit=SIGNUP_MAILS_PER_DAY,
         window_seconds=_DAY_SECONDS,
     ):

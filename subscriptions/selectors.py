@@ -9,6 +9,7 @@ from typing import Any, cast
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Lower
 
+from subscriptions.addresses import address_key
 from subscriptions.models import Seed, Subscriber
 from subscriptions.signals import export_collect
 from subscriptions.tokens import Purpose, TokenError, fingerprint_matches, token_read
@@ -35,12 +36,12 @@ def subscriber_list_deliverable() -> QuerySet[Subscriber]:
 
 
 def subscriber_find_by_email(*, email: str) -> Subscriber | None:
-    """The subscriber with this address, whatever its case (by the unique index on lower(email))."""
+    """The subscriber with this address, whatever its spelling or case (by lower(email)'s index)."""
     if not email.strip():  # a team channel has no address: "" finds no one
         return None
     return (
         Subscriber.objects.alias(email_lower=Lower("email"))
-        .filter(email_lower=email.strip().lower())
+        .filter(email_lower=address_key(email))
         .first()
     )
 

@@ -29,6 +29,7 @@ from papers.sources.http import TransientFetchError
 # tasks imports this module as well: each uses the other's functions only when called, never while
 # loading, so either may be imported first.
 from subscriptions import tasks
+from subscriptions.addresses import AddressError, address_key, address_normalize
 from subscriptions.emails import email_build, site_url
 from subscriptions.models import (
     ARXIV_CATEGORIES,
@@ -82,12 +83,6 @@ class Preferences:
     timezone: str = "UTC"
 
 
-def email_normalize(email: str) -> str:
-    """The address as stored: trimmed, its domain lower-case (the local part is the owner's)."""
-    local, _, domain = email.strip().rpartition("@")
-    return f"{local}@{domain.lower()}"
-
-
 def subscriber_link(*, subscriber: Subscriber, purpose: Purpose, address: str | None = None) -> str:
     """The absolute URL of a signed link for this subscriber (to its current address by default)."""
     token = token_make(
@@ -102,7 +97,7 @@ def _locked_by_email(email: str) -> Subscriber | None:
     return (
         Subscriber.objects.select_for_update()
         .alias(email_lower=Lower("email"))
-        .filter(email_lower=email.lower())
+        .filter(email_lower=address_key(email))
         .first()
     )
 
@@ -136,9 +131,10 @@ def subscriber_subscribe(
     preferences (and these arXiv ids as seeds, as many as fit) and get a confirmation email; an
     active or paused subscription is left as it is and its owner gets a link to the manage page
     instead. The email goes out after commit, from the worker, so the response takes the same
-    time either way.
+    time either way. Raises AddressError for an address with no single spelling (the forms
+    refuse those first).
     """
-    email = email_normalize(email)
+    email = address_normalize(email)
     now = timezone.now()
     with transaction.atomic():
         subscriber = _locked_by_email(email)
@@ -344,8 +340,8 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> bool:
 
 def subscriber_email_change_request(*, subscriber: Subscriber, new_email: str) -> None:
     """Store a new address, mail it a link; the old one stays in use until the new is confirmed."""
-    new_email = email_normalize(new_email)
-    if new_email.lower() == subscriber.email.lower():
+    new_email = address_normalize(new_email)
+    if address_key(new_email) == address_key(subscriber.email):
         subscriber.pending_email = ""
     else:
         subscriber.pending_email = new_email
@@ -370,6 +366,11 @@ def subscriber_email_change_send(*, subscriber_id: int) -> bool:
 def subscriber_email_change_confirm(*, subscriber: Subscriber) -> None:
     """Make the pending address the subscription's, or SubscriptionError if it has its own."""
     new_email = subscriber.pending_email
+    try:
+        # A change asked for before addresses were normalized is stored in its one spelling too.
+        spelling = address_normalize(new_email)
+    except AddressError:
+        spelling = new_email  # accepted back then; stored as it was asked for
     with transaction.atomic():
         other = _locked_by_email(new_email)
         if other is not None and other.pk != subscriber.pk:
@@ -382,7 +383,7 @@ def subscriber_email_change_confirm(*, subscriber: Subscriber) -> None:
             other.delete()
             _feed_lookups_forget(other.feed_key)
         Subscriber.objects.filter(pk=subscriber.pk, pending_email=new_email).update(
-            email=new_email, pending_email="", updated_at=timezone.now()
+            email=spelling, pending_email="", updated_at=timezone.now()
         )
     # The feed's vote links are signed for the address.
     _feed_lookups_forget(subscriber.feed_key)

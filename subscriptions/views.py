@@ -30,6 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from kombu.exceptions import OperationalError as BrokerError
 
 from subscriptions import services
+from subscriptions.addresses import address_key
 from subscriptions.forms import (
     EmailChangeForm,
     LessOfForm,
@@ -147,7 +148,9 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
     email = form.cleaned_data["email"]
     if rate_limit_hit(
-        scope="signup-address", key=email.lower(), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS
+        scope="signup-address",
+        key=address_key(email),
+        limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS,
     ):
         # The count is per clock hour (rate_limit_hit's fixed windows): it starts again at :00.
         retry = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)

@@ -85,8 +85,9 @@ def test_make_admin_takes_the_password_from_the_environment(tmp_path: Path) -> N
         *NO_INSTALL, "admin", env=clean_env(tmp_path, DJANGO_SUPERUSER_PASSWORD=password)
     )
     check = (
-        "from django.contrib.auth import authenticate; "
-        f"user = authenticate(username='admin', password='{password}'); "
+        # django-axes' backend counts sign-ins per request: it refuses one without.
+        "from django.contrib.auth import authenticate; from django.http import HttpRequest; "
+        f"user = authenticate(HttpRequest(), username='admin', password='{password}'); "
         "print(user.is_superuser, user.email)"
     )
     logged_in = make(*NO_INSTALL, "manage", f'ARGS=shell -c "{check}"', env=clean_env(tmp_path))

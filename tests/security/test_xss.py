@@ -278,10 +278,11 @@ def test_a_refused_form_echoes_what_was_typed_only_as_text(
 def test_interests_with_markup_are_escaped_in_the_admin(client: Client) -> None:
     vector = "</textarea><script>alert(1)</script><img src=x onerror=alert(1)>"
     subscriber = SubscriberFactory.create(email="reader@example.org", interests=vector)
-    get_user_model().objects.create_superuser(
+    editor = get_user_model().objects.create_superuser(
         "editor", "editor@example.org", "a long passphrase 42"
     )
-    client.login(username="editor", password="a long passphrase 42")
+    # Not client.login: it calls authenticate() without a request, which django-axes refuses.
+    client.force_login(editor)
 
     for url in (
         "/admin/subscriptions/subscriber/",
