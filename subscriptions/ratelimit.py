@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -86,21 +85,12 @@ def signup_mail_claim(*, email: str, now: dt.datetime) -> SignupMailClaim:
     return SignupMailClaim(True)
 
 
-_clients: dict[int, Any] = {}
-
-
 def _redis_count(backend: RedisCache, cache_key: str, ttl: int) -> int:
     """INCR and a first EXPIRE in one round trip (a hot path: a sign-up pays for two counters)."""
     key = backend.make_and_validate_key(cache_key)
-    # Django builds a new redis.Redis (and its table of ~170 reply parsers) for every cache call;
-    # one per connection pool is enough: a client is thread-safe, the pool hands out connections.
-    # (A kept client holds its pool, so the pool's id cannot be reused by another.)
-    # django-stubs leave out RedisCache._cache, Django's private RedisCacheClient.
-    cache_client = backend._cache  # type: ignore[attr-defined]
-    pool = cache_client._get_connection_pool(True)
-    client = _clients.get(id(pool))
-    if client is None:
-        client = _clients[id(pool)] = cache_client.get_client(key, write=True)
+    # django-stubs leave out RedisCache._cache, Django's private RedisCacheClient (the site's,
+    # config.cache, keeps one redis-py client per pool).
+    client = backend._cache.get_client(key, write=True)  # type: ignore[attr-defined]
     pipe = client.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, ttl, nx=True)

@@ -47,7 +47,7 @@ def probe(tmp_path: Path, **overrides: str) -> dict:
 def test_it_uses_redis_for_the_cache_and_the_broker_when_redis_url_is_set(tmp_path: Path) -> None:
     seen = probe(tmp_path, DEBUG="true", REDIS_URL="redis://cache.internal:6380/2")
 
-    assert seen["cache_backend"] == "django.core.cache.backends.redis.RedisCache"
+    assert seen["cache_backend"] == "config.cache.SharedClientRedisCache"
     assert seen["cache_location"] == "redis://cache.internal:6380/2"
     assert seen["broker_url"] == "redis://cache.internal:6380/2"
     assert not (tmp_path / "var" / "celery-broker").exists()
