@@ -40,6 +40,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paperb
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 BATCH = 500
+# Marks the operations that count every row of an issue by design (a million at a million
+# readers): PostgreSQL rightly reads them sequentially when an issue is a tenth of the table.
+# Every other operation must touch a bounded number of rows through an index.
+WHOLE = "[whole issue]"
 PAPERS = '["2611.00001", "2611.00002", "2611.00003", "2611.00004", "2611.00005"]'
 
 
@@ -153,6 +157,11 @@ def operations(now: dt.datetime) -> list[tuple[str, Callable[[], Any]]]:
         )
 
     latest = list(Issue.objects.order_by("-date")[:30])
+    recent_sent = list(
+        Issue.objects.filter(
+            status=IssueStatus.SENT, date__gte=retention.retention_cutoff(now=now)
+        ).values_list("pk", flat=True)
+    )
     return [
         ("tick: make readers due (all already are)", lambda: ledger.deliveries_create_due(now=now)),
         ("tick: recover stuck claims", lambda: ledger.deliveries_recover_stuck(now=now)),
@@ -161,11 +170,18 @@ def operations(now: dt.datetime) -> list[tuple[str, Callable[[], Any]]]:
         ("batch: its readers, through the claim", readers),
         ("batch: their history, through the claim", history),
         (f"batch: record {BATCH} outcomes", record),
-        ("admin: today's issue page figures", lambda: issue_counts(issue=today)),
-        ("admin: the issue list's figures (30)", lambda: issue_counts_by_id(issues=latest)),
+        (f"{WHOLE} admin: the sending issue's page figures", lambda: issue_counts(issue=today)),
         (
-            "nightly: prune (20 batches of 5,000)",
-            lambda: retention.ledger_prune(now=now, max_batches=20),
+            f"{WHOLE} admin: the issue list's figures (30 issues, one still sending)",
+            lambda: issue_counts_by_id(issues=latest),
+        ),
+        (
+            f"{WHOLE} nightly: refresh the figures of the sent issues of 14 days",
+            lambda: ledger.issue_counts_keep(issue_ids=recent_sent),
+        ),
+        (
+            "nightly: prune 20 batches of 5,000 (figures already fresh)",
+            lambda: retention.ledger_prune(now=now, max_batches=20, refresh=False),
         ),
     ]
 
@@ -214,7 +230,9 @@ def measure(now: dt.datetime) -> dict[str, dict[str, Any]]:
                             "scans": _scans(plan["Plan"]),
                         }
                     )
-                seq = any(f"Seq Scan on {ledger_table}" in s for p in plans for s in p["scans"])
+                seq = not name.startswith(WHOLE) and any(
+                    f"Seq Scan on {ledger_table}" in s for p in plans for s in p["scans"]
+                )
                 results[name] = {
                     "ms": round(elapsed, 1),
                     "queries": len(plans),

@@ -118,16 +118,15 @@ class Delivery(models.Model):
 
     Status = DeliveryStatus
 
-    # No index of their own (db_index=False): the indexes below begin with each, and a lone
+    # No index of its own (db_index=False): the indexes below begin with it, and a lone
     # issue_id index misled the planner on a freshly loaded ledger into a claim of a second.
     issue = models.ForeignKey(
         Issue, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
+    # Its own index stays: on a ledger not yet analyzed, the batch's history read takes it (5 ms
+    # at ten million rows) where without it the planner chose a 20-second bitmap scan.
     subscriber = models.ForeignKey(
-        "subscriptions.Subscriber",
-        on_delete=models.CASCADE,
-        related_name="deliveries",
-        db_index=False,
+        "subscriptions.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
     )
     status = models.CharField(
         max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED

@@ -56,11 +56,16 @@ def retention_cutoff(*, now: dt.datetime) -> dt.date:
 
 
 def ledger_prune(
-    *, now: dt.datetime, batch_size: int = PRUNE_BATCH, max_batches: int | None = None
+    *,
+    now: dt.datetime,
+    batch_size: int = PRUNE_BATCH,
+    max_batches: int | None = None,
+    refresh: bool = True,
 ) -> PruneResult:
     """Refresh recent sent issues' figures; keep old ones' for good, then delete their rows.
 
     `max_batches` bounds one run's deletes (the rest waits for the next night); None: all.
+    `refresh` false leaves the recent issues' figures as they are.
     """
     result = PruneResult()
     cutoff = retention_cutoff(now=now)
@@ -69,7 +74,10 @@ def ledger_prune(
         date__gte=max(cutoff, (now - dt.timedelta(days=REFRESH_DAYS)).date()),
         rows_pruned_at__isnull=True,
     )
-    result.issues_refreshed = issue_counts_keep(issue_ids=list(recent.values_list("pk", flat=True)))
+    if refresh:
+        result.issues_refreshed = issue_counts_keep(
+            issue_ids=list(recent.values_list("pk", flat=True))
+        )
     old = sent.filter(date__lt=cutoff)
     for issue in old.filter(rows_pruned_at__isnull=True).order_by("date", "pk"):
         with transaction.atomic():
@@ -119,7 +127,8 @@ def _batch_delete(
     the rows (they outlive them), the seconds-old vote arrivals go with them.
     """
     delivery = Delivery._meta.db_table
-    since, params = "", [issue_id]
+    since = ""
+    params: list[int | str] = [issue_id]
     if after is not None:
         since, params = " AND (status, id) > (%s, %s)", [issue_id, *after]
     with transaction.atomic(), connection.cursor() as cursor:

@@ -47,8 +47,8 @@ class RemoveIndexConcurrently(postgres.RemoveIndexConcurrently):
             migrations.RemoveIndex.database_backwards(self, app_label, editor, old, new)
 
 
-def _lone_indexes_drop(apps: Any, schema_editor: Any) -> None:
-    """Drop the one-column indexes of Delivery's issue and subscriber (the FKs stay).
+def _issue_index_drop(apps: Any, schema_editor: Any) -> None:
+    """Drop the one-column index of Delivery's issue (the foreign key stays).
 
     An AlterField would drop and re-add the foreign keys, checking every row under lock.
     """
@@ -58,16 +58,16 @@ def _lone_indexes_drop(apps: Any, schema_editor: Any) -> None:
         constraints = connection.introspection.get_constraints(cursor, table)
     concurrently = " CONCURRENTLY" if _on_postgresql(schema_editor) else ""
     for name, info in constraints.items():
-        lone = info["columns"] in (["issue_id"], ["subscriber_id"])
+        lone = info["columns"] == ["issue_id"]
         if lone and info["index"] and not info["unique"] and not info["foreign_key"]:
             schema_editor.execute(
                 f"DROP INDEX{concurrently} IF EXISTS {schema_editor.quote_name(name)}"
             )
 
 
-def _lone_indexes_create(apps: Any, schema_editor: Any) -> None:
+def _issue_index_create(apps: Any, schema_editor: Any) -> None:
     model = apps.get_model("digest", "Delivery")
-    for column in ("issue_id", "subscriber_id"):
+    for column in ("issue_id",):
         name = schema_editor._create_index_name(model._meta.db_table, [column])
         concurrently = " CONCURRENTLY" if _on_postgresql(schema_editor) else ""
         schema_editor.execute(
@@ -103,12 +103,11 @@ class Migration(migrations.Migration):
                 name="delivery_claim",
             ),
         ),
-        # The indexes above begin with issue_id and (subscriber, created_at) with subscriber_id:
-        # the foreign keys' own indexes only cost writes, and misled the planner (a claim of a
-        # second on a freshly loaded ledger, through the lone issue_id index).
+        # The indexes above begin with issue_id: the foreign key's own index only cost writes,
+        # and misled the planner (a claim of a second on a freshly loaded ledger, through it).
         migrations.SeparateDatabaseAndState(
             database_operations=[
-                migrations.RunPython(_lone_indexes_drop, _lone_indexes_create, elidable=False)
+                migrations.RunPython(_issue_index_drop, _issue_index_create, elidable=False)
             ],
             state_operations=[
                 migrations.AlterField(
@@ -119,16 +118,6 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="deliveries",
                         to="digest.issue",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="delivery",
-                    name="subscriber",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="subscriptions.subscriber",
                     ),
                 ),
             ],
