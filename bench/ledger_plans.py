@@ -180,7 +180,11 @@ def operations(now: dt.datetime) -> list[tuple[str, Callable[[], Any]]]:
             lambda: ledger.issue_counts_keep(issue_ids=recent_sent),
         ),
         (
-            "nightly: prune 20 batches of 5,000 (figures already fresh)",
+            f"{WHOLE} nightly: keep for good the figures of the issue past the retention",
+            lambda: retention.ledger_prune(now=now, max_batches=0, refresh=False),
+        ),
+        (
+            "nightly: prune 20 batches of 5,000",
             lambda: retention.ledger_prune(now=now, max_batches=20, refresh=False),
         ),
     ]
