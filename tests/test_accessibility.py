@@ -22,6 +22,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from digest.copies import copy_token_make
@@ -34,7 +35,7 @@ from subscriptions.emails import email_build
 from subscriptions.models import Seed, Subscriber
 from subscriptions.outbox import outbox_list
 from subscriptions.tokens import Purpose, token_make
-from tests.factories import SubscriberFactory
+from tests.factories import FetchRunFactory, SubscriberFactory
 from tests.helpers import SHOTS, WIDTHS, issue_of_a_real_day
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -169,12 +170,40 @@ def _scheduled_issue(issue: Issue) -> Issue:
     )
 
 
+def _needs_a_person() -> None:
+    """What the operations page lists: a paused issue of today with a stuck claim and a failed
+    delivery (readers of their own), a failing fetch and a suppressed address."""
+    today = timezone.localdate()
+    start = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+    paused = Issue.objects.create(
+        date=today,
+        status=IssueStatus.SENDING,
+        window_start=start - dt.timedelta(days=1),
+        window_end=start,
+        paused_at=timezone.now(),
+        pause_reason="12 of 20 digests failed in one batch: 550 mailbox unavailable",
+    )
+    stuck, failed = SubscriberFactory.create_batch(2)
+    claimed = timezone.now() - dt.timedelta(hours=2)
+    Delivery.objects.create(
+        issue=paused, subscriber=stuck, status=DeliveryStatus.SENDING, claimed_at=claimed
+    )
+    Delivery.objects.create(
+        issue=paused, subscriber=failed, status=DeliveryStatus.FAILED, error="550 5.1.1 unknown"
+    )
+    FetchRunFactory.create(
+        source="arxiv", status="failed", failures=3, failure_kind="HTTP 503", error="HTTP 503"
+    )
+    SubscriberFactory.create(email="bounced@example.org", status=Subscriber.Status.BOUNCED)
+
+
 def _targets(folder: Path) -> list[Target]:
     """Every page and email to check, over one real day of papers and a few readers."""
     issue, ranked = issue_of_a_real_day(status=IssueStatus.SENT, note=NOTE)
     papers_search_index()  # PostgreSQL: searchable, as after a fetch (nothing to do on SQLite)
     pending, ada, delivery = _readers(issue, ranked)
     scheduled = _scheduled_issue(issue)
+    _needs_a_person()
     manage = _link(ada, Purpose.MANAGE)
     manage_token = manage.rstrip("/").rsplit("/", 1)[1]
     confirmation = _confirmation_email(folder, pending)
@@ -303,6 +332,14 @@ def _targets(folder: Path) -> list[Target]:
             admin=True,
             shoot=True,
             shows="Add papers like these",
+        ),
+        Target("admin-charts", admin("charts"), admin=True, shoot=True, shows="Votes per issue"),
+        Target(
+            "admin-operations",
+            admin("operations"),
+            admin=True,
+            shoot=True,
+            shows="Recover stuck claims now",
         ),
         Target("digest-email", html=_digest_email_html(issue, ranked), shows=title),
         Target("confirmation-email", html=confirmation, shows="Confirm my subscription"),

@@ -5,6 +5,6 @@ Django's autodiscover imports this package; importing the modules registers thei
 
 from __future__ import annotations
 
-from digest.admin import channels, delivery, issue, subscriber
+from digest.admin import channels, dashboards, delivery, issue, subscriber
 
-__all__ = ["channels", "delivery", "issue", "subscriber"]
+__all__ = ["channels", "dashboards", "delivery", "issue", "subscriber"]

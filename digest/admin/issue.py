@@ -278,7 +278,10 @@ def _count_column(name: str) -> Callable[[Any, Issue], Any]:
             }
             query = urlencode(params)
             return format_html(
-                '<a href="{}?{}" style="color:#b91c1c;font-weight:700">{}</a>', url, query, value
+                '<a href="{}?{}" style="color:var(--error-fg);font-weight:700">{}</a>',
+                url,
+                query,
+                value,
             )
         return value
 
@@ -471,7 +474,8 @@ class IssueAdmin(IssueCurationAdmin):
         if issue.paused_at is None:
             return issue.get_status_display()
         return format_html(
-            '{} · <strong title="{}" style="color:#b91c1c">paused</strong>',
+            # The admin's own error colour: legible on its light and its dark background alike.
+            '{} · <strong title="{}" style="color:var(--error-fg)">paused</strong>',
             issue.get_status_display(),
             issue.pause_reason,
         )
