@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PAPERBOY_VAR_DIR=/app/var
+    PAPERBOY_VAR_DIR=/app/var \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin paperboy
 WORKDIR /app
@@ -23,10 +24,10 @@ COPY . .
 # The build argument exists only for this step: it is not kept in the image's environment.
 ARG COLLECTSTATIC_SECRET_KEY=collectstatic-only-not-a-real-secret
 RUN SECRET_KEY="$COLLECTSTATIC_SECRET_KEY" DEBUG=false python manage.py collectstatic --noinput \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/prometheus \
     && chown -R paperboy:paperboy /app/var
 
 USER paperboy
 EXPOSE 8000
 # WEB_CONCURRENCY (read by gunicorn itself) sets the number of workers.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--config", "python:config.gunicorn"]

@@ -15,6 +15,12 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.observability import (
+    LOG_FORMATTERS,
+    log_format_parse,
+    networks_parse,
+    sentry_init,
+)
 from config.warmup import count_parse, warmup_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz and /metrics answer internal probes before the host and HTTPS checks.
+    "config.health.probe_answer",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -288,11 +296,35 @@ PAPERBOY_ARXIV_MIN_INTERVAL = env.float("PAPERBOY_ARXIV_MIN_INTERVAL", default=3
 PAPERBOY_CHANNEL_INTERNAL_HOSTS = env.list("PAPERBOY_CHANNEL_INTERNAL_HOSTS", default=[])
 PAPERBOY_CHANNEL_CA_BUNDLE = env.str("PAPERBOY_CHANNEL_CA_BUNDLE", default="")
 
+# --- Health, metrics, logs, errors (config.health, config.metrics, config.observability) ---------
+# /readyz warns (a 200 still) when a scheduled source's last success, or the last hourly tick, is
+# older than this, or when more batch messages than this wait in the send queue (0: never).
+PAPERBOY_HEALTH_FETCH_MAX_AGE_HOURS = env.int("PAPERBOY_HEALTH_FETCH_MAX_AGE_HOURS", default=26)
+PAPERBOY_HEALTH_TICK_MAX_AGE_MINUTES = env.int("PAPERBOY_HEALTH_TICK_MAX_AGE_MINUTES", default=120)
+PAPERBOY_HEALTH_SEND_QUEUE_MAX = env.int("PAPERBOY_HEALTH_SEND_QUEUE_MAX", default=5000)
+# /metrics answers only with one of these set, and only to a client passing each one set: the
+# Bearer token, an address in the networks (the connection's address: never X-Forwarded-For).
+PAPERBOY_METRICS_TOKEN = env.str("PAPERBOY_METRICS_TOKEN", default="")
+PAPERBOY_METRICS_ALLOW = networks_parse(
+    "PAPERBOY_METRICS_ALLOW", env.list("PAPERBOY_METRICS_ALLOW", default=[])
+)
+LOG_FORMAT = log_format_parse(env.str("LOG_FORMAT", default="plain"))
+if LOG_FORMAT == "json":
+    # Celery would otherwise replace the root logger's handler with its own plain one.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+if SENTRY_DSN := env.str("SENTRY_DSN", default=""):
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=""),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": LOG_FORMATTERS,
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

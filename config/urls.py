@@ -8,6 +8,8 @@ admin.site.site_header = "Paperboy administration"
 admin.site.site_title = "Paperboy administration"
 admin.site.index_title = "Paperboy"
 
+# /healthz, /readyz and /metrics are not here: config.health's middleware answers them before the
+# host and HTTPS checks, for probes from inside the network.
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The email providers' tracking webhooks: Anymail's views, made strict

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from config import metrics
 from digest import ledger, send_limits, transport
 from digest.copies import copy_token_make
 from digest.ledger import Claimed, Outcome, SentHistory
@@ -262,6 +263,9 @@ def _batch_hand_over(
         issue_id=context.issue.pk, digests=digests, now=now, wait_until=wait_until
     )
     outcomes += handover.outcomes
+    metrics.deliveries_count(
+        digests=digests, outcomes=outcomes, deferred=handover.unsent, held=held
+    )
     if handover.transient_error is None:
         return outcomes, None, grant, held
     retry = _retry_or_give_up(

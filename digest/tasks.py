@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from config import health, metrics
 from digest import (
     ledger,
     profiles,
@@ -48,6 +49,7 @@ def retry_delay(attempt: int) -> float:
 
 
 @shared_task(acks_late=True, bind=True, max_retries=ledger.MAX_ATTEMPTS)
+@metrics.batch_timed
 def send_batch(self: Task[Any, Any], issue_id: int, claim: str | None = None) -> dict[str, int]:
     """Claim one batch of an issue's deliveries (or take back `claim` to retry it) and send it."""
     result = sending.deliveries_send_batch(issue_id=issue_id, claim=UUID(claim) if claim else None)
@@ -107,6 +109,7 @@ def tick() -> dict[str, int]:
         "batches": batches,
     }
     logger.info("digest tick", extra={**summary, "closed": closed})
+    health.tick_record(now=now)
     return summary
 
 

@@ -44,6 +44,7 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.urls import URLPattern
 
+from config import metrics
 from subscriptions.models import WebhookEvent
 from subscriptions.services import TrackingEvent, tracking_event_record
 
@@ -109,6 +110,7 @@ def tracking_received(
     sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
 ) -> None:
     """Receiver of `anymail.signals.tracking` (connected in SubscriptionsConfig.ready)."""
+    metrics.webhook_event_count(esp=esp_name, event_type=str(event.event_type or EventType.UNKNOWN))
     recipient = _recipient(event)
     if recipient is None:
         # Nothing to act on, and nothing worth keeping: the provider gets its 200 and moves on.

@@ -23,8 +23,10 @@ import requests
 import yaml
 from celery.app.utils import find_app
 from django.conf import settings
+from django.core.management import get_commands
 
-from tests.helpers import clean_env
+from subscriptions.forms import bibtex_max_bytes
+from tests.helpers import clean_env, matched
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "web", "worker", "beat")
@@ -96,10 +98,10 @@ def test_it_refuses_to_start_without_secret_key_when_debug_is_off(
 # --- docker-compose.yml and the Dockerfile --------------------------------------------------------
 
 
-def test_compose_has_the_six_services_and_app_services_share_one_image(compose: dict) -> None:
+def test_compose_has_the_seven_services_and_app_services_share_one_image(compose: dict) -> None:
     services = compose["services"]
 
-    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", *APP_SERVICES, "proxy"}
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     for name in APP_SERVICES:
@@ -108,6 +110,54 @@ def test_compose_has_the_six_services_and_app_services_share_one_image(compose: 
         assert services[name]["env_file"] == ".env", name
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://"), name
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:6379"), name
+
+
+def test_only_the_proxy_is_published_and_it_runs_the_shipped_config(compose: dict) -> None:
+    services = compose["services"]
+    proxy = services["proxy"]
+    source, target, mode = proxy["volumes"][0].split(":")
+    web = services["web"]["command"]
+    web_port = web[web.index("--bind") + 1].rpartition(":")[2]
+    config = (ROOT / source).read_text()
+
+    # gunicorn's sync workers must never face a client directly (tests/test_slow_clients.py).
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert proxy["ports"] == ["${WEB_PORT:-8000}:80"]
+    assert services["web"]["expose"] == [web_port]
+    assert re.fullmatch(r"nginx:1\.\d+-alpine", proxy["image"])
+    assert (target, mode) == ("/etc/nginx/nginx.conf", "ro")
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert "listen 80 default_server;" in config
+    assert f"server web:{web_port} " in config
+    # nginx appends one hop to X-Forwarded-For: the rate limits and admin lockout count it.
+    for name in APP_SERVICES:
+        trusted = services[name]["environment"]["PAPERBOY_TRUSTED_PROXIES"]
+        assert trusted == "${PAPERBOY_TRUSTED_PROXIES:-1}", name
+
+
+def nginx_bytes(config: str, directive: str) -> int:
+    """The size an nginx directive sets (as 10m or 256k), in bytes."""
+    number, unit = matched(rf"^\s*{directive} (\d+)([km]);", config, re.MULTILINE).groups()
+    return int(number) * {"k": 1024, "m": 1024 * 1024}[unit]
+
+
+def test_the_proxy_buffers_both_ways_and_takes_every_body_the_site_takes() -> None:
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    timeouts = {
+        name: int(matched(rf"^\s*{name} (\d+)s;", config, re.MULTILINE)[1])
+        for name in ("client_header_timeout", "client_body_timeout", "send_timeout")
+    }
+
+    assert "proxy_request_buffering on;" in config
+    assert "proxy_buffering on;" in config
+    assert "_buffering off" not in config
+    assert max(timeouts.values()) <= 30, timeouts
+    # A BibTeX file a little over the limit still reaches the app, which explains the limit.
+    assert nginx_bytes(config, "client_max_body_size") >= 2 * bibtex_max_bytes()
+    assert nginx_bytes(config, "client_body_buffer_size") >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert settings.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert "proxy_set_header X-Forwarded-Proto $forwarded_proto;" in config
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in config
 
 
 def test_compose_keeps_data_in_named_volumes(compose: dict) -> None:
@@ -123,6 +173,16 @@ def test_compose_health_checks_and_start_order(compose: dict) -> None:
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
     assert services["web"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
+    # Ready, not merely up: a web that cannot reach the database gets no traffic.
+    assert "http://127.0.0.1:8000/readyz" in services["web"]["healthcheck"]["test"][3]
+    assert services["beat"]["healthcheck"]["test"] == [
+        "CMD",
+        "python",
+        "manage.py",
+        "health_check",
+        "tick",
+    ]
+    assert "health_check" in get_commands()
     assert (
         "celery -A config inspect ping -d celery@$$HOSTNAME"
         in services["worker"]["healthcheck"]["test"][1]
@@ -155,6 +215,25 @@ def test_compose_commands_refer_to_code_that_exists(compose: dict) -> None:
         assert command[:3] == ["celery", "-A", "config"], name
         assert find_app(command[2]).main == "paperboy"
     assert services["beat"]["command"][3] == "beat"
+
+
+def test_metrics_of_every_process_go_to_one_shared_directory(compose: dict) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    env = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", dockerfile)
+    web = compose["services"]["web"]["command"]
+    cmd = re.search(r"^CMD (.+)$", dockerfile, flags=re.MULTILINE)
+
+    assert env is not None
+    assert f"mkdir -p {env[1]}" in dockerfile
+    for name in ("web", "worker"):
+        volume, _, target = compose["services"][name]["volumes"][0].partition(":")
+        assert target == env[1], name
+        assert volume in compose["volumes"], name
+    # gunicorn's hook for exited workers (config/gunicorn.py), in compose and the image alike.
+    assert web[web.index("--config") + 1] == "python:config.gunicorn"
+    assert importlib.util.find_spec("config.gunicorn") is not None
+    assert cmd is not None
+    assert yaml.safe_load(cmd[1]) == web
 
 
 def worker_queues(command: list[str]) -> set[str]:
