@@ -219,13 +219,14 @@ def send_worker(
         with CaptureQueriesContext(connection) as queries:
             result = deliveries_send_batch(issue_id=issue_id, batch_size=batch_size)
         mail.outbox = []
+        count = len(queries)  # read before the clear below: it slices the connection's log
         # CaptureQueriesContext leaves every query it saw in the connection's log (up to 9,000,
         # each batch's outcome UPDATE carrying its 500 rows' papers): over a million readers
         # that log alone grew a worker past 1 GB. A worker keeps no such log.
         connection.queries_log.clear()
         if not result.claimed:
             break
-        batches.append((result.claimed, len(queries)))
+        batches.append((result.claimed, count))
     results.put({"batches": batches, "peak_rss_mb": peak_rss_mb()})
 
 
