@@ -355,6 +355,8 @@ AXES_COOLOFF_TIME = PAPERBOY_ADMIN_LOCKOUT_MINUTES / 60  # hours
 # Each name on its own: the user name alone, or the address alone, reaching the limit locks.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# No banner on every start of every command (it broke commands' clean stderr); lockouts still log.
+AXES_VERBOSE = False
 # The database keeps the count for all web processes alike (the cache may be one per process).
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # The address the sign-up limits use: X-Forwarded-For only as far as PAPERBOY_TRUSTED_PROXIES says.

@@ -14,7 +14,7 @@ from responses import matchers
 from urllib3.util.retry import Retry
 
 from config.celery import app
-from digest.tasks import tick
+from digest.tasks import ledger_prune, tick
 from papers import tasks
 from papers.models import FetchRun, Paper, Source
 from papers.sources import arxiv_api, hf_api, hf_html
@@ -44,7 +44,12 @@ def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_beat_schedule_names_these_tasks() -> None:
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert scheduled == {tasks.fetch_hf_today.name, tasks.fetch_arxiv_today.name, tick.name}
+    assert scheduled == {
+        tasks.fetch_hf_today.name,
+        tasks.fetch_arxiv_today.name,
+        tick.name,
+        ledger_prune.name,
+    }
     assert all(name in app.tasks for name in scheduled)
 
 
