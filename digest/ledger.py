@@ -20,8 +20,9 @@ import logging
 import uuid
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -325,6 +326,42 @@ def issue_counts_keep(*, issue_ids: list[int]) -> int:
     return kept
 
 
+def _history_rows_lateral(
+    *,
+    subscriber_ids: Sequence[int],
+    statuses: tuple[str, str],
+    since: dt.datetime,
+    except_issue_id: int,
+) -> list[tuple[int, Any, Any, dt.datetime | None]]:
+    """A batch's readers' recent deliveries, one index lookup per reader (PostgreSQL).
+
+    Whatever the ledger's statistics: joined through the claim, a ledger not yet analyzed (a
+    fresh fan-out, autovacuum off) was read through the status index, a quarter to half a second
+    a batch at a million readers. Here each reader's rows come from the (subscriber, created_at)
+    index: LATERAL with OFFSET 0 (so it is not flattened into a join), and no condition on the
+    status in SQL (it is filtered here), so no other index can be combined in.
+    """
+    table = Delivery._meta.db_table
+    sql = (
+        "SELECT d.subscriber_id, d.status, d.papers, d.notices, d.sent_at "  # noqa: S608
+        "FROM unnest(%s::bigint[]) AS r(id) CROSS JOIN LATERAL ("
+        f"SELECT subscriber_id, status, papers, notices, sent_at FROM {table} "
+        "WHERE subscriber_id = r.id AND created_at >= %s AND issue_id <> %s OFFSET 0) d"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(subscriber_ids), since, except_issue_id])
+        # Django has psycopg hand jsonb over as text (JSONField decodes it): so here.
+        return [
+            (reader, _json(papers), _json(notices), sent_at)
+            for reader, status, papers, notices, sent_at in cursor.fetchall()
+            if status in statuses
+        ]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 # Candidates are at most a couple of weeks old: what a reader was sent before this cannot collide.
 # "Code is out" looks back as far, so one read of the ledger serves both.
 HISTORY_DAYS = 60
@@ -341,23 +378,35 @@ class SentHistory:
 
 
 def history_read(
-    *, readers: Q, except_issue_id: int, now: dt.datetime
+    *,
+    readers: Q | None = None,
+    subscriber_ids: Sequence[int] | None = None,
+    except_issue_id: int,
+    now: dt.datetime,
 ) -> defaultdict[int, SentHistory]:
     """What these readers were sent (or are being sent) lately by other issues, by reader id.
 
-    `readers` selects deliveries by their subscriber, e.g. Q(subscriber=reader), or the readers
-    of a batch joined through its claim (a query of the same size for any batch).
+    The readers are `subscriber_ids` (a batch's), or `readers`, a Q over deliveries' subscriber,
+    e.g. Q(subscriber=reader).
     """
     history: defaultdict[int, SentHistory] = defaultdict(SentHistory)
-    rows = (
-        Delivery.objects.filter(
-            readers,
-            status__in=(DeliveryStatus.SENT, DeliveryStatus.SENDING),
-            created_at__gte=now - dt.timedelta(days=HISTORY_DAYS),
+    since = now - dt.timedelta(days=HISTORY_DAYS)
+    statuses = (DeliveryStatus.SENT, DeliveryStatus.SENDING)
+    rows: Iterable[tuple[int, Any, Any, dt.datetime | None]]
+    if subscriber_ids is not None and connection.vendor == "postgresql":
+        rows = _history_rows_lateral(
+            subscriber_ids=subscriber_ids,
+            statuses=statuses,
+            since=since,
+            except_issue_id=except_issue_id,
         )
-        .exclude(issue_id=except_issue_id)
-        .values_list("subscriber_id", "papers", "notices", "sent_at")
-    )
+    else:
+        chosen = readers if subscriber_ids is None else Q(subscriber_id__in=list(subscriber_ids))
+        rows = (
+            Delivery.objects.filter(chosen, status__in=statuses, created_at__gte=since)
+            .exclude(issue_id=except_issue_id)
+            .values_list("subscriber_id", "papers", "notices", "sent_at")
+        )
     for subscriber_id, papers, notices, sent_at in rows:
         reader = history[subscriber_id]
         reader.sent.update(papers or ())
