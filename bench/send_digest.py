@@ -35,6 +35,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +245,38 @@ def peak_rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
+def workers_run(
+    *, target: Callable[..., None], args: tuple[Any, ...], workers: int
+) -> tuple[list[dict[str, Any]], float]:
+    """Run `workers` processes of target(*args, ready, start, results), started on one signal.
+
+    Fresh processes, as Celery workers would be: none inherits the model the set-up loaded. Each
+    releases `ready` once imported, waits for `start`, and puts one report on `results`. Returns
+    the reports and the seconds from the start to the last report.
+    """
     from django.db import connections
+
+    connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue = context.Queue()
+    ready, start = context.Semaphore(0), context.Event()
+    processes = [
+        context.Process(target=target, args=(*args, ready, start, results)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.acquire()
+    started = time.perf_counter()
+    start.set()
+    reports = [results.get() for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    return reports, elapsed
+
+
+def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
     from django.utils import timezone
 
     from digest import ledger
@@ -255,25 +286,7 @@ def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, flo
     started = time.perf_counter()
     due = ledger.deliveries_create_all(issue=issue, now=timezone.now())
     fan_out_s = time.perf_counter() - started
-    connections.close_all()  # each process opens its own
-    # Fresh processes, as Celery workers would be: none inherits the model the set-up loaded.
-    context = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue = context.Queue()
-    ready, start = context.Semaphore(0), context.Event()
-    processes = [
-        context.Process(target=send_worker, args=(issue_id, batch_size, ready, start, results))
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    for _ in processes:
-        ready.acquire()
-    started = time.perf_counter()
-    start.set()
-    reports = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
-    elapsed = time.perf_counter() - started
+    reports, elapsed = workers_run(target=send_worker, args=(issue_id, batch_size), workers=workers)
     sent = Delivery.objects.filter(issue_id=issue_id, status="sent").count()
     batches = [b for r in reports for b in r["batches"]]
     # A process's first batch also loads the issue (candidates, vectors, frame): shown apart.

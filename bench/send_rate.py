@@ -37,7 +37,11 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # After the defaults above: the send benchmark's module sets its own when imported.
 from _db import database_ensure  # noqa: E402  (bench/_db.py, beside this script)
-from send_digest import data_setup, peak_rss_mb  # noqa: E402  (its readers, issue, memory)
+from send_digest import (  # noqa: E402  (its readers, issue, workers, memory)
+    data_setup,
+    peak_rss_mb,
+    workers_run,
+)
 
 DISTINCT_INTERESTS = 300  # the rate is measured here, not the ranking: fewer texts to embed
 
@@ -105,31 +109,13 @@ def window_max(times: list[tuple[float, int]], seconds: float = 1.0) -> int:
 
 
 def issue_send(*, issue_id: int, workers: int, prefix: str) -> dict[str, Any]:
-    from django.db import connections
     from django.utils import timezone
 
     from digest import ledger
     from digest.models import Delivery, Issue
 
     due = ledger.deliveries_create_all(issue=Issue.objects.get(pk=issue_id), now=timezone.now())
-    connections.close_all()  # each process opens its own
-    context = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue = context.Queue()
-    ready, start = context.Semaphore(0), context.Event()
-    processes = [
-        context.Process(target=rate_worker, args=(issue_id, prefix, ready, start, results))
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    for _ in processes:
-        ready.acquire()
-    started = time.perf_counter()
-    start.set()
-    reports = [results.get() for _ in processes]
-    elapsed = time.perf_counter() - started
-    for process in processes:
-        process.join()
+    reports, elapsed = workers_run(target=rate_worker, args=(issue_id, prefix), workers=workers)
     handed = [event for report in reports for event in report["handed"]]
     times = [(at, len(ids)) for at, ids in handed]
     seen = collections.Counter(i for _, ids in handed for i in ids)

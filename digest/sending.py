@@ -252,7 +252,6 @@ def _batch_hand_over(
     readers, targets, outcomes = _readers_reread(claim, claimed)
     digests = _digests_assemble(
         context=context,
-        claim=claim,
         claimed=claimed,
         readers=readers,
         targets=targets,
@@ -419,7 +418,6 @@ def _facet_vectors(readers: Sequence[Reader]) -> dict[str, np.ndarray]:
 def _digests_assemble(
     *,
     context: IssueContext,
-    claim: uuid.UUID,
     claimed: Sequence[Claimed],
     readers: dict[int, Reader],
     targets: dict[int, ChannelTarget],

@@ -8,6 +8,7 @@ import html
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -299,3 +300,20 @@ def json_feed_errors(body: bytes) -> list[str]:
             ):
                 errors.append(f"{item['id']}: {name} {item[name]!r} is not RFC 3339")
     return errors
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_stop(process: subprocess.Popen[Any]) -> None:
+    """Stop a server a test started: SIGTERM, then SIGKILL if it is not gone within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -10,7 +10,6 @@ import importlib.util
 import re
 import secrets
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from django.conf import settings
 from django.core.management import get_commands
 
 from subscriptions.forms import bibtex_max_bytes
-from tests.helpers import clean_env, matched
+from tests.helpers import clean_env, free_port, matched, process_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("migrate", "web", "worker", "beat")
@@ -343,12 +342,6 @@ def test_the_env_example_names_the_production_variables_without_a_secret() -> No
 # --- What the web container runs, run here --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A migrated SQLite database and collected static files, as the migrate job and build do."""
@@ -396,12 +389,7 @@ def gunicorn(command: list[str], env: dict[str, str]) -> Iterator[str]:
                 time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
 
 
 # slow: it migrates a fresh database, collects static files and starts gunicorn.

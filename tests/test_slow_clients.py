@@ -25,7 +25,7 @@ import pytest
 import requests
 import yaml
 
-from tests.helpers import ROOT, clean_env, run_python
+from tests.helpers import ROOT, clean_env, free_port, process_stop, run_python
 
 pytestmark = pytest.mark.slow  # it migrates a database and starts gunicorn and nginx
 
@@ -60,12 +60,6 @@ def _needs_nginx() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running(argv: list[str], *, env: dict[str, str], log: Path, port: int) -> Iterator[None]:
     """Run a server until it accepts connections on the port; stop it on the way out."""
@@ -83,12 +77,7 @@ def running(argv: list[str], *, env: dict[str, str], log: Path, port: int) -> It
                 time.sleep(0.1)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from digest.admin.issue_pages import plural
 from digest.ledger import OPEN_STATUSES
 from digest.models import DeliveryStatus, Issue, IssueHide, IssueKind, IssuePin, IssueStatus
 from digest.selectors import (
+    ISSUE_COUNT_NAMES,
     ISSUE_LIST_COUNTS,
     Candidate,
     VoteCounts,
@@ -52,15 +53,7 @@ from digest.selectors import (
 )
 
 # The change form's figures: the ledger's statuses, then the provider's events.
-COUNTS_SHOWN = [
-    "due",
-    "queued",
-    "sending",
-    "sent",
-    "failed",
-    "skipped",
-    *list(ISSUE_LIST_COUNTS)[3:],
-]
+COUNTS_SHOWN = list(ISSUE_COUNT_NAMES)
 
 
 # The change form's candidates, in their trending order or sorted by the readers' votes
