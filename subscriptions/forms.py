@@ -136,6 +136,10 @@ class SharedTypedChoiceField(_SharedChoices, forms.TypedChoiceField):
     pass
 
 
+class SharedMultipleChoiceField(_SharedChoices, forms.MultipleChoiceField):
+    pass
+
+
 class CountedCharField(forms.CharField):
     """Text whose length the page counts as the reader types (static/js/counter.js), uncapped.
 
@@ -168,7 +172,7 @@ class PreferencesForm(forms.Form):
             )
         },
     )
-    categories = forms.MultipleChoiceField(
+    categories = SharedMultipleChoiceField(
         required=False,
         choices=[(code, f"{code} — {name}") for code, name in ARXIV_CATEGORIES.items()],
         widget=forms.CheckboxSelectMultiple,

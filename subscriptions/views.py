@@ -30,7 +30,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from kombu.exceptions import OperationalError as BrokerError
 
 from subscriptions import services
-from subscriptions.addresses import address_key
 from subscriptions.forms import (
     EmailChangeForm,
     LessOfForm,
@@ -50,8 +49,7 @@ from subscriptions.ratelimit import (
     SIGNUP_MAILS_PER_DAY,
     SignupMailClaim,
     client_ip,
-    rate_limit_hit,
-    signup_mail_claim,
+    signup_check,
 )
 from subscriptions.seeds import SeedError, SeedInput
 from subscriptions.selectors import (
@@ -135,35 +133,35 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         form = SubscribeForm(initial={"email": _prefilled_email(request)})
         return render(request, "subscriptions/subscribe.html", {"form": form})
     form = SubscribeForm(request.POST)
-    if rate_limit_hit(
-        scope="signup-ip", key=client_ip(request), limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_IP
-    ):
+    honeypot = bool(request.POST.get(HONEYPOT))
+    valid = not honeypot and form.is_valid()
+    check = signup_check(
+        ip=client_ip(request),
+        email=form.cleaned_data["email"] if valid else None,
+        now=timezone.now(),
+    )
+    if check.refused == "ip":
         return _rate_limited_page(
             request, form, "Too many sign-ups from your network in the last hour. Please try later."
         )
-    if request.POST.get(HONEYPOT):
+    if honeypot:
         logger.info("sign-up honeypot filled in")
         return _redirect_to_sent_page()  # the bot sees success; nothing is stored or sent
-    if not form.is_valid():
+    if not valid:
         return render(request, "subscriptions/subscribe.html", {"form": form}, status=400)
     email = form.cleaned_data["email"]
-    if rate_limit_hit(
-        scope="signup-address",
-        key=address_key(email),
-        limit=settings.PAPERBOY_SIGNUP_LIMIT_PER_ADDRESS,
-    ):
-        # The count is per clock hour (rate_limit_hit's fixed windows): it starts again at :00.
+    zone = form.cleaned_data["timezone"]
+    if check.refused == "address":
+        # The count is per clock hour (fixed windows): it starts again at :00.
         retry = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
-        zone = form.cleaned_data["timezone"]
         return _rate_limited_page(
             request,
             form,
             "Too many sign-ups for this address in the last hour. You can try again from "
             f"{retry.astimezone(zoneinfo.ZoneInfo(zone)):%H:%M} ({zone} time).",
         )
-    claim = signup_mail_claim(email=email, now=timezone.now())
-    if not claim.granted:
-        message = _signup_mail_refused_message(claim, zone=form.cleaned_data["timezone"])
+    if check.refused == "mail":
+        message = _signup_mail_refused_message(check.mail, zone=zone)
         return _rate_limited_page(request, form, message)
     _subscribe_in_worker(email=email, preferences=form.preferences(), seeds=form.seed_ids())
     return _redirect_to_sent_page()
