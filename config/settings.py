@@ -246,6 +246,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # "localhost" only keeps kombu from warning that no host was given;
 # the filesystem transport ignores it.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
+if REDIS_URL.startswith("redis://"):
+    # kombu's Redis transport, with one client for its publishes (see config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "celery-broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
