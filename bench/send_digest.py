@@ -13,8 +13,10 @@ it after each batch, as a real provider's client would not keep them either.
 
 `--workers` processes (default: the CPU count) share the issue the way Celery workers would.
 Prints the figures, then one JSON line: digests_per_s, queries_per_batch, peak_rss_mb (the
-largest worker's peak), per size. Also how long a new interests text takes to rank one day's
-candidates (model already loaded: embed the text, then rank).
+largest worker's peak), per size, and where a steady batch's time goes: its median, and the
+milliseconds of each of its queries (claim, readers, profiles, history, record) per batch. Also
+how long a new interests text takes to rank one day's candidates (model already loaded: embed
+the text, then rank).
 `--voters` of the readers (default 30%) have a learned profile fit on `--votes` votes (default
 50), which sending reads in one more query per batch.
 Targets on a 2-core machine: >= 2,000 digests/s, <= 6 queries per batch, memory flat in N.
@@ -31,6 +33,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import resource
 import statistics
 import sys
@@ -216,11 +219,19 @@ def send_worker(
     start.wait()
 
     batches: list[tuple[int, int]] = []
+    database_ms: dict[str, float] = {}  # by query_kind, over the steady batches
+    batch_ms: list[float] = []
     while True:
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             result = deliveries_send_batch(issue_id=issue_id, batch_size=batch_size)
         mail.outbox = []
         count = len(queries)  # read before the clear below: it slices the connection's log
+        if batches and result.claimed:  # the first batch also loads the issue: left out
+            batch_ms.append((time.perf_counter() - started) * 1000)
+            for query in queries.captured_queries:
+                kind = query_kind(query["sql"])
+                database_ms[kind] = database_ms.get(kind, 0.0) + float(query["time"]) * 1000
         # CaptureQueriesContext leaves every query it saw in the connection's log (up to 9,000,
         # each batch's outcome UPDATE carrying its 500 rows' papers): over a million readers
         # that log alone grew a worker past 1 GB. A worker keeps no such log.
@@ -228,7 +239,24 @@ def send_worker(
         if not result.claimed:
             break
         batches.append((result.claimed, count))
-    results.put({"batches": batches, "peak_rss_mb": peak_rss_mb()})
+    results.put(
+        {
+            "batches": batches,
+            "peak_rss_mb": peak_rss_mb(),
+            "batch_ms": batch_ms,
+            "database_ms": database_ms,
+        }
+    )
+
+
+def query_kind(sql: str) -> str:
+    """A batch's query by what it does: the claim, the record, the history, or its table."""
+    if "UPDATE" in sql:  # the record's begins WITH its rows' new values
+        return "claim" if "SKIP LOCKED" in sql else "record"
+    if "LATERAL" in sql:
+        return "history"
+    table = re.search(r'FROM "?(\w+)"?', sql)
+    return f"read {table.group(1)}" if table else sql[:30]
 
 
 def peak_rss_mb() -> float:
@@ -276,7 +304,7 @@ def workers_run(
     return reports, elapsed
 
 
-def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, float]:
+def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from digest import ledger
@@ -292,6 +320,7 @@ def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, flo
     # A process's first batch also loads the issue (candidates, vectors, frame): shown apart.
     firsts = [r["batches"][0][1] for r in reports if r["batches"]]
     steady = [q for r in reports for _, q in r["batches"][1:]]
+    every_ms = [ms for r in reports for ms in r["batch_ms"]]
     return {
         "due": due,
         "sent": sent,
@@ -305,6 +334,14 @@ def issue_send(*, issue_id: int, batch_size: int, workers: int) -> dict[str, flo
         "queries_per_batch_max": max(steady, default=0),
         "queries_first_batch": max(firsts, default=0),
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in reports), 1),
+        # Where a steady batch's time goes: its median, and the database's share by query (mean).
+        "batch_ms_median": round(statistics.median(every_ms), 1) if every_ms else 0.0,
+        "database_ms_per_batch": {
+            kind: round(sum(r["database_ms"].get(kind, 0.0) for r in reports) / len(every_ms), 1)
+            for kind in sorted({kind for r in reports for kind in r["database_ms"]})
+        }
+        if every_ms
+        else {},
     }
 
 
@@ -365,6 +402,8 @@ def main() -> None:
             f"{result['queries_first_batch']}); "
             f"peak worker RSS {result['peak_rss_mb']} MB"
         )
+        database = ", ".join(f"{k} {v}" for k, v in result["database_ms_per_batch"].items())
+        print(f"  a batch: median {result['batch_ms_median']} ms; in the database (ms): {database}")
         figures[str(n)] = result
     import django.db
 
