@@ -195,7 +195,7 @@ def _signup_check_redis(
 
 
 def _redis_count(backend: RedisCache, cache_key: str, ttl: int) -> int:
-    """INCR and a first EXPIRE in one round trip (a hot path: a sign-up pays for two counters)."""
+    """INCR and a first EXPIRE in one round trip (a sign-up's own counters are signup_check's)."""
     key = backend.make_and_validate_key(cache_key)
     # django-stubs leave out RedisCache._cache, Django's private RedisCacheClient (the site's,
     # config.cache, keeps one redis-py client per pool).
