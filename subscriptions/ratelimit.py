@@ -17,11 +17,11 @@ from subscriptions.addresses import address_key
 
 
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int = 3600) -> bool:
-    """Count one attempt for (scope, key); True when it is over the limit for the current window."""
+    """Count one attempt for (scope, key); True when it is over the limit for the current window.
+
+    On Redis the sign-up counts its limits in one script instead (signup_check).
+    """
     cache_key = _window_key(scope, key, window_seconds)
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        return _redis_count(backend, cache_key, window_seconds + 60) > limit
     # add() then incr() is atomic on Redis and on locmem; the entry outlives its window
     # only briefly.
     if cache.add(cache_key, 1, timeout=window_seconds + 60):
@@ -192,19 +192,6 @@ def _signup_check_redis(
         case "day":
             return SignupCheck("mail", SignupMailClaim(False, retry_at=_next_utc_day()))
     return SignupCheck()
-
-
-def _redis_count(backend: RedisCache, cache_key: str, ttl: int) -> int:
-    """INCR and a first EXPIRE in one round trip (a sign-up's own counters are signup_check's)."""
-    key = backend.make_and_validate_key(cache_key)
-    # django-stubs leave out RedisCache._cache, Django's private RedisCacheClient (the site's,
-    # config.cache, keeps one redis-py client per pool).
-    client = backend._cache.get_client(key, write=True)  # type: ignore[attr-defined]
-    pipe = client.pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, ttl, nx=True)
-    count, _ = pipe.execute()
-    return int(count)
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -125,7 +125,7 @@ def test_the_limit_is_shared_through_redis(settings) -> None:
     hits = [rate_limit_hit(scope="test", key=key, limit=2) for _ in range(3)]
 
     assert hits == [False, False, True]
-    # The counter expires a little after its window, whoever created it (one round trip per hit):
+    # The counter expires a little after its window, whoever created it:
     # read from the cache's server itself, not through the cache.
     server = redis.Redis.from_url(os.environ["REDIS_URL"])
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
