@@ -24,6 +24,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from digest.copies import copy_token_make
 from digest.models import Delivery, DeliveryStatus, Issue, IssueStatus, Vote
@@ -591,7 +592,9 @@ def _manages_by_keyboard(page: Any, device: str) -> None:
     _choose_radio(page, "frequency", "weekdays")
     _tab_to(page, page.get_by_role("button", name="Save preferences"))
     _press_to_load(page, "Enter")
-    assert page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Your preferences are saved.")
+    ).to_be_visible()
     kai.refresh_from_db()
     assert (kai.digest_size, kai.frequency) == (5, Subscriber.Frequency.WEEKDAYS)
     blocking = [v["id"] for v in axe_violations(page) if v["impact"] in BLOCKING]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from digest.models import Issue, IssueKind
 from digest.render import Pick, issue_frame_build
@@ -457,7 +458,7 @@ def test_the_sign_up_emails_buttons_are_whole_buttons_on_desktop_and_phone(
             button = page.get_by_role("link", name=label)
             box = button.bounding_box()
 
-            assert button.is_visible()
+            expect(button).to_be_visible()
             # The link carries the padding: the whole coloured box is the link.
             assert box is not None
             assert box["height"] >= 38, box

@@ -76,7 +76,7 @@ def test_an_editor_builds_an_issue_from_the_list(
     context, page, complaints = _editor_page(browser, live_server, device)
     try:
         page.goto(live_server.url + reverse("admin:digest_issue_changelist"))
-        assert page.locator(".issue-list-hint").is_visible()
+        expect(page.locator(".issue-list-hint")).to_be_visible()
         _shot(page, "admin-issue-list-empty", device)
         page.get_by_role("link", name="Build issue…").click()
         page.get_by_label("Date").fill(f"{DAY:%Y-%m-%d}")
@@ -124,10 +124,10 @@ def test_an_editor_pins_and_hides_beside_the_candidates(
             page.locator(f"#candidate-{first.pk}"),
             page.locator(f"#candidate-{second.pk}"),
         )
-        assert pinned.get_by_role("button", name="Unpin").is_visible()
+        expect(pinned.get_by_role("button", name="Unpin")).to_be_visible()
         assert "pinned" in pinned.inner_text()
-        assert hidden.get_by_role("button", name="Unhide").is_visible()
-        assert page.get_by_text("Unhide it to undo.").is_visible()
+        expect(hidden.get_by_role("button", name="Unhide")).to_be_visible()
+        expect(page.get_by_text("Unhide it to undo.")).to_be_visible()
         # The pin stands in the pins' inline too, under the candidates' own buttons.
         assert page.locator("#pins-group .select2-container").count() == 1
         if device == "phone":
@@ -197,7 +197,7 @@ def test_send_now_to_nobody_says_why_without_a_button(
         expect(page.locator(".send-now-nobody")).to_be_visible()  # waits for the navigation
         assert page.locator(".send-now-left-out li").count() == 3
         assert page.get_by_role("button", name="Yes, send it now").count() == 0
-        assert page.get_by_role("link", name="build the weekly issue of this date").is_visible()
+        expect(page.get_by_role("link", name="build the weekly issue of this date")).to_be_visible()
         if device == "phone":
             assert _fits(page)
         assert not complaints, complaints

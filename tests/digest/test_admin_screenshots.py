@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from digest.models import Delivery, Issue, IssueHide
 from papers.models import Paper
@@ -84,20 +85,20 @@ def test_the_issue_page_looks_right(browser: Any, live_server: Any, status: str)
     try:
         page.goto(live_server.url + reverse("admin:digest_issue_change", args=[issue.pk]))
         page.wait_for_load_state("networkidle")
-        assert page.get_by_role("link", name="Preview & test").is_visible()
-        assert page.get_by_role("table", name="Ledger").is_visible()
-        assert page.get_by_role("table", name="Provider events").is_visible()
-        assert page.get_by_role(
-            "link", name=" ".join(ranked[0].title.split())[:60], exact=False
-        ).first.is_visible()
+        expect(page.get_by_role("link", name="Preview & test")).to_be_visible()
+        expect(page.get_by_role("table", name="Ledger")).to_be_visible()
+        expect(page.get_by_role("table", name="Provider events")).to_be_visible()
+        expect(
+            page.get_by_role("link", name=" ".join(ranked[0].title.split())[:60], exact=False).first
+        ).to_be_visible()
         if status == "scheduled":
-            assert page.get_by_role("button", name="Back to draft").is_visible()
+            expect(page.get_by_role("button", name="Back to draft")).to_be_visible()
             assert page.locator("#id_note").input_value() == NOTE
             # The pins' paper fields are the autocomplete (select2) widgets, loaded from our static
             # files.
             assert page.locator("#pins-group .select2-container").count() == 2
         else:
-            assert page.locator(".issue-frozen").is_visible()
+            expect(page.locator(".issue-frozen")).to_be_visible()
             assert page.locator("#id_note").count() == 0
             assert page.locator("td[data-count='failed']").inner_text() == "3"
         assert not complaints, complaints
@@ -125,11 +126,11 @@ def test_the_preview_page_looks_right(browser: Any, live_server: Any, scheme: st
 
         picks = page.locator("table.preview-picks tbody tr")
         assert picks.count() == 6
-        assert picks.nth(0).get_by_text("editor's pick").is_visible()
+        expect(picks.nth(0).get_by_text("editor's pick")).to_be_visible()
         assert page.get_by_role("button", name="Send a test to me").is_enabled()
         frame = page.frame_locator("iframe.preview-email")
         pinned = " ".join(ranked[3].title.split())
-        assert frame.get_by_role("link", name=pinned).is_visible()
+        expect(frame.get_by_role("link", name=pinned)).to_be_visible()
         # The email's own <style> block (dark mode) applies inside the frame: its nonce got through
         # the CSP.
         background = frame.locator("body").evaluate(

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from digest.models import Issue
 from digest.render import Pick, issue_frame_build
@@ -73,16 +74,14 @@ def test_the_email_reads_well_on_desktop_and_phone_in_light_and_dark(
     try:
         page.emulate_media(color_scheme=scheme)
         page.set_content(email.html)
-        assert page.get_by_role("link", name=" ".join(chosen[0].title.split())).is_visible()
-        assert (
-            page.locator(".pb-note")
-            .get_by_text("Good morning! Two editors' picks on top today.")
-            .is_visible()
-        )
-        assert page.get_by_role("link", name="Unsubscribe").is_visible()
+        expect(page.get_by_role("link", name=" ".join(chosen[0].title.split()))).to_be_visible()
+        expect(
+            page.locator(".pb-note").get_by_text("Good morning! Two editors' picks on top today.")
+        ).to_be_visible()
+        expect(page.get_by_role("link", name="Unsubscribe")).to_be_visible()
         assert page.locator(".pb-title").count() == len(chosen)
         assert page.get_by_role("link", name="Less like this").count() == len(chosen)
-        assert page.get_by_role("link", name="More like this").first.is_visible()
+        expect(page.get_by_role("link", name="More like this").first).to_be_visible()
         assert _fits_width(page)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == ("rgb(15, 17, 21)" if scheme == "dark" else "rgb(247, 247, 248)")
@@ -101,15 +100,15 @@ def test_the_view_in_browser_page_and_the_archive_look_right(
     context, page = _new_page(browser, device, "light")
     try:
         page.goto(f"{live_server.url}/digest/")
-        assert page.get_by_role("heading", name="Past digests", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Past digests", level=1)).to_be_visible()
         assert _fits_width(page)
         _shot(page, f"digest-archive-{device}")
 
         page.get_by_role("link", name=re.compile(r"Daily digest")).first.click()
         page.wait_for_url(f"**/digest/{issue.date:%Y-%m-%d}/")
-        assert page.get_by_role("link", name=" ".join(ranked[3].title.split())).is_visible()
-        assert page.get_by_text("editor's pick").first.is_visible()
-        assert page.get_by_role("link", name="Get the digest by email").is_visible()
+        expect(page.get_by_role("link", name=" ".join(ranked[3].title.split()))).to_be_visible()
+        expect(page.get_by_text("editor's pick").first).to_be_visible()
+        expect(page.get_by_role("link", name="Get the digest by email")).to_be_visible()
         assert page.get_by_role("link", name="More like this").count() == 0
         assert _fits_width(page)
         # The email's <style> block (phones, dark mode) applies under the site's CSP.

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from digest.models import Issue, IssueKind
 from digest.render import VENUE_MAX_CHARS, EmailParts, Pick, issue_frame_build, venue_line
@@ -202,8 +203,8 @@ def test_the_email_with_2026_papers_looks_right(browser: Any) -> None:
     page = context.new_page()
     try:
         page.set_content(email.html)
-        assert page.get_by_text("et al. · Google").is_visible()
-        assert page.get_by_text("Published in Experimental IR Meets").is_visible()
+        expect(page.get_by_text("et al. · Google")).to_be_visible()
+        expect(page.get_by_text("Published in Experimental IR Meets")).to_be_visible()
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "digest-email-organization-venue.png"), full_page=True)
     finally:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from playwright.sync_api import expect
 
 from papers.ingest import papers_ingest
 from papers.models import Paper, PaperMetric
@@ -74,13 +75,13 @@ def test_the_first_paper_is_on_the_first_screen_beside_a_subscribe_box(
             assert box is not None
             assert box["y"] + box["height"] <= screen_height, f"{part} is below the first screen"
         bar = page.locator("section.subscribe")
-        assert bar.get_by_role(
-            "heading", name="Get trending papers in your email inbox"
-        ).is_visible()
+        expect(
+            bar.get_by_role("heading", name="Get trending papers in your email inbox")
+        ).to_be_visible()
         email = bar.get_by_label("Email address")
         button = bar.get_by_role("button", name="Subscribe")
-        assert email.is_visible()
-        assert button.is_visible()
+        expect(email).to_be_visible()
+        expect(button).to_be_visible()
         email_box, button_box = email.bounding_box(), button.bounding_box()
         if device == "phone":
             bar_box = bar.bounding_box()
@@ -89,7 +90,7 @@ def test_the_first_paper_is_on_the_first_screen_beside_a_subscribe_box(
             assert bar_box["y"] < first.bounding_box()["y"]
         else:
             assert button_box["y"] > email_box["y"]  # the sidebar's box: the button below
-            assert bar.get_by_text("A short digest of the papers").is_visible()
+            expect(bar.get_by_text("A short digest of the papers")).to_be_visible()
         assert _fits_width(page)
     finally:
         context.close()
@@ -158,7 +159,7 @@ def test_the_admin_is_paperboys_and_its_paper_list_fits_the_screen(
     try:
         page.goto(live_server.url + "/admin/")
         assert page.locator("#site-name").inner_text() == "Paperboy administration"
-        assert page.get_by_role("heading", name="Paperboy", exact=True).is_visible()
+        expect(page.get_by_role("heading", name="Paperboy", exact=True)).to_be_visible()
         assert "Django" not in page.title()
         _shot(page, f"newcomer-admin-index-{device}")
 
@@ -173,7 +174,7 @@ def test_the_admin_is_paperboys_and_its_paper_list_fits_the_screen(
                 " return [r.scrollWidth, r.clientWidth]; })()"
             )
             assert results[0] <= results[1], f"the paper list scrolls sideways: {results}"
-            assert row.locator("td.field-state").is_visible()
+            expect(row.locator("td.field-state")).to_be_visible()
             assert _fits_width(page)
     finally:
         context.close()

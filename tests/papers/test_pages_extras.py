@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from papers.ingest import papers_ingest
 from papers.sources import arxiv_api, hf_api
@@ -150,22 +151,22 @@ def test_the_paper_pages_look_right_in_chromium(browser: Any, live_server: Any) 
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/papers/2608.20281/")
-        assert page.get_by_role(
-            "link", name="Beijing Academy of Artificial Intelligence"
-        ).is_visible()
-        assert page.get_by_role("link", name="Image 2").is_visible()
+        expect(
+            page.get_by_role("link", name="Beijing Academy of Artificial Intelligence")
+        ).to_be_visible()
+        expect(page.get_by_role("link", name="Image 2")).to_be_visible()
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "paper-organization-media.png"), full_page=True)
 
         page.goto(f"{live_server.url}/papers/2609.28471/")
-        assert page.get_by_text("Springer (2027)").is_visible()
-        assert page.get_by_role(
-            "link", name="https://github.com/petekirby/contrastive-av"
-        ).is_visible()
+        expect(page.get_by_text("Springer (2027)")).to_be_visible()
+        expect(
+            page.get_by_role("link", name="https://github.com/petekirby/contrastive-av")
+        ).to_be_visible()
         page.screenshot(path=str(SHOTS / "paper-comment-journal-ref.png"), full_page=True)
 
         page.goto(f"{live_server.url}/papers/date/2026-08-21/")
-        assert page.get_by_role("link", name="Google", exact=True).first.is_visible()
+        expect(page.get_by_role("link", name="Google", exact=True).first).to_be_visible()
         page.screenshot(path=str(SHOTS / "cards-organization.png"))
     finally:
         context.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from papers.ingest import papers_ingest, papers_search_index
 from papers.models import Paper
@@ -72,38 +73,38 @@ def test_it_looks_right_in_chromium(browser, live_server, device: str) -> None:
     page = context.new_page()
     try:
         page.goto(live_server.url + "/")
-        assert page.get_by_role("heading", name="Daily papers", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Daily papers", level=1)).to_be_visible()
         day = dt.date.fromisoformat(latest)
-        assert page.get_by_text(f"{day:%A}, {day:%B} {day.day}, {day.year}").is_visible()
+        expect(page.get_by_text(f"{day:%A}, {day:%B} {day.day}, {day.year}")).to_be_visible()
         first_card = page.locator(".cards > li").first
-        assert first_card.get_by_role("link", name=_title(top)).is_visible()
+        expect(first_card.get_by_role("link", name=_title(top))).to_be_visible()
         assert page.locator(".cards > li").count() == len(ranked)
-        assert page.get_by_role(
-            "heading", name="Get trending papers in your email inbox"
-        ).is_visible()
-        assert page.get_by_label("Email address").is_visible()
+        expect(
+            page.get_by_role("heading", name="Get trending papers in your email inbox")
+        ).to_be_visible()
+        expect(page.get_by_label("Email address")).to_be_visible()
         assert _fits_width(page)
         _shot(page, f"home-{device}")
 
         first_card.get_by_role("link", name=_title(top)).click()
         page.wait_for_url(f"**/papers/{top['paper']['id']}/")
-        assert page.get_by_role("heading", name=_title(top), level=1).is_visible()
-        assert page.get_by_role("heading", name="Abstract").is_visible()
-        assert page.get_by_role(
-            "img", name=re.compile(r"Upvotes went from \d+ to \d+")
-        ).is_visible()
+        expect(page.get_by_role("heading", name=_title(top), level=1)).to_be_visible()
+        expect(page.get_by_role("heading", name="Abstract")).to_be_visible()
+        expect(
+            page.get_by_role("img", name=re.compile(r"Upvotes went from \d+ to \d+"))
+        ).to_be_visible()
         assert _fits_width(page)
         _shot(page, f"paper-{device}")
 
         page.goto(live_server.url + "/search/?q=" + _title(top).split()[0])
-        assert page.get_by_role("heading", name="Search papers", level=1).is_visible()
-        assert page.get_by_role("status").is_visible()
-        assert page.locator(".card__title").first.is_visible()
+        expect(page.get_by_role("heading", name="Search papers", level=1)).to_be_visible()
+        expect(page.get_by_role("status")).to_be_visible()
+        expect(page.locator(".card__title").first).to_be_visible()
         assert _fits_width(page)
         _shot(page, f"search-{device}")
 
         page.goto(live_server.url + f"/papers/week/{day:%G-W%V}/")
-        assert page.get_by_role("heading", name="Weekly papers", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Weekly papers", level=1)).to_be_visible()
         assert _fits_width(page)
         _shot(page, f"week-{device}")
     finally:
@@ -121,7 +122,7 @@ def test_it_has_a_dark_mode_and_a_skip_link(browser, live_server) -> None:
         assert background == "rgb(15, 17, 21)"
         page.keyboard.press("Tab")
         skip = page.get_by_role("link", name="Skip to content")
-        assert skip.is_visible()
+        expect(skip).to_be_visible()
         assert skip.evaluate("element => element === document.activeElement")
         _shot(page, "home-phone-dark")
     finally:

@@ -19,6 +19,7 @@ from django.db import connection
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from playwright.sync_api import expect
 
 from papers.ingest import papers_ingest, papers_search_index
 from papers.models import Paper
@@ -433,8 +434,8 @@ def test_the_search_page_looks_right_in_chromium(
         total = paper_search(query="model").count()
         assert total > 2 * SEARCH_PAGE_SIZE  # so page 2 has a page before and after it
         assert page.get_by_role("status").inner_text().startswith(f"{total} papers match")
-        assert page.get_by_role("link", name=re.compile("Previous page")).is_visible()
-        assert page.get_by_role("link", name=re.compile("Next page")).is_visible()
+        expect(page.get_by_role("link", name=re.compile("Previous page"))).to_be_visible()
+        expect(page.get_by_role("link", name=re.compile("Next page"))).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"search-pages-{device}.png"), full_page=True)
@@ -443,7 +444,7 @@ def test_the_search_page_looks_right_in_chromium(
         author = an_author_the_card_folds()
         page.goto(live_server.url + "/search/?q=" + quote(f'"{author}"'))
         matched = page.locator(".card__matched").first
-        assert matched.is_visible()
+        expect(matched).to_be_visible()
         assert author in matched.inner_text()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=str(SHOTS / f"search-author-{device}.png"), full_page=True)

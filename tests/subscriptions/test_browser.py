@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from subscriptions.models import Subscriber
 from tests.helpers import SHOTS, WIDTHS, link_path
@@ -58,9 +59,9 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
 
         # The form: the address carried over, the time zone prefilled from the browser by
         # subscribe.js.
-        assert page.get_by_role(
-            "heading", name="Get trending papers in your inbox", level=1
-        ).is_visible()
+        expect(
+            page.get_by_role("heading", name="Get trending papers in your inbox", level=1)
+        ).to_be_visible()
         assert page.get_by_label("Email address").input_value() == "ada@example.org"
         assert page.get_by_label("Time zone").input_value() == BROWSER_ZONE
         page.get_by_label("Interests").fill("3D human pose estimation, efficient LLM inference")
@@ -73,7 +74,7 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         page.get_by_role("button", name="Subscribe").click()
 
         page.wait_for_url("**/subscribe/check-your-inbox/")
-        assert page.get_by_role("heading", name="Check your inbox", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Check your inbox", level=1)).to_be_visible()
         _screenshot(page, "2-check-inbox", device)
         subscriber = _stored_subscriber()
         assert subscriber.status == Subscriber.Status.PENDING
@@ -94,13 +95,13 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         # Opening the link shows a button and changes nothing.
         page.goto(live_server.url + confirm_path)
         button = page.get_by_role("button", name="Confirm my subscription")
-        assert button.is_visible()
+        expect(button).to_be_visible()
         assert _stored_subscriber().status == Subscriber.Status.PENDING
         _screenshot(page, "3-confirm", device)
         button.click()
-        assert page.get_by_role("heading", name="You're subscribed", level=1).is_visible()
+        expect(page.get_by_role("heading", name="You're subscribed", level=1)).to_be_visible()
         assert _stored_subscriber().status == Subscriber.Status.ACTIVE
-        assert page.get_by_text("A welcome email with that link").is_visible()
+        expect(page.get_by_text("A welcome email with that link")).to_be_visible()
         assert [email.subject.split(":")[0] for email in mail.outbox] == [
             "Confirm your Paperboy subscription",
             "Welcome to Paperboy",
@@ -109,7 +110,7 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
 
         # The manage page: new interests, another category, a bigger digest.
         page.get_by_role("link", name="Your preferences").click()
-        assert page.get_by_role("heading", name="Your preferences", level=1).is_visible()
+        expect(page.get_by_role("heading", name="Your preferences", level=1)).to_be_visible()
         assert (
             page.get_by_label("Interests").input_value()
             == "3D human pose estimation, efficient LLM inference"
@@ -118,9 +119,9 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
         page.get_by_label("cs.RO — Robotics").check()
         page.get_by_label("Papers per digest").fill("12")
         page.get_by_role("button", name="Save preferences").click()
-        assert (
-            page.get_by_role("status").filter(has_text="Your preferences are saved.").is_visible()
-        )
+        expect(
+            page.get_by_role("status").filter(has_text="Your preferences are saved.")
+        ).to_be_visible()
         assert page.get_by_label("Papers per digest").input_value() == "12"
         subscriber = _stored_subscriber()
         assert subscriber.interests == "diffusion models, robot learning"
@@ -130,7 +131,7 @@ def test_a_reader_signs_up_confirms_manages_and_unsubscribes_in_chromium(
 
         # Unsubscribe from the manage page's button: done at once, no confirmation step.
         page.get_by_role("button", name="Unsubscribe").click()
-        assert page.get_by_role("heading", name="You're unsubscribed", level=1).is_visible()
+        expect(page.get_by_role("heading", name="You're unsubscribed", level=1)).to_be_visible()
         assert _stored_subscriber().status == Subscriber.Status.UNSUBSCRIBED
         _screenshot(page, "6-unsubscribed", device)
         assert len(mail.outbox) == 2  # saving and leaving send nothing

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.mail import get_connection
+from playwright.sync_api import expect
 
 from subscriptions.emails import email_build
 from tests.helpers import SHOTS
@@ -44,7 +45,7 @@ def test_a_link_in_the_preview_opens_the_site_in_a_new_tab(
 
         assert tab.url == confirm_url
         # The site's own page (its link is not valid), not Chromium's error page.
-        assert tab.get_by_role("heading", name="This link is not valid", level=1).is_visible()
+        expect(tab.get_by_role("heading", name="This link is not valid", level=1)).to_be_visible()
         assert page.url.startswith(live_server.url + "/outbox/")  # the outbox stays where it was
         SHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SHOTS / "outbox-link-new-tab-desktop.png"))

@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from hypothesis import example, given
 from hypothesis import strategies as st
+from playwright.sync_api import expect
 
 from subscriptions import seeds as seeds_module
 from subscriptions import tasks
@@ -709,7 +710,7 @@ def test_the_seeds_section_reads_well_and_fits_in_chromium(
     try:
         page.goto(live_server.url + _manage(subscriber))
         section = page.locator("#seeds")
-        assert section.get_by_role("heading", name="Papers like these").is_visible()
+        expect(section.get_by_role("heading", name="Papers like these")).to_be_visible()
         for words in (
             "ready",
             "being fetched from arXiv",
@@ -726,14 +727,14 @@ def test_the_seeds_section_reads_well_and_fits_in_chromium(
         page.get_by_label("arXiv ids or links").fill("my favourite paper")
         page.get_by_role("button", name="Add these papers").click()
         page.wait_for_load_state()
-        assert section.get_by_text("Not an arXiv id or link").is_visible()
+        expect(section.get_by_text("Not an arXiv id or link")).to_be_visible()
         section.screenshot(path=str(SHOTS / f"manage-seeds-error-{device}.png"))
         assert Seed.objects.filter(subscriber=subscriber).count() == 6
 
         # Removing one paper.
         section.get_by_role("button", name="Remove arXiv:2401.99999").click()
         page.wait_for_url("**#seeds")
-        assert page.get_by_text("Removed.").is_visible()
+        expect(page.get_by_text("Removed.")).to_be_visible()
         assert not Seed.objects.filter(arxiv_id="2401.99999").exists()
     finally:
         context.close()

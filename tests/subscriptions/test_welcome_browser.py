@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from playwright.sync_api import expect
 
 from subscriptions import services
 from tests.factories import SubscriberFactory
@@ -98,12 +99,12 @@ def test_the_welcome_email_reads_well_in_a_browser(browser, device: str) -> None
     try:
         page.set_content(html)
         body = page.locator("p", has_text="Your first digest comes today at about 09:00")
-        assert body.is_visible()
+        expect(body).to_be_visible()
         # The inbox's preview line, hidden in the message itself.
         preheader = page.get_by_text("Your first digest comes today at about 09:00; your")
         assert preheader.count() == 1
         assert not preheader.is_visible()
-        assert page.get_by_role("link", name="Change my preferences").is_visible()
+        expect(page.get_by_role("link", name="Change my preferences")).to_be_visible()
         _screenshot(page, "4-email", device)
     finally:
         page.context.close()
