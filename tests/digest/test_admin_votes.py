@@ -197,7 +197,7 @@ def test_in_chromium_the_sorted_candidates_show_their_counts(
         page.on("console", lambda message: complaints.append(message.text))
         page.goto(live_server.url + reverse("admin:digest_issue_change", args=[issue.pk]))
         page.get_by_role("link", name="most 👍").click()
-        assert page.url.endswith("?votes=more#candidates-sort")
+        page.wait_for_url("**?votes=more#candidates-sort")
         first = page.locator("ol.issue-candidates li").first
         assert "Study number 3" in first.inner_text()
         assert "👍 3 👎 1" in first.inner_text().replace("\xa0", " ")
