@@ -99,6 +99,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	@# is_visible() reads the page once, maybe before the page a click asked for has loaded: a flaky
+	@# test. expect(locator).to_be_visible() and .to_be_hidden() wait for it.
+	@if grep -rn --include='*.py' 'is_visible()' tests; then \
+		echo "tests: use expect(locator).to_be_visible() or .to_be_hidden(), which wait"; exit 1; fi
 
 bench: install
 	@set -e; found=0; for script in bench/*.py; do \

@@ -718,7 +718,7 @@ def test_the_seeds_section_reads_well_and_fits_in_chromium(
             "looking up papers by Yoshua Bengio…",
             "no papers found on arXiv for 0000-0002-1825-0097",
         ):
-            assert section.get_by_text(words, exact=True).first.is_visible(), words
+            expect(section.get_by_text(words, exact=True).first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         SHOTS.mkdir(parents=True, exist_ok=True)
         section.screenshot(path=str(SHOTS / f"manage-seeds-{device}.png"))

@@ -103,7 +103,7 @@ def test_the_welcome_email_reads_well_in_a_browser(browser, device: str) -> None
         # The inbox's preview line, hidden in the message itself.
         preheader = page.get_by_text("Your first digest comes today at about 09:00; your")
         assert preheader.count() == 1
-        assert not preheader.is_visible()
+        expect(preheader).to_be_hidden()
         expect(page.get_by_role("link", name="Change my preferences")).to_be_visible()
         _screenshot(page, "4-email", device)
     finally:
