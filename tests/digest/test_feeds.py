@@ -223,7 +223,7 @@ def test_entry_ids_are_tag_uris_stable_per_delivery_and_paper(
     _sent(reader, [paper], days_ago=1)  # the same paper sent again is another entry
 
     ids = [_text(e, "id") for e in _entries(client.get(_feed_url(reader)).content)]
-    _sent(reader, papers_create(1, prefix="2611.9"), days_ago=0.5)
+    _sent(reader, papers_create(1, prefix="2611.9"), days_ago=0)  # its own day's issue
     with _after_the_lookup_expires():
         ids_later = [_text(e, "id") for e in _entries(client.get(_feed_url(reader)).content)]
 
