@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,7 @@ import time_machine
 from anymail.exceptions import AnymailRequestsAPIError
 from django.core import mail
 
+from config.celery import app
 from digest import sending, services
 from digest.eval import Profile
 from digest.models import Issue, IssuePin
@@ -317,3 +320,23 @@ def process_stop(process: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+# --- Killed workers (the crash tests) --------------------------------------------------------
+
+
+def process_group_kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal a worker and its pool children (its process group), and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(timeout=30)
+
+
+def send_batch_publish(issue: Issue, queue: str, count: int) -> None:
+    """Publish `count` send_batch tasks to the broker, around the tests' eager Celery."""
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # no warning: it's meant
+    try:
+        for _ in range(count):
+            app.send_task("digest.tasks.send_batch", args=[issue.pk], queue=queue)
+    finally:
+        app.conf.task_always_eager = eager

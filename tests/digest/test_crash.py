@@ -8,12 +8,10 @@ deliver are reported as a figure (test-artifacts/crash.json), not hidden.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,13 +25,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from config.celery import app
 from digest import ledger, selectors, sending, services, vectors
 from digest.models import Delivery, Issue
 from subscriptions.models import Subscriber
 from tests.backends import recorded
 from tests.factories import papers_create
 from tests.fakes import fake_embed
+from tests.helpers import process_group_kill, send_batch_publish
 
 # slow: it starts real worker processes and kills them; `make test-fast` leaves it out.
 pytestmark = [
@@ -155,24 +153,7 @@ def workers(
 
     yield start
     for process in started:
-        _kill(process)
-
-
-def _kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    """Signal the worker and its pool children (its process group), and reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    process.wait(timeout=30)
-
-
-def _enqueue(issue: Issue, queue: str, count: int) -> None:
-    """Publish batch tasks to the broker (the tests' Celery is eager: this goes around it)."""
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # no warning: it's meant
-    try:
-        for _ in range(count):
-            app.send_task("digest.tasks.send_batch", args=[issue.pk], queue=queue)
-    finally:
-        app.conf.task_always_eager = eager
+        process_group_kill(process)
 
 
 def _deliveries_count(issue: Issue, *statuses: str) -> int:
@@ -219,16 +200,15 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     issue: Issue, workers: Any, recording: Path, queue: str
 ) -> None:
     ledger.deliveries_create_all(issue=issue, now=timezone.now())
-    _enqueue(issue, queue, math.ceil(READERS / BATCH))
+    send_batch_publish(issue, queue, math.ceil(READERS / BATCH))
     first = workers("doomed")
     _wait_until(
         lambda: _deliveries_count(issue, "sent") >= READERS // 4,
         timeout=120,
         what="a quarter of the digests to go out",
     )
-    _kill(
-        first
-    )  # SIGKILL, mid-send: claimed rows stay "sending", its unacknowledged tasks go back to Redis
+    # SIGKILL, mid-send: claimed rows stay "sending", its unacknowledged tasks go back to Redis.
+    process_group_kill(first)
     in_flight = _deliveries_count(issue, "sending")
     assert _deliveries_count(issue, "sent") < READERS, (
         "the worker finished before it could be killed"
@@ -239,7 +219,7 @@ def test_a_worker_killed_mid_send_loses_nobody_and_mails_nobody_twice(
     requeued, failed = ledger.deliveries_recover_stuck(now=later)
     assert (requeued, failed) == (in_flight, 0)
     workers("survivor")
-    _enqueue(issue, queue, math.ceil(_deliveries_count(issue, "queued") / BATCH))
+    send_batch_publish(issue, queue, math.ceil(_deliveries_count(issue, "queued") / BATCH))
     _wait_until(
         lambda: _deliveries_count(issue, "sent") == READERS,
         timeout=180,
@@ -253,7 +233,7 @@ def test_two_workers_racing_on_one_issue_send_each_digest_once(
 ) -> None:
     ledger.deliveries_create_all(issue=issue, now=timezone.now())
     # Twice the tasks needed, on two workers at once: each batch is claimed by one of them only.
-    _enqueue(issue, queue, 2 * math.ceil(READERS / BATCH))
+    send_batch_publish(issue, queue, 2 * math.ceil(READERS / BATCH))
     workers("left")
     workers("right")
     _wait_until(

@@ -10,13 +10,11 @@ must agree; the raw resends a receiver without idempotency would see are reporte
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import http.server
 import json
 import math
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -33,13 +31,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from config.celery import app
 from digest import ledger, selectors, sending, services, vectors
 from digest.channels.messages import webhook_signature
 from digest.models import Channel, Delivery, Issue
 from subscriptions.models import Subscriber
 from tests.factories import papers_create
 from tests.fakes import fake_embed
+from tests.helpers import process_group_kill, send_batch_publish
 
 pytestmark = [
     pytest.mark.slow,
@@ -215,22 +213,7 @@ def workers(
 
     yield start
     for process in started:
-        _kill(process)
-
-
-def _kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    process.wait(timeout=30)
-
-
-def _enqueue(issue: Issue, queue: str, count: int) -> None:
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # no warning: it's meant
-    try:
-        for _ in range(count):
-            app.send_task("digest.tasks.send_batch", args=[issue.pk], queue=queue)
-    finally:
-        app.conf.task_always_eager = eager
+        process_group_kill(process)
 
 
 def _count(issue: Issue, *statuses: str) -> int:
@@ -251,20 +234,20 @@ def test_a_worker_killed_mid_send_to_channels_loses_none_and_posts_none_twice_by
 ) -> None:
     ledger.deliveries_create_all(issue=issue, now=timezone.now())
     assert Delivery.objects.filter(issue=issue).count() == CHANNELS
-    _enqueue(issue, queue, math.ceil(CHANNELS / BATCH))
+    send_batch_publish(issue, queue, math.ceil(CHANNELS / BATCH))
     first = workers("doomed")
     _wait_until(
         lambda: _count(issue, "sent") >= CHANNELS // 4,
         timeout=120,
         what="a quarter of the channels' digests to go out",
     )
-    _kill(first)
+    process_group_kill(first)
     in_flight = _count(issue, "sending")
     assert _count(issue, "sent") < CHANNELS, "the worker finished before it could be killed"
     later = timezone.now() + dt.timedelta(minutes=settings.PAPERBOY_CLAIM_TIMEOUT_MINUTES + 1)
     assert ledger.deliveries_recover_stuck(now=later) == (in_flight, 0)
     workers("survivor")
-    _enqueue(issue, queue, math.ceil(_count(issue, "queued") / BATCH))
+    send_batch_publish(issue, queue, math.ceil(_count(issue, "queued") / BATCH))
     _wait_until(
         lambda: _count(issue, "sent") == CHANNELS, timeout=180, what="every channel's digest"
     )
